@@ -1,0 +1,55 @@
+/**
+ * The version switches of Docker's platform matching (shared/spec/platform-matching.md §0, §4.5, §6.4).
+ * A `MatchRules` value says which Docker Engine and image store the resolver imitates. Pure.
+ */
+
+/** Which Docker behaviour to follow. */
+export interface MatchRules {
+  /** Image store: the containerd store (default on fresh 29.x installs) or the classic graphdriver store. */
+  readonly store: 'containerd' | 'classic';
+  /** Engine version imitated, `major.minor`. */
+  readonly engineVersion: string;
+  /** containerd/platforms rc.3+ (Docker ≥ 29.6): a candidate's os.features must be a subset of the host's. */
+  readonly osFeatures: boolean;
+  /** Whether a pull without `--platform` adds the CPU's amd64 level (classic ≥ 23.0, containerd ≥ 29.6). */
+  readonly amd64Level: boolean;
+  /** arm64 minor variants (v8.x, v9.x) take part in vectors (platforms rc.1+, Docker ≥ 28). */
+  readonly arm64Minors: boolean;
+  /**
+   * Windows os.version compatibility floor: `rc5` (moby master) accepts WS2022 on hosts past 26100;
+   * `rc4` (Docker 23–29.7) rejects them (moby#53397).
+   */
+  readonly windowsFloor: 'rc4' | 'rc5';
+  /** Windows os.version matching on non-Windows daemons (Docker ≥ 28). */
+  readonly windowsVersionOnAnyHost: boolean;
+}
+
+function compareVersion(a: string, b: string): number {
+  const pa = a.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** The latest released Docker Engine this program imitates by default. */
+export const currentEngineVersion = '29.7';
+
+/** Rules for an engine version and image store. */
+export function rulesFor(engineVersion: string, store: 'containerd' | 'classic'): MatchRules {
+  const atLeast = (v: string): boolean => compareVersion(engineVersion, v) >= 0;
+  return {
+    store,
+    engineVersion,
+    osFeatures: atLeast('29.6'),
+    amd64Level: store === 'classic' ? atLeast('23.0') : atLeast('29.6'),
+    arm64Minors: atLeast('28.0'),
+    windowsFloor: atLeast('29.8') ? 'rc5' : 'rc4',
+    windowsVersionOnAnyHost: atLeast('28.0'),
+  };
+}
+
+/** Current Docker (29.7, containerd image store). */
+export const defaultRules: MatchRules = rulesFor(currentEngineVersion, 'containerd');
