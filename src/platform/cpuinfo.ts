@@ -23,7 +23,7 @@ export function cpuinfoField(text: string, key: string): string | undefined {
 export function variantFromUname(machine: string): string | undefined {
   const m = machine.toLowerCase();
   if (m === 'aarch64') return '8';
-  if (m.length >= 4 && m.startsWith('armv')) {
+  if (m.length >= 5 && m.startsWith('armv')) {
     const digit = m.slice(4, 5);
     return ['3', '4', '5', '6', '7', '8'].includes(digit) ? digit : 'unknown';
   }
