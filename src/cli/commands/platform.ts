@@ -1,0 +1,57 @@
+/**
+ * `resolver platform [--json]`: the target platform, where each part came from, and known traps.
+ */
+import type { Command } from 'commander';
+import { formatPlatformAll } from '../../platform/platform.js';
+import type { TargetPlatform } from '../../platform/detect.js';
+import { table, type Output } from '../output.js';
+import type { Services, TargetOptions } from '../services.js';
+
+/** Detects without printing. */
+export function run(options: TargetOptions, services: Services): Promise<TargetPlatform> {
+  return services.target(options);
+}
+
+/** JSON shape. */
+export function toJson(t: TargetPlatform): unknown {
+  return {
+    platform: formatPlatformAll(t.platform),
+    requested: t.requested,
+    parts: t.parts,
+    engine: t.engine ?? null,
+    rules: { ...t.rules, source: t.rulesSource },
+    warnings: t.warnings,
+  };
+}
+
+/** Human text. */
+export function describe(t: TargetPlatform): string {
+  const rows = [
+    ['os', t.parts.os.value || '-', t.parts.os.source],
+    ['architecture', t.parts.architecture.value || '-', t.parts.architecture.source],
+    ['variant', t.parts.variant.value || '-', t.parts.variant.source],
+  ];
+  if (t.platform.os === 'windows') rows.push(['os.version', t.parts.osVersion.value || '-', t.parts.osVersion.source]);
+  const engine = t.engine === undefined ? 'none reachable' : `Docker ${t.engine.version} (API ${t.engine.apiVersion}) at ${t.engine.endpoint}, ${t.engine.store} image store, kernel ${t.engine.kernelArch ?? '?'}`;
+  return [`platform  ${formatPlatformAll(t.platform)}`, table(rows.map((r) => ['  ' + (r[0] ?? ''), r[1] ?? '', r[2] ?? ''])), `engine    ${engine}`, `rules     ${t.rulesSource}`, ...t.warnings.map((w) => `warning   ${w}`)].join('\n');
+}
+
+/** Registers the command. */
+export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services }): void {
+  program
+    .command('platform')
+    .description('show the platform resolver matches against and where each part came from')
+    .option('--platform <platform>', 'parse and show this platform instead of the host\'s')
+    .option('--json', 'print a JSON object')
+    .option('--store <store>', 'imitate this image store: containerd | classic')
+    .option('--engine-version <x.y>', 'imitate this Docker Engine version')
+    .action(async (opts: TargetOptions & { json?: boolean }) => {
+      const services = deps.services({ insecureRegistries: [] });
+      try {
+        const t = await run(opts, services);
+        deps.output.out(opts.json === true ? JSON.stringify(toJson(t), null, 2) : describe(t));
+      } finally {
+        await services.close();
+      }
+    });
+}

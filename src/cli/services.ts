@@ -1,0 +1,70 @@
+/**
+ * The composition root for CLI commands: builds the HTTP client, credential store, token cache,
+ * registry client and engine probe from the environment. Nothing else constructs IO objects.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ResolverError } from '../errors.js';
+import { engineEndpoint } from '../engine/docker-host.js';
+import { createEngineProbe, type EngineFacts } from '../engine/engine-probe.js';
+import { createHttpClient } from '../http/http.js';
+import { detectTarget, hostFacts, type TargetPlatform } from '../platform/detect.js';
+import { TokenCache } from '../registry/auth.js';
+import { RegistryClient } from '../registry/client.js';
+import { dockerCredentialStore, spawnHelper } from '../registry/credentials.js';
+
+/** Options shared by commands that resolve. */
+export interface TargetOptions {
+  readonly platform?: string | undefined;
+  readonly store?: 'containerd' | 'classic' | undefined;
+  readonly engineVersion?: string | undefined;
+}
+
+/** Everything a resolving command needs. */
+export interface Services {
+  readonly registry: RegistryClient;
+  readonly tokens: TokenCache;
+  target(options: TargetOptions, signal?: AbortSignal): Promise<TargetPlatform>;
+  close(): Promise<void>;
+}
+
+/** Builds services from an environment. */
+export function createServices(env: NodeJS.ProcessEnv, options: { insecureRegistries: readonly string[]; onWarning: (m: string) => void; root?: string }): Services {
+  const http = createHttpClient({ useEnvProxy: true, userAgent: 'resolver/0.1 (+https://github.com/)' });
+  const clock = (): number => performance.now();
+  const tokens = new TokenCache(http, clock);
+  const credentials = dockerCredentialStore({
+    configDir: env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'),
+    envAuthConfig: env['DOCKER_AUTH_CONFIG'],
+    runHelper: spawnHelper({ env }),
+  });
+  const registry = new RegistryClient({ http, tokens, credentials, clock, insecureRegistries: options.insecureRegistries, onWarning: options.onWarning });
+  const endpoint = engineEndpoint(env, homedir());
+  const probe = createEngineProbe(endpoint);
+  return {
+    registry,
+    tokens,
+    async target(o, signal) {
+      let engine: EngineFacts | undefined;
+      let engineError: string | undefined;
+      try {
+        engine = await probe.facts(signal);
+      } catch (error) {
+        if (!(error instanceof ResolverError)) throw error;
+        engineError = error.message;
+      }
+      const spec = o.platform ?? (env['DOCKER_DEFAULT_PLATFORM'] === '' ? undefined : env['DOCKER_DEFAULT_PLATFORM']);
+      const source = o.platform !== undefined ? '--platform' : 'DOCKER_DEFAULT_PLATFORM';
+      return detectTarget({
+        engine, engineError, facts: hostFacts(options.root ?? env['RESOLVER_HOST_ROOT'] ?? '/'),
+        processArch: process.arch, processPlatform: process.platform,
+        override: spec === undefined ? undefined : { spec, source },
+        rulesOverride: { store: o.store, engineVersion: o.engineVersion },
+      });
+    },
+    async close() {
+      await Promise.all([http.close(), probe.close()]);
+    },
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * A light read-only view of the Docker Engine (`GET /version`, `GET /info`) over the one HTTP stack,
+ * so that `resolver which` never loads dockerode. Pulls and runs go through dockerode.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ResolverError } from '../errors.js';
+import { createHttpClient, type HttpClient } from '../http/http.js';
+import type { EngineEndpoint } from './docker-host.js';
+
+const VersionResponse = z.object({
+  Version: z.string(),
+  ApiVersion: z.string(),
+  MinAPIVersion: z.string().optional(),
+  Os: z.string(),
+  Arch: z.string(),
+  KernelVersion: z.string().optional(),
+});
+
+const InfoResponse = z.object({
+  OSType: z.string().optional(),
+  Architecture: z.string().optional(),
+  KernelVersion: z.string().optional(),
+  OSVersion: z.string().optional(),
+  OperatingSystem: z.string().optional(),
+  Driver: z.string().optional(),
+  DriverStatus: z.array(z.array(z.string())).nullable().optional(),
+});
+
+/** What the engine says about itself. */
+export interface EngineFacts {
+  readonly endpoint: string;
+  readonly local: boolean;
+  readonly version: string;
+  readonly apiVersion: string;
+  readonly os: string;
+  /** GOARCH of the daemon binary. */
+  readonly arch: string;
+  /** `uname -m` of the engine's machine. */
+  readonly kernelArch: string | undefined;
+  readonly kernelVersion: string | undefined;
+  readonly osVersion: string | undefined;
+  readonly store: 'containerd' | 'classic';
+  readonly driver: string | undefined;
+}
+
+/** Reads the engine's /version and /info. */
+export interface EngineProbe {
+  facts(signal?: AbortSignal): Promise<EngineFacts>;
+  close(): Promise<void>;
+}
+
+async function tlsFiles(certPath: string): Promise<{ ca: string; cert: string; key: string }> {
+  const read = (f: string): Promise<string> => readFile(join(certPath, f), 'utf8');
+  try {
+    const [ca, cert, key] = await Promise.all([read('ca.pem'), read('cert.pem'), read('key.pem')]);
+    return { ca, cert, key };
+  } catch (error) {
+    throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `cannot read the engine TLS files in ${certPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** Builds a probe for an endpoint. Call only from a composition root. */
+export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
+  let http: HttpClient | undefined;
+  const client = async (): Promise<{ http: HttpClient; base: string }> => {
+    if (endpoint.kind === 'unix') {
+      http ??= createHttpClient({ socketPath: endpoint.socketPath, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000 });
+      return { http, base: 'http://localhost' };
+    }
+    const tls = endpoint.tls === undefined ? undefined : await tlsFiles(endpoint.tls.certPath);
+    http ??= createHttpClient({ connectTimeoutMs: 3_000, headersTimeoutMs: 5_000, ...(tls === undefined ? {} : { tls }) });
+    return { http, base: `${tls === undefined ? 'http' : 'https'}://${endpoint.host}:${endpoint.port}` };
+  };
+
+  const get = async (path: string, signal?: AbortSignal): Promise<unknown> => {
+    const { http: h, base } = await client();
+    let res;
+    try {
+      res = await h.send({ method: 'GET', url: new URL(path, base), signal, deadlineMs: 10_000, maxBytes: 1 << 20, followRedirects: false });
+    } catch (error) {
+      const code = error instanceof ResolverError ? error.code : 'unknown';
+      const why = error instanceof Error ? error.message : String(error);
+      throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `cannot reach the Docker Engine at ${endpoint.display}: ${why}`, {
+        cause: error,
+        details: [
+          code === 'ERR_NETWORK' && endpoint.kind === 'unix'
+            ? 'is dockerd running, and may this user open the socket (docker group)? Set DOCKER_HOST to use another engine'
+            : 'check DOCKER_HOST and that the engine is running',
+        ],
+      });
+    }
+    if (res.status !== 200) throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} answered HTTP ${res.status} to GET ${path}`);
+    try {
+      return JSON.parse(res.body.toString('utf8'));
+    } catch {
+      throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} sent invalid JSON for ${path}`);
+    }
+  };
+
+  return {
+    async facts(signal) {
+      const [versionJson, infoJson] = await Promise.all([get('/version', signal), get('/info', signal)]);
+      const version = VersionResponse.safeParse(versionJson);
+      if (!version.success) throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} sent an unexpected /version answer`);
+      const info = InfoResponse.safeParse(infoJson);
+      const i = info.success ? info.data : {};
+      const snapshotter = (i.DriverStatus ?? []).some((row) => row[0] === 'driver-type' && row[1] === 'io.containerd.snapshotter.v1');
+      return {
+        endpoint: endpoint.display,
+        local: endpoint.kind === 'unix',
+        version: version.data.Version,
+        apiVersion: version.data.ApiVersion,
+        os: version.data.Os,
+        arch: version.data.Arch,
+        kernelArch: i.Architecture,
+        kernelVersion: i.KernelVersion ?? version.data.KernelVersion,
+        osVersion: i.OSVersion,
+        store: snapshotter ? 'containerd' : 'classic',
+        driver: i.Driver,
+      };
+    },
+    async close() {
+      await http?.close();
+    },
+  };
+}

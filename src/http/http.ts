@@ -1,0 +1,208 @@
+/**
+ * The one HTTP stack (undici). Every request has explicit deadlines: a connect timeout (undici's
+ * abort signal does not cancel a connect), a headers timeout, and an overall deadline (undici's body
+ * timeout is per chunk). Redirects are followed here, at most 10 hops, without credentials across
+ * origins and never to a private IP literal of another host. No Accept-Encoding is sent, so the
+ * bytes read are the bytes served. See shared/spec/reliability.md §2.2, §3.7.
+ */
+import { isIP } from 'node:net';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { ResolverError, redactUrl } from '../errors.js';
+
+/** Timeouts and identity for a client. */
+export interface HttpOptions {
+  readonly connectTimeoutMs?: number;
+  readonly headersTimeoutMs?: number;
+  readonly bodyTimeoutMs?: number;
+  readonly userAgent?: string;
+  /** Connect to this Unix socket instead of TCP (the Docker Engine). */
+  readonly socketPath?: string;
+  /** TLS material for a TCP engine or a registry (PEM). */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+  /** Use HTTP(S)_PROXY / NO_PROXY from the environment (registries yes, the engine socket no). */
+  readonly useEnvProxy?: boolean;
+}
+
+/** One request. */
+export interface HttpRequest {
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT';
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Uint8Array;
+  readonly signal?: AbortSignal | undefined;
+  /** Overall deadline for this request, body included. */
+  readonly deadlineMs: number;
+  /** Largest body accepted; larger bodies fail before they are fully read. */
+  readonly maxBytes: number;
+  /** Skip TLS certificate verification (insecure registries only, as dockerd does). */
+  readonly insecureTls?: boolean;
+  /** Follow redirects (default true). */
+  readonly followRedirects?: boolean;
+}
+
+/** A fully read response. Header names are lower-case. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  /** The URL that answered, after redirects. */
+  readonly url: URL;
+}
+
+/** Sends requests. */
+export interface HttpClient {
+  send(req: HttpRequest): Promise<HttpResponse>;
+  close(): Promise<void>;
+}
+
+const tlsCodes = new Set([
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'EPROTO',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+]);
+
+function codeOf(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let i = 0; i < 4 && typeof e === 'object' && e !== null; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string'
+    ? ((error as { code: string }).code)
+    : undefined;
+}
+
+/** True when a transport error is a TLS failure (used for the HTTPS → HTTP fallback on insecure hosts). */
+export function isTlsError(error: unknown): boolean {
+  return error instanceof ResolverError && error.code === 'ERR_TLS';
+}
+
+function transportError(error: unknown, url: URL, deadlineMs: number, deadline: AbortSignal, caller: AbortSignal | undefined): ResolverError {
+  const where = url.host;
+  if (caller?.aborted === true) return new ResolverError('ERR_ABORTED', `request to ${where} was cancelled`, { cause: error });
+  if (deadline.aborted) {
+    return new ResolverError('ERR_NETWORK', `${where} did not answer completely within ${deadlineMs / 1000} s`, { cause: error });
+  }
+  const code = codeOf(error) ?? 'unknown';
+  const message = error instanceof Error ? error.message : String(error);
+  if (tlsCodes.has(code) || /ssl|tls|certificate/i.test(message)) {
+    const hint = code === 'CERT_NOT_YET_VALID' ? 'the system clock looks wrong' : 'check the registry certificate, or mark a loopback/test registry insecure';
+    return new ResolverError('ERR_TLS', `TLS connection to ${where} failed (${code}): ${message}`, { cause: error, details: [hint] });
+  }
+  const text: Record<string, string> = {
+    ECONNREFUSED: `connection to ${where} refused: is the registry running and the port right?`,
+    ECONNRESET: `connection to ${where} was reset`,
+    ENOTFOUND: `DNS lookup of ${url.hostname} failed (ENOTFOUND): check the registry name`,
+    EAI_AGAIN: `DNS lookup of ${url.hostname} failed temporarily (EAI_AGAIN)`,
+    UND_ERR_CONNECT_TIMEOUT: `connecting to ${where} timed out`,
+    UND_ERR_HEADERS_TIMEOUT: `${where} sent no response headers in time`,
+    UND_ERR_BODY_TIMEOUT: `${where} stopped sending the response body`,
+    ENOENT: 'the socket does not exist (ENOENT)',
+    EACCES: 'permission denied on the socket (EACCES)',
+    EHOSTUNREACH: `${where} is unreachable`,
+    ENETUNREACH: `network unreachable for ${where}`,
+  };
+  return new ResolverError('ERR_NETWORK', text[code] ?? `request to ${where} failed (${code}): ${message}`, { cause: error });
+}
+
+const privateV4 = [/^127\./, /^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./, /^169\.254\./, /^0\./];
+
+/** True for loopback, private or link-local IP literals. */
+export function isPrivateIpLiteral(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '');
+  const kind = isIP(h);
+  if (kind === 4) return privateV4.some((re) => re.test(h));
+  if (kind === 6) return h === '::1' || /^f[cd]/i.test(h) || /^fe[89ab]/i.test(h) || h === '::';
+  return false;
+}
+
+function headerRecord(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+/** Builds a client. Call only from a composition root. */
+export function createHttpClient(options: HttpOptions = {}): HttpClient {
+  const connect = {
+    timeout: options.connectTimeoutMs ?? 5_000,
+    ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath }),
+    ...(options.tls ?? {}),
+  };
+  const agentOptions = {
+    connect,
+    headersTimeout: options.headersTimeoutMs ?? 15_000,
+    bodyTimeout: options.bodyTimeoutMs ?? 15_000,
+  };
+  const makeAgent = (insecure: boolean): Dispatcher => {
+    const opts = insecure ? { ...agentOptions, connect: { ...connect, rejectUnauthorized: false } } : agentOptions;
+    return options.useEnvProxy === true ? new EnvHttpProxyAgent(opts) : new Agent(opts);
+  };
+  const secure = makeAgent(false);
+  let insecureAgent: Dispatcher | undefined;
+  const userAgent = options.userAgent ?? 'resolver/0.1';
+
+  async function once(req: HttpRequest, url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
+    const dispatcher = req.insecureTls === true ? (insecureAgent ??= makeAgent(true)) : secure;
+    const res = await request(url, { method: req.method, headers, body: req.body ?? null, signal, dispatcher });
+    const declared = Number.parseInt(String(res.headers['content-length'] ?? ''), 10);
+    if (Number.isFinite(declared) && declared > req.maxBytes && req.method !== 'HEAD') {
+      res.body.destroy();
+      throw new ResolverError('ERR_MANIFEST_INVALID', `${url.host} announced ${declared} bytes for ${redactUrl(url)}, more than the ${req.maxBytes}-byte limit`);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of res.body) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      total += buf.byteLength;
+      if (total > req.maxBytes) {
+        res.body.destroy();
+        throw new ResolverError('ERR_MANIFEST_INVALID', `${url.host} sent more than ${req.maxBytes} bytes for ${redactUrl(url)}`);
+      }
+      chunks.push(buf);
+    }
+    return { status: res.statusCode, headers: headerRecord(res.headers), body: Buffer.concat(chunks), url };
+  }
+
+  return {
+    async send(req) {
+      const deadline = AbortSignal.timeout(req.deadlineMs);
+      const signal = req.signal === undefined ? deadline : AbortSignal.any([req.signal, deadline]);
+      let url = req.url;
+      let headers: Record<string, string> = { 'user-agent': userAgent, ...req.headers };
+      const origin = req.url.origin;
+      for (let hop = 0; ; hop++) {
+        let res: HttpResponse;
+        try {
+          res = await once(req, url, headers, signal);
+        } catch (error) {
+          if (error instanceof ResolverError) throw error;
+          throw transportError(error, url, req.deadlineMs, deadline, req.signal);
+        }
+        const location = res.headers['location'];
+        if (req.followRedirects === false || ![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
+        if (hop >= 10) throw new ResolverError('ERR_REGISTRY_HTTP', `too many redirects from ${redactUrl(req.url)}`);
+        const next = new URL(location, url);
+        if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+          throw new ResolverError('ERR_REGISTRY_HTTP', `${url.host} redirected to an unsupported URL scheme ${next.protocol}`);
+        }
+        if (next.hostname !== req.url.hostname && isPrivateIpLiteral(next.hostname)) {
+          throw new ResolverError('ERR_REGISTRY_HTTP', `${url.host} redirected to the private address ${next.host}; refused`);
+        }
+        if (next.origin !== origin) {
+          // Never carry credentials to another origin (distribution-spec; undici's fetch does the same).
+          const { authorization: _a, cookie: _c, ...rest } = headers;
+          headers = rest;
+        }
+        url = next;
+      }
+    },
+    async close() {
+      await Promise.all([secure.close(), insecureAgent?.close()]);
+    },
+  };
+}

@@ -1,0 +1,377 @@
+/**
+ * OCI Distribution client for resolving tags (registry-protocol.md §2–§7): HEAD the tag with all four
+ * Accept types, GET by digest only when needed, sha256 over the exact bytes, a 4 MiB cap, auth on the
+ * first 401 challenge (as containerd does: no separate ping round trip), OCI error bodies turned into
+ * errors that name the registry and repository, bounded `Retry-After` and jittered backoff for 429/5xx
+ * done here (not by undici's retry interceptor), and Docker Hub's `ratelimit-*` headers.
+ */
+import { ResolverError, RegistryHttpError, type ErrorCode } from '../errors.js';
+import { isPrivateIpLiteral, type HttpClient, type HttpResponse } from '../http/http.js';
+import { digestOf, verifyDigest } from '../manifest/classify.js';
+import { manifestAccept } from '../manifest/media-types.js';
+import { isSha256Digest, parseDigest } from '../reference/digest.js';
+import type { Clock, TokenCache, TokenRequest } from './auth.js';
+import type { CredentialStore, Credentials } from './credentials.js';
+import { parseWwwAuthenticate, preferredChallenge } from './www-authenticate.js';
+
+/** Manifest size cap (registry-protocol.md §2.5). */
+export const maxManifestBytes = 4 * 1024 * 1024;
+
+/** A repository on a registry. */
+export interface Repository {
+  /** API host, `registry-1.docker.io` for Docker Hub. */
+  readonly host: string;
+  /** Repository path, e.g. `library/alpine`. */
+  readonly path: string;
+  /** config.json key for credentials. */
+  readonly credentialKey: string;
+}
+
+/** A manifest as served, verified against its digest. */
+export interface FetchedManifest {
+  readonly digest: string;
+  readonly contentType: string;
+  readonly body: Buffer;
+}
+
+/** What a HEAD (or the GET fallback) says about a tag. */
+export interface TagDescriptor {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly size: number;
+  /** Present when the tag had to be fetched with GET (the body is already verified by hashing). */
+  readonly body?: Buffer;
+}
+
+/** Docker Hub rate-limit headers, as last seen. */
+export interface RateLimit {
+  readonly limit: number | undefined;
+  readonly remaining: number | undefined;
+  readonly window: string | undefined;
+}
+
+/** Retry policy for 429 and 5xx/transport failures. */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Longest Retry-After this process will wait; a longer one fails with ERR_RATE_LIMITED. */
+  readonly maxRetryAfterMs: number;
+}
+
+/** Dependencies of a client. */
+export interface RegistryClientOptions {
+  readonly http: HttpClient;
+  readonly tokens: TokenCache;
+  readonly credentials: CredentialStore;
+  readonly clock: Clock;
+  /** Hosts (`host` or `host:port`) to reach over plain HTTP or unverified TLS, besides loopback. */
+  readonly insecureRegistries?: readonly string[];
+  readonly retry?: Partial<RetryPolicy>;
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly random?: () => number;
+  readonly onWarning?: (message: string) => void;
+}
+
+interface HostState {
+  scheme: 'https' | 'http' | undefined;
+  challenge: { kind: 'bearer'; realm: string; service: string | undefined } | { kind: 'basic' } | undefined;
+}
+
+const knownManifestTypes = new Set(manifestAccept);
+
+function sleepDefault(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(new ResolverError('ERR_ABORTED', 'cancelled while waiting to retry'));
+    }, { once: true });
+  });
+}
+
+/** Parses `Retry-After` (delta-seconds or HTTP-date) into seconds ≥ 0, or undefined. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number.parseInt(v, 10);
+  if (!/[a-z]/i.test(v)) return undefined;
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/** Parses `ratelimit-limit: 100;w=21600`-style headers. */
+export function parseRateLimit(headers: Readonly<Record<string, string>>): RateLimit | undefined {
+  const limit = headers['ratelimit-limit'];
+  const remaining = headers['ratelimit-remaining'];
+  if (limit === undefined && remaining === undefined) return undefined;
+  const num = (s: string | undefined): number | undefined => {
+    const n = Number.parseInt((s ?? '').split(';')[0] ?? '', 10);
+    return Number.isFinite(n) ? n : undefined;
+  };
+  return { limit: num(limit), remaining: num(remaining), window: /w=(\d+)/.exec(limit ?? remaining ?? '')?.[1] };
+}
+
+/** True for hosts Docker treats as insecure by default (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return hostname === 'localhost' || hostname === '::1' || /^127\./.test(hostname) || (isPrivateIpLiteral(hostname) && hostname.startsWith('127.'));
+}
+
+interface OciError {
+  code: string;
+  message: string;
+}
+
+function ociErrors(body: Buffer): OciError[] {
+  try {
+    const json: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof json !== 'object' || json === null) return [];
+    const list = (json as { errors?: unknown }).errors;
+    if (!Array.isArray(list)) return [];
+    return list.flatMap((e: unknown) => {
+      if (typeof e !== 'object' || e === null) return [];
+      const code = (e as { code?: unknown }).code;
+      const message = (e as { message?: unknown }).message;
+      return typeof code === 'string' ? [{ code, message: typeof message === 'string' ? message.slice(0, 300) : '' }] : [];
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** Resolves tags and fetches manifests from OCI registries. */
+export class RegistryClient {
+  readonly #o: RegistryClientOptions;
+  readonly #retry: RetryPolicy;
+  readonly #hosts = new Map<string, HostState>();
+  readonly #creds = new Map<string, Promise<Credentials | undefined>>();
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Registry requests sent, by method (token requests are counted by the TokenCache). */
+  readonly requests = { HEAD: 0, GET: 0 };
+  /** Last rate-limit headers seen per host. */
+  readonly rateLimits = new Map<string, RateLimit>();
+
+  constructor(options: RegistryClientOptions) {
+    this.#o = options;
+    this.#retry = { attempts: 3, baseDelayMs: 500, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, ...options.retry };
+    this.#sleep = options.sleep ?? sleepDefault;
+  }
+
+  #isInsecure(host: string): boolean {
+    const list = this.#o.insecureRegistries ?? [];
+    return isLoopbackHost(host) || list.includes(host) || list.includes(host.replace(/:\d+$/, ''));
+  }
+
+  #state(host: string): HostState {
+    let s = this.#hosts.get(host);
+    if (s === undefined) {
+      s = { scheme: this.#isInsecure(host) ? undefined : 'https', challenge: undefined };
+      this.#hosts.set(host, s);
+    }
+    return s;
+  }
+
+  #credentials(repo: Repository, signal?: AbortSignal): Promise<Credentials | undefined> {
+    let p = this.#creds.get(repo.credentialKey);
+    if (p === undefined) {
+      p = this.#o.credentials.get(repo.credentialKey, signal);
+      this.#creds.set(repo.credentialKey, p);
+    }
+    return p;
+  }
+
+  /** Sends one request on the host's scheme; learns the scheme of insecure hosts (HTTPS, then HTTP, as dockerd). */
+  async #raw(repo: Repository, method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
+    const state = this.#state(repo.host);
+    const attempt = (scheme: 'https' | 'http'): Promise<HttpResponse> => {
+      this.requests[method]++;
+      return this.#o.http.send({
+        method, url: new URL(`${scheme}://${repo.host}${path}`), headers, signal,
+        deadlineMs: 60_000, maxBytes: maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
+      });
+    };
+    if (state.scheme !== undefined) return attempt(state.scheme);
+    try {
+      const res = await attempt('https');
+      state.scheme = 'https';
+      return res;
+    } catch (error) {
+      if (error instanceof ResolverError && error.code === 'ERR_ABORTED') throw error;
+      const res = await attempt('http');
+      state.scheme = 'http';
+      return res;
+    }
+  }
+
+  async #authorization(repo: Repository, scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
+    const ch = this.#state(repo.host).challenge;
+    if (ch === undefined) return undefined;
+    const creds = await this.#credentials(repo, signal);
+    if (ch.kind === 'basic') {
+      if (creds?.password === undefined) {
+        throw new ResolverError('ERR_REGISTRY_AUTH', `${repo.host} requires a username and password (Basic auth), and none is configured`, {
+          details: [`run docker login ${repo.host}, or add it to $DOCKER_CONFIG/config.json`],
+        });
+      }
+      return `Basic ${Buffer.from(`${creds.username}:${creds.password.reveal()}`).toString('base64')}`;
+    }
+    const token = await this.#o.tokens.get(this.#tokenRequest(repo, ch, scopes, creds, signal));
+    return `Bearer ${token}`;
+  }
+
+  #tokenRequest(repo: Repository, ch: { realm: string; service: string | undefined }, scopes: readonly string[], creds: Credentials | undefined, signal?: AbortSignal): TokenRequest {
+    return {
+      realm: ch.realm, service: ch.service, scopes, credentials: creds,
+      registryHostname: repo.host.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
+      allowHttp: this.#isInsecure(repo.host), signal,
+    };
+  }
+
+  /** One logical request with auth, retries and error mapping. Returns 2xx responses only. */
+  async #request(repo: Repository, method: 'GET' | 'HEAD', path: string, accept: string | undefined, what: string, signal?: AbortSignal): Promise<HttpResponse> {
+    let scopes = [`repository:${repo.path}:pull`];
+    let authRetried = false;
+    let attempt = 0;
+    for (;;) {
+      const authorization = await this.#authorization(repo, scopes, signal);
+      const headers: Record<string, string> = {};
+      if (accept !== undefined) headers['accept'] = accept;
+      if (authorization !== undefined) headers['authorization'] = authorization;
+      let res: HttpResponse;
+      try {
+        res = await this.#raw(repo, method, path, headers, signal);
+      } catch (error) {
+        if (error instanceof ResolverError && error.code === 'ERR_NETWORK' && ++attempt < this.#retry.attempts) {
+          await this.#backoff(attempt, undefined, signal);
+          continue;
+        }
+        throw error;
+      }
+      const rl = parseRateLimit(res.headers);
+      if (rl !== undefined) this.rateLimits.set(repo.host, rl);
+      if (res.status >= 200 && res.status < 300) return res;
+      if (res.status === 401) {
+        const challenges = parseWwwAuthenticate(res.headers['www-authenticate'] ?? '');
+        const ch = preferredChallenge(challenges);
+        const state = this.#state(repo.host);
+        if (ch !== undefined && (authorization === undefined || !authRetried)) {
+          if (authorization !== undefined) authRetried = true;
+          if (ch.scheme === 'basic') {
+            if (state.challenge?.kind === 'basic' && authorization !== undefined) throw this.#error(repo, res, method, what, 'bad-credentials');
+            state.challenge = { kind: 'basic' };
+          } else {
+            const realm = ch.params['realm'];
+            if (realm === undefined) throw new ResolverError('ERR_REGISTRY_AUTH', `${repo.host} sent a Bearer challenge without a realm`);
+            state.challenge = { kind: 'bearer', realm, service: ch.params['service'] };
+            const extra = (ch.params['scope'] ?? '').split(' ').filter((s) => s !== '');
+            scopes = [...new Set([...scopes, ...extra])];
+            if (ch.params['error'] === 'invalid_token' || ch.params['error'] === undefined) {
+              const creds = await this.#credentials(repo, signal);
+              this.#o.tokens.invalidate(this.#tokenRequest(repo, state.challenge, scopes, creds, signal));
+            }
+          }
+          continue;
+        }
+        throw this.#error(repo, res, method, what, authorization === undefined ? 'no-credentials' : 'denied');
+      }
+      if (res.status === 429 || res.status >= 500) {
+        const retryAfter = parseRetryAfter(res.headers['retry-after']);
+        if (++attempt < this.#retry.attempts && (retryAfter === undefined || retryAfter * 1000 <= this.#retry.maxRetryAfterMs)) {
+          await this.#backoff(attempt, retryAfter, signal);
+          continue;
+        }
+        throw this.#error(repo, res, method, what, undefined);
+      }
+      if (method === 'HEAD' && res.status !== 404 && res.status !== 405 && res.status !== 501) {
+        // A HEAD has no body: GET once to read the registry's reason.
+        return this.#request(repo, 'GET', path, accept, what, signal);
+      }
+      if (method === 'HEAD') return res;
+      throw this.#error(repo, res, method, what, undefined);
+    }
+  }
+
+  async #backoff(attempt: number, retryAfterSeconds: number | undefined, signal?: AbortSignal): Promise<void> {
+    const random = this.#o.random ?? Math.random;
+    const ms = retryAfterSeconds !== undefined
+      ? retryAfterSeconds * 1000
+      : random() * Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
+    await this.#sleep(ms, signal);
+  }
+
+  #error(repo: Repository, res: HttpResponse, method: string, what: string, auth: 'no-credentials' | 'denied' | 'bad-credentials' | undefined): RegistryHttpError {
+    const name = `${repo.host}/${repo.path}`;
+    const errors = ociErrors(res.body);
+    const challengeError = preferredChallenge(parseWwwAuthenticate(res.headers['www-authenticate'] ?? ''))?.params['error'];
+    const code = challengeError === 'insufficient_scope' ? 'DENIED' : challengeError === 'invalid_token' ? 'UNAUTHORIZED' : errors[0]?.code;
+    const fields = { status: res.status, method, url: `${res.url.origin}${res.url.pathname}`, retryAfterSeconds: parseRetryAfter(res.headers['retry-after']) };
+    const fromServer = errors[0]?.message ? ` (${errors[0].code.toLowerCase()}: ${errors[0].message})` : '';
+    const make = (c: ErrorCode, message: string, details: string[] = []): RegistryHttpError => new RegistryHttpError(c, message, fields, { details });
+    if (res.status === 401 || res.status === 403 || code === 'DENIED' || code === 'UNAUTHORIZED') {
+      if (auth === 'bad-credentials') return make('ERR_REGISTRY_AUTH', `${repo.host} rejected the username and password for ${name}`, ['check the credentials in $DOCKER_CONFIG/config.json (docker login)']);
+      if (auth === 'no-credentials' || res.status === 401) {
+        return make('ERR_REGISTRY_AUTH', `pull access denied for ${name}, repository does not exist or may require 'docker login'${fromServer}`, [
+          'check the name (Docker Hub official images live under library/), then the credentials',
+        ]);
+      }
+      return make('ERR_REGISTRY_AUTH', `access to ${name} denied (HTTP ${res.status})${fromServer}`, ['the credentials are valid but lack pull access']);
+    }
+    if (res.status === 404) {
+      if (code === 'NAME_UNKNOWN') return make('ERR_NOT_FOUND', `repository ${name} not found${fromServer}`);
+      return make('ERR_NOT_FOUND', `manifest for ${what} not found${fromServer || ': manifest unknown'}`, ['check the tag or digest']);
+    }
+    if (res.status === 429 || code === 'TOOMANYREQUESTS') {
+      const rl = this.rateLimits.get(repo.host);
+      const wait = fields.retryAfterSeconds === undefined ? '' : `; retry after ${fields.retryAfterSeconds} s`;
+      const quota = rl?.remaining === undefined ? '' : ` (rate limit ${rl.remaining}/${rl.limit ?? '?'} remaining)`;
+      return make('ERR_RATE_LIMITED', `${repo.host} is rate limiting requests for ${name}${wait}${quota}`, ['wait, or log in to get a higher limit']);
+    }
+    return make('ERR_REGISTRY_HTTP', `${repo.host} answered HTTP ${res.status} to ${method} ${what}${fromServer}`);
+  }
+
+  /**
+   * What a tag (or digest) points to: HEAD with all four Accept types; GET (and hash) when the HEAD
+   * lacks a digest or a known media type, or the registry does not support HEAD.
+   */
+  async resolveTag(repo: Repository, reference: string, signal?: AbortSignal): Promise<TagDescriptor> {
+    const what = `${repo.host}/${repo.path}:${reference}`;
+    const path = `/v2/${repo.path}/manifests/${reference}`;
+    const accept = manifestAccept.join(', ');
+    const head = await this.#request(repo, 'HEAD', path, accept, what, signal);
+    const digest = head.headers['docker-content-digest'];
+    const mediaType = (head.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+    const size = Number.parseInt(head.headers['content-length'] ?? '', 10);
+    if (head.status === 200 && digest !== undefined && parseDigest(digest).ok && knownManifestTypes.has(mediaType as never) && Number.isFinite(size)) {
+      return { digest, mediaType, size };
+    }
+    const res = head.status === 200 && head.body.byteLength > 0 ? head : await this.#request(repo, 'GET', path, accept, what, signal);
+    const computed = digestOf(res.body);
+    const header = res.headers['docker-content-digest'];
+    if (header !== undefined && header !== computed) {
+      this.#o.onWarning?.(`${what}: Docker-Content-Digest ${header} does not match the served bytes (${computed}); using the computed digest`);
+    }
+    return { digest: computed, mediaType: (res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '', size: res.body.byteLength, body: res.body };
+  }
+
+  /** GETs a manifest by digest and verifies it byte for byte. */
+  async getManifest(repo: Repository, digest: string, signal?: AbortSignal, expectedSize?: number): Promise<FetchedManifest> {
+    const what = `${repo.host}/${repo.path}@${digest}`;
+    const res = await this.#request(repo, 'GET', `/v2/${repo.path}/manifests/${digest}`, manifestAccept.join(', '), what, signal);
+    verifyDigest(res.body, digest, what);
+    if (expectedSize !== undefined && res.body.byteLength !== expectedSize) {
+      throw new ResolverError('ERR_DIGEST_MISMATCH', `${what}: the index says ${expectedSize} bytes, the registry served ${res.body.byteLength}`);
+    }
+    return { digest, contentType: res.headers['content-type'] ?? '', body: res.body };
+  }
+
+  /** GETs a small blob (an image config) by digest and verifies it. */
+  async getBlob(repo: Repository, digest: string, signal?: AbortSignal): Promise<Buffer> {
+    const what = `${repo.host}/${repo.path}@${digest}`;
+    if (!isSha256Digest(digest) && !parseDigest(digest).ok) throw new ResolverError('ERR_MANIFEST_INVALID', `${what}: invalid digest`);
+    const res = await this.#request(repo, 'GET', `/v2/${repo.path}/blobs/${digest}`, undefined, what, signal);
+    verifyDigest(res.body, digest, what);
+    return res.body;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The `which` use case: reference + target platform → the child digest Docker would pull, with the
+ * explanation of every index level. Depends on the registry client only.
+ */
+import { NoMatchingPlatformError, ResolverError } from '../errors.js';
+import { classifyManifest } from '../manifest/classify.js';
+import { isIndexMediaType } from '../manifest/media-types.js';
+import { ImageConfigPlatform, type Descriptor } from '../manifest/schema.js';
+import { noMatchMessage, selectManifest, type EntryExplanation } from '../manifest/select.js';
+import { onlyMatcher } from '../platform/match.js';
+import { platform, type Platform } from '../platform/platform.js';
+import type { TargetPlatform } from '../platform/detect.js';
+import { credentialKey, formatReference, registryHost, withDefaultTag, type Reference } from '../reference/reference.js';
+import type { RegistryClient, Repository } from '../registry/client.js';
+
+/** One index that was walked. */
+export interface IndexLevel {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly entries: readonly EntryExplanation[];
+}
+
+/** The answer. */
+export interface Resolution {
+  readonly reference: Reference;
+  /** What the tag (or digest) points to. */
+  readonly top: { readonly digest: string; readonly mediaType: string; readonly size: number };
+  /** Index levels walked, outermost first; empty for a single-platform tag. */
+  readonly levels: readonly IndexLevel[];
+  readonly chosen: { readonly digest: string; readonly mediaType: string; readonly size: number; readonly platform: Platform | undefined };
+}
+
+/** The repository coordinates of a reference. */
+export function repositoryOf(ref: Reference): Repository {
+  return { host: registryHost(ref), path: ref.path, credentialKey: credentialKey(ref) };
+}
+
+const maxDepth = 4;
+
+/** Options of `resolveImage`. */
+export interface ResolveOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** For a single-platform image, fetch its config to report its platform. */
+  readonly describeSingle?: boolean;
+}
+
+/** Resolves a reference to the child Docker would pull for `target`. */
+export async function resolveImage(registry: RegistryClient, input: Reference, target: TargetPlatform, options: ResolveOptions = {}): Promise<Resolution> {
+  const ref = withDefaultTag(input);
+  const repo = repositoryOf(ref);
+  const signal = options.signal;
+  const what = formatReference(ref);
+
+  let top: { digest: string; mediaType: string; size: number };
+  let body: Buffer;
+  let contentType: string;
+  if (ref.digest !== undefined) {
+    const m = await registry.getManifest(repo, ref.digest, signal);
+    body = m.body;
+    contentType = m.contentType;
+    top = { digest: ref.digest, mediaType: contentType.split(';')[0]?.trim() ?? '', size: body.byteLength };
+  } else {
+    const tag = await registry.resolveTag(repo, ref.tag ?? 'latest', signal);
+    top = { digest: tag.digest, mediaType: tag.mediaType, size: tag.size };
+    if (!isIndexMediaType(tag.mediaType) && tag.body === undefined && !options.describeSingle) {
+      return { reference: ref, top, levels: [], chosen: { ...top, platform: undefined } };
+    }
+    if (tag.body !== undefined) {
+      body = tag.body;
+      contentType = tag.mediaType;
+    } else {
+      const m = await registry.getManifest(repo, tag.digest, signal, tag.size);
+      body = m.body;
+      contentType = m.contentType;
+    }
+  }
+
+  const levels: IndexLevel[] = [];
+  let current = classifyManifest(body, contentType, top.digest, what);
+  top = { ...top, mediaType: current.mediaType };
+  const matcher = onlyMatcher(target.platform, target.rules, target.parseContext.os);
+  let chosenDescriptor: Descriptor | undefined;
+  while (current.kind === 'index') {
+    if (levels.length >= maxDepth) throw new ResolverError('ERR_MANIFEST_INVALID', `${what}: indexes nested more than ${maxDepth} deep`);
+    const selection = selectManifest(current.index, matcher, target.rules);
+    levels.push({ digest: current.digest, mediaType: current.mediaType, entries: selection.entries });
+    if (selection.kind === 'no-match') throw new NoMatchingPlatformError(noMatchMessage(target.display, target.rules), selection.available);
+    chosenDescriptor = selection.descriptor;
+    if (!isIndexMediaType(chosenDescriptor.mediaType)) break;
+    const m = await registry.getManifest(repo, chosenDescriptor.digest, signal, chosenDescriptor.size);
+    current = classifyManifest(m.body, m.contentType, chosenDescriptor.digest, `${what} → ${chosenDescriptor.digest}`);
+  }
+
+  if (chosenDescriptor === undefined) {
+    let p: Platform | undefined;
+    if (options.describeSingle && current.kind === 'manifest') {
+      const config = await registry.getBlob(repo, current.manifest.config.digest, signal);
+      let json: unknown;
+      try {
+        json = JSON.parse(config.toString('utf8'));
+      } catch {
+        json = undefined;
+      }
+      const parsed = ImageConfigPlatform.safeParse(json);
+      if (parsed.success) p = platform(parsed.data.os ?? '', parsed.data.architecture ?? '', parsed.data.variant ?? '', { osVersion: parsed.data['os.version'] ?? '' });
+    }
+    return { reference: ref, top, levels, chosen: { ...top, platform: p } };
+  }
+  const raw = chosenDescriptor.platform;
+  const chosenPlatform = raw === undefined ? undefined : platform(raw.os ?? '', raw.architecture ?? '', raw.variant ?? '', { osVersion: raw['os.version'] ?? '', osFeatures: raw['os.features'] ?? [] });
+  return {
+    reference: ref, top, levels,
+    chosen: { digest: chosenDescriptor.digest, mediaType: chosenDescriptor.mediaType, size: chosenDescriptor.size, platform: chosenPlatform },
+  };
+}
