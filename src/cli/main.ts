@@ -5,6 +5,7 @@
  * sets the exit code.
  */
 import { CommanderError } from 'commander';
+import { setFlagsFromString } from 'node:v8';
 import { exitCodeOf, ResolverError } from '../errors.js';
 import { printError, processOutput } from './output.js';
 import { buildProgram, commanderExit } from './program.js';
@@ -14,6 +15,11 @@ if (process.env['DEBUG'] !== undefined) {
   const kept = process.env['DEBUG'].split(',').filter((d) => !/modem/.test(d.trim()));
   process.env['DEBUG'] = kept.join(',');
 }
+
+// undici's HTTP parser is WebAssembly; V8 tiers it up with TurboFan on a background thread and waits
+// for that compile at exit, which kept every one-shot command alive ~180 ms longer (measured, bench/README.md).
+// Liftoff alone is plenty for a few requests. Set before the first connection compiles the module.
+if (process.argv[2] !== 'daemon') setFlagsFromString('--liftoff-only');
 
 const argv = process.argv;
 const json = argv.includes('--json');

@@ -1,0 +1,137 @@
+/**
+ * Starts the real services once for the integration tests: three `docker-registry` instances
+ * (anonymous, htpasswd Basic, token auth with the harness token server), publishes the test images
+ * into them, and starts the oracle dockerd (Debian 13's 26.1.5) when its binary is present.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { createHttpClient } from '../../src/http/http.js';
+import { startDockerd, type RunningDockerd } from '../../src/sandbox/dockerd.js';
+import { buildIndex, buildImage, platformObject } from '../../src/sandbox/oci-builder.js';
+import { Pusher } from '../../src/sandbox/push.js';
+import { freePort, startRegistry, type RunningRegistry } from '../../src/sandbox/registry-server.js';
+import { publishIndex, superGolangChildren } from '../../src/sandbox/samples.js';
+import { catalogue } from './catalogue.js';
+import { startTokenServer, tokenIssuer, tokenService, tokenUser, type TokenServer } from './token-server.js';
+
+export const basicUser = { username: 'bob', password: 'basic-secret-canary-4c21' };
+
+/** One published child as tests see it. */
+export interface ChildInfo {
+  readonly platform: string;
+  readonly manifest: string;
+  readonly config: string;
+}
+
+/** What the tests receive through `inject('services')`. */
+export interface HarnessInfo {
+  readonly anonymous: string;
+  readonly basic: string;
+  readonly token: string;
+  readonly tokenRealm: string;
+  readonly images: Record<string, { index: string; children: ChildInfo[]; attestations: string[] }>;
+  readonly oracle: string | undefined;
+  readonly tmp: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    services: HarnessInfo;
+  }
+}
+
+const oracleCandidates = [process.env['RESOLVER_ORACLE_DOCKERD'], resolve('.tmp/oracle/usr/sbin/dockerd')];
+
+let registries: RunningRegistry[] = [];
+let tokenServer: TokenServer | undefined;
+let oracle: RunningDockerd | undefined;
+let tmp = '';
+
+export async function setup(project: TestProject): Promise<void> {
+  tmp = await mkdtemp(join(tmpdir(), 'resolver-it-'));
+  const http = createHttpClient();
+  try {
+    const tokenPort = await freePort();
+    tokenServer = await startTokenServer(tmp, tokenPort);
+    const htpasswd = join(tmp, 'htpasswd');
+    await writeFile(htpasswd, execFileSync('htpasswd', ['-Bbn', basicUser.username, basicUser.password]));
+    const anonymous = await startRegistry({ dir: join(tmp, 'reg-anon'), auth: { kind: 'none' } });
+    const basic = await startRegistry({ dir: join(tmp, 'reg-basic'), auth: { kind: 'htpasswd', file: htpasswd } });
+    const token = await startRegistry({
+      dir: join(tmp, 'reg-token'),
+      auth: { kind: 'token', realm: tokenServer.realm, service: tokenService, issuer: tokenIssuer, rootCertBundle: tokenServer.certPath },
+    });
+    registries = [anonymous, basic, token];
+
+    const images: HarnessInfo['images'] = {};
+    const record = (key: string, index: string, children: { manifest: { digest: string }; config: { digest: string }; platform: { os: string; architecture: string; variant?: string; osVersion?: string } }[], attestations: string[]): void => {
+      images[key] = {
+        index,
+        attestations,
+        children: children.map((c) => ({
+          platform: [c.platform.os, c.platform.architecture, c.platform.variant].filter((x) => x !== undefined && x !== '').join('/') + (c.platform.osVersion === undefined ? '' : `@${c.platform.osVersion}`),
+          manifest: c.manifest.digest,
+          config: c.config.digest,
+        })),
+      };
+    };
+
+    for (const entry of catalogue) {
+      const pusher = new Pusher({ http, host: anonymous.host, repository: entry.repo });
+      if (entry.nested !== undefined) {
+        const inner = await publishIndex(pusher, { tag: 'inner', children: entry.nested.children, format: entry.format, label: `${entry.repo}-inner` });
+        const outerChildren = [];
+        const outerEntries = [{ manifest: inner.index, platform: platformObject(entry.nested.platform) }];
+        for (const c of entry.children) {
+          const image = buildImage({ platform: c.platform, files: [{ path: 'p', content: Buffer.from(entry.repo) }], format: entry.format, label: entry.repo });
+          await pusher.image(image);
+          outerChildren.push(image);
+          outerEntries.push({ manifest: image.manifest, platform: platformObject(c.platform) });
+        }
+        const outer = buildIndex(outerEntries, entry.format);
+        await pusher.manifest(outer, 'latest');
+        record(entry.repo, outer.digest, [...inner.children, ...outerChildren], []);
+        continue;
+      }
+      const published = await publishIndex(pusher, { tag: 'latest', children: entry.children, format: entry.format, attestations: entry.attestations ?? false, label: entry.repo });
+      record(entry.repo, published.index.digest, [...published.children], [...published.attestations]);
+    }
+    const single = buildImage({ platform: { os: 'linux', architecture: 'arm64' }, files: [{ path: 's', content: Buffer.from('single') }], format: 'docker', label: 'single' });
+    const singlePusher = new Pusher({ http, host: anonymous.host, repository: 'single' });
+    await singlePusher.image(single);
+    await singlePusher.manifest(single.manifest, 'latest');
+    record('single', single.manifest.digest, [single], []);
+
+    const golang = await superGolangChildren();
+    const sg = await publishIndex(new Pusher({ http, host: anonymous.host, repository: 'super-golang' }), { tag: 'latest', children: golang, format: 'oci', attestations: true });
+    record('super-golang', sg.index.digest, [...sg.children], [...sg.attestations]);
+
+    const privateChildren = [{ platform: { os: 'linux', architecture: 'amd64' } }, { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } }];
+    const b = await publishIndex(new Pusher({ http, host: basic.host, repository: 'private/app', ...basicUser }), { tag: 'latest', children: privateChildren, format: 'oci', label: 'basic' });
+    record('basic:private/app', b.index.digest, [...b.children], []);
+    const t = await publishIndex(new Pusher({ http, host: token.host, repository: 'private/app', ...tokenUser }), { tag: 'latest', children: privateChildren, format: 'oci', label: 'token' });
+    record('token:private/app', t.index.digest, [...t.children], []);
+
+    const binary = oracleCandidates.find((p) => p !== undefined && existsSync(p));
+    if (binary !== undefined && process.getuid?.() === 0) {
+      oracle = await startDockerd({ binary, dir: join(tmp, 'oracle') });
+    }
+    project.provide('services', {
+      anonymous: anonymous.host, basic: basic.host, token: token.host, tokenRealm: tokenServer.realm,
+      images, oracle: oracle?.dockerHost, tmp,
+    });
+  } finally {
+    await http.close();
+  }
+}
+
+export async function teardown(): Promise<void> {
+  await oracle?.stop();
+  await Promise.all(registries.map((r) => r.stop()));
+  await tokenServer?.stop();
+  if (tmp !== '') await rm(tmp, { recursive: true, force: true });
+}
