@@ -70,8 +70,15 @@ describe('amd64LevelFromFlags', () => {
   ])('%s → %s', (name, level) => {
     expect(amd64LevelFromFlags(cpuinfoFlags(fixture(name)))).toBe(level);
   });
-  it('drops to v2 without abm (LZCNT), as go-archvariant does', () => {
+  it('infers abm (LZCNT) from AVX2+BMI1+BMI2, which hypervisor kernels may hide', () => {
     const flags = cpuinfoFlags(fixture('x86_64-avx512')).filter((f) => f !== 'abm');
-    expect(amd64LevelFromFlags(flags)).toBe('v2');
+    expect(amd64LevelFromFlags(flags)).toBe('v4');
+  });
+  it('drops to v2 when a v3 flag other than abm is missing', () => {
+    expect(amd64LevelFromFlags(cpuinfoFlags(fixture('x86_64-avx512')).filter((f) => f !== 'movbe'))).toBe('v2');
+    expect(amd64LevelFromFlags(cpuinfoFlags(fixture('x86_64-avx2')).filter((f) => f !== 'abm' && f !== 'bmi2'))).toBe('v2');
+  });
+  it('drops to v3 when an AVX-512 flag is missing', () => {
+    expect(amd64LevelFromFlags(cpuinfoFlags(fixture('x86_64-avx512')).filter((f) => f !== 'avx512vl'))).toBe('v3');
   });
 });

@@ -105,6 +105,10 @@ export function cpuinfoFlags(cpuinfo: string): string[] {
  */
 export function amd64LevelFromFlags(flags: readonly string[]): 'v1' | 'v2' | 'v3' | 'v4' {
   const have = new Set(flags);
+  // LZCNT (kernel flag `abm`) ships on every CPU that has AVX2, BMI1 and BMI2 (Intel Haswell+, AMD
+  // Excavator+), but some hypervisor kernels hide `abm` from /proc/cpuinfo while CPUID reports it
+  // (seen on the CI machines: CPUID 0x80000001 ECX bit 5 set, no `abm` flag; dockerd 26 picked v4).
+  if (have.has('avx2') && have.has('bmi1') && have.has('bmi2')) have.add('abm');
   const all = (list: readonly string[]): boolean => list.every((f) => have.has(f));
   if (!all(v2Flags)) return 'v1';
   if (!all(v3Flags)) return 'v2';

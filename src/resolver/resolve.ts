@@ -6,9 +6,9 @@ import { NoMatchingPlatformError, ResolverError } from '../errors.js';
 import { classifyManifest } from '../manifest/classify.js';
 import { isIndexMediaType } from '../manifest/media-types.js';
 import { ImageConfigPlatform, type Descriptor } from '../manifest/schema.js';
-import { noMatchMessage, selectManifest, type EntryExplanation } from '../manifest/select.js';
+import { availablePlatforms, noMatchMessage, selectManifest, type EntryExplanation } from '../manifest/select.js';
 import { onlyMatcher } from '../platform/match.js';
-import { platform, type Platform } from '../platform/platform.js';
+import { formatPlatform, platform, type Platform } from '../platform/platform.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { credentialKey, formatReference, registryHost, withDefaultTag, type Reference } from '../reference/reference.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
@@ -36,6 +36,19 @@ export function repositoryOf(ref: Reference): Repository {
 }
 
 const maxDepth = 4;
+
+/** The platform an image config declares, or undefined when it is not a readable config. */
+function configPlatform(config: Buffer): Platform | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(config.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = ImageConfigPlatform.safeParse(json);
+  if (!parsed.success) return undefined;
+  return platform(parsed.data.os ?? '', parsed.data.architecture ?? '', parsed.data.variant ?? '', { osVersion: parsed.data['os.version'] ?? '' });
+}
 
 /** Options of `resolveImage`. */
 export interface ResolveOptions {
@@ -76,6 +89,7 @@ export async function resolveImage(registry: RegistryClient, input: Reference, t
   }
 
   const levels: IndexLevel[] = [];
+  let outerAvailable: readonly string[] = [];
   let current = classifyManifest(body, contentType, top.digest, what);
   top = { ...top, mediaType: current.mediaType };
   const matcher = onlyMatcher(target.platform, target.rules, target.parseContext.os);
@@ -84,6 +98,7 @@ export async function resolveImage(registry: RegistryClient, input: Reference, t
     if (levels.length >= maxDepth) throw new ResolverError('ERR_MANIFEST_INVALID', `${what}: indexes nested more than ${maxDepth} deep`);
     const selection = selectManifest(current.index, matcher, target.rules);
     levels.push({ digest: current.digest, mediaType: current.mediaType, entries: selection.entries });
+    if (levels.length === 1) outerAvailable = availablePlatforms(current.index);
     if (selection.kind === 'no-match') throw new NoMatchingPlatformError(noMatchMessage(target.display, target.rules), selection.available);
     chosenDescriptor = selection.descriptor;
     if (!isIndexMediaType(chosenDescriptor.mediaType)) break;
@@ -94,19 +109,26 @@ export async function resolveImage(registry: RegistryClient, input: Reference, t
   if (chosenDescriptor === undefined) {
     let p: Platform | undefined;
     if (options.describeSingle && current.kind === 'manifest') {
-      const config = await registry.getBlob(repo, current.manifest.config.digest, signal);
-      let json: unknown;
-      try {
-        json = JSON.parse(config.toString('utf8'));
-      } catch {
-        json = undefined;
-      }
-      const parsed = ImageConfigPlatform.safeParse(json);
-      if (parsed.success) p = platform(parsed.data.os ?? '', parsed.data.architecture ?? '', parsed.data.variant ?? '', { osVersion: parsed.data['os.version'] ?? '' });
+      p = configPlatform(await registry.getBlob(repo, current.manifest.config.digest, signal));
     }
     return { reference: ref, top, levels, chosen: { ...top, platform: p } };
   }
   const raw = chosenDescriptor.platform;
+  const verdict = levels.at(-1)?.entries.find((e) => e.verdict.kind === 'chosen')?.verdict;
+  const lastResort = verdict?.kind === 'chosen' && verdict.rank < 0;
+  if (lastResort && target.requested) {
+    // With an explicit --platform, dockerd checks the pulled image's config platform and fails the
+    // pull on a mismatch (observed with Docker 26.1.5): a platform-less last resort may not fit.
+    const m = await registry.getManifest(repo, chosenDescriptor.digest, signal, chosenDescriptor.size);
+    const image = classifyManifest(m.body, m.contentType, chosenDescriptor.digest, `${what} → ${chosenDescriptor.digest}`);
+    const actual = image.kind === 'manifest' ? configPlatform(await registry.getBlob(repo, image.manifest.config.digest, signal)) : undefined;
+    if (actual !== undefined && matcher.rank(actual) < 0) {
+      throw new NoMatchingPlatformError(
+        `image with reference ${what} was found but does not match the specified platform: wanted ${formatPlatform(target.platform)}, actual: ${formatPlatform(actual)}`,
+        outerAvailable,
+      );
+    }
+  }
   const chosenPlatform = raw === undefined ? undefined : platform(raw.os ?? '', raw.architecture ?? '', raw.variant ?? '', { osVersion: raw['os.version'] ?? '', osFeatures: raw['os.features'] ?? [] });
   return {
     reference: ref, top, levels,
