@@ -3,7 +3,8 @@
  * Docker would pull on this host.
  */
 import type { Command } from 'commander';
-import { formatPlatformAll } from '../../platform/platform.js';
+import { platformVector } from '../../platform/match.js';
+import { formatPlatform, formatPlatformAll } from '../../platform/platform.js';
 import type { TargetPlatform } from '../../platform/detect.js';
 import type { Verdict } from '../../manifest/select.js';
 import { formatReference, parseReference } from '../../reference/reference.js';
@@ -34,7 +35,7 @@ export async function run(image: string, options: WhichOptions, services: Servic
 function verdictText(v: Verdict): string {
   switch (v.kind) {
     case 'chosen':
-      return v.rank < 0 ? 'CHOSEN (no platform: last resort)' : v.rank === 0 ? 'CHOSEN (exact match, rank 0)' : `CHOSEN (fallback, rank ${v.rank})`;
+      return v.rank < 0 ? 'CHOSEN (no platform: last resort)' : v.rank === 0 ? 'CHOSEN (exact match, rank 0)' : `CHOSEN (best available: rank ${v.rank})`;
     case 'accepted':
       return `accepted at rank ${v.rank} (preference ${v.order + 1})`;
     case 'last-resort':
@@ -63,7 +64,7 @@ export function explain(r: WhichResult): string {
     `reference  ${formatReference(res.reference)}`,
     `target     ${targetLine(target)}`,
     `rules      ${target.rulesSource}`,
-    `vector     ${target.platform.architecture === '' ? '' : targetVector(r)}`,
+    `vector     ${vectorText(target)}`,
   ];
   if (res.levels.length === 0) {
     lines.push(`manifest   ${res.top.digest} ${res.top.mediaType} (single-platform: no selection)`);
@@ -81,8 +82,10 @@ export function explain(r: WhichResult): string {
   return lines.join('\n');
 }
 
-function targetVector(r: WhichResult): string {
-  return r.target.requested ? 'from --platform' : 'from the host';
+/** The preference vector, rank 0 first. */
+function vectorText(t: TargetPlatform): string {
+  const v = platformVector(t.platform, t.rules, t.parseContext.os);
+  return v.length === 0 ? '(empty: this variant is outside Docker\'s table, nothing can match)' : v.map((p, i) => `${i}:${formatPlatform(p)}`).join('  ');
 }
 
 /** JSON shape. */

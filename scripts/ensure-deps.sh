@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what resolver's demo and tests need on a fresh Debian machine: Debian packages (as root),
+# npm packages (npm ci) and the build. Safe to run again: it only installs what is missing.
+# Usage: scripts/ensure-deps.sh [demo|test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-test}"
+
+need=()
+command -v docker-registry >/dev/null || need+=(docker-registry)
+[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+if [ "$mode" = test ]; then
+  command -v htpasswd >/dev/null || need+=(apache2-utils)
+  command -v openssl >/dev/null || need+=(openssl)
+  # containerd and runc for the oracle dockerd; the docker CLI for the benchmarks.
+  command -v containerd >/dev/null || need+=(docker.io)
+  command -v skopeo >/dev/null || need+=(skopeo)
+fi
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: ${need[*]}; run as root or: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  echo "installing Debian packages: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The docker.io package starts a system dockerd; the tests use private engines only.
+if [ "$mode" = test ] && command -v systemctl >/dev/null && systemctl is-active --quiet docker 2>/dev/null; then :; fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run --silent build
