@@ -121,7 +121,11 @@ export function parseReference(input: string): Reference {
   if (m === null) throw diagnose(input, full);
   const name = m[1] ?? '';
   const nameMatch = anchoredNameRe.exec(name);
-  const path = nameMatch?.[2] ?? name;
+  if (nameMatch?.[1] !== domain) {
+    // The first component looked like a host ("." or ":" or uppercase) but is not a valid one.
+    throw invalid(input, `registry host "${domain}" is invalid`, 'a host is a DNS name or [IPv6], optionally with :port');
+  }
+  const path = nameMatch[2] ?? name;
   if (path.length > nameTotalLengthMax) {
     throw invalid(input, `repository name must not be more than ${nameTotalLengthMax} characters (it is ${path.length})`);
   }
@@ -132,7 +136,7 @@ export function parseReference(input: string): Reference {
     if (!parsed.ok) throw invalid(input, parsed.reason, 'a digest is sha256: followed by 64 lowercase hex digits');
     digest = digestText;
   }
-  return { domain: nameMatch?.[1] ?? domain, path, tag: m[2], digest };
+  return { domain, path, tag: m[2], digest };
 }
 
 /** `domain/path` */

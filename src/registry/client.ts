@@ -148,8 +148,10 @@ export class RegistryClient {
   readonly #hosts = new Map<string, HostState>();
   readonly #creds = new Map<string, Promise<Credentials | undefined>>();
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Registry requests sent, by method (token requests are counted by the TokenCache). */
+  /** Registry requests answered, by method (token requests are counted by the TokenCache). */
   readonly requests = { HEAD: 0, GET: 0 };
+  /** Failed HTTPS attempts on insecure hosts before falling back to HTTP (once per host and process). */
+  schemeProbes = 0;
   /** Last rate-limit headers seen per host. */
   readonly rateLimits = new Map<string, RateLimit>();
 
@@ -185,12 +187,13 @@ export class RegistryClient {
   /** Sends one request on the host's scheme; learns the scheme of insecure hosts (HTTPS, then HTTP, as dockerd). */
   async #raw(repo: Repository, method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
     const state = this.#state(repo.host);
-    const attempt = (scheme: 'https' | 'http'): Promise<HttpResponse> => {
-      this.requests[method]++;
-      return this.#o.http.send({
+    const attempt = async (scheme: 'https' | 'http'): Promise<HttpResponse> => {
+      const res = await this.#o.http.send({
         method, url: new URL(`${scheme}://${repo.host}${path}`), headers, signal,
         deadlineMs: 60_000, maxBytes: maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
       });
+      this.requests[method]++;
+      return res;
     };
     if (state.scheme !== undefined) return attempt(state.scheme);
     try {
@@ -199,6 +202,7 @@ export class RegistryClient {
       return res;
     } catch (error) {
       if (error instanceof ResolverError && error.code === 'ERR_ABORTED') throw error;
+      this.schemeProbes++;
       const res = await attempt('http');
       state.scheme = 'http';
       return res;

@@ -1,0 +1,260 @@
+/**
+ * Registry client faults the real registry cannot produce on demand, against loopback fake servers:
+ * tampered bytes, oversize bodies, 429 with Retry-After, 5xx bursts, 401 loops, redirects across origins,
+ * HEAD without a digest, token expiry on the monotonic clock.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ResolverError } from '../errors.js';
+import { createHttpClient, type HttpClient } from '../http/http.js';
+import { TokenCache } from './auth.js';
+import { parseRateLimit, parseRetryAfter, RegistryClient, type Repository } from './client.js';
+import type { CredentialStore } from './credentials.js';
+import { Secret } from './secret.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+const servers: Server[] = [];
+const clients: HttpClient[] = [];
+
+async function serve(handler: Handler): Promise<{ host: string; hits: { method: string; url: string; auth: string | undefined }[] }> {
+  const hits: { method: string; url: string; auth: string | undefined }[] = [];
+  const server = createServer((req, res) => {
+    hits.push({ method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization });
+    handler(req, res);
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  return { host: `127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`, hits };
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
+const digest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
+const ociIndex = 'application/vnd.oci.image.index.v1+json';
+
+function client(options: { credentials?: CredentialStore; clock?: () => number; sleeps?: number[] } = {}): RegistryClient {
+  const http = createHttpClient({ connectTimeoutMs: 1000, headersTimeoutMs: 2000 });
+  clients.push(http);
+  const clock = options.clock ?? (() => performance.now());
+  return new RegistryClient({
+    http, tokens: new TokenCache(http, clock), clock,
+    credentials: options.credentials ?? { get: () => Promise.resolve(undefined) },
+    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2, maxRetryAfterMs: 2_000 },
+    sleep: (ms) => {
+      options.sleeps?.push(ms);
+      return Promise.resolve();
+    },
+    random: () => 1,
+  });
+}
+const repo = (host: string): Repository => ({ host, path: 'team/app', credentialKey: host });
+
+async function failure(p: Promise<unknown>): Promise<ResolverError> {
+  try {
+    await p;
+  } catch (error) {
+    if (error instanceof ResolverError) return error;
+    throw error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('RegistryClient against fake servers', () => {
+  it('HEAD gives the digest; GET by digest verifies it: 1 HEAD + 1 GET', async () => {
+    const s = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': ociIndex, 'docker-content-digest': digest, 'content-length': index.byteLength });
+      res.end(req.method === 'HEAD' ? undefined : index);
+    });
+    const c = client();
+    const tag = await c.resolveTag(repo(s.host), 'v1');
+    expect(tag).toEqual({ digest, mediaType: ociIndex, size: index.byteLength });
+    const m = await c.getManifest(repo(s.host), digest);
+    expect(m.body.equals(index)).toBe(true);
+    expect(c.requests).toEqual({ HEAD: 1, GET: 1 });
+    expect(s.hits.map((h) => h.method)).toEqual(['HEAD', 'GET']);
+    expect(s.hits.every((h) => h.url.startsWith('/v2/team/app/manifests/'))).toBe(true);
+  });
+
+  it('rejects a tampered body with both digests named', async () => {
+    const tampered = Buffer.from(index);
+    tampered[10] = tampered[10] === 0x20 ? 0x21 : 0x20;
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': ociIndex });
+      res.end(tampered);
+    });
+    const e = await failure(client().getManifest(repo(s.host), digest));
+    expect(e.code).toBe('ERR_DIGEST_MISMATCH');
+    expect(e.message).toContain(digest);
+    expect(e.message).toMatch(/hashing to sha256:[a-f0-9]{64}/);
+  });
+
+  it('refuses bodies over 4 MiB, announced or streamed', async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024 + 1, 0x20);
+    const announced = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': ociIndex, 'content-length': big.byteLength });
+      res.end(big);
+    });
+    expect((await failure(client().getManifest(repo(announced.host), digest))).message).toMatch(/announced 4194305 bytes/);
+    const chunked = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': ociIndex });
+      res.write(big.subarray(0, 3_000_000));
+      res.end(big.subarray(3_000_000));
+    });
+    expect((await failure(client().getManifest(repo(chunked.host), digest))).message).toMatch(/more than 4194304 bytes/);
+  });
+
+  it('falls back to GET when HEAD has no digest, and hashes the body', async () => {
+    const s = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': ociIndex });
+      res.end(req.method === 'HEAD' ? undefined : index);
+    });
+    const tag = await client().resolveTag(repo(s.host), 'v1');
+    expect(tag.digest).toBe(digest);
+    expect(s.hits.map((h) => h.method)).toEqual(['HEAD', 'GET']);
+  });
+
+  it('waits for a short Retry-After, fails fast on a long one with ERR_RATE_LIMITED', async () => {
+    let n = 0;
+    const short = await serve((req, res) => {
+      if (n++ === 0) {
+        res.writeHead(429, { 'retry-after': '1', 'ratelimit-remaining': '0;w=21600', 'ratelimit-limit': '100;w=21600' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': ociIndex, 'docker-content-digest': digest, 'content-length': index.byteLength });
+      res.end(req.method === 'HEAD' ? undefined : index);
+    });
+    const sleeps: number[] = [];
+    const c = client({ sleeps });
+    expect((await c.resolveTag(repo(short.host), 'v1')).digest).toBe(digest);
+    expect(sleeps).toEqual([1000]);
+    expect(c.rateLimits.get(short.host)).toEqual({ limit: 100, remaining: 0, window: '21600' });
+
+    const long = await serve((_req, res) => {
+      res.writeHead(429, { 'retry-after': '86400', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'pull rate limit' }] }));
+    });
+    const e = await failure(client().resolveTag(repo(long.host), 'v1'));
+    expect(e.code).toBe('ERR_RATE_LIMITED');
+    expect(e.message).toMatch(/retry after 86400 s/);
+    expect(long.hits.length).toBe(1);
+  });
+
+  it('retries a 5xx burst with backoff, at most 3 attempts', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(503);
+      res.end();
+    });
+    const sleeps: number[] = [];
+    const e = await failure(client({ sleeps }).resolveTag(repo(s.host), 'v1'));
+    expect(e.code).toBe('ERR_REGISTRY_HTTP');
+    expect(s.hits.filter((h) => h.method === 'HEAD').length).toBe(3);
+    expect(sleeps.length).toBe(2);
+  });
+
+  it('stops a 401 loop after one token refresh: ≤ 2 registry and ≤ 2 token requests', async () => {
+    let tokenHits = 0;
+    const s = await serve((req, res) => {
+      if (req.url?.startsWith('/token') === true) {
+        tokenHits++;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ token: `t${tokenHits}`, expires_in: 300 }));
+        return;
+      }
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="svc",error="invalid_token"` });
+      res.end();
+    });
+    const e = await failure(client().resolveTag(repo(s.host), 'v1'));
+    expect(e.code).toBe('ERR_REGISTRY_AUTH');
+    const registryHeads = s.hits.filter((h) => h.url.startsWith('/v2/') && h.method === 'HEAD').length;
+    expect(registryHeads).toBeLessThanOrEqual(3);
+    expect(tokenHits).toBeLessThanOrEqual(2);
+  });
+
+  it('caches tokens per scope until expires_in (monotonic clock), then fetches a new one', async () => {
+    let now = 0;
+    let tokenHits = 0;
+    const s = await serve((req, res) => {
+      if (req.url?.startsWith('/token') === true) {
+        tokenHits++;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ token: 'good', expires_in: 120 }));
+        return;
+      }
+      if (req.headers.authorization !== 'Bearer good') {
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="svc",scope="repository:team/app:pull"` });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': ociIndex, 'docker-content-digest': digest, 'content-length': index.byteLength });
+      res.end();
+    });
+    const c = client({ clock: () => now });
+    await c.resolveTag(repo(s.host), 'v1');
+    await c.resolveTag(repo(s.host), 'v1');
+    expect(tokenHits).toBe(1);
+    expect(c.requests.HEAD).toBe(3);
+    now = 111_000;
+    await c.resolveTag(repo(s.host), 'v1');
+    expect(tokenHits).toBe(2);
+  });
+
+  it('never carries credentials across a redirect to another origin', async () => {
+    const other = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': ociIndex });
+      res.end(index);
+    });
+    const s = await serve((req, res) => {
+      if (req.headers.authorization === undefined) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' });
+        res.end();
+        return;
+      }
+      res.writeHead(307, { location: `http://${other.host}/blob` });
+      res.end();
+    });
+    const creds: CredentialStore = { get: () => Promise.resolve({ username: 'u', password: new Secret('canary-pw'), identityToken: undefined, registryToken: undefined, source: 'test' }) };
+    const m = await client({ credentials: creds }).getManifest(repo(s.host), digest);
+    expect(m.body.equals(index)).toBe(true);
+    expect(s.hits.at(-1)?.auth).toMatch(/^Basic /);
+    expect(other.hits.map((h) => h.auth)).toEqual([undefined]);
+  });
+
+  it('maps OCI error bodies to errors naming registry and repository', async () => {
+    const s = await serve((req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }));
+    });
+    const e = await failure(client().resolveTag(repo(s.host), 'v1'));
+    expect(e.code).toBe('ERR_NOT_FOUND');
+    expect(e.message).toBe(`repository ${s.host}/team/app not found (name_unknown: repository name not known to registry)`);
+  });
+
+  it('rejects a token realm that is not https on a non-loopback registry, and one on another private address', async () => {
+    const { checkRealm } = await import('./auth.js');
+    expect(() => checkRealm('http://auth.example.com/token', 'registry.example.com', false)).toThrow(/not https/);
+    expect(() => checkRealm('https://169.254.169.254/token', 'registry.example.com', false)).toThrow(/private address/);
+    expect(() => checkRealm('https://u:p@auth.example.com/token', 'registry.example.com', false)).toThrow(/credentials in its URL/);
+    expect(checkRealm('https://auth.example.com/token', 'registry.example.com', false).host).toBe('auth.example.com');
+  });
+});
+
+describe('header parsing', () => {
+  it('parses Retry-After in both forms', () => {
+    expect(parseRetryAfter('120')).toBe(120);
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:00 GMT'))).toBe(60);
+    expect(parseRetryAfter('-5')).toBeUndefined();
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+  it('parses Docker Hub rate-limit headers', () => {
+    expect(parseRateLimit({ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600' })).toEqual({ limit: 100, remaining: 76, window: '21600' });
+    expect(parseRateLimit({})).toBeUndefined();
+  });
+});
