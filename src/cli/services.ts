@@ -31,7 +31,7 @@ export interface Services {
 
 /** Builds services from an environment. */
 export function createServices(env: NodeJS.ProcessEnv, options: { insecureRegistries: readonly string[]; onWarning: (m: string) => void; root?: string }): Services {
-  const http = createHttpClient({ useEnvProxy: true, userAgent: 'resolver/0.1 (+https://github.com/)' });
+  const http = createHttpClient({ proxyEnv: env, userAgent: 'resolver/0.1' });
   const clock = (): number => performance.now();
   const tokens = new TokenCache(http, clock);
   const credentials = dockerCredentialStore({

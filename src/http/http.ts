@@ -19,8 +19,11 @@ export interface HttpOptions {
   readonly socketPath?: string;
   /** TLS material for a TCP engine or a registry (PEM). */
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
-  /** Use HTTP(S)_PROXY / NO_PROXY from the environment (registries yes, the engine socket no). */
-  readonly useEnvProxy?: boolean;
+  /**
+   * The environment whose HTTP(S)_PROXY / NO_PROXY apply (registries yes, the engine socket no).
+   * A proxy agent is built only when one of the proxy variables is set.
+   */
+  readonly proxyEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 /** One request. */
@@ -126,6 +129,12 @@ function headerRecord(headers: Record<string, string | string[] | undefined>): R
   return out;
 }
 
+/** True when the environment names an HTTP(S) proxy. */
+export function usesProxy(env: Readonly<Record<string, string | undefined>> | undefined): boolean {
+  if (env === undefined) return false;
+  return ['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'].some((k) => (env[k] ?? '') !== '');
+}
+
 /** Builds a client. Call only from a composition root. */
 export function createHttpClient(options: HttpOptions = {}): HttpClient {
   const connect = {
@@ -139,8 +148,9 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
     bodyTimeout: options.bodyTimeoutMs ?? 15_000,
   };
   const makeAgent = (insecure: boolean): Dispatcher => {
-    const opts = insecure ? { ...agentOptions, connect: { ...connect, rejectUnauthorized: false } } : agentOptions;
-    return options.useEnvProxy === true ? new EnvHttpProxyAgent(opts) : new Agent(opts);
+    // Unverified TLS needs no CA store; an empty list spares loading ~140 root certificates (~28 ms).
+    const opts = insecure ? { ...agentOptions, connect: { ...connect, rejectUnauthorized: false, ca: [] } } : agentOptions;
+    return usesProxy(options.proxyEnv) ? new EnvHttpProxyAgent(opts) : new Agent(opts);
   };
   const secure = makeAgent(false);
   let insecureAgent: Dispatcher | undefined;

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
-export const cliPath = resolve('dist/cli/main.js');
+export const cliPath = resolve('bin/resolver.cjs');
 
 /** Output of one run. */
 export interface CliRun {

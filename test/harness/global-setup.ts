@@ -16,7 +16,7 @@ import { Pusher } from '../../src/sandbox/push.js';
 import { freePort, startRegistry, type RunningRegistry } from '../../src/sandbox/registry-server.js';
 import { publishIndex, superGolangChildren } from '../../src/sandbox/samples.js';
 import { catalogue } from './catalogue.js';
-import { startTokenServer, tokenIssuer, tokenService, tokenUser, type TokenServer } from './token-server.js';
+import { startTokenServer, tokenIssuer, tokenService, tokenUser, type TokenServer } from '../../src/sandbox/token-server.js';
 
 export const basicUser = { username: 'bob', password: 'basic-secret-canary-4c21' };
 

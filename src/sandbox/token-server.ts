@@ -1,5 +1,5 @@
 /**
- * A token server for the token-auth registry: issues RS256 JWTs carrying the signing certificate in
+* A token server for a token-auth sandbox registry (tests, benchmarks): issues RS256 JWTs carrying the signing certificate in
  * `x5c`, which distribution verifies against its `rootcertbundle` (registry-protocol.md §3.8).
  * Users: alice/token-secret (pull+push everywhere); the identity token `refresh-canary` acts as alice.
  * Anonymous requests get a token with no access, as Docker Hub does.

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Bundles the CLI into dist/resolver.bundle.cjs (one file: faster starts than ~200 ESM modules).
+// `undici` is mapped to src/http/undici-lite.cjs (the same pinned package, fewer modules initialised).
+// dockerode, systeminformation and node-cron stay external: they load lazily, only where needed.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/resolver.bundle.cjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['dockerode', 'systeminformation', 'node-cron'],
+  minifySyntax: true,
+  minifyWhitespace: true,
+  legalComments: 'eof',
+  logLevel: 'warning',
+  // Lazy imports of the external packages become require() calls: vm.Script has no dynamic-import hook.
+  supported: { 'dynamic-import': false },
+  plugins: [
+    {
+      name: 'undici-lite',
+      setup(b) {
+        b.onResolve({ filter: /^undici$/ }, () => ({ path: new URL('../src/http/undici-lite.cjs', import.meta.url).pathname }));
+      },
+    },
+  ],
+});

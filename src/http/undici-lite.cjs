@@ -1,0 +1,26 @@
+// Bundle-only stand-in for `undici` (scripts/bundle.mjs maps the import here): the same pinned
+// undici, but only the parts src/http/http.ts uses (Agent, request), so the CLI does not initialise
+// fetch, WebSocket, the cache and the mock layers at every start. `request` does what undici's
+// index.js wrapper does. EnvHttpProxyAgent loads only when a proxy is configured.
+'use strict';
+const Agent = require('undici/lib/dispatcher/agent.js');
+const api = require('undici/lib/api/index.js');
+
+function request(url, opts) {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  const { dispatcher, ...rest } = opts;
+  return api.request.call(dispatcher, {
+    ...rest,
+    origin: u.origin,
+    path: u.search ? `${u.pathname}${u.search}` : u.pathname,
+    method: rest.method || (rest.body ? 'PUT' : 'GET'),
+  });
+}
+
+module.exports = {
+  Agent,
+  request,
+  get EnvHttpProxyAgent() {
+    return require('undici/lib/dispatcher/env-http-proxy-agent.js');
+  },
+};
