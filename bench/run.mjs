@@ -56,7 +56,7 @@ try {
   await publishIndex(new Pusher({ http, host: registry.host, repository: 'super-golang' }), { tag: 'latest', children, format: 'oci', attestations: true });
   await publishIndex(new Pusher({ http, host: tokenRegistry.host, repository: 'super-golang', ...tokenUser }), { tag: 'latest', children, format: 'oci', attestations: true });
   const ref = `${registry.host}/super-golang:latest`;
-  const cli = dist('cli/main.js');
+  const cli = join(root, 'bin/resolver.cjs');
 
   const rows = [
     ['node -e 0 (Node start alone)', time(process.execPath, ['-e', '0'])],
