@@ -1,0 +1,234 @@
+/**
+ * The Engine over dockerode, with the API version negotiated from `/version` (dockerode does not
+ * negotiate) and the pull stream parsed here, not by `followProgress` (registry-protocol.md §5,
+ * reliability.md §2.3). dockerode is imported lazily: `which` never loads it.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { ResolverError } from '../errors.js';
+import type { EngineEndpoint } from './docker-host.js';
+import type { ContainerIo, Engine, ImageInfo, PullRequest } from './engine.js';
+import { encodeRegistryAuth } from './engine.js';
+import type { EngineFacts, EngineProbe } from './engine-probe.js';
+import { foldProgress, initialPullState, isComplete, LineSplitter, parseProgressLine, type PullState } from './pull-progress.js';
+
+/** Highest Engine API version this code was written against; older engines are spoken to at theirs. */
+export const maxApiVersion = '1.47';
+/** Oldest Engine API accepted (Docker 19.03). */
+export const minApiVersion = '1.40';
+
+function compareApi(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am - bm || an - bn;
+}
+
+/** The API version to use with an engine whose maximum is `engineMax`. */
+export function negotiateApiVersion(engineMax: string): string {
+  if (compareApi(engineMax, minApiVersion) < 0) {
+    throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine speaks API ${engineMax}; resolver needs ${minApiVersion} or newer (Docker 19.03+)`, {
+      details: ['upgrade the Docker Engine'],
+    });
+  }
+  return compareApi(engineMax, maxApiVersion) < 0 ? engineMax : maxApiVersion;
+}
+
+interface DockerodeError {
+  statusCode?: number;
+  json?: { message?: string } | null;
+  reason?: string;
+  code?: string;
+  message?: string;
+}
+
+function engineError(error: unknown, what: string, endpoint: string): ResolverError {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as DockerodeError;
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES' || e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+    return new ResolverError('ERR_ENGINE_UNAVAILABLE', `lost the Docker Engine at ${endpoint} during ${what} (${e.code})`, { cause: error });
+  }
+  if (e.code === 'ABORT_ERR' || (error instanceof Error && error.name === 'AbortError')) {
+    return new ResolverError('ERR_ABORTED', `${what} was cancelled`, { cause: error });
+  }
+  const message = e.json?.message ?? e.reason ?? e.message ?? String(error);
+  return new ResolverError('ERR_PULL_FAILED', `${what} failed: ${message}`, { cause: error });
+}
+
+async function tlsOptions(certPath: string, verify: boolean): Promise<{ ca: Buffer; cert: Buffer; key: Buffer; checkServerIdentity?: () => undefined }> {
+  const [ca, cert, key] = await Promise.all(['ca.pem', 'cert.pem', 'key.pem'].map((f) => readFile(join(certPath, f))));
+  return { ca: ca ?? Buffer.alloc(0), cert: cert ?? Buffer.alloc(0), key: key ?? Buffer.alloc(0), ...(verify ? {} : { checkServerIdentity: () => undefined }) };
+}
+
+/** Connects to the engine (negotiating the API version) and returns the Engine. */
+export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<Engine> {
+  const facts: EngineFacts = await probe.facts(signal);
+  const version = `v${negotiateApiVersion(facts.apiVersion)}`;
+  const { default: Docker } = await import('dockerode');
+  const docker: Dockerode =
+    endpoint.kind === 'unix'
+      ? new Docker({ socketPath: endpoint.socketPath, version })
+      : new Docker({
+          host: endpoint.host, port: endpoint.port, version,
+          protocol: endpoint.tls === undefined ? 'http' : 'https',
+          ...(endpoint.tls === undefined ? {} : await tlsOptions(endpoint.tls.certPath, endpoint.tls.verify)),
+        });
+  const where = endpoint.display;
+
+  async function readPull(stream: Readable, req: PullRequest, controller: AbortController): Promise<PullState> {
+    const splitter = new LineSplitter();
+    let state = initialPullState;
+    const stallMs = req.stallTimeoutMs ?? 300_000;
+    let timer = setTimeout(() => controller.abort(new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} made no progress for ${stallMs / 1000} s`)), stallMs);
+    const feed = (lines: string[]): void => {
+      for (const line of lines) {
+        const parsed = parseProgressLine(line);
+        if (parsed.kind === 'malformed') throw new ResolverError('ERR_PULL_FAILED', `the engine sent a malformed progress line (${parsed.reason})`);
+        state = foldProgress(state, parsed.message);
+        if (state.error !== undefined) throw new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} failed: ${state.error}`);
+      }
+      req.onProgress?.(state);
+    };
+    try {
+      for await (const chunk of stream) {
+        timer.refresh();
+        feed(splitter.push(chunk as Buffer));
+      }
+      feed(splitter.end());
+    } catch (error) {
+      stream.destroy();
+      const reason: unknown = controller.signal.reason;
+      if (controller.signal.aborted && reason instanceof ResolverError) throw reason;
+      if (error instanceof ResolverError) throw error;
+      if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', `pull of ${req.repository}@${req.digest} was cancelled`, { cause: error });
+      throw engineError(error, `pull of ${req.repository}@${req.digest}`, where);
+    } finally {
+      clearTimeout(timer);
+      timer = undefined as never;
+    }
+    if (!isComplete(state)) {
+      throw new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} ended without the engine's final status (connection lost or engine restarted?)`);
+    }
+    return state;
+  }
+
+  return {
+    facts: () => Promise.resolve(facts),
+
+    async pull(req) {
+      const controller = new AbortController();
+      const signal = req.signal === undefined ? controller.signal : AbortSignal.any([req.signal, controller.signal]);
+      const auth = req.auth === undefined ? undefined : { base64: encodeRegistryAuth(req.auth) };
+      let stream: Readable;
+      try {
+        stream = (await docker.createImage(auth as never, { fromImage: req.repository, tag: req.digest, abortSignal: signal })) as Readable;
+      } catch (error) {
+        if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', `pull of ${req.repository}@${req.digest} was cancelled`, { cause: error });
+        throw engineError(error, `pull of ${req.repository}@${req.digest}`, where);
+      }
+      return readPull(stream, req, controller);
+    },
+
+    async tag(source, repository, tag) {
+      try {
+        await docker.getImage(source).tag({ repo: repository, tag });
+      } catch (error) {
+        throw engineError(error, `tagging ${source} as ${repository}:${tag}`, where);
+      }
+    },
+
+    async inspectImage(name): Promise<ImageInfo | undefined> {
+      try {
+        const i = await docker.getImage(name).inspect();
+        return {
+          id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [],
+          os: i.Os, architecture: i.Architecture, variant: (i as { Variant?: string }).Variant ?? '',
+        };
+      } catch (error) {
+        if ((error as DockerodeError).statusCode === 404) return undefined;
+        throw engineError(error, `inspecting ${name}`, where);
+      }
+    },
+
+    async createContainer(spec) {
+      try {
+        const c = await docker.createContainer({
+          Image: spec.image,
+          ...(spec.name === undefined ? {} : { name: spec.name }),
+          ...(spec.cmd === undefined ? {} : { Cmd: [...spec.cmd] }),
+          Env: [...spec.env],
+          Tty: spec.tty,
+          OpenStdin: spec.stdin,
+          StdinOnce: spec.stdin,
+          AttachStdin: spec.stdin,
+          AttachStdout: true,
+          AttachStderr: true,
+          HostConfig: { ...(spec.networkMode === undefined ? {} : { NetworkMode: spec.networkMode }), Binds: [...spec.binds] },
+        });
+        return c.id;
+      } catch (error) {
+        throw engineError(error, `creating a container from ${spec.image}`, where);
+      }
+    },
+
+    async runAttached(id, io: ContainerIo, options) {
+      const container = docker.getContainer(id);
+      try {
+        const stream = (await container.attach({ stream: true, stdout: true, stderr: true, stdin: options.stdin, hijack: options.stdin })) as unknown as NodeJS.ReadWriteStream;
+        const ended = new Promise<void>((resolve) => {
+          stream.on('end', resolve);
+          stream.on('close', resolve);
+          stream.on('error', () => resolve());
+        });
+        if (options.tty) stream.pipe(io.stdout, { end: false });
+        else docker.modem.demuxStream(stream, io.stdout, io.stderr);
+        if (options.stdin && io.stdin !== undefined) io.stdin.pipe(stream);
+        const waiting = container.wait() as Promise<{ StatusCode: number }>;
+        await container.start();
+        const result = await waiting;
+        await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+        io.stdin?.unpipe(stream);
+        return result.StatusCode;
+      } catch (error) {
+        throw engineError(error, `running container ${id.slice(0, 12)}`, where);
+      }
+    },
+
+    async start(id) {
+      try {
+        await docker.getContainer(id).start();
+      } catch (error) {
+        throw engineError(error, `starting container ${id.slice(0, 12)}`, where);
+      }
+    },
+
+    async kill(id, sig) {
+      try {
+        await docker.getContainer(id).kill({ signal: sig });
+      } catch (error) {
+        const status = (error as DockerodeError).statusCode;
+        if (status === 404 || status === 409) return;
+        throw engineError(error, `signalling container ${id.slice(0, 12)}`, where);
+      }
+    },
+
+    async remove(id) {
+      try {
+        await docker.getContainer(id).remove({ force: true, v: true });
+      } catch (error) {
+        if ((error as DockerodeError).statusCode === 404) return;
+        throw engineError(error, `removing container ${id.slice(0, 12)}`, where);
+      }
+    },
+
+    async resize(id, rows, columns) {
+      try {
+        await docker.getContainer(id).resize({ h: rows, w: columns });
+      } catch {
+        // Resizing is best effort (the container may have exited).
+      }
+    },
+
+    close: () => probe.close(),
+  };
+}

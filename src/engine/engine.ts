@@ -1,0 +1,88 @@
+/**
+ * The Docker Engine as resolver uses it: a narrow interface, implemented with dockerode in
+ * dockerode-engine.ts and by fakes in tests. Built only in composition roots.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Secret } from '../registry/secret.js';
+import type { EngineFacts } from './engine-probe.js';
+import type { PullState } from './pull-progress.js';
+
+/** Credentials for `X-Registry-Auth`. */
+export interface RegistryAuth {
+  readonly serveraddress: string;
+  readonly username?: string | undefined;
+  readonly password?: Secret | undefined;
+  readonly identitytoken?: Secret | undefined;
+  readonly registrytoken?: Secret | undefined;
+}
+
+/** A pull of one image by digest. */
+export interface PullRequest {
+  /** Repository name as the engine should record it, e.g. `localhost:5000/app` or `alpine`. */
+  readonly repository: string;
+  readonly digest: string;
+  readonly auth: RegistryAuth | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Abort when no progress message arrives for this long. */
+  readonly stallTimeoutMs?: number;
+  readonly onProgress?: (state: PullState) => void;
+}
+
+/** What `GET /images/{name}/json` says. */
+export interface ImageInfo {
+  readonly id: string;
+  readonly repoTags: readonly string[];
+  readonly repoDigests: readonly string[];
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant: string;
+}
+
+/** What to run. */
+export interface ContainerSpec {
+  readonly image: string;
+  readonly name?: string | undefined;
+  readonly cmd?: readonly string[] | undefined;
+  readonly env: readonly string[];
+  readonly tty: boolean;
+  readonly stdin: boolean;
+  readonly networkMode?: string | undefined;
+  readonly binds: readonly string[];
+}
+
+/** A created container's I/O. */
+export interface ContainerIo {
+  readonly stdin: Readable | undefined;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
+
+/** The engine operations resolver needs. */
+export interface Engine {
+  facts(signal?: AbortSignal): Promise<EngineFacts>;
+  /** Pulls `repository@digest`; resolves only when the stream ended with its final status and no error. */
+  pull(req: PullRequest): Promise<PullState>;
+  tag(source: string, repository: string, tag: string): Promise<void>;
+  /** undefined when the engine has no such image. */
+  inspectImage(name: string): Promise<ImageInfo | undefined>;
+  createContainer(spec: ContainerSpec): Promise<string>;
+  /** Attaches (before start), starts, and resolves with the exit code once the container stops. */
+  runAttached(id: string, io: ContainerIo, options: { tty: boolean; stdin: boolean }): Promise<number>;
+  start(id: string): Promise<void>;
+  kill(id: string, signal: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  resize(id: string, rows: number, columns: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `X-Registry-Auth`: padded base64url of the AuthConfig JSON (registry-protocol.md §5.3). */
+export function encodeRegistryAuth(auth: RegistryAuth): string {
+  const json = JSON.stringify({
+    username: auth.username ?? '',
+    password: auth.password?.reveal() ?? '',
+    serveraddress: auth.serveraddress,
+    ...(auth.identitytoken === undefined ? {} : { identitytoken: auth.identitytoken.reveal() }),
+    ...(auth.registrytoken === undefined ? {} : { registrytoken: auth.registrytoken.reveal() }),
+  });
+  return Buffer.from(json, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}

@@ -1,0 +1,126 @@
+/**
+ * The Docker pull progress stream (`POST /images/create`, registry-protocol.md §5.4), split into lines
+ * and folded into a state, without dockerode's `followProgress` (which reports a pull with an error line
+ * as a success and throws an uncaught exception on a malformed line; reliability.md §2.3). Pure.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { z } from 'zod';
+
+/** One progress message. */
+export const ProgressMessage = z.object({
+  status: z.string().optional(),
+  id: z.string().optional(),
+  progressDetail: z.object({ current: z.number().optional(), total: z.number().optional() }).partial().optional(),
+  progress: z.string().optional(),
+  error: z.string().optional(),
+  errorDetail: z.object({ code: z.number().optional(), message: z.string().optional() }).optional(),
+  aux: z.unknown().optional(),
+});
+export type ProgressMessage = z.infer<typeof ProgressMessage>;
+
+/** A layer as last reported. */
+export interface LayerState {
+  readonly id: string;
+  readonly status: string;
+  readonly current: number;
+  readonly total: number;
+}
+
+/** The fold of a pull stream. */
+export interface PullState {
+  readonly layers: ReadonlyMap<string, LayerState>;
+  /** `Digest: sha256:…` as the engine printed it. */
+  readonly digest: string | undefined;
+  /** The final `Status: …` line, when it came. */
+  readonly final: string | undefined;
+  readonly error: string | undefined;
+  /** `WARNING:` lines and other notes. */
+  readonly warnings: readonly string[];
+  readonly messages: number;
+}
+
+/** The empty state. */
+export const initialPullState: PullState = { layers: new Map(), digest: undefined, final: undefined, error: undefined, warnings: [], messages: 0 };
+
+/** A parsed line: a message, or why the line was unusable. */
+export type ParsedLine = { kind: 'message'; message: ProgressMessage } | { kind: 'malformed'; reason: string };
+
+/** Parses one line of the stream. */
+export function parseProgressLine(line: string): ParsedLine {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    return { kind: 'malformed', reason: `not JSON: ${line.slice(0, 80)}` };
+  }
+  const parsed = ProgressMessage.safeParse(json);
+  return parsed.success ? { kind: 'message', message: parsed.data } : { kind: 'malformed', reason: 'unexpected progress message shape' };
+}
+
+/** Folds one message into the state. An error line is sticky. */
+export function foldProgress(state: PullState, m: ProgressMessage): PullState {
+  const messages = state.messages + 1;
+  const error = m.errorDetail?.message ?? m.error;
+  if (error !== undefined) return { ...state, messages, error: state.error ?? error };
+  const status = m.status ?? '';
+  if (status.startsWith('Digest: ')) return { ...state, messages, digest: status.slice('Digest: '.length).trim() };
+  if (status.startsWith('Status: ')) return { ...state, messages, final: status.slice('Status: '.length).trim() };
+  if (status.startsWith('WARNING:')) return { ...state, messages, warnings: [...state.warnings, status] };
+  if (m.id !== undefined && /^[0-9a-f]{12}$/.test(m.id)) {
+    const prev = state.layers.get(m.id);
+    const layers = new Map(state.layers);
+    layers.set(m.id, {
+      id: m.id,
+      status,
+      current: m.progressDetail?.current ?? (status === 'Download complete' || status === 'Pull complete' || status === 'Already exists' ? (prev?.total ?? 0) : (prev?.current ?? 0)),
+      total: m.progressDetail?.total ?? prev?.total ?? 0,
+    });
+    return { ...state, messages, layers };
+  }
+  return { ...state, messages };
+}
+
+/** True once the stream said the pull finished. */
+export function isComplete(state: PullState): boolean {
+  return state.error === undefined && state.final !== undefined && /^(Downloaded newer image|Image is up to date)/.test(state.final);
+}
+
+/** Splits a byte stream into lines, UTF-8 safe across chunk boundaries, with a cap on line length. */
+export class LineSplitter {
+  readonly #decoder = new StringDecoder('utf8');
+  readonly #maxLine: number;
+  #buffer = '';
+
+  constructor(maxLine = 1 << 20) {
+    this.#maxLine = maxLine;
+  }
+
+  /** Lines completed by this chunk. Throws a RangeError when a line exceeds the cap. */
+  push(chunk: Uint8Array): string[] {
+    this.#buffer += this.#decoder.write(Buffer.from(chunk));
+    const parts = this.#buffer.split('\n');
+    this.#buffer = parts.pop() ?? '';
+    if (this.#buffer.length > this.#maxLine) throw new RangeError(`progress line longer than ${this.#maxLine} characters`);
+    return parts.map((p) => p.replace(/\r$/, '')).filter((p) => p.trim() !== '');
+  }
+
+  /** What remains at the end of the stream. */
+  end(): string[] {
+    const rest = (this.#buffer + this.#decoder.end()).trim();
+    this.#buffer = '';
+    return rest === '' ? [] : [rest];
+  }
+}
+
+/** Human-readable bytes. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1000;
+    i++;
+  } while (v >= 1000 && i < units.length - 1);
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i] ?? 'TB'}`;
+}
