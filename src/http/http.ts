@@ -150,7 +150,23 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
   const makeAgent = (insecure: boolean): Dispatcher => {
     // Unverified TLS needs no CA store; an empty list spares loading ~140 root certificates (~28 ms).
     const opts = insecure ? { ...agentOptions, connect: { ...connect, rejectUnauthorized: false, ca: [] } } : agentOptions;
-    return usesProxy(options.proxyEnv) ? new EnvHttpProxyAgent(opts) : new Agent(opts);
+    const env = options.proxyEnv;
+    if (env === undefined || !usesProxy(env)) return new Agent(opts);
+    // Lower case wins when both are set, as in EnvHttpProxyAgent itself; passed explicitly so the
+    // environment given (not necessarily process.env) decides.
+    const pick = (name: string): string | undefined => env[name.toLowerCase()] ?? env[name.toUpperCase()];
+    const httpProxy = pick('http_proxy');
+    const httpsProxy = pick('https_proxy');
+    const noProxy = pick('no_proxy');
+    return new EnvHttpProxyAgent({
+      ...opts,
+      // Plain-HTTP targets go in absolute form, as Go's ProxyFromEnvironment (dockerd) and curl send
+      // them; many proxies refuse CONNECT to non-TLS ports. HTTPS targets are tunnelled with CONNECT.
+      proxyTunnel: false,
+      ...(httpProxy === undefined ? {} : { httpProxy }),
+      ...(httpsProxy === undefined ? {} : { httpsProxy }),
+      ...(noProxy === undefined ? {} : { noProxy }),
+    });
   };
   const secure = makeAgent(false);
   let insecureAgent: Dispatcher | undefined;

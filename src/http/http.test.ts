@@ -1,0 +1,96 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { inspect } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ResolverError } from '../errors.js';
+import { isLoopbackHost } from '../registry/client.js';
+import { Secret } from '../registry/secret.js';
+import { createHttpClient, isPrivateIpLiteral, usesProxy, type HttpClient } from './http.js';
+
+const servers: Server[] = [];
+const clients: HttpClient[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+async function listen(server: Server): Promise<number> {
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return typeof a === 'object' && a !== null ? a.port : 0;
+}
+const client = (o: Parameters<typeof createHttpClient>[0] = {}): HttpClient => {
+  const c = createHttpClient(o);
+  clients.push(c);
+  return c;
+};
+
+describe('http client', () => {
+  it('sends no Accept-Encoding, so the bytes hashed are the bytes served', async () => {
+    let seen: string | undefined = 'unset';
+    const port = await listen(createServer((req, res) => {
+      seen = req.headers['accept-encoding'];
+      res.end('ok');
+    }));
+    await client().send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/`), deadlineMs: 2000, maxBytes: 100 });
+    expect(seen).toBeUndefined();
+  });
+
+  it('fails a server that never sends headers within the headers timeout', async () => {
+    const port = await listen(createServer(() => undefined));
+    const t = performance.now();
+    const e = await client({ headersTimeoutMs: 300 }).send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/`), deadlineMs: 10_000, maxBytes: 100 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ResolverError);
+    expect((e as ResolverError).code).toBe('ERR_NETWORK');
+    expect(performance.now() - t).toBeLessThan(3000);
+  });
+
+  it('ends a trickling body at the overall deadline (undici’s body timeout is per chunk)', async () => {
+    const port = await listen(createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      const t = setInterval(() => res.write('x'), 50);
+      res.on('close', () => clearInterval(t));
+    }));
+    const t = performance.now();
+    const e = await client({ bodyTimeoutMs: 5000 }).send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/`), deadlineMs: 500, maxBytes: 1000 }).catch((x: unknown) => x);
+    expect((e as ResolverError).message).toMatch(/did not answer completely within 0.5 s/);
+    expect(performance.now() - t).toBeLessThan(2000);
+  });
+
+  it('goes through HTTP_PROXY when one is set, and only then', async () => {
+    const target = await listen(createServer((_req, res) => res.end('from target')));
+    const proxied: string[] = [];
+    const proxyPort = await listen(createServer((req, res) => {
+      proxied.push(req.url ?? '');
+      const upstream = httpRequest(req.url ?? '', { method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      req.pipe(upstream);
+    }));
+    const url = new URL(`http://127.0.0.1:${target}/v2/`);
+    const via = await client({ proxyEnv: { HTTP_PROXY: `http://127.0.0.1:${proxyPort}` } }).send({ method: 'GET', url, deadlineMs: 3000, maxBytes: 100 });
+    expect(via.body.toString()).toBe('from target');
+    expect(proxied).toEqual([url.toString()]);
+    await client({ proxyEnv: {} }).send({ method: 'GET', url, deadlineMs: 3000, maxBytes: 100 });
+    expect(proxied.length).toBe(1);
+    expect(usesProxy({ https_proxy: 'http://p:3128' })).toBe(true);
+    expect(usesProxy({ NO_PROXY: '*' })).toBe(false);
+  });
+
+  it('classifies loopback and private literals', () => {
+    expect(['localhost:5000', '127.0.0.1:5000', '127.3.2.1', '[::1]:5000'].map(isLoopbackHost)).toEqual([true, true, true, true]);
+    expect(['registry.example.com', '10.0.0.1:5000', 'localhost.example.com'].map(isLoopbackHost)).toEqual([false, false, false]);
+    expect(['10.1.2.3', '192.168.1.1', '172.20.0.1', '169.254.169.254', 'fd00::1', 'fe80::1'].every(isPrivateIpLiteral)).toBe(true);
+    expect(['8.8.8.8', 'registry.example.com', '172.32.0.1'].some(isPrivateIpLiteral)).toBe(false);
+  });
+});
+
+describe('Secret', () => {
+  it('never prints its value', () => {
+    const s = new Secret('hunter2-canary');
+    const shown = [String(s), `${s}`, JSON.stringify({ s }), inspect(s), inspect({ nested: { s } })].join(' ');
+    expect(shown).not.toContain('hunter2-canary');
+    expect(s.reveal()).toBe('hunter2-canary');
+  });
+});
