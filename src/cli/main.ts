@@ -8,6 +8,7 @@ import { exitCodeOf, ResolverError } from '../errors.js';
 import { printError, processOutput } from './output.js';
 import { buildProgram, commanderExit } from './program.js';
 import { createServices } from './services.js';
+import { SignalHub } from './signals.js';
 
 if (process.env['DEBUG'] !== undefined) {
   const kept = process.env['DEBUG'].split(',').filter((d) => !/modem/.test(d.trim()));
@@ -16,20 +17,32 @@ if (process.env['DEBUG'] !== undefined) {
 
 async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json');
+  const signals = new SignalHub();
+  signals.install();
+  let exitCode = 0;
   const program = buildProgram({
     output: processOutput,
+    stderr: { write: (t) => void process.stderr.write(t), isTTY: process.stderr.isTTY, columns: process.stderr.columns },
+    io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    signals,
+    setExitCode: (code) => {
+      exitCode = code;
+    },
     services: (opts) => createServices(process.env, { ...opts, onWarning: (m) => processOutput.err(`warning: ${m}`) }),
   });
   try {
     await program.parseAsync(argv);
-    return 0;
+    return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       const usage = commanderExit(error);
       return usage === undefined ? 0 : exitCodeOf(usage);
     }
     printError(processOutput, error, json);
+    if (error instanceof ResolverError && error.code === 'ERR_ABORTED') return signals.exitCode();
     return error instanceof ResolverError ? exitCodeOf(error) : 1;
+  } finally {
+    signals.uninstall();
   }
 }
 

@@ -4,14 +4,23 @@
 import { Command, CommanderError } from 'commander';
 import { ResolverError } from '../errors.js';
 import * as platformCommand from './commands/platform.js';
+import * as pullCommand from './commands/pull.js';
+import * as runCommand from './commands/run.js';
 import * as whichCommand from './commands/which.js';
 import type { Output } from './output.js';
+import type { ProgressSink } from './progress.js';
+import type { RunIo } from './commands/run.js';
 import type { Services } from './services.js';
+import type { SignalHub } from './signals.js';
 
 /** Dependencies of the program. */
 export interface ProgramDeps {
   readonly output: Output;
+  readonly stderr: ProgressSink;
+  readonly io: RunIo;
+  readonly signals: SignalHub;
   readonly services: (opts: { insecureRegistries: string[] }) => Services;
+  readonly setExitCode: (code: number) => void;
 }
 
 /** Builds the program. */
@@ -20,10 +29,13 @@ export function buildProgram(deps: ProgramDeps): Command {
     .description('Resolve a multi-arch image tag to the child Docker would pull on this host, by Docker\'s own rules.')
     .version('0.1.0')
     .showHelpAfterError()
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.output.out(s), writeErr: (s) => deps.output.err(s) });
   whichCommand.register(program, deps);
   platformCommand.register(program, deps);
+  pullCommand.register(program, { ...deps, signal: deps.signals.controller.signal });
+  runCommand.register(program, deps);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -12,7 +12,9 @@ import { createHttpClient } from '../http/http.js';
 import { detectTarget, hostFacts, type TargetPlatform } from '../platform/detect.js';
 import { TokenCache } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
-import { dockerCredentialStore, spawnHelper } from '../registry/credentials.js';
+import { dockerCredentialStore, spawnHelper, type CredentialStore } from '../registry/credentials.js';
+import type { Engine } from '../engine/engine.js';
+import { defaultStateDir, StateStore } from '../state/state-store.js';
 
 /** Options shared by commands that resolve. */
 export interface TargetOptions {
@@ -25,12 +27,16 @@ export interface TargetOptions {
 export interface Services {
   readonly registry: RegistryClient;
   readonly tokens: TokenCache;
+  readonly credentials: CredentialStore;
+  readonly state: StateStore;
+  /** The Docker Engine through dockerode (loaded on first use). */
+  engine(signal?: AbortSignal): Promise<Engine>;
   target(options: TargetOptions, signal?: AbortSignal): Promise<TargetPlatform>;
   close(): Promise<void>;
 }
 
 /** Builds services from an environment. */
-export function createServices(env: NodeJS.ProcessEnv, options: { insecureRegistries: readonly string[]; onWarning: (m: string) => void; root?: string }): Services {
+export function createServices(env: NodeJS.ProcessEnv, options: { insecureRegistries: readonly string[]; onWarning: (m: string) => void; root?: string; stateDir?: string | undefined }): Services {
   const http = createHttpClient({ proxyEnv: env, userAgent: 'resolver/0.1' });
   const clock = (): number => performance.now();
   const tokens = new TokenCache(http, clock);
@@ -42,9 +48,20 @@ export function createServices(env: NodeJS.ProcessEnv, options: { insecureRegist
   const registry = new RegistryClient({ http, tokens, credentials, clock, insecureRegistries: options.insecureRegistries, onWarning: options.onWarning });
   const endpoint = engineEndpoint(env, homedir());
   const probe = createEngineProbe(endpoint);
+  const state = new StateStore(options.stateDir ?? defaultStateDir(env, homedir(), process.getuid?.() === 0), options.onWarning);
+  let engine: Promise<Engine> | undefined;
   return {
     registry,
     tokens,
+    credentials,
+    state,
+    engine(signal) {
+      engine ??= import('../engine/dockerode-engine.js').then((m) => m.createDockerodeEngine(endpoint, probe, signal));
+      engine.catch(() => {
+        engine = undefined;
+      });
+      return engine;
+    },
     async target(o, signal) {
       let engine: EngineFacts | undefined;
       let engineError: string | undefined;

@@ -183,7 +183,9 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
         if (options.tty) stream.pipe(io.stdout, { end: false });
         else docker.modem.demuxStream(stream, io.stdout, io.stderr);
         if (options.stdin && io.stdin !== undefined) io.stdin.pipe(stream);
-        const waiting = container.wait() as Promise<{ StatusCode: number }>;
+        // Waiting before start needs condition=next-exit (as the docker CLI does): the default,
+        // not-running, is already true of a created container and answers 0 at once.
+        const waiting = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
         await container.start();
         const result = await waiting;
         await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);

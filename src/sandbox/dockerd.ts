@@ -2,8 +2,8 @@
  * Starts a private Docker Engine (`dockerd` as root, vfs storage, no iptables, no bridge, data root
  * and socket in a folder of its own) for the demo and the tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -32,10 +32,36 @@ function ping(socket: string): Promise<boolean> {
   });
 }
 
+/**
+ * A killed dockerd leaves its managed containerd's pid file behind; where PID 1 does not reap orphans
+ * (as on these VMs) the pid names a zombie and dockerd waits for it forever. Remove such a stale file.
+ */
+async function clearStaleContainerdPid(dir: string): Promise<void> {
+  const pidFile = join(dir, 'exec', 'containerd', 'containerd.pid');
+  const pid = (await readFile(pidFile, 'utf8').catch(() => '')).trim();
+  if (pid === '') return;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const state = /\) (\w)/.exec(stat)?.[1];
+  if (stat === '' || state === 'Z' || state === 'X') await unlink(pidFile).catch(() => undefined);
+}
+
+/** Lazily unmounts what a dockerd (killed or not) left mounted under `dir`, deepest first. */
+export async function unmountUnder(dir: string): Promise<void> {
+  const mounts = (await readFile('/proc/mounts', 'utf8').catch(() => ''))
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) {
+    await new Promise<void>((resolve) => execFile('umount', ['-l', m], () => resolve()));
+  }
+}
+
 /** Starts `binary` with its state under `dir`; resolves when `/_ping` answers. */
 export async function startDockerd(options: { binary: string; dir: string; extraArgs?: readonly string[]; timeoutMs?: number }): Promise<RunningDockerd> {
   const { dir } = options;
   await mkdir(dir, { recursive: true });
+  await clearStaleContainerdPid(dir);
   const socket = join(dir, 'docker.sock');
   const log = await open(join(dir, 'dockerd.log'), 'a');
   const child = spawn(options.binary, [
@@ -63,8 +89,8 @@ export async function startDockerd(options: { binary: string; dir: string; extra
     dockerHost: `unix://${socket}`,
     dir,
     process: child,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) {
           resolve();
           return;
@@ -75,6 +101,8 @@ export async function startDockerd(options: { binary: string; dir: string; extra
           resolve();
         });
         child.kill('SIGTERM');
-      }),
+      });
+      await unmountUnder(dir);
+    },
   };
 }

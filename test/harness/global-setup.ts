@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createHttpClient } from '../../src/http/http.js';
-import { startDockerd, type RunningDockerd } from '../../src/sandbox/dockerd.js';
+import { startDockerd, unmountUnder, type RunningDockerd } from '../../src/sandbox/dockerd.js';
 import { buildIndex, buildImage, platformObject } from '../../src/sandbox/oci-builder.js';
 import { Pusher } from '../../src/sandbox/push.js';
 import { freePort, startRegistry, type RunningRegistry } from '../../src/sandbox/registry-server.js';
@@ -35,6 +35,10 @@ export interface HarnessInfo {
   readonly tokenRealm: string;
   readonly images: Record<string, { index: string; children: ChildInfo[]; attestations: string[] }>;
   readonly oracle: string | undefined;
+  /** Debian 12's dockerd (20.10), private, for pull and run tests. */
+  readonly engine: string | undefined;
+  /** Storage folder of the anonymous registry (to corrupt a blob). */
+  readonly anonymousStorage: string;
   readonly tmp: string;
 }
 
@@ -49,6 +53,7 @@ const oracleCandidates = [process.env['RESOLVER_ORACLE_DOCKERD'], resolve('.tmp/
 let registries: RunningRegistry[] = [];
 let tokenServer: TokenServer | undefined;
 let oracle: RunningDockerd | undefined;
+let engine: RunningDockerd | undefined;
 let tmp = '';
 
 export async function setup(project: TestProject): Promise<void> {
@@ -117,12 +122,16 @@ export async function setup(project: TestProject): Promise<void> {
     record('token:private/app', t.index.digest, [...t.children], []);
 
     const binary = oracleCandidates.find((p) => p !== undefined && existsSync(p));
-    if (binary !== undefined && process.getuid?.() === 0) {
-      oracle = await startDockerd({ binary, dir: join(tmp, 'oracle') });
-    }
+    const root = process.getuid?.() === 0;
+    const [o, e] = await Promise.all([
+      binary !== undefined && root ? startDockerd({ binary, dir: join(tmp, 'oracle') }) : undefined,
+      existsSync('/usr/sbin/dockerd') && root ? startDockerd({ binary: '/usr/sbin/dockerd', dir: join(tmp, 'engine') }) : undefined,
+    ]);
+    oracle = o;
+    engine = e;
     project.provide('services', {
       anonymous: anonymous.host, basic: basic.host, token: token.host, tokenRealm: tokenServer.realm,
-      images, oracle: oracle?.dockerHost, tmp,
+      images, oracle: oracle?.dockerHost, engine: engine?.dockerHost, anonymousStorage: join(anonymous.dir, 'storage'), tmp,
     });
   } finally {
     await http.close();
@@ -131,7 +140,11 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await oracle?.stop();
+  await engine?.stop();
   await Promise.all(registries.map((r) => r.stop()));
   await tokenServer?.stop();
-  if (tmp !== '') await rm(tmp, { recursive: true, force: true });
+  if (tmp !== '') {
+    await unmountUnder(tmp);
+    await rm(tmp, { recursive: true, force: true });
+  }
 }

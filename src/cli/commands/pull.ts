@@ -1,0 +1,62 @@
+/**
+ * `resolver pull IMAGE [--platform P] [--quiet]`: resolve, pull the child by digest through the
+ * engine, tag it `name:tag`, verify, record. Progress on stderr; the child digest on stdout.
+ */
+import type { Command } from 'commander';
+import { parseReference } from '../../reference/reference.js';
+import { pullImage, type PullOutcome } from '../../resolver/pull.js';
+import { formatBytes } from '../../engine/pull-progress.js';
+import { createProgressRenderer, type ProgressSink } from '../progress.js';
+import type { Output } from '../output.js';
+import type { Services, TargetOptions } from '../services.js';
+
+/** Options of `pull`. */
+export interface PullCommandOptions extends TargetOptions {
+  readonly quiet?: boolean;
+  readonly json?: boolean;
+}
+
+/** Pulls without printing anything but progress to `sink`. */
+export async function run(image: string, options: PullCommandOptions, services: Services, sink: ProgressSink | undefined, signal?: AbortSignal): Promise<PullOutcome> {
+  const ref = parseReference(image);
+  const target = await services.target(options, signal);
+  const engine = await services.engine(signal);
+  const renderer = sink === undefined ? undefined : createProgressRenderer(sink);
+  const outcome = await pullImage({ registry: services.registry, engine, credentials: services.credentials, state: services.state }, ref, target, {
+    signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s),
+  });
+  renderer?.finish();
+  return outcome;
+}
+
+/** Registers the command. */
+export function register(program: Command, deps: { output: Output; stderr: ProgressSink; services: (opts: { insecureRegistries: string[] }) => Services; signal: AbortSignal }): void {
+  program
+    .command('pull')
+    .description('pull the child image Docker would pull for IMAGE, by digest, and tag it name:tag')
+    .argument('<image>', 'image reference')
+    .option('--platform <platform>', 'target platform instead of the host; default $DOCKER_DEFAULT_PLATFORM')
+    .option('-q, --quiet', 'print only the digest')
+    .option('--json', 'print a JSON object')
+    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (image: string, opts: PullCommandOptions & { insecureRegistry: string[] }) => {
+      const services = deps.services({ insecureRegistries: opts.insecureRegistry });
+      const started = performance.now();
+      try {
+        const quiet = opts.quiet === true || opts.json === true;
+        const o = await run(image, opts, services, quiet ? undefined : deps.stderr, deps.signal);
+        if (opts.json === true) {
+          deps.output.out(JSON.stringify({ digest: o.resolution.chosen.digest, reference: o.digestReference, tagged: o.tagged ?? null, imageId: o.imageId, pulled: o.pulled }, null, 2));
+          return;
+        }
+        if (!quiet) {
+          const bytes = [...(o.progress?.layers.values() ?? [])].reduce((a, l) => a + l.total, 0);
+          const what = o.pulled ? `pulled ${o.progress?.layers.size ?? 0} layers (${formatBytes(bytes)})` : 'already present, nothing pulled';
+          deps.output.err(`${o.tagged ?? o.digestReference}: ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        }
+        deps.output.out(o.resolution.chosen.digest);
+      } finally {
+        await services.close();
+      }
+    });
+}

@@ -1,0 +1,110 @@
+/**
+ * The `pull` use case: resolve with the registry client, pull the child **by digest** through the
+ * engine with `X-Registry-Auth` from the same credentials, tag it `name:tag`, verify with inspect that
+ * the tag points to the child, and record it. Nothing is tagged until the pull succeeded and was verified.
+ */
+import { ResolverError } from '../errors.js';
+import type { Engine, RegistryAuth } from '../engine/engine.js';
+import type { PullState } from '../engine/pull-progress.js';
+import type { TargetPlatform } from '../platform/detect.js';
+import { formatPlatformAll } from '../platform/platform.js';
+import { credentialKey, familiarName, formatReference, parseReference, registryHost, repositoryName, withDefaultTag, type Reference } from '../reference/reference.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { CredentialStore } from '../registry/credentials.js';
+import type { StateStore } from '../state/state-store.js';
+import { resolveImage, type Resolution } from './resolve.js';
+
+/** What a pull needs. */
+export interface PullDeps {
+  readonly registry: RegistryClient;
+  readonly engine: Engine;
+  readonly credentials: CredentialStore;
+  readonly state: StateStore;
+  readonly now?: () => Date;
+}
+
+/** The outcome. */
+export interface PullOutcome {
+  readonly resolution: Resolution;
+  /** `name@sha256:child`, as the engine knows it. */
+  readonly digestReference: string;
+  /** `name:tag` that now points to the child, if the reference had a tag. */
+  readonly tagged: string | undefined;
+  readonly imageId: string;
+  /** False when the child was already present and no pull happened. */
+  readonly pulled: boolean;
+  readonly progress: PullState | undefined;
+}
+
+/** Options of a pull. */
+export interface PullOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ((s: PullState) => void) | undefined;
+  readonly stallTimeoutMs?: number;
+}
+
+/** `X-Registry-Auth` for a reference, from the credential store. */
+export async function registryAuthFor(credentials: CredentialStore, ref: Reference, signal?: AbortSignal): Promise<RegistryAuth | undefined> {
+  const key = credentialKey(ref);
+  const c = await credentials.get(key, signal);
+  if (c === undefined) return undefined;
+  return { serveraddress: key, username: c.username, password: c.password, identitytoken: c.identityToken, registrytoken: c.registryToken };
+}
+
+/** True when an inspect's RepoDigests names `repository@digest` (in any spelling of the name). */
+export function hasRepoDigest(repoDigests: readonly string[], ref: Reference, digest: string): boolean {
+  const want = `${repositoryName(ref)}@${digest}`;
+  return repoDigests.some((entry) => {
+    try {
+      const r = parseReference(entry);
+      return `${repositoryName(r)}@${r.digest ?? ''}` === want;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Makes sure the child for `target` is present, tagged and recorded; pulls only when needed. */
+export async function pullResolved(deps: PullDeps, input: Reference, resolution: Resolution, target: TargetPlatform, options: PullOptions = {}): Promise<PullOutcome> {
+  const ref = withDefaultTag(input);
+  const name = familiarName(ref);
+  const child = resolution.chosen.digest;
+  const digestReference = `${name}@${child}`;
+  let progress: PullState | undefined;
+  let pulled = false;
+  const present = await deps.engine.inspectImage(digestReference);
+  if (present === undefined || !hasRepoDigest(present.repoDigests, ref, child)) {
+    const auth = await registryAuthFor(deps.credentials, ref, options.signal);
+    progress = await deps.engine.pull({
+      repository: name, digest: child, auth, signal: options.signal, onProgress: options.onProgress,
+      ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+    });
+    pulled = true;
+  }
+  const tagged = ref.digest === undefined && ref.tag !== undefined ? `${name}:${ref.tag}` : undefined;
+  if (tagged !== undefined && ref.tag !== undefined) await deps.engine.tag(digestReference, name, ref.tag);
+  const check = await deps.engine.inspectImage(tagged ?? digestReference);
+  if (check === undefined || !hasRepoDigest(check.repoDigests, ref, child)) {
+    throw new ResolverError('ERR_DIGEST_MISMATCH', `after the pull, ${tagged ?? digestReference} does not point to ${child}`, {
+      details: [`the engine reports ${check === undefined ? 'no such image' : `RepoDigests ${check.repoDigests.join(', ') || '(none)'}`}`],
+    });
+  }
+  const now = (deps.now ?? (() => new Date()))().toISOString();
+  await deps.state.put({
+    reference: formatReference(ref),
+    platform: formatPlatformAll(target.platform),
+    registry: registryHost(ref),
+    indexDigest: resolution.levels[0]?.digest ?? null,
+    childDigest: child,
+    imageId: check.id,
+    pulledAt: now,
+    checkedAt: now,
+  });
+  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress };
+}
+
+/** Resolves and pulls. */
+export async function pullImage(deps: PullDeps, ref: Reference, target: TargetPlatform, options: PullOptions = {}): Promise<PullOutcome> {
+  const resolution = await resolveImage(deps.registry, ref, target, { signal: options.signal });
+  return pullResolved(deps, ref, resolution, target, options);
+}

@@ -1,0 +1,70 @@
+import { mkdtemp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { removeOrphans, writeFileDurable } from './durable-file.js';
+import { defaultStateDir, StateStore, type ImageRecord } from './state-store.js';
+
+const record = (child: string): ImageRecord => ({
+  reference: 'localhost:5000/app:latest', platform: 'linux/amd64', registry: 'localhost:5000', indexDigest: 'sha256:i',
+  childDigest: child, imageId: 'sha256:c', pulledAt: '2026-11-29T00:00:00.000Z', checkedAt: '2026-11-29T00:00:00.000Z',
+});
+
+describe('StateStore', () => {
+  it('round-trips records and writes only on change', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-'));
+    const store = new StateStore(dir, () => undefined);
+    await store.put(record('sha256:a'));
+    const first = await readFile(store.path, 'utf8');
+    await store.put(record('sha256:a'));
+    expect(await readFile(store.path, 'utf8')).toBe(first);
+    const again = new StateStore(dir, () => undefined);
+    expect((await again.get('localhost:5000/app:latest', 'linux/amd64'))?.childDigest).toBe('sha256:a');
+    expect(await again.get('localhost:5000/app:latest', 'linux/arm64')).toBeUndefined();
+  });
+
+  it.each([['garbage', '{not json'], ['truncated', '{"version":1,"images":{'], ['wrong shape', '{"version":2}']])('moves a %s file aside with a warning', async (_name, text) => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-'));
+    await writeFile(join(dir, 'state.json'), text);
+    const warnings: string[] = [];
+    const store = new StateStore(dir, (w) => warnings.push(w));
+    expect(await store.load()).toEqual({ version: 1, images: {} });
+    expect(warnings[0]).toMatch(/moved aside to .*state\.json\.corrupt-/);
+    const kept = (await readdir(dir)).find((f) => f.startsWith('state.json.corrupt-'));
+    expect(await readFile(join(dir, kept ?? ''), 'utf8')).toBe(text);
+  });
+
+  it('moves a directory in place of the file aside', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-'));
+    await mkdir(join(dir, 'state.json'));
+    const warnings: string[] = [];
+    await new StateStore(dir, (w) => warnings.push(w)).load();
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('removes orphaned temp files at load', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-'));
+    await writeFile(join(dir, '.state.json.123.abcd.tmp'), 'x');
+    await writeFile(join(dir, 'other.tmp'), 'x');
+    await new StateStore(dir, () => undefined).load();
+    expect((await readdir(dir)).sort()).toEqual(['other.tmp']);
+    expect(await removeOrphans(join(dir, 'state.json'))).toBe(0);
+  });
+
+  it('writeFileDurable replaces the content and leaves no temp file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-'));
+    const f = join(dir, 'x.json');
+    await writeFileDurable(f, 'one');
+    await writeFileDurable(f, 'two');
+    expect(await readFile(f, 'utf8')).toBe('two');
+    expect(await readdir(dir)).toEqual(['x.json']);
+  });
+
+  it('picks the state folder like a Linux service would', () => {
+    expect(defaultStateDir({ RESOLVER_STATE_DIR: '/x' }, '/home/u', false)).toBe('/x');
+    expect(defaultStateDir({ STATE_DIRECTORY: '/var/lib/resolver' }, '/home/u', false)).toBe('/var/lib/resolver');
+    expect(defaultStateDir({}, '/root', true)).toBe('/var/lib/resolver');
+    expect(defaultStateDir({}, '/home/u', false)).toBe('/home/u/.local/state/resolver');
+    expect(defaultStateDir({ XDG_STATE_HOME: '/s' }, '/home/u', false)).toBe('/s/resolver');
+  });
+});

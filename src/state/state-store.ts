@@ -1,0 +1,117 @@
+/**
+ * The local record of what was pulled, per reference and platform: index digest, child digest, image
+ * ID, time, registry. Shared by `pull`, `run` (offline fallback) and the daemon. One JSON file, written
+ * with writeFileDurable only when its content changes; a corrupt file is moved aside, never discarded.
+ */
+import { mkdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ResolverError } from '../errors.js';
+import { removeOrphans, writeFileDurable } from './durable-file.js';
+
+/** One pulled image. */
+export const ImageRecord = z.object({
+  reference: z.string(),
+  platform: z.string(),
+  registry: z.string(),
+  indexDigest: z.string().nullable(),
+  childDigest: z.string(),
+  imageId: z.string(),
+  pulledAt: z.string(),
+  checkedAt: z.string(),
+});
+export type ImageRecord = z.infer<typeof ImageRecord>;
+
+/** The file. */
+export const StateFile = z.object({
+  version: z.literal(1),
+  images: z.record(z.string(), ImageRecord),
+});
+export type StateFile = z.infer<typeof StateFile>;
+
+const empty: StateFile = { version: 1, images: {} };
+
+/** Key of a record. */
+export function recordKey(reference: string, platform: string): string {
+  return `${reference} ${platform}`;
+}
+
+/** Reads and updates the state file. */
+export class StateStore {
+  readonly path: string;
+  readonly #warn: (message: string) => void;
+  #current: StateFile | undefined;
+  #text: string | undefined;
+
+  constructor(dir: string, warn: (message: string) => void) {
+    this.path = join(dir, 'state.json');
+    this.#warn = warn;
+  }
+
+  /** Loads the file (creating the folder); a corrupt file is moved aside with a warning. */
+  async load(): Promise<StateFile> {
+    await mkdir(join(this.path, '..'), { recursive: true, mode: 0o700 });
+    await removeOrphans(this.path);
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        this.#current = empty;
+        this.#text = undefined;
+        return empty;
+      }
+      if (code !== 'EISDIR') throw new ResolverError('ERR_USAGE', `cannot read the state file ${this.path}: ${code ?? String(error)}`);
+      text = '';
+    }
+    let parsed: StateFile | undefined;
+    try {
+      const r = StateFile.safeParse(JSON.parse(text));
+      parsed = r.success ? r.data : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === undefined) {
+      const aside = `${this.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      await rename(this.path, aside);
+      this.#warn(`the state file ${this.path} was unreadable; moved aside to ${aside} and starting empty`);
+      this.#current = empty;
+      this.#text = undefined;
+      return empty;
+    }
+    this.#current = parsed;
+    this.#text = text;
+    return parsed;
+  }
+
+  /** The record for a reference and platform, if any. */
+  async get(reference: string, platform: string): Promise<ImageRecord | undefined> {
+    const s = this.#current ?? (await this.load());
+    return s.images[recordKey(reference, platform)];
+  }
+
+  /** Applies a change and writes the file if its content changed. */
+  async update(change: (s: StateFile) => StateFile): Promise<void> {
+    await this.load();
+    const next = change(this.#current ?? empty);
+    const text = `${JSON.stringify(next, null, 2)}\n`;
+    if (text === this.#text) return;
+    await writeFileDurable(this.path, text);
+    this.#current = next;
+    this.#text = text;
+  }
+
+  /** Records a pulled image. */
+  put(record: ImageRecord): Promise<void> {
+    return this.update((s) => ({ ...s, images: { ...s.images, [recordKey(record.reference, record.platform)]: record } }));
+  }
+}
+
+/** The default state folder: $RESOLVER_STATE_DIR, /var/lib/resolver for root, else $XDG_STATE_HOME/resolver. */
+export function defaultStateDir(env: Readonly<Record<string, string | undefined>>, home: string, isRoot: boolean): string {
+  if (env['RESOLVER_STATE_DIR'] !== undefined && env['RESOLVER_STATE_DIR'] !== '') return env['RESOLVER_STATE_DIR'];
+  if (env['STATE_DIRECTORY'] !== undefined && env['STATE_DIRECTORY'] !== '') return env['STATE_DIRECTORY'].split(':')[0] ?? env['STATE_DIRECTORY'];
+  if (isRoot) return '/var/lib/resolver';
+  return join(env['XDG_STATE_HOME'] ?? join(home, '.local', 'state'), 'resolver');
+}

@@ -1,0 +1,30 @@
+/** Direct Engine API calls for assertions (independent of the code under test's engine client). */
+import { createHttpClient, type HttpClient } from '../../src/http/http.js';
+
+export interface EngineApi {
+  get(path: string): Promise<{ status: number; json: any }>;
+  post(path: string): Promise<{ status: number; text: string }>;
+  del(path: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A client for the engine at `dockerHost` (`unix://…`). */
+export function engineApi(dockerHost: string): EngineApi {
+  const http: HttpClient = createHttpClient({ socketPath: dockerHost.replace(/^unix:\/\//, ''), headersTimeoutMs: 120_000, bodyTimeoutMs: 120_000 });
+  const url = (p: string): URL => new URL(`http://localhost/v1.41${p}`);
+  return {
+    async get(path) {
+      const r = await http.send({ method: 'GET', url: url(path), deadlineMs: 30_000, maxBytes: 16 << 20 });
+      return { status: r.status, json: r.status === 200 ? JSON.parse(r.body.toString('utf8')) : undefined };
+    },
+    async post(path) {
+      const r = await http.send({ method: 'POST', url: url(path), deadlineMs: 120_000, maxBytes: 16 << 20 });
+      return { status: r.status, text: r.body.toString('utf8') };
+    },
+    async del(path) {
+      const r = await http.send({ method: 'DELETE', url: url(path), deadlineMs: 30_000, maxBytes: 1 << 20 }).catch(() => ({ status: 0 }));
+      return r.status;
+    },
+    close: () => http.close(),
+  };
+}

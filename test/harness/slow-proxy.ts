@@ -1,0 +1,54 @@
+/**
+ * A reverse proxy in front of a registry that trickles blob downloads, so a pull stays in flight long
+ * enough to interrupt it (SIGINT, engine kill). Manifests pass at full speed.
+ */
+import { createServer, request, type Server } from 'node:http';
+
+/** A running proxy. */
+export interface SlowProxy {
+  readonly host: string;
+  readonly blobRequests: () => number;
+  stop(): Promise<void>;
+}
+
+/** Starts a proxy to `upstream` (`host:port`) that sends blob bodies at `bytesPerSecond`. */
+export async function startSlowProxy(upstream: string, bytesPerSecond: number): Promise<SlowProxy> {
+  let blobs = 0;
+  const server: Server = createServer((req, res) => {
+    const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET';
+    if (isBlob) blobs++;
+    const [host, port] = upstream.split(':');
+    const up = request({ host, port: Number(port), path: req.url, method: req.method, headers: { ...req.headers, host: upstream } }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      if (!isBlob) {
+        r.pipe(res);
+        return;
+      }
+      const chunk = Math.max(1, Math.floor(bytesPerSecond / 10));
+      let pending = Buffer.alloc(0);
+      let ended = false;
+      const timer = setInterval(() => {
+        if (pending.byteLength > 0) {
+          res.write(pending.subarray(0, chunk));
+          pending = pending.subarray(chunk);
+        } else if (ended) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 100);
+      r.on('data', (c: Buffer) => (pending = Buffer.concat([pending, c])));
+      r.on('end', () => (ended = true));
+      res.on('close', () => clearInterval(timer));
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  const port = typeof a === 'object' && a !== null ? a.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    blobRequests: () => blobs,
+    stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
