@@ -9,11 +9,11 @@ mode="${1:-test}"
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+# dockerd (20.10) with containerd and runc: the engine the demo and the tests run containers on.
+[ -x /usr/sbin/dockerd ] || need+=(docker.io)
 if [ "$mode" = test ]; then
   command -v htpasswd >/dev/null || need+=(apache2-utils)
   command -v openssl >/dev/null || need+=(openssl)
-  # containerd and runc for the oracle dockerd; the docker CLI for the benchmarks.
-  command -v containerd >/dev/null || need+=(docker.io)
   command -v skopeo >/dev/null || need+=(skopeo)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
@@ -25,8 +25,6 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# The docker.io package starts a system dockerd; the tests use private engines only.
-if [ "$mode" = test ] && command -v systemctl >/dev/null && systemctl is-active --quiet docker 2>/dev/null; then :; fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   npm ci --no-audit --no-fund

@@ -2,28 +2,42 @@
  * The Quick start demo: starts a private `docker-registry` on loopback (storage kept under
  * `.tmp/demo`, so re-runs are idempotent), publishes the seed article's multi-arch `super-golang`
  * (a runnable linux/amd64 child built from busybox-static, arm64/v8, arm/v7, arm/v6 and attestations),
- * then runs the real CLI: `resolver platform`, `resolver which --explain` for this host, and
- * `resolver which --platform` for each child.
+ * then runs the real CLI: `resolver platform`, `resolver which --explain` for this host,
+ * `resolver run` of the tag (through the engine at DOCKER_HOST or the default socket, else a private
+ * dockerd it starts, as root, under `.tmp/demo/engine`), and `resolver which --platform` for each child.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { request } from 'node:http';
 import { createHttpClient } from '../http/http.js';
+import { startDockerd, type RunningDockerd } from './dockerd.js';
 import { Pusher } from './push.js';
 import { freePort, startRegistry } from './registry-server.js';
 import { publishIndex, superGolangChildren } from './samples.js';
 
 const root = resolve(process.env['RESOLVER_DEMO_DIR'] ?? '.tmp/demo');
-const cli = resolve('dist/cli/main.js');
+const cli = resolve('bin/resolver.cjs');
 
 function say(text: string): void {
   process.stdout.write(`\n\x1b[1m${text}\x1b[0m\n`);
 }
 
-function run(args: string[]): number {
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): number {
   process.stdout.write(`$ resolver ${args.join(' ')}\n`);
-  const r = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [cli, ...args], { stdio: 'inherit', env });
   return r.status ?? 1;
+}
+
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: '/_ping', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.end();
+  });
 }
 
 const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
@@ -36,7 +50,19 @@ say(`Starting a private registry on 127.0.0.1:${port} (storage: ${root}/registry
 const registry = await startRegistry({ dir: `${root}/registry`, auth: { kind: 'none' }, port });
 const http = createHttpClient();
 let status = 0;
+let engine: RunningDockerd | undefined;
+const env = { ...process.env };
 try {
+  const configured = env['DOCKER_HOST'];
+  if (configured === undefined && !(await answers('/var/run/docker.sock'))) {
+    if (process.getuid?.() !== 0 || !existsSync('/usr/sbin/dockerd')) {
+      throw new Error('no Docker Engine reachable: set DOCKER_HOST, or run the demo as root with docker.io installed');
+    }
+    say(`No Docker Engine reachable: starting a private one (storage: ${root}/engine)`);
+    engine = await startDockerd({ binary: '/usr/sbin/dockerd', dir: `${root}/engine` });
+    env['DOCKER_HOST'] = engine.dockerHost;
+  }
+  env['RESOLVER_STATE_DIR'] ??= `${root}/state`;
   say('Publishing the multi-arch super-golang (amd64 from busybox-static; arm64/v8, arm/v7, arm/v6; attestations)');
   const published = await publishIndex(new Pusher({ http, host: registry.host, repository: 'super-golang' }), {
     tag: 'latest', children: await superGolangChildren(busybox), format: 'oci', attestations: true,
@@ -44,16 +70,19 @@ try {
   process.stdout.write(`pushed ${registry.host}/super-golang:latest = ${published.index.digest}\n`);
   const image = `${registry.host}/super-golang:latest`;
   say('This host, as Docker sees it');
-  run(['platform']);
+  run(['platform'], env);
   say('Which child Docker would pull here, and why');
-  status = run(['which', image, '--explain']);
+  status = run(['which', image, '--explain'], env);
+  say('Pull that child by digest, tag it, and run it');
+  status ||= run(['run', '--rm', '--network', 'none', image], env);
   say('The same tag on other hosts');
   for (const p of ['linux/arm64/v8', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5']) {
     process.stdout.write(`${p.padEnd(16)} `);
-    spawnSync(process.execPath, [cli, 'which', image, '--platform', p], { stdio: 'inherit' });
+    spawnSync(process.execPath, [cli, 'which', image, '--platform', p], { stdio: ['inherit', 'inherit', 'pipe'], env });
   }
 } finally {
   await http.close();
   await registry.stop();
+  await engine?.stop();
 }
 process.exitCode = status;

@@ -118,6 +118,18 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
     await api?.del(`/containers/${d.stdout.trim()}?force=1`);
   });
 
+  it('-i passes stdin to the container; -t gives it a terminal', async () => {
+    const input = spawn(process.execPath, [cliPath, 'run', '--rm', '-q', '-i', '--network', 'none', `${s.anonymous}/super-golang:latest`, 'sh', '-c', 'read line; echo "got $line"'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    input.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    input.stdin.end('hello\n');
+    expect(await new Promise((r) => input.on('close', r))).toBe(0);
+    expect(out).toBe('got hello\n');
+    const tty = await cli(['run', '--rm', '-q', '-t', '--network', 'none', `${s.anonymous}/super-golang:latest`, 'sh', '-c', 'test -t 1 && echo terminal'], env);
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toBe('terminal\r\n');
+  });
+
   it('refuses a missing platform before pulling anything', async () => {
     const before = await inspect(`${s.anonymous}/nomatch:latest`);
     const r = await cli(['run', '--rm', '--platform', 'linux/arm64', `${s.anonymous}/nomatch:latest`], env);

@@ -1,0 +1,113 @@
+/**
+ * The engine client against a fake Engine API on a Unix socket, for stream faults a real dockerd cannot
+ * produce on demand: an error line inside a 200 stream, a malformed line, a clean end without the final
+ * status, a stall, and an engine that is too old.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ResolverError } from '../errors.js';
+import { Secret } from '../registry/secret.js';
+import { createDockerodeEngine, negotiateApiVersion } from './dockerode-engine.js';
+import { createEngineProbe } from './engine-probe.js';
+import { encodeRegistryAuth, type Engine } from './engine.js';
+
+const servers: Server[] = [];
+const engines: Engine[] = [];
+afterEach(async () => {
+  await Promise.all(engines.splice(0).map((e) => e.close()));
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));
+});
+
+type Script = (req: IncomingMessage, res: ServerResponse) => void;
+
+async function fakeEngine(onCreate: Script, apiVersion = '1.45'): Promise<{ engine: Engine; paths: string[]; headers: Record<string, string | undefined>[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'fake-engine-'));
+  const socketPath = join(dir, 'docker.sock');
+  const paths: string[] = [];
+  const headers: Record<string, string | undefined>[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    headers.push({ auth: req.headers['x-registry-auth'] as string | undefined });
+    if (req.url?.endsWith('/version')) {
+      res.end(JSON.stringify({ Version: '26.1.5', ApiVersion: apiVersion, MinAPIVersion: '1.24', Os: 'linux', Arch: 'amd64' }));
+    } else if (req.url?.endsWith('/info')) {
+      res.end(JSON.stringify({ OSType: 'linux', Architecture: 'x86_64', DriverStatus: [] }));
+    } else if (req.url?.includes('/images/create')) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      onCreate(req, res);
+    } else {
+      res.writeHead(404).end('{"message":"no"}');
+    }
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  const endpoint = { kind: 'unix' as const, socketPath, display: `unix://${socketPath}` };
+  const engine = await createDockerodeEngine(endpoint, createEngineProbe(endpoint));
+  engines.push(engine);
+  return { engine, paths, headers };
+}
+
+const ok = ['{"status":"Pulling from app","id":"latest"}', '{"status":"Pulling fs layer","progressDetail":{},"id":"abcdef012345"}', '{"status":"Pull complete","progressDetail":{},"id":"abcdef012345"}', '{"status":"Digest: sha256:1111111111111111111111111111111111111111111111111111111111111111"}', '{"status":"Status: Downloaded newer image for app@sha256:1111"}'];
+const digest = `sha256:${'1'.repeat(64)}`;
+
+async function pullError(engine: Engine, stallTimeoutMs?: number): Promise<ResolverError> {
+  try {
+    await engine.pull({ repository: 'localhost:5000/app', digest, auth: undefined, ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }) });
+  } catch (error) {
+    if (error instanceof ResolverError) return error;
+    throw error;
+  }
+  throw new Error('the pull succeeded');
+}
+
+describe('dockerode engine against a fake Engine API', () => {
+  it('pulls by digest with a negotiated API version and a padded base64url X-Registry-Auth', async () => {
+    const { engine, paths, headers } = await fakeEngine((_req, res) => res.end(`${ok.join('\r\n')}\r\n`), '1.45');
+    const state = await engine.pull({ repository: 'localhost:5000/app', digest, auth: { serveraddress: 'localhost:5000', username: 'u', password: new Secret('p?>~') } });
+    expect(state.final).toMatch(/^Downloaded newer image/);
+    const create = paths.find((p) => p.includes('/images/create')) ?? '';
+    expect(create).toMatch(/^\/v1\.45\/images\/create\?/);
+    expect(new URL(create, 'http://x').searchParams.get('tag')).toBe(digest);
+    const header = headers[paths.indexOf(create)]?.['auth'] ?? '';
+    expect(header.length % 4).toBe(0);
+    expect(header).not.toMatch(/[+/]/);
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString('utf8'))).toMatchObject({ username: 'u', password: 'p?>~', serveraddress: 'localhost:5000' });
+    expect(header).toBe(encodeRegistryAuth({ serveraddress: 'localhost:5000', username: 'u', password: new Secret('p?>~') }));
+  });
+
+  it('fails on an error line inside the 200 stream, with the engine’s message', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.end([ok[0], ok[1], '{"errorDetail":{"message":"write /var/lib/docker/tmp: no space left on device"},"error":"no space left on device"}', ok[4]].join('\n')));
+    const e = await pullError(engine);
+    expect(e.code).toBe('ERR_PULL_FAILED');
+    expect(e.message).toContain('no space left on device');
+  });
+
+  it('fails on a malformed line instead of throwing an uncaught exception', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.end(`${ok[0]}\n{"status":"Downlo\n${ok[4]}\n`));
+    const e = await pullError(engine);
+    expect(e.message).toMatch(/malformed progress line/);
+  });
+
+  it('fails a stream that ends without its final status', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.end(ok.slice(0, 3).join('\n')));
+    const e = await pullError(engine);
+    expect(e.message).toMatch(/ended without the engine's final status/);
+  });
+
+  it('aborts a pull that makes no progress (stall watchdog)', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.write(`${ok[0]}\n`));
+    const t = performance.now();
+    const e = await pullError(engine, 300);
+    expect(e.message).toMatch(/made no progress for 0.3 s/);
+    expect(performance.now() - t).toBeLessThan(3000);
+  });
+
+  it('negotiates the API version and refuses engines older than API 1.40', () => {
+    expect(negotiateApiVersion('1.41')).toBe('1.41');
+    expect(negotiateApiVersion('1.52')).toBe('1.47');
+    expect(() => negotiateApiVersion('1.39')).toThrow(/needs 1.40 or newer/);
+  });
+});
