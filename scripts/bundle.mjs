@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles the CLI into dist/resolver.bundle.cjs (one file: faster starts than ~200 ESM modules).
 // `undici` is mapped to src/http/undici-lite.cjs (the same pinned package, fewer modules initialised).
-// dockerode, systeminformation and node-cron stay external: they load lazily, only where needed.
+// dockerode is bundled (loaded lazily by the commands that talk to the engine) with gRPC, proto-loader and
+// ssh2 mapped to src/engine/bundle-stubs/unsupported.cjs; systeminformation and node-cron stay external.
 import { build } from 'esbuild';
 
 await build({
@@ -11,7 +12,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['dockerode', 'systeminformation', 'node-cron'],
+  external: ['systeminformation', 'node-cron', 'cpu-features'],
   minifySyntax: true,
   minifyWhitespace: true,
   legalComments: 'eof',
@@ -23,6 +24,7 @@ await build({
       name: 'undici-lite',
       setup(b) {
         b.onResolve({ filter: /^undici$/ }, () => ({ path: new URL('../src/http/undici-lite.cjs', import.meta.url).pathname }));
+        b.onResolve({ filter: /^(@grpc\/grpc-js|@grpc\/proto-loader|ssh2)$/ }, () => ({ path: new URL('../src/engine/bundle-stubs/unsupported.cjs', import.meta.url).pathname }));
       },
     },
   ],

@@ -188,7 +188,10 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
         const waiting = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
         await container.start();
         const result = await waiting;
-        await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+        // The engine closes the attach stream when the container exits; give its last bytes a moment.
+        let grace: NodeJS.Timeout | undefined;
+        await Promise.race([ended, new Promise((r) => (grace = setTimeout(r, 2000)))]);
+        clearTimeout(grace);
         io.stdin?.unpipe(stream);
         return result.StatusCode;
       } catch (error) {

@@ -99,8 +99,8 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
     }
   };
 
-  return {
-    async facts(signal) {
+  let cached: Promise<EngineFacts> | undefined;
+  const read = async (signal?: AbortSignal): Promise<EngineFacts> => {
       const [versionJson, infoJson] = await Promise.all([get('/version', signal), get('/info', signal)]);
       const version = VersionResponse.safeParse(versionJson);
       if (!version.success) throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} sent an unexpected /version answer`);
@@ -120,6 +120,15 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
         store: snapshotter ? 'containerd' : 'classic',
         driver: i.Driver,
       };
+  };
+  return {
+    // One /version + /info per process: detection and the engine client share it.
+    facts(signal) {
+      cached ??= read(signal);
+      cached.catch(() => {
+        cached = undefined;
+      });
+      return cached;
     },
     async close() {
       await http?.close();

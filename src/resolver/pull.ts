@@ -72,32 +72,40 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   const digestReference = `${name}@${child}`;
   let progress: PullState | undefined;
   let pulled = false;
-  const present = await deps.engine.inspectImage(digestReference);
-  if (present === undefined || !hasRepoDigest(present.repoDigests, ref, child)) {
-    const auth = await registryAuthFor(deps.credentials, ref, options.signal);
-    progress = await deps.engine.pull({
-      repository: name, digest: child, auth, signal: options.signal, onProgress: options.onProgress,
-      ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
-    });
-    pulled = true;
-  }
   const tagged = ref.digest === undefined && ref.tag !== undefined ? `${name}:${ref.tag}` : undefined;
-  if (tagged !== undefined && ref.tag !== undefined) await deps.engine.tag(digestReference, name, ref.tag);
-  const check = await deps.engine.inspectImage(tagged ?? digestReference);
+  // Fast path: the tag (or the digest reference) already points to the child. One inspect, nothing else.
+  let check = await deps.engine.inspectImage(tagged ?? digestReference);
+  if (check === undefined || !hasRepoDigest(check.repoDigests, ref, child)) {
+    const present = tagged === undefined ? check : await deps.engine.inspectImage(digestReference);
+    if (present === undefined || !hasRepoDigest(present.repoDigests, ref, child)) {
+      const auth = await registryAuthFor(deps.credentials, ref, options.signal);
+      progress = await deps.engine.pull({
+        repository: name, digest: child, auth, signal: options.signal, onProgress: options.onProgress,
+        ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+      });
+      pulled = true;
+    }
+    if (tagged !== undefined && ref.tag !== undefined) await deps.engine.tag(digestReference, name, ref.tag);
+    check = await deps.engine.inspectImage(tagged ?? digestReference);
+  }
   if (check === undefined || !hasRepoDigest(check.repoDigests, ref, child)) {
     throw new ResolverError('ERR_DIGEST_MISMATCH', `after the pull, ${tagged ?? digestReference} does not point to ${child}`, {
       details: [`the engine reports ${check === undefined ? 'no such image' : `RepoDigests ${check.repoDigests.join(', ') || '(none)'}`}`],
     });
   }
   const now = (deps.now ?? (() => new Date()))().toISOString();
-  await deps.state.put({
+  const platformText = formatPlatformAll(target.platform);
+  const previous = await deps.state.get(formatReference(ref), platformText);
+  const unchanged = previous !== undefined && !pulled && previous.childDigest === child && previous.imageId === check.id && previous.indexDigest === (resolution.levels[0]?.digest ?? null);
+  // An unchanged image costs no disk write (SD cards on edge devices wear out).
+  if (!unchanged) await deps.state.put({
     reference: formatReference(ref),
-    platform: formatPlatformAll(target.platform),
+    platform: platformText,
     registry: registryHost(ref),
     indexDigest: resolution.levels[0]?.digest ?? null,
     childDigest: child,
     imageId: check.id,
-    pulledAt: now,
+    pulledAt: pulled || previous === undefined ? now : previous.pulledAt,
     checkedAt: now,
   });
   return { resolution, digestReference, tagged, imageId: check.id, pulled, progress };
