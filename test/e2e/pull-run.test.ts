@@ -130,6 +130,19 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
     expect(tty.stdout).toBe('terminal\r\n');
   });
 
+  it('forwards SIGTERM to the container and exits with the container’s code', async () => {
+    const child = spawn(process.execPath, [cliPath, 'run', '--rm', '-q', '--network', 'none', `${s.anonymous}/super-golang:latest`, 'sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve) => child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('ready')) resolve();
+    }));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(42);
+    expect(out).toBe('ready\ngot TERM\n');
+  });
+
   it('refuses a missing platform before pulling anything', async () => {
     const before = await inspect(`${s.anonymous}/nomatch:latest`);
     const r = await cli(['run', '--rm', '--platform', 'linux/arm64', `${s.anonymous}/nomatch:latest`], env);
