@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'ERR_CREDENTIALS'
   | 'ERR_ENGINE_UNAVAILABLE'
   | 'ERR_PULL_FAILED'
-  | 'ERR_ABORTED';
+  | 'ERR_ABORTED'
+  | 'ERR_ALREADY_RUNNING';
 
 /** Exit code for each error code. 0 = success, 1 = unexpected failure. */
 export const exitCodes: Readonly<Record<ErrorCode, number>> = {
@@ -44,6 +45,7 @@ export const exitCodes: Readonly<Record<ErrorCode, number>> = {
   ERR_ENGINE_UNAVAILABLE: 9,
   ERR_PULL_FAILED: 10,
   ERR_ABORTED: 130,
+  ERR_ALREADY_RUNNING: 11,
 };
 
 /** Base class of every error this program throws on purpose. */

@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ResolverError } from '../errors.js';
+import * as daemonCommands from './commands/daemon.js';
 import * as platformCommand from './commands/platform.js';
 import * as pullCommand from './commands/pull.js';
 import * as runCommand from './commands/run.js';
@@ -36,6 +37,7 @@ export function buildProgram(deps: ProgramDeps): Command {
   platformCommand.register(program, deps);
   pullCommand.register(program, { ...deps, signal: deps.signals.controller.signal });
   runCommand.register(program, deps);
+  daemonCommands.register(program, deps);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

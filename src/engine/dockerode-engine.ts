@@ -226,6 +226,25 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       }
     },
 
+    async imagesInUse() {
+      try {
+        const list = await docker.listContainers({ all: true });
+        return new Set(list.map((c) => c.ImageID));
+      } catch (error) {
+        throw engineError(error, 'listing containers', where);
+      }
+    },
+
+    async removeImage(name) {
+      try {
+        await docker.getImage(name).remove({ noprune: false });
+      } catch (error) {
+        const status = (error as DockerodeError).statusCode;
+        if (status === 404) return;
+        throw engineError(error, `removing image ${name}`, where);
+      }
+    },
+
     async resize(id, rows, columns) {
       try {
         await docker.getContainer(id).resize({ h: rows, w: columns });

@@ -71,6 +71,10 @@ export interface Engine {
   start(id: string): Promise<void>;
   kill(id: string, signal: string): Promise<void>;
   remove(id: string): Promise<void>;
+  /** Image IDs used by any container, running or stopped. */
+  imagesInUse(): Promise<ReadonlySet<string>>;
+  /** Removes an image reference (`name@digest`); the image goes when no reference is left. */
+  removeImage(name: string): Promise<void>;
   resize(id: string, rows: number, columns: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -107,6 +107,11 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
     imageId: check.id,
     pulledAt: pulled || previous === undefined ? now : previous.pulledAt,
     checkedAt: now,
+    // The child this one replaces becomes the newest rollback candidate.
+    previousChildren:
+      previous === undefined || previous.childDigest === child
+        ? (previous?.previousChildren ?? [])
+        : [previous.childDigest, ...previous.previousChildren.filter((d) => d !== child && d !== previous.childDigest)],
   });
   return { resolution, digestReference, tagged, imageId: check.id, pulled, progress };
 }

@@ -11,7 +11,7 @@ import { onlyMatcher } from '../platform/match.js';
 import { formatPlatform, platform, type Platform } from '../platform/platform.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { credentialKey, formatReference, registryHost, withDefaultTag, type Reference } from '../reference/reference.js';
-import type { RegistryClient, Repository } from '../registry/client.js';
+import type { RegistryClient, Repository, TagDescriptor } from '../registry/client.js';
 
 /** One index that was walked. */
 export interface IndexLevel {
@@ -55,6 +55,8 @@ export interface ResolveOptions {
   readonly signal?: AbortSignal | undefined;
   /** For a single-platform image, fetch its config to report its platform. */
   readonly describeSingle?: boolean;
+  /** What a HEAD of the tag already returned (the daemon's check), to avoid a second HEAD. */
+  readonly top?: TagDescriptor | undefined;
 }
 
 /** Resolves a reference to the child Docker would pull for `target`. */
@@ -73,7 +75,7 @@ export async function resolveImage(registry: RegistryClient, input: Reference, t
     contentType = m.contentType;
     top = { digest: ref.digest, mediaType: contentType.split(';')[0]?.trim() ?? '', size: body.byteLength };
   } else {
-    const tag = await registry.resolveTag(repo, ref.tag ?? 'latest', signal);
+    const tag = options.top ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal));
     top = { digest: tag.digest, mediaType: tag.mediaType, size: tag.size };
     if (!isIndexMediaType(tag.mediaType) && tag.body === undefined && !options.describeSingle) {
       return { reference: ref, top, levels: [], chosen: { ...top, platform: undefined } };

@@ -7,7 +7,7 @@ import { defaultStateDir, StateStore, type ImageRecord } from './state-store.js'
 
 const record = (child: string): ImageRecord => ({
   reference: 'localhost:5000/app:latest', platform: 'linux/amd64', registry: 'localhost:5000', indexDigest: 'sha256:i',
-  childDigest: child, imageId: 'sha256:c', pulledAt: '2026-11-29T00:00:00.000Z', checkedAt: '2026-11-29T00:00:00.000Z',
+  childDigest: child, imageId: 'sha256:c', pulledAt: '2026-11-29T00:00:00.000Z', checkedAt: '2026-11-29T00:00:00.000Z', previousChildren: [],
 });
 
 describe('StateStore', () => {

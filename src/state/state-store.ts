@@ -19,6 +19,8 @@ export const ImageRecord = z.object({
   imageId: z.string(),
   pulledAt: z.string(),
   checkedAt: z.string(),
+  /** Earlier children of this tag still kept for rollback, newest first. */
+  previousChildren: z.array(z.string()).default([]),
 });
 export type ImageRecord = z.infer<typeof ImageRecord>;
 

@@ -1,0 +1,124 @@
+/**
+ * One check of one tracked tag, cheap and right (issue 4 §2):
+ * - HEAD the tag; if the index digest is the one recorded and the recorded child is present locally,
+ *   stop there: one registry request.
+ * - If the index digest changed, GET the index by digest and select; if this platform's child is the same
+ *   (another architecture was rebuilt), record the new index digest and pull nothing.
+ * - If the child changed, pull it by digest, tag, verify, record, then prune older children beyond
+ *   `retain`, never an image a container uses.
+ * - If no child fits any more: `hold` keeps the current image and reports it; `fail` raises the error.
+ * Idempotent: an interrupted check is simply redone by the next one.
+ */
+import { NoMatchingPlatformError, ResolverError } from '../errors.js';
+import type { Engine } from '../engine/engine.js';
+import type { PullState } from '../engine/pull-progress.js';
+import type { TargetPlatform } from '../platform/detect.js';
+import { formatPlatformAll } from '../platform/platform.js';
+import { familiarName, formatReference, withDefaultTag, type Reference } from '../reference/reference.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { CredentialStore } from '../registry/credentials.js';
+import type { StateStore } from '../state/state-store.js';
+import { hasRepoDigest, pullResolved } from './pull.js';
+import { repositoryOf, resolveImage } from './resolve.js';
+
+/** A tracked tag. */
+export interface TrackedImage {
+  readonly reference: Reference;
+  readonly target: TargetPlatform;
+  readonly onMissingPlatform: 'hold' | 'fail';
+  readonly retain: number;
+}
+
+/** What a check found and did. */
+export type CheckOutcome =
+  | { kind: 'unchanged'; indexDigest: string; childDigest: string }
+  | { kind: 'index-changed'; indexDigest: string; childDigest: string }
+  | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[] }
+  | { kind: 'would-pull'; indexDigest: string; childDigest: string; previous: string | undefined }
+  | { kind: 'held'; indexDigest: string; childDigest: string | undefined; message: string; available: readonly string[] };
+
+/** What a check needs. */
+export interface CheckDeps {
+  readonly registry: RegistryClient;
+  readonly engine: Engine;
+  readonly credentials: CredentialStore;
+  readonly state: StateStore;
+}
+
+/** Options of a check. */
+export interface CheckOptions {
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal | undefined;
+  readonly onProgress?: ((s: PullState) => void) | undefined;
+  readonly stallTimeoutMs?: number;
+}
+
+async function prune(deps: CheckDeps, ref: Reference, keep: readonly string[], drop: readonly string[]): Promise<string[]> {
+  if (drop.length === 0) return [];
+  const inUse = await deps.engine.imagesInUse();
+  const name = familiarName(ref);
+  const removed: string[] = [];
+  for (const digest of drop) {
+    if (keep.includes(digest)) continue;
+    const image = await deps.engine.inspectImage(`${name}@${digest}`);
+    if (image === undefined) continue;
+    if (inUse.has(image.id)) continue;
+    await deps.engine.removeImage(`${name}@${digest}`);
+    removed.push(digest);
+  }
+  return removed;
+}
+
+/** Checks one tag and brings the engine to the current child. */
+export async function checkImage(deps: CheckDeps, job: TrackedImage, options: CheckOptions = {}): Promise<CheckOutcome> {
+  const ref = withDefaultTag(job.reference);
+  const repo = repositoryOf(ref);
+  const key = formatReference(ref);
+  const platform = formatPlatformAll(job.target.platform);
+  const record = await deps.state.get(key, platform);
+  const top = await deps.registry.resolveTag(repo, ref.tag ?? 'latest', options.signal);
+  const name = familiarName(ref);
+  const tagged = ref.tag === undefined ? undefined : `${name}:${ref.tag}`;
+
+  const presentAsTagged = async (child: string): Promise<boolean> => {
+    const image = await deps.engine.inspectImage(tagged ?? `${name}@${child}`);
+    return image !== undefined && hasRepoDigest(image.repoDigests, ref, child);
+  };
+
+  if (record !== undefined && (record.indexDigest ?? record.childDigest) === top.digest && (await presentAsTagged(record.childDigest))) {
+    return { kind: 'unchanged', indexDigest: top.digest, childDigest: record.childDigest };
+  }
+
+  let resolution;
+  try {
+    resolution = await resolveImage(deps.registry, ref, job.target, { signal: options.signal, top });
+  } catch (error) {
+    if (error instanceof NoMatchingPlatformError && job.onMissingPlatform === 'hold') {
+      return { kind: 'held', indexDigest: top.digest, childDigest: record?.childDigest, message: error.message, available: error.available };
+    }
+    throw error;
+  }
+  const child = resolution.chosen.digest;
+  const indexDigest = resolution.levels[0]?.digest ?? top.digest;
+
+  if (record !== undefined && record.childDigest === child && (await presentAsTagged(child))) {
+    if (!options.dryRun) await deps.state.put({ ...record, indexDigest: resolution.levels[0]?.digest ?? null, checkedAt: new Date().toISOString() });
+    return { kind: 'index-changed', indexDigest, childDigest: child };
+  }
+  if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest };
+
+  await pullResolved(deps, ref, resolution, job.target, {
+    signal: options.signal, onProgress: options.onProgress,
+    ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+  });
+  const after = await deps.state.get(key, platform);
+  if (after === undefined) throw new ResolverError('ERR_PULL_FAILED', `${key}: the pull was not recorded`);
+  const keep = after.previousChildren.slice(0, job.retain);
+  const drop = after.previousChildren.slice(job.retain);
+  const pruned = await prune(deps, ref, [child, ...keep], drop);
+  if (drop.length > 0) {
+    const kept = [...keep, ...drop.filter((d) => !pruned.includes(d))];
+    await deps.state.put({ ...after, previousChildren: kept });
+  }
+  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned };
+}
