@@ -24,6 +24,7 @@ import type { CredentialStore } from '../registry/credentials.js';
 import { checkImage, type CheckOutcome } from '../resolver/reconcile.js';
 import type { StateStore } from '../state/state-store.js';
 import { acquireLock } from './lock.js';
+import { Metrics, serveMetrics } from './metrics.js';
 import { backoffMs, splayFor } from './timing.js';
 
 /** The IO the daemon needs, built by the composition root from a config. */
@@ -124,6 +125,9 @@ export class Daemon {
   #watchdog: NodeJS.Timeout | undefined;
   #startedAt = new Date().toISOString();
   #stopping = false;
+  #metricsServer: Server | undefined;
+  /** Counters for /metrics. */
+  readonly metrics = new Metrics();
 
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
@@ -143,7 +147,13 @@ export class Daemon {
     }
     this.#apply(config);
     this.#startWatchdog();
-    this.#log.info({ images: this.#entries.length, stateDir: this.#deps.stateDir(config) }, 'daemon started');
+    if (config.metrics !== undefined) {
+      this.#metricsServer = await serveMetrics(config.metrics.listen, this.metrics, () => {
+        const failing = this.#entries.filter((e) => e.status.state === 'failing').length;
+        return { ok: true, detail: { status: 'ok', images: this.#entries.length, failing, held: this.#entries.filter((e) => e.status.held !== undefined).length } };
+      });
+    }
+    this.#log.info({ images: this.#entries.length, stateDir: this.#deps.stateDir(config), metrics: config.metrics?.listen }, 'daemon started');
     for (const e of this.#entries) void this.#trigger(e, 'start');
   }
 
@@ -258,6 +268,10 @@ export class Daemon {
 
   #record(e: Entry, o: CheckOutcome): void {
     const now = new Date().toISOString();
+    Metrics.inc(this.metrics.checks, `${e.key}\0${o.kind}`);
+    this.metrics.lastSuccess.set(e.key, Math.floor(Date.now() / 1000));
+    if (o.kind === 'pulled') Metrics.inc(this.metrics.pulls, e.key);
+    for (const [host, rl] of this.#services?.registry.rateLimits ?? []) if (rl.remaining !== undefined) this.metrics.rateLimitRemaining.set(host, rl.remaining);
     const wasHeld = e.status.held !== undefined;
     e.status.lastCheck = now;
     e.status.lastResult = o.kind;
@@ -285,6 +299,8 @@ export class Daemon {
   }
 
   #fail(e: Entry, error: unknown): void {
+    Metrics.inc(this.metrics.failures, e.key);
+    Metrics.inc(this.metrics.checks, `${e.key}\0failed`);
     e.status.failures++;
     e.status.state = 'failing';
     e.status.lastCheck = new Date().toISOString();
@@ -336,6 +352,7 @@ export class Daemon {
     clearTimeout(timer);
     await this.#services?.close();
     await new Promise<void>((r) => (this.#lock === undefined ? r() : this.#lock.close(() => r())));
+    await new Promise<void>((r) => (this.#metricsServer === undefined ? r() : this.#metricsServer.close(() => r())));
     this.#log.info({}, 'daemon stopped');
   }
 

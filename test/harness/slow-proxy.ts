@@ -8,13 +8,17 @@ import { createServer, request, type Server } from 'node:http';
 export interface SlowProxy {
   readonly host: string;
   readonly blobRequests: () => number;
+  /** Every request seen, as `METHOD path`. */
+  readonly requests: string[];
   stop(): Promise<void>;
 }
 
 /** Starts a proxy to `upstream` (`host:port`) that sends blob bodies at `bytesPerSecond`. */
 export async function startSlowProxy(upstream: string, bytesPerSecond: number): Promise<SlowProxy> {
   let blobs = 0;
+  const requests: string[] = [];
   const server: Server = createServer((req, res) => {
+    requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
     const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET';
     if (isBlob) blobs++;
     const [host, port] = upstream.split(':');
@@ -49,6 +53,7 @@ export async function startSlowProxy(upstream: string, bytesPerSecond: number): 
   return {
     host: `127.0.0.1:${port}`,
     blobRequests: () => blobs,
+    requests,
     stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }

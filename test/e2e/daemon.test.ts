@@ -1,0 +1,278 @@
+/**
+ * The pre-puller daemon, built CLI, against a real registry (through a counting proxy) and the private
+ * Debian 12 dockerd, with a 2-second schedule.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from '../../src/http/http.js';
+import { buildImage, buildIndex, platformObject, type BuiltImage } from '../../src/sandbox/oci-builder.js';
+import { Pusher } from '../../src/sandbox/push.js';
+import { randomBytes } from 'node:crypto';
+import { startDockerd } from '../../src/sandbox/dockerd.js';
+import { freePort, startRegistry, type RunningRegistry } from '../../src/sandbox/registry-server.js';
+import { startSlowProxy, type SlowProxy } from '../harness/slow-proxy.js';
+import { cli, cliPath } from './cli.js';
+import { engineApi } from './engine-api.js';
+
+const s = inject('services');
+const dockerHost = s.engine;
+const http = createHttpClient();
+let dir = '';
+let registry: RegistryServer;
+let proxy: SlowProxy;
+type RegistryServer = RunningRegistry;
+
+const image = (arch: string, variant: string | undefined, label: string): BuiltImage =>
+  buildImage({ platform: { os: 'linux', architecture: arch, ...(variant === undefined ? {} : { variant }) }, files: [{ path: 'v', content: Buffer.from(label) }], format: 'oci', label });
+
+async function publish(children: BuiltImage[]): Promise<string> {
+  const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/app' });
+  for (const c of children) await pusher.image(c);
+  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
+  await pusher.manifest(index, 'stable');
+  return index.digest;
+}
+
+interface Running {
+  child: ChildProcess;
+  logs: () => Record<string, any>[];
+  exited: Promise<number | null>;
+}
+
+function startDaemon(config: string, extraEnv: Record<string, string> = {}): Running {
+  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  return {
+    child,
+    exited,
+    logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>),
+  };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(200);
+  }
+}
+
+async function writeConfig(name: string, body: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, body);
+  return file;
+}
+
+const baseConfig = (stateDir: string, extra = ''): string => `engine:
+  host: ${dockerHost}
+schedule: "*/2 * * * * *"
+splay: 0s
+retain: 1
+stateDir: ${stateDir}
+shutdownTimeout: 5s
+${extra}images:
+  - image: PROXY/fleet/app:stable
+`;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(s.tmp, 'daemon-'));
+  registry = await startRegistry({ dir: join(dir, 'registry'), auth: { kind: 'none' } });
+  proxy = await startSlowProxy(registry.host, 50_000_000);
+});
+afterAll(async () => {
+  await proxy.stop();
+  await registry.stop();
+  await http.close();
+});
+
+describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolver daemon', () => {
+  it('pulls, costs one request per unchanged check, ignores other architectures, follows its own, holds, backs off and recovers', async () => {
+    const api = engineApi(dockerHost ?? '');
+    const stateDir = join(dir, 'state-main');
+    const metricsPort = await freePort();
+    const config = await writeConfig('main.yaml', baseConfig(stateDir, `metrics:\n  listen: 127.0.0.1:${metricsPort}\n`).replace('PROXY', proxy.host));
+    const v1amd = image('amd64', undefined, 'amd64 v1');
+    const v1arm = image('arm64', 'v8', 'arm64 v1');
+    const index1 = await publish([v1amd, v1arm]);
+    const d = startDaemon(config);
+    try {
+      const ref = `${proxy.host}/fleet/app:stable`;
+      const inspectId = async (): Promise<string | undefined> => (await api.get(`/images/${ref}/json`)).json?.Id as string | undefined;
+
+      // 1. The first run pulls this platform's child.
+      await until('the first pull', async () => ((await inspectId()) === v1amd.config.digest ? true : undefined));
+
+      // 2. Unchanged: exactly one registry request (the HEAD) per check.
+      await until('a check after the pull', () => d.logs().find((l) => l['result'] === 'unchanged'));
+      const mark = proxy.requests.length;
+      const checksBefore = d.logs().filter((l) => l['result'] === 'unchanged').length;
+      await until('three more checks', () => (d.logs().filter((l) => l['result'] === 'unchanged').length >= checksBefore + 3 ? true : undefined));
+      const checks = d.logs().filter((l) => l['result'] === 'unchanged').length - checksBefore;
+      const since = proxy.requests.slice(mark);
+      expect(since.every((r) => r.startsWith('HEAD /v2/fleet/app/manifests/stable')), since.join('\n')).toBe(true);
+      expect(Math.abs(since.length - checks)).toBeLessThanOrEqual(1);
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`resolver_checks_total\\{image="${ref.replace(/[.]/g, '\\.')}",result="unchanged"\\} \\d+`));
+      expect(metrics).toContain(`resolver_pulls_total{image="${ref}"} 1`);
+      expect(metrics).toMatch(/resolver_last_success_timestamp_seconds\{image=".*"\} \d{10}/);
+      const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: 'ok', images: 1, failing: 0 });
+
+      // 3. Only the arm64 child changed: no pull, the new index digest is recorded.
+      const v2arm = image('arm64', 'v8', 'arm64 v2');
+      const index2 = await publish([v1amd, v2arm]);
+      await until('the index change', () => d.logs().find((l) => l['result'] === 'index-changed'));
+      const state = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8'));
+      const record = Object.values(state.images as Record<string, any>)[0];
+      expect(record.indexDigest).toBe(index2);
+      expect(record.indexDigest).not.toBe(index1);
+      expect(record.childDigest).toBe(v1amd.manifest.digest);
+      expect(d.logs().filter((l) => l['msg'] === 'pulled a new child')).toHaveLength(1);
+
+      // 4. This platform's child changed: pulled within a tick, tag moved, the previous child kept (retain 1).
+      const v2amd = image('amd64', undefined, 'amd64 v2');
+      await publish([v2amd, v2arm]);
+      await until('the new child', async () => ((await inspectId()) === v2amd.config.digest ? true : undefined), 15_000);
+      expect((await api.get(`/images/${proxy.host}/fleet/app@${v1amd.manifest.digest}/json`)).status).toBe(200);
+
+      // 5. The platform dropped from the index: hold keeps the image and status shows it.
+      await publish([v2arm]);
+      await until('hold', () => d.logs().find((l) => /holding the current image/.test(String(l['msg']))));
+      expect(await inspectId()).toBe(v2amd.config.digest);
+      const status = JSON.parse((await cli(['status', '--config', config, '--json'])).stdout);
+      expect(status.daemon).toBe('running');
+      expect(status.images[0].state).toBe('held');
+      expect(status.images[0].held).toMatch(/no matching manifest for linux\/amd64/);
+
+      // The platform comes back: the daemon says so.
+      await publish([v2amd, v2arm]);
+      await until('platform back', () => d.logs().find((l) => /platform is back/.test(String(l['msg']))));
+
+      // 6. Registry down: the daemon keeps running and backs off; it recovers when the registry returns.
+      await proxy.stop();
+      await until('a failure', () => d.logs().find((l) => l['msg'] === 'check failed' && l['code'] === 'ERR_NETWORK'));
+      expect(d.child.exitCode).toBeNull();
+      const failed = d.logs().filter((l) => l['msg'] === 'check failed');
+      expect(failed.at(-1)?.['retryInMs']).toBeGreaterThan(0);
+      // The daemon addresses the old proxy port: bring a proxy back on it.
+      proxy = await startSlowProxyOn(proxy.host);
+      await until('recovery', () => {
+        const last = d.logs().filter((l) => l['msg'] === 'checked' || l['msg'] === 'check failed').at(-1);
+        return last?.['msg'] === 'checked' ? true : undefined;
+      }, 60_000);
+
+      // 7. SIGTERM: exit 0 within the deadline.
+      const t = Date.now();
+      d.child.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+      expect(Date.now() - t).toBeLessThan(6000);
+    } finally {
+      d.child.kill('SIGKILL');
+      await api.close();
+    }
+  }, 180_000);
+
+  it('a bad config exits 78 naming the key; SIGHUP with a bad config keeps the old one; a second daemon refuses to start', async () => {
+    const bad = await writeConfig('bad.yaml', 'images:\n  - image: alpine\n    schedul: "* * * * *"\n');
+    const r = await cli(['daemon', '--config', bad]);
+    expect(r.code).toBe(78);
+    expect(r.stderr).toContain('bad.yaml:3: images[0].schedul: unknown key "schedul"');
+
+    const stateDir = join(dir, 'state-hup');
+    const file = join(dir, 'hup.yaml');
+    await writeFile(file, baseConfig(stateDir).replace('PROXY', proxy.host).replace('*/2 * * * * *', '0 0 1 1 *'));
+    const d = startDaemon(file);
+    try {
+      await until('start', () => d.logs().find((l) => l['msg'] === 'daemon started'));
+      const second = await cli(['daemon', '--config', file]);
+      expect(second.code).toBe(11);
+      expect(second.stderr).toMatch(/another resolver daemon already uses the state folder/);
+      await writeFile(file, 'images: [\n');
+      d.child.kill('SIGHUP');
+      await until('rejection', () => d.logs().find((l) => l['msg'] === 'new config rejected; keeping the running one'));
+      expect(d.child.exitCode).toBeNull();
+      const status = JSON.parse((await cli(['status', '--config', join(dir, 'main.yaml'), '--json'])).stdout);
+      expect(status).toBeDefined();
+      d.child.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+      // After the daemon is gone the lock is free at once.
+      const again = startDaemon(await writeConfig('hup2.yaml', baseConfig(stateDir).replace('PROXY', proxy.host).replace('*/2 * * * * *', '0 0 1 1 *')));
+      await until('restart', () => again.logs().find((l) => l['msg'] === 'daemon started'));
+      again.child.kill('SIGKILL');
+      await again.exited;
+    } finally {
+      d.child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
+
+describe.runIf(process.getuid?.() === 0)('resolver daemon and a failing engine', () => {
+  it('recovers after the engine restarts; SIGTERM during a pull exits 0 within the deadline and tags nothing', async () => {
+    const engineDir = await mkdtemp(join(dir, 'engine-'));
+    let engine = await startDockerd({ binary: '/usr/sbin/dockerd', dir: engineDir });
+    const slow = await startSlowProxy(registry.host, 300_000);
+    const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/big' });
+    const small = image('amd64', undefined, 'big v1');
+    await pusher.image(small);
+    await pusher.manifest(buildIndex([{ manifest: small.manifest, platform: platformObject(small.platform) }], 'oci'), 'stable');
+    const stateDir = join(dir, 'state-engine');
+    const config = await writeConfig('engine.yaml', baseConfig(stateDir).replace('PROXY/fleet/app', `${slow.host}/fleet/big`).replace(`host: ${dockerHost}`, `host: ${engine.dockerHost}`));
+    const d = startDaemon(config);
+    const api = engineApi(engine.dockerHost);
+    try {
+      await until('the first pull', () => d.logs().find((l) => l['msg'] === 'pulled a new child'));
+      engine.process.kill('SIGKILL');
+      await until('an engine failure', () => d.logs().find((l) => l['msg'] === 'check failed'));
+      expect(d.child.exitCode).toBeNull();
+      engine = await startDockerd({ binary: '/usr/sbin/dockerd', dir: engineDir });
+      await until('recovery', () => {
+        const last = d.logs().filter((l) => l['msg'] === 'checked' || l['msg'] === 'check failed').at(-1);
+        return last?.['msg'] === 'checked' ? true : undefined;
+      }, 90_000);
+
+      const big = buildImage({ platform: { os: 'linux', architecture: 'amd64' }, files: [{ path: 'blob', content: randomBytes(4_000_000) }], format: 'oci', label: 'big v2' });
+      await pusher.image(big);
+      await pusher.manifest(buildIndex([{ manifest: big.manifest, platform: platformObject(big.platform) }], 'oci'), 'stable');
+      const blobsBefore = slow.blobRequests();
+      await until('the new pull to start', () => (slow.blobRequests() > blobsBefore ? true : undefined));
+      const t = Date.now();
+      d.child.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+      expect(Date.now() - t).toBeLessThan(6000);
+      const tagged = await api.get(`/images/${slow.host}/fleet/big:stable/json`);
+      expect(tagged.json.Id).toBe(small.config.digest);
+    } finally {
+      d.child.kill('SIGKILL');
+      await api.close();
+      await slow.stop();
+      await engine.stop();
+    }
+  }, 180_000);
+});
+
+/** A counting proxy on a given host:port (to replace a stopped one). */
+async function startSlowProxyOn(host: string): Promise<SlowProxy> {
+  const port = Number(host.split(':')[1]);
+  const { createServer, request } = await import('node:http');
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    const up = request({ host: '127.0.0.1', port: registry.port, path: req.url, method: req.method, headers: { ...req.headers, host: registry.host } }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { host, blobRequests: () => 0, requests, stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
