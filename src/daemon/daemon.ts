@@ -10,6 +10,7 @@
  *   `reload()` swaps in a new config only if it is valid.
  */
 import type { Server } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import cron from 'node-cron';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import type { Config } from '../config/schema.js';
@@ -128,6 +129,7 @@ export class Daemon {
   #metricsServer: Server | undefined;
   /** Counters for /metrics. */
   readonly metrics = new Metrics();
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
@@ -147,6 +149,7 @@ export class Daemon {
     }
     this.#apply(config);
     this.#startWatchdog();
+    this.#loopDelay.enable();
     if (config.metrics !== undefined) {
       this.#metricsServer = await serveMetrics(config.metrics.listen, this.metrics, () => {
         const failing = this.#entries.filter((e) => e.status.state === 'failing').length;
@@ -340,6 +343,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#watchdog);
+    this.#loopDelay.disable();
     for (const e of this.#entries) {
       clearTimeout(e.timer);
       void e.task.destroy();
@@ -357,7 +361,12 @@ export class Daemon {
   }
 
   /** The status of every image. */
-  status(): { pid: number; startedAt: string; images: ImageStatus[] } {
-    return { pid: process.pid, startedAt: this.#startedAt, images: this.#entries.map((e) => ({ ...e.status })) };
+  status(): { pid: number; startedAt: string; eventLoopMaxDelayMs: number; images: ImageStatus[] } {
+    return {
+      pid: process.pid,
+      startedAt: this.#startedAt,
+      eventLoopMaxDelayMs: Math.round(this.#loopDelay.max / 1e6),
+      images: this.#entries.map((e) => ({ ...e.status })),
+    };
   }
 }

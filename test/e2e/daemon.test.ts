@@ -3,6 +3,7 @@
  * Debian 12 dockerd, with a 2-second schedule.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -181,6 +182,27 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
     }
   }, 180_000);
 
+  it('check --dry-run reports what would be pulled and pulls nothing; check pulls and exits', async () => {
+    const api = engineApi(dockerHost ?? '');
+    try {
+      const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/once' });
+      const amd = image('amd64', undefined, 'once amd64');
+      await pusher.image(amd);
+      await pusher.manifest(buildIndex([{ manifest: amd.manifest, platform: platformObject(amd.platform) }], 'oci'), 'stable');
+      const file = await writeConfig('once.yaml', baseConfig(join(dir, 'state-once')).replace('PROXY/fleet/app', `${registry.host}/fleet/once`));
+      const dry = await cli(['check', '--config', file, '--dry-run', '--json']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(JSON.parse(dry.stdout)[0]).toMatchObject({ lastResult: 'would-pull', state: 'ok' });
+      expect((await api.get(`/images/${registry.host}/fleet/once:stable/json`)).status).toBe(404);
+      const real = await cli(['check', '--config', file]);
+      expect(real.code, real.stderr).toBe(0);
+      expect(real.stdout).toMatch(/fleet\/once:stable\s+linux\/amd64\S*\s+ok/);
+      expect((await api.get(`/images/${registry.host}/fleet/once:stable/json`)).json.Id).toBe(amd.config.digest);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('a bad config exits 78 naming the key; SIGHUP with a bad config keeps the old one; a second daemon refuses to start', async () => {
     const bad = await writeConfig('bad.yaml', 'images:\n  - image: alpine\n    schedul: "* * * * *"\n');
     const r = await cli(['daemon', '--config', bad]);
@@ -213,6 +235,35 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
       d.child.kill('SIGKILL');
     }
   }, 60_000);
+});
+
+const faketime = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+
+describe.runIf(existsSync(faketime) || process.env['CI'] === 'true')('resolver daemon and wall-clock jumps (libfaketime)', () => {
+  it('keeps running its schedule after +30 days and −1 hour jumps, without stalling the event loop', async () => {
+    const clock = join(dir, 'faketime');
+    await writeFile(clock, '+0');
+    const stateDir = join(dir, 'state-clock');
+    await publish([image('amd64', undefined, 'clock amd64'), image('arm64', 'v8', 'clock arm64')]);
+    const config = await writeConfig('clock.yaml', baseConfig(stateDir).replace('PROXY', proxy.host));
+    const d = startDaemon(config, { LD_PRELOAD: faketime, FAKETIME_TIMESTAMP_FILE: clock, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' });
+    try {
+      const checked = (): number => d.logs().filter((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child').length;
+      await until('first checks', () => (checked() >= 2 ? true : undefined));
+      for (const jump of ['+30d', '-1h']) {
+        await writeFile(clock, jump);
+        await until(`the jump ${jump} to be seen`, () => d.logs().filter((l) => l['msg'] === 'wall clock jumped; re-arming schedules').length >= (jump === '+30d' ? 1 : 2) ? true : undefined, 20_000);
+        const before = checked();
+        await until(`checks after ${jump}`, () => (checked() >= before + 2 ? true : undefined), 20_000);
+      }
+      const status = JSON.parse((await cli(['status', '--config', config, '--json'])).stdout);
+      expect(status.eventLoopMaxDelayMs).toBeLessThan(100);
+      d.child.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+    } finally {
+      d.child.kill('SIGKILL');
+    }
+  }, 120_000);
 });
 
 describe.runIf(process.getuid?.() === 0)('resolver daemon and a failing engine', () => {

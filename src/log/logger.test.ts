@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from './logger.js';
+
+describe('logger', () => {
+  it('writes JSON lines for journald and redacts credential fields', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', human: false, write: (t) => lines.push(t) });
+    log.info({ image: 'a', password: 'canary-1', headers: { 'x-registry-auth': 'canary-2' } }, 'checked');
+    const o = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    expect(o).toMatchObject({ level: 30, msg: 'checked', image: 'a', password: '[REDACTED]' });
+    expect(lines.join('')).not.toMatch(/canary/);
+  });
+
+  it('writes readable lines in a terminal', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', human: true, write: (t) => lines.push(t) });
+    log.warn({ image: 'a', n: 2 }, 'holding');
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d WARN  holding image=a n=2\n$/);
+  });
+});
