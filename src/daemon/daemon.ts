@@ -9,6 +9,7 @@
  * - `stop()` stops scheduling, aborts in-flight pulls and waits for them up to the shutdown deadline;
  *   `reload()` swaps in a new config only if it is valid.
  */
+import { setMaxListeners } from 'node:events';
 import type { Server } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import cron from 'node-cron';
@@ -99,16 +100,21 @@ class Semaphore {
 }
 
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 && !signal.aborted) return Promise.resolve();
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(new ResolverError('ERR_ABORTED', 'shutting down'));
       return;
     }
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = (): void => {
       clearTimeout(t);
       reject(new ResolverError('ERR_ABORTED', 'shutting down'));
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -127,12 +133,18 @@ export class Daemon {
   #startedAt = new Date().toISOString();
   #stopping = false;
   #metricsServer: Server | undefined;
+  /** Detected targets per platform spec, refreshed every 5 minutes (host detection costs ~0.6 ms). */
+  #targets = new Map<string, { at: number; target: Promise<TargetPlatform> }>();
+  /** One image listing shared by the checks of the next second. */
+  #listing: { at: number; images: Promise<readonly import('../engine/engine.js').ImageInfo[]> } | undefined;
   /** Counters for /metrics. */
   readonly metrics = new Metrics();
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
+    // Every running check (and each of its requests) listens for shutdown: many listeners, no leak.
+    setMaxListeners(0, this.#shutdown.signal);
     this.#mono = deps.monotonic ?? (() => performance.now());
     this.#random = deps.random ?? Math.random;
   }
@@ -166,6 +178,8 @@ export class Daemon {
     const old = this.#services;
     this.#config = config;
     this.#services = this.#deps.services(config);
+    this.#targets.clear();
+    this.#listing = undefined;
     this.#semaphore = new Semaphore(config.concurrency);
     const previous = new Map(this.#entries.map((e) => [e.key, e.status]));
     this.#entries = config.images.map((image) => {
@@ -251,11 +265,20 @@ export class Daemon {
       if (why !== 'once') await abortableDelay(splayFor(this.#deps.hostname, e.key, parseDuration(config.splay)), signal);
       const release = await this.#semaphore.acquire();
       try {
-        const target = await services.target({ platform: e.config.platform ?? config.platform }, signal);
+        const target = await this.#target(services, e.config.platform ?? config.platform, signal);
         e.status.platform = formatPlatformAll(target.platform);
         const engine = await services.engine(signal);
+        const localImages = (): Promise<readonly import('../engine/engine.js').ImageInfo[]> => {
+          const now = this.#mono();
+          if (this.#listing === undefined || now - this.#listing.at > 1000) {
+            const images = engine.listImages();
+            this.#listing = { at: now, images };
+            images.catch(() => (this.#listing = undefined));
+          }
+          return this.#listing.images;
+        };
         const outcome = await checkImage(
-          { registry: services.registry, engine, credentials: services.credentials, state: services.state },
+          { registry: services.registry, engine, credentials: services.credentials, state: services.state, localImages },
           { reference: parseReference(e.config.image), target, onMissingPlatform: e.config.onMissingPlatform ?? config.onMissingPlatform, retain: e.config.retain ?? config.retain },
           { signal, dryRun },
         );
@@ -267,6 +290,16 @@ export class Daemon {
       if (error instanceof ResolverError && error.code === 'ERR_ABORTED' && signal.aborted) return;
       this.#fail(e, error);
     }
+  }
+
+  #target(services: DaemonServices, platform: string | undefined, signal: AbortSignal): Promise<TargetPlatform> {
+    const key = platform ?? '';
+    const hit = this.#targets.get(key);
+    if (hit !== undefined && this.#mono() - hit.at < 300_000) return hit.target;
+    const target = services.target({ platform }, signal);
+    this.#targets.set(key, { at: this.#mono(), target });
+    target.catch(() => this.#targets.delete(key));
+    return target;
   }
 
   #record(e: Entry, o: CheckOutcome): void {
@@ -320,8 +353,18 @@ export class Daemon {
     const config = await this.#deps.loadConfig();
     this.#apply(config);
     for (const e of this.#entries) clearTimeout(e.timer);
-    await Promise.all(this.#entries.map((e) => this.#run(e, 'once', options.dryRun)));
+    await this.checkAllNow(options);
     return this.#entries.map((e) => ({ ...e.status, nextRun: undefined }));
+  }
+
+  /** Checks every image now with the running services (no splay), as one scheduled cycle would. */
+  async checkAllNow(options: { dryRun: boolean } = { dryRun: false }): Promise<void> {
+    await Promise.all(this.#entries.map((e) => this.#run(e, 'once', options.dryRun)));
+  }
+
+  /** The running services (benchmarks read their request counters). */
+  get services(): DaemonServices | undefined {
+    return this.#services;
   }
 
   /** Re-reads the config; a bad one is rejected and the old one keeps running. */

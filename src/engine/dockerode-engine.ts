@@ -226,6 +226,15 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       }
     },
 
+    async listImages() {
+      try {
+        const list = await docker.listImages({ all: false });
+        return list.map((i) => ({ id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], os: '', architecture: '', variant: '' }));
+      } catch (error) {
+        throw engineError(error, 'listing images', where);
+      }
+    },
+
     async imagesInUse() {
       try {
         const list = await docker.listContainers({ all: true });

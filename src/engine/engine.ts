@@ -71,6 +71,8 @@ export interface Engine {
   start(id: string): Promise<void>;
   kill(id: string, signal: string): Promise<void>;
   remove(id: string): Promise<void>;
+  /** Every image with its tags and digests (one request for all). */
+  listImages(): Promise<readonly ImageInfo[]>;
   /** Image IDs used by any container, running or stopped. */
   imagesInUse(): Promise<ReadonlySet<string>>;
   /** Removes an image reference (`name@digest`); the image goes when no reference is left. */

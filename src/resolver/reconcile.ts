@@ -10,11 +10,11 @@
  * Idempotent: an interrupted check is simply redone by the next one.
  */
 import { NoMatchingPlatformError, ResolverError } from '../errors.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, ImageInfo } from '../engine/engine.js';
 import type { PullState } from '../engine/pull-progress.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { formatPlatformAll } from '../platform/platform.js';
-import { familiarName, formatReference, withDefaultTag, type Reference } from '../reference/reference.js';
+import { familiarName, formatReference, parseReference, withDefaultTag, type Reference } from '../reference/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
@@ -43,6 +43,8 @@ export interface CheckDeps {
   readonly engine: Engine;
   readonly credentials: CredentialStore;
   readonly state: StateStore;
+  /** A recent listing of the engine's images, shared by many checks (one request instead of one each). */
+  readonly localImages?: (() => Promise<readonly ImageInfo[]>) | undefined;
 }
 
 /** Options of a check. */
@@ -69,6 +71,15 @@ async function prune(deps: CheckDeps, ref: Reference, keep: readonly string[], d
   return removed;
 }
 
+/** Canonical `name:tag` of an engine RepoTags entry (or of our own familiar form). */
+function parseTag(text: string): string {
+  try {
+    return formatReference(parseReference(text));
+  } catch {
+    return text;
+  }
+}
+
 /** Checks one tag and brings the engine to the current child. */
 export async function checkImage(deps: CheckDeps, job: TrackedImage, options: CheckOptions = {}): Promise<CheckOutcome> {
   const ref = withDefaultTag(job.reference);
@@ -85,7 +96,14 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     return image !== undefined && hasRepoDigest(image.repoDigests, ref, child);
   };
 
-  if (record !== undefined && (record.indexDigest ?? record.childDigest) === top.digest && (await presentAsTagged(record.childDigest))) {
+  const presentInListing = async (child: string): Promise<boolean> => {
+    if (deps.localImages === undefined || tagged === undefined) return presentAsTagged(child);
+    const images = await deps.localImages();
+    const want = parseTag(tagged);
+    return images.some((i) => i.repoTags.some((t) => parseTag(t) === want) && hasRepoDigest(i.repoDigests, ref, child));
+  };
+
+  if (record !== undefined && (record.indexDigest ?? record.childDigest) === top.digest && (await presentInListing(record.childDigest))) {
     return { kind: 'unchanged', indexDigest: top.digest, childDigest: record.childDigest };
   }
 

@@ -3,7 +3,7 @@
  * ID, time, registry. Shared by `pull`, `run` (offline fallback) and the daemon. One JSON file, written
  * with writeFileDurable only when its content changes; a corrupt file is moved aside, never discarded.
  */
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
@@ -38,22 +38,34 @@ export function recordKey(reference: string, platform: string): string {
   return `${reference} ${platform}`;
 }
 
-/** Reads and updates the state file. */
+/** Reads and updates the state file. Updates within a process are serialised. */
 export class StateStore {
   readonly path: string;
   readonly #warn: (message: string) => void;
   #current: StateFile | undefined;
   #text: string | undefined;
+  #seen: string | undefined;
+  #prepared = false;
+  #chain: Promise<unknown> = Promise.resolve();
 
   constructor(dir: string, warn: (message: string) => void) {
     this.path = join(dir, 'state.json');
     this.#warn = warn;
   }
 
-  /** Loads the file (creating the folder); a corrupt file is moved aside with a warning. */
+  /**
+   * Loads the file. The first load creates the folder and removes temp files that killed writers left;
+   * later loads re-read only when the file changed on disk. A corrupt file is moved aside with a warning.
+   */
   async load(): Promise<StateFile> {
-    await mkdir(join(this.path, '..'), { recursive: true, mode: 0o700 });
-    await removeOrphans(this.path);
+    if (!this.#prepared) {
+      await mkdir(join(this.path, '..'), { recursive: true, mode: 0o700 });
+      await removeOrphans(this.path);
+      this.#prepared = true;
+    }
+    const info = await stat(this.path).catch(() => undefined);
+    const seen = info === undefined ? 'missing' : `${info.mtimeMs}:${info.size}:${info.ino}:${info.isDirectory()}`;
+    if (this.#current !== undefined && seen === this.#seen) return this.#current;
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -62,6 +74,7 @@ export class StateStore {
       if (code === 'ENOENT') {
         this.#current = empty;
         this.#text = undefined;
+        this.#seen = seen;
         return empty;
       }
       if (code !== 'EISDIR') throw new ResolverError('ERR_USAGE', `cannot read the state file ${this.path}: ${code ?? String(error)}`);
@@ -80,10 +93,12 @@ export class StateStore {
       this.#warn(`the state file ${this.path} was unreadable; moved aside to ${aside} and starting empty`);
       this.#current = empty;
       this.#text = undefined;
+      this.#seen = 'missing';
       return empty;
     }
     this.#current = parsed;
     this.#text = text;
+    this.#seen = seen;
     return parsed;
   }
 
@@ -93,15 +108,21 @@ export class StateStore {
     return s.images[recordKey(reference, platform)];
   }
 
-  /** Applies a change and writes the file if its content changed. */
-  async update(change: (s: StateFile) => StateFile): Promise<void> {
-    await this.load();
-    const next = change(this.#current ?? empty);
-    const text = `${JSON.stringify(next, null, 2)}\n`;
-    if (text === this.#text) return;
-    await writeFileDurable(this.path, text);
-    this.#current = next;
-    this.#text = text;
+  /** Applies a change and writes the file if its content changed; one update at a time. */
+  update(change: (s: StateFile) => StateFile): Promise<void> {
+    const run = this.#chain.then(async () => {
+      const current = await this.load();
+      const next = change(current);
+      const text = `${JSON.stringify(next, null, 2)}\n`;
+      if (text === this.#text) return;
+      await writeFileDurable(this.path, text);
+      const info = await stat(this.path);
+      this.#current = next;
+      this.#text = text;
+      this.#seen = `${info.mtimeMs}:${info.size}:${info.ino}:false`;
+    });
+    this.#chain = run.catch(() => undefined);
+    return run;
   }
 
   /** Records a pulled image. */
