@@ -31,7 +31,7 @@ try {
   const yaml = `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "0 0 1 1 *"\nsplay: 0s\nconcurrency: 4\nstateDir: ${join(tmp, 'state')}\nimages:\n${Array.from({ length: tags }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n')}\n`;
   const file = join(tmp, 'scale.yaml');
   writeFileSync(file, yaml);
-  const child = spawnSync(process.execPath, [join(root, 'bench/scale-daemon.mjs'), file, String(cycles)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const child = spawnSync(process.execPath, ['--expose-gc', join(root, 'bench/scale-daemon.mjs'), file, String(cycles)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (child.status !== 0) throw new Error(child.stderr);
   const m = JSON.parse(child.stdout.trim().split('\n').at(-1));
   const { firstMs, failing, wallMs: wall, requests, rss, results } = m;
@@ -41,7 +41,8 @@ try {
   const rssCycles = Number(process.env.RSS_CYCLES ?? 60);
   const liveFile = join(tmp, 'live.yaml');
   writeFileSync(liveFile, yaml.replace('"0 0 1 1 *"', '"*/2 * * * * *"'));
-  const live = spawn(process.execPath, [join(root, 'bin/resolver.cjs'), 'daemon', '--config', liveFile], { stdio: 'ignore', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
+  // The same Node flags and environment as systemd/resolver.service.
+  const live = spawn(process.execPath, ['--max-semi-space-size=2', join(root, 'bin/resolver.cjs'), 'daemon', '--config', liveFile], { stdio: 'ignore', env: { ...process.env, NODE_EXTRA_CA_CERTS: '', MALLOC_ARENA_MAX: '2' } });
   const vmrss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${live.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const liveRss = [];
   await sleep(20_000);
@@ -59,7 +60,7 @@ try {
     `| CPU time (user+system) | ${cpuMs.toFixed(0)} ms | ${(cpuMs / tags).toFixed(2)} ms |`,
     `| registry requests | ${requests} | ${(requests / tags).toFixed(2)} |`,
     '',
-    `in-process daemon (unbundled modules) RSS: ${rss.map(([c, mb]) => `after ${c} cycles ${mb.toFixed(1)} MB`).join('; ')}; last results: ${JSON.stringify(results)}`,
+    `in-process daemon (unbundled modules) RSS: ${rss.map(([c, mb, heap]) => `after ${c} cycles ${mb.toFixed(1)} MB (heap ${heap.toFixed(1)} MB)`).join('; ')}; last results: ${JSON.stringify(results)}`,
     `\`resolver daemon\` process (the shipped bundle), 2 s schedule: RSS ${liveRss.map(([c, mb]) => `after ~${c} cycles ${mb.toFixed(1)} MB`).join('; ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -81,10 +81,10 @@ export function isTlsError(error: unknown): boolean {
   return error instanceof ResolverError && error.code === 'ERR_TLS';
 }
 
-function transportError(error: unknown, url: URL, deadlineMs: number, deadline: AbortSignal, caller: AbortSignal | undefined): ResolverError {
+function transportError(error: unknown, url: URL, deadlineMs: number, deadlinePassed: boolean, caller: AbortSignal | undefined): ResolverError {
   const where = url.host;
   if (caller?.aborted === true) return new ResolverError('ERR_ABORTED', `request to ${where} was cancelled`, { cause: error });
-  if (deadline.aborted) {
+  if (deadlinePassed) {
     return new ResolverError('ERR_NETWORK', `${where} did not answer completely within ${deadlineMs / 1000} s`, { cause: error });
   }
   const code = codeOf(error) ?? 'unknown';
@@ -200,9 +200,27 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
 
   return {
     async send(req) {
-      const deadline = AbortSignal.timeout(req.deadlineMs);
-      const signal = req.signal === undefined ? deadline : AbortSignal.any([req.signal, deadline]);
-      let url = req.url;
+      // A plain controller with a cleared timer, not AbortSignal.timeout/any: a daemon sends hundreds of
+      // requests a second under one long-lived shutdown signal, and those pile up until they expire.
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new Error('deadline')), req.deadlineMs);
+      const onCallerAbort = (): void => controller.abort(req.signal?.reason);
+      if (req.signal?.aborted === true) controller.abort(req.signal.reason);
+      else req.signal?.addEventListener('abort', onCallerAbort, { once: true });
+      try {
+        return await sendWithin(req, controller.signal, () => !req.signal?.aborted && controller.signal.aborted);
+      } finally {
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onCallerAbort);
+      }
+    },
+    async close() {
+      await Promise.all([secure.close(), insecureAgent?.close()]);
+    },
+  };
+
+  async function sendWithin(req: HttpRequest, signal: AbortSignal, deadlinePassed: () => boolean): Promise<HttpResponse> {
+    let url = req.url;
       let headers: Record<string, string> = { 'user-agent': userAgent, ...req.headers };
       const origin = req.url.origin;
       for (let hop = 0; ; hop++) {
@@ -211,7 +229,7 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
           res = await once(req, url, headers, signal);
         } catch (error) {
           if (error instanceof ResolverError) throw error;
-          throw transportError(error, url, req.deadlineMs, deadline, req.signal);
+          throw transportError(error, url, req.deadlineMs, deadlinePassed(), req.signal);
         }
         const location = res.headers['location'];
         if (req.followRedirects === false || ![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
@@ -230,9 +248,5 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
         }
         url = next;
       }
-    },
-    async close() {
-      await Promise.all([secure.close(), insecureAgent?.close()]);
-    },
-  };
+  }
 }

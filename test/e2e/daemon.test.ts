@@ -145,6 +145,22 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
       await until('the new child', async () => ((await inspectId()) === v2amd.config.digest ? true : undefined), 15_000);
       expect((await api.get(`/images/${proxy.host}/fleet/app@${v1amd.manifest.digest}/json`)).status).toBe(200);
 
+      // 4b. Pruning beyond retain: a child a container uses stays; an unused one goes.
+      const created = await api.postJson('/containers/create', { Image: `${proxy.host}/fleet/app@${v1amd.manifest.digest}`, Cmd: ['true'] });
+      const v3amd = image('amd64', undefined, 'amd64 v3');
+      await publish([v3amd, v2arm]);
+      await until('v3', async () => ((await inspectId()) === v3amd.config.digest ? true : undefined), 15_000);
+      expect((await api.get(`/images/${proxy.host}/fleet/app@${v1amd.manifest.digest}/json`)).status, 'in use: kept').toBe(200);
+      expect((await api.get(`/images/${proxy.host}/fleet/app@${v2amd.manifest.digest}/json`)).status, 'retained').toBe(200);
+      await api.del(`/containers/${created.Id}?force=1`);
+      const v4amd = image('amd64', undefined, 'amd64 v4');
+      await publish([v4amd, v2arm]);
+      await until('v4', async () => ((await inspectId()) === v4amd.config.digest ? true : undefined), 15_000);
+      await until('v1 and v2 pruned', async () => ((await api.get(`/images/${proxy.host}/fleet/app@${v2amd.manifest.digest}/json`)).status === 404 ? true : undefined), 10_000);
+      expect((await api.get(`/images/${proxy.host}/fleet/app@${v3amd.manifest.digest}/json`)).status, 'retained').toBe(200);
+      await publish([v2amd, v2arm]);
+      await until('v2 again', async () => ((await inspectId()) === v2amd.config.digest ? true : undefined), 15_000);
+
       // 5. The platform dropped from the index: hold keeps the image and status shows it.
       await publish([v2arm]);
       await until('hold', () => d.logs().find((l) => /holding the current image/.test(String(l['msg']))));

@@ -4,6 +4,7 @@ import { createHttpClient, type HttpClient } from '../../src/http/http.js';
 export interface EngineApi {
   get(path: string): Promise<{ status: number; json: any }>;
   post(path: string): Promise<{ status: number; text: string }>;
+  postJson(path: string, body: unknown): Promise<any>;
   del(path: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -20,6 +21,10 @@ export function engineApi(dockerHost: string): EngineApi {
     async post(path) {
       const r = await http.send({ method: 'POST', url: url(path), deadlineMs: 120_000, maxBytes: 16 << 20 });
       return { status: r.status, text: r.body.toString('utf8') };
+    },
+    async postJson(path, body) {
+      const r = await http.send({ method: 'POST', url: url(path), body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, deadlineMs: 30_000, maxBytes: 1 << 20 });
+      return JSON.parse(r.body.toString('utf8'));
     },
     async del(path) {
       const r = await http.send({ method: 'DELETE', url: url(path), deadlineMs: 30_000, maxBytes: 1 << 20 }).catch(() => ({ status: 0 }));

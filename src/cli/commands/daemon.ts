@@ -48,9 +48,9 @@ function daemonFor(file: string, env: NodeJS.ProcessEnv, options: { level?: stri
 }
 
 function statusRows(images: readonly ImageStatus[]): string {
-  const rows = [['IMAGE', 'PLATFORM', 'STATE', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', 'ERROR']];
+  const rows = [['IMAGE', 'PLATFORM', 'STATE', 'INDEX', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', 'ERROR']];
   for (const i of images) {
-    rows.push([i.image, i.platform ?? '-', i.held !== undefined ? 'held' : i.state, i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', i.lastError ?? i.held ?? '']);
+    rows.push([i.image, i.platform ?? '-', i.held !== undefined ? 'held' : i.state, i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', i.lastError ?? i.held ?? '']);
   }
   return table(rows);
 }
