@@ -2,9 +2,9 @@
  * The pre-puller daemon, built CLI, against a real registry (through a counting proxy) and the private
  * Debian 12 dockerd, with a 2-second schedule.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -278,6 +278,42 @@ describe.runIf(existsSync(faketime) || process.env['CI'] === 'true')('resolver d
       expect(await d.exited).toBe(0);
     } finally {
       d.child.kill('SIGKILL');
+    }
+  }, 120_000);
+});
+
+describe.runIf(process.getuid?.() === 0 && (dockerHost !== undefined || process.env['CI'] === 'true'))('resolver daemon and a full disk', () => {
+  it('keeps running with the state folder on a full tmpfs; the old state stays byte-identical; it catches up once there is room', async () => {
+    const stateDir = join(dir, 'state-full');
+    await mkdir(stateDir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', stateDir]);
+    const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/full' });
+    const put = async (img: BuiltImage): Promise<void> => {
+      await pusher.image(img);
+      await pusher.manifest(buildIndex([{ manifest: img.manifest, platform: platformObject(img.platform) }], 'oci'), 'stable');
+    };
+    const a = image('amd64', undefined, 'full a');
+    await put(a);
+    const config = await writeConfig('full.yaml', baseConfig(stateDir).replace('PROXY/fleet/app', `${registry.host}/fleet/full`));
+    const d = startDaemon(config);
+    try {
+      await until('first pull', () => d.logs().find((l) => l['msg'] === 'pulled a new child'));
+      const before = await readFile(join(stateDir, 'state.json'));
+      await writeFile(join(stateDir, 'filler'), Buffer.alloc(400_000)).catch(() => undefined);
+      const b = image('amd64', undefined, 'full b');
+      await put(b);
+      await until('a failed state write', () => d.logs().find((l) => l['msg'] === 'check failed' && /ENOSPC|no space/i.test(String(l['err']))));
+      expect(d.child.exitCode).toBeNull();
+      expect((await readFile(join(stateDir, 'state.json'))).equals(before)).toBe(true);
+      expect((await readdir(stateDir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      await unlink(join(stateDir, 'filler'));
+      const recorded = async (): Promise<string[]> => Object.values((JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as { images: Record<string, { childDigest: string }> }).images).map((r) => r.childDigest);
+      await until('catch-up', async () => ((await recorded()).includes(b.manifest.digest) ? true : undefined), 60_000);
+      d.child.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+    } finally {
+      d.child.kill('SIGKILL');
+      execFileSync('umount', ['-l', stateDir]);
     }
   }, 120_000);
 });
