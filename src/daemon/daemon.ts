@@ -16,7 +16,7 @@ import cron from 'node-cron';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../config/schema.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, ImageInfo } from '../engine/engine.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { formatPlatformAll } from '../platform/platform.js';
 import type { Logger } from '../log/logger.js';
@@ -136,7 +136,7 @@ export class Daemon {
   /** Detected targets per platform spec, refreshed every 5 minutes (host detection costs ~0.6 ms). */
   #targets = new Map<string, { at: number; target: Promise<TargetPlatform> }>();
   /** One image listing shared by the checks of the next second. */
-  #listing: { at: number; images: Promise<readonly import('../engine/engine.js').ImageInfo[]> } | undefined;
+  #listing: { at: number; images: Promise<readonly ImageInfo[]> } | undefined;
   /** Counters for /metrics. */
   readonly metrics = new Metrics();
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -268,7 +268,7 @@ export class Daemon {
         const target = await this.#target(services, e.config.platform ?? config.platform, signal);
         e.status.platform = formatPlatformAll(target.platform);
         const engine = await services.engine(signal);
-        const localImages = (): Promise<readonly import('../engine/engine.js').ImageInfo[]> => {
+        const localImages = (): Promise<readonly ImageInfo[]> => {
           const now = this.#mono();
           if (this.#listing === undefined || now - this.#listing.at > 1000) {
             const images = engine.listImages();

@@ -221,32 +221,32 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
 
   async function sendWithin(req: HttpRequest, signal: AbortSignal, deadlinePassed: () => boolean): Promise<HttpResponse> {
     let url = req.url;
-      let headers: Record<string, string> = { 'user-agent': userAgent, ...req.headers };
-      const origin = req.url.origin;
-      for (let hop = 0; ; hop++) {
-        let res: HttpResponse;
-        try {
-          res = await once(req, url, headers, signal);
-        } catch (error) {
-          if (error instanceof ResolverError) throw error;
-          throw transportError(error, url, req.deadlineMs, deadlinePassed(), req.signal);
-        }
-        const location = res.headers['location'];
-        if (req.followRedirects === false || ![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
-        if (hop >= 10) throw new ResolverError('ERR_REGISTRY_HTTP', `too many redirects from ${redactUrl(req.url)}`);
-        const next = new URL(location, url);
-        if (next.protocol !== 'https:' && next.protocol !== 'http:') {
-          throw new ResolverError('ERR_REGISTRY_HTTP', `${url.host} redirected to an unsupported URL scheme ${next.protocol}`);
-        }
-        if (next.hostname !== req.url.hostname && isPrivateIpLiteral(next.hostname)) {
-          throw new ResolverError('ERR_REGISTRY_HTTP', `${url.host} redirected to the private address ${next.host}; refused`);
-        }
-        if (next.origin !== origin) {
-          // Never carry credentials to another origin (distribution-spec; undici's fetch does the same).
-          const { authorization: _a, cookie: _c, ...rest } = headers;
-          headers = rest;
-        }
-        url = next;
+    let headers: Record<string, string> = { 'user-agent': userAgent, ...req.headers };
+    const origin = req.url.origin;
+    for (let hop = 0; ; hop++) {
+      let res: HttpResponse;
+      try {
+        res = await once(req, url, headers, signal);
+      } catch (error) {
+        if (error instanceof ResolverError) throw error;
+        throw transportError(error, url, req.deadlineMs, deadlinePassed(), req.signal);
       }
+      const location = res.headers['location'];
+      if (req.followRedirects === false || ![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
+      if (hop >= 10) throw new ResolverError('ERR_REGISTRY_HTTP', `too many redirects from ${redactUrl(req.url)}`);
+      const next = new URL(location, url);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+        throw new ResolverError('ERR_REGISTRY_HTTP', `${url.host} redirected to an unsupported URL scheme ${next.protocol}`);
+      }
+      if (next.hostname !== req.url.hostname && isPrivateIpLiteral(next.hostname)) {
+        throw new ResolverError('ERR_REGISTRY_HTTP', `${url.host} redirected to the private address ${next.host}; refused`);
+      }
+      if (next.origin !== origin) {
+        // Never carry credentials to another origin (distribution-spec; undici's fetch does the same).
+        const { authorization: _a, cookie: _c, ...rest } = headers;
+        headers = rest;
+      }
+      url = next;
+    }
   }
 }

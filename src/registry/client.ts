@@ -6,7 +6,8 @@
  * done here (not by undici's retry interceptor), and Docker Hub's `ratelimit-*` headers.
  */
 import { ResolverError, RegistryHttpError, type ErrorCode } from '../errors.js';
-import { isPrivateIpLiteral, type HttpClient, type HttpResponse } from '../http/http.js';
+import { isIP } from 'node:net';
+import type { HttpClient, HttpResponse } from '../http/http.js';
 import { digestOf, verifyDigest } from '../manifest/classify.js';
 import { manifestAccept } from '../manifest/media-types.js';
 import { isSha256Digest, parseDigest } from '../reference/digest.js';
@@ -116,7 +117,7 @@ export function parseRateLimit(headers: Readonly<Record<string, string>>): RateL
 /** True for hosts Docker treats as insecure by default (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackHost(host: string): boolean {
   const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return hostname === 'localhost' || hostname === '::1' || /^127\./.test(hostname) || (isPrivateIpLiteral(hostname) && hostname.startsWith('127.'));
+  return hostname === 'localhost' || hostname === '::1' || (isIP(hostname) === 4 && hostname.startsWith('127.'));
 }
 
 interface OciError {
