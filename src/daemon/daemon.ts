@@ -23,7 +23,7 @@ import type { Logger } from '../log/logger.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
-import { checkImage, type CheckOutcome } from '../resolver/reconcile.js';
+import { checkImage, indexByTag, type CheckOutcome } from '../resolver/reconcile.js';
 import type { StateStore } from '../state/state-store.js';
 import { acquireLock } from './lock.js';
 import { Metrics, serveMetrics } from './metrics.js';
@@ -136,7 +136,7 @@ export class Daemon {
   /** Detected targets per platform spec, refreshed every 5 minutes (host detection costs ~0.6 ms). */
   #targets = new Map<string, { at: number; target: Promise<TargetPlatform> }>();
   /** One image listing shared by the checks of the next second. */
-  #listing: { at: number; images: Promise<readonly ImageInfo[]> } | undefined;
+  #listing: { at: number; tags: Promise<ReadonlyMap<string, ImageInfo>> } | undefined;
   /** Counters for /metrics. */
   readonly metrics = new Metrics();
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -268,17 +268,17 @@ export class Daemon {
         const target = await this.#target(services, e.config.platform ?? config.platform, signal);
         e.status.platform = formatPlatformAll(target.platform);
         const engine = await services.engine(signal);
-        const localImages = (): Promise<readonly ImageInfo[]> => {
+        const localTags = (): Promise<ReadonlyMap<string, ImageInfo>> => {
           const now = this.#mono();
           if (this.#listing === undefined || now - this.#listing.at > 1000) {
-            const images = engine.listImages();
-            this.#listing = { at: now, images };
-            images.catch(() => (this.#listing = undefined));
+            const tags = engine.listImages().then(indexByTag);
+            this.#listing = { at: now, tags };
+            tags.catch(() => (this.#listing = undefined));
           }
-          return this.#listing.images;
+          return this.#listing.tags;
         };
         const outcome = await checkImage(
-          { registry: services.registry, engine, credentials: services.credentials, state: services.state, localImages },
+          { registry: services.registry, engine, credentials: services.credentials, state: services.state, localTags },
           { reference: parseReference(e.config.image), target, onMissingPlatform: e.config.onMissingPlatform ?? config.onMissingPlatform, retain: e.config.retain ?? config.retain },
           { signal, dryRun },
         );

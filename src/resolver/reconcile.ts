@@ -43,8 +43,8 @@ export interface CheckDeps {
   readonly engine: Engine;
   readonly credentials: CredentialStore;
   readonly state: StateStore;
-  /** A recent listing of the engine's images, shared by many checks (one request instead of one each). */
-  readonly localImages?: (() => Promise<readonly ImageInfo[]>) | undefined;
+  /** A recent listing of the engine's images by canonical `name:tag`, shared by many checks (one request, indexed once). */
+  readonly localTags?: (() => Promise<ReadonlyMap<string, ImageInfo>>) | undefined;
 }
 
 /** Options of a check. */
@@ -72,12 +72,19 @@ async function prune(deps: CheckDeps, ref: Reference, keep: readonly string[], d
 }
 
 /** Canonical `name:tag` of an engine RepoTags entry (or of our own familiar form). */
-function parseTag(text: string): string {
+export function canonicalTag(text: string): string {
   try {
     return formatReference(parseReference(text));
   } catch {
     return text;
   }
+}
+
+/** Indexes an image listing by canonical `name:tag`. */
+export function indexByTag(images: readonly ImageInfo[]): Map<string, ImageInfo> {
+  const map = new Map<string, ImageInfo>();
+  for (const image of images) for (const tag of image.repoTags) map.set(canonicalTag(tag), image);
+  return map;
 }
 
 /** Checks one tag and brings the engine to the current child. */
@@ -97,10 +104,9 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   };
 
   const presentInListing = async (child: string): Promise<boolean> => {
-    if (deps.localImages === undefined || tagged === undefined) return presentAsTagged(child);
-    const images = await deps.localImages();
-    const want = parseTag(tagged);
-    return images.some((i) => i.repoTags.some((t) => parseTag(t) === want) && hasRepoDigest(i.repoDigests, ref, child));
+    if (deps.localTags === undefined || tagged === undefined) return presentAsTagged(child);
+    const image = (await deps.localTags()).get(canonicalTag(tagged));
+    return image !== undefined && hasRepoDigest(image.repoDigests, ref, child);
   };
 
   if (record !== undefined && (record.indexDigest ?? record.childDigest) === top.digest && (await presentInListing(record.childDigest))) {
