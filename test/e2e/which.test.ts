@@ -164,6 +164,18 @@ describe('resolver which (anonymous registry, built CLI)', () => {
   });
 });
 
+describe('start-up cost', () => {
+  it('which --platform loads no npm package from node_modules (dockerode, systeminformation, node-cron, pino stay unloaded)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { resolve: res } = await import('node:path');
+    const r = spawnSync(process.execPath, ['--import', res('bench/loaded-modules.mjs'), res('bin/resolver.cjs'), 'which', ref('multi/docker'), '--platform', 'linux/arm64'], {
+      env: { PATH: process.env['PATH'], RESOLVER_REPORT_MODULES: '1', DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('loaded-packages: (none)');
+  });
+});
+
 describe('resolver which with authentication', () => {
   it('Basic: anonymous is refused with exit 5, config.json auths works, a wrong password exits 5', async () => {
     const anon = await cli(['which', ref('private/app', s.basic), '--platform', 'linux/arm64']);

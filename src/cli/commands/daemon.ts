@@ -4,15 +4,16 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
-import { Daemon, type ImageStatus } from '../../daemon/daemon.js';
-import { queryDaemon } from '../../daemon/lock.js';
-import { createLogger } from '../../log/logger.js';
-import { defaultStateDir, StateStore } from '../../state/state-store.js';
+import type { Daemon, ImageStatus } from '../../daemon/daemon.js';
+import { defaultStateDir } from '../../state/state-store.js';
 import { table, type Output } from '../output.js';
 import { createServices } from '../services.js';
 import type { SignalHub } from '../signals.js';
+
+// The daemon's modules (node-cron, pino, yaml) load only when one of these commands runs, so that
+// `which` and `run` do not pay for them at start-up (bench/README.md).
+const loadConfig = async (file: string): Promise<Config> => (await import('../../config/load.js')).loadConfig(file);
 
 const defaultConfig = '/etc/resolver/resolver.yaml';
 
@@ -20,7 +21,8 @@ function stateDirOf(config: Config | undefined, env: NodeJS.ProcessEnv): string 
   return config?.stateDir ?? defaultStateDir(env, env['HOME'] ?? '/root', process.getuid?.() === 0);
 }
 
-function daemonFor(file: string, env: NodeJS.ProcessEnv, options: { level?: string; human: boolean; lock: boolean; output: Output }): Daemon {
+async function daemonFor(file: string, env: NodeJS.ProcessEnv, options: { level?: string; human: boolean; lock: boolean; output: Output }): Promise<Daemon> {
+  const [{ Daemon }, { createLogger }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js')]);
   let level = options.level ?? 'info';
   const logger = createLogger({ level, human: options.human });
   return new Daemon({
@@ -74,7 +76,7 @@ export function register(program: Command, deps: { output: Output; signals: Sign
     .option('-c, --config <file>', 'config file', defaultConfig)
     .option('--log-level <level>', 'override logLevel')
     .action(async (opts: { config: string; logLevel?: string }) => {
-      const daemon = daemonFor(opts.config, process.env, { level: opts.logLevel, human: process.stdout.isTTY, lock: true, output: deps.output });
+      const daemon = await daemonFor(opts.config, process.env, { level: opts.logLevel, human: process.stdout.isTTY, lock: true, output: deps.output });
       await daemon.start();
       const onHup = (): void => void daemon.reload();
       process.on('SIGHUP', onHup);
@@ -94,7 +96,7 @@ export function register(program: Command, deps: { output: Output; signals: Sign
     .option('--dry-run', 'report what would be pulled without pulling')
     .option('--json', 'print a JSON array')
     .action(async (opts: { config: string; dryRun?: boolean; json?: boolean }) => {
-      const daemon = daemonFor(opts.config, process.env, { level: 'warn', human: true, lock: false, output: deps.output });
+      const daemon = await daemonFor(opts.config, process.env, { level: 'warn', human: true, lock: false, output: deps.output });
       const statuses = await daemon.runOnce({ dryRun: opts.dryRun === true });
       await daemon.stop();
       deps.output.out(opts.json === true ? JSON.stringify(statuses, null, 2) : statusRows(statuses));
@@ -114,6 +116,8 @@ export function register(program: Command, deps: { output: Output; signals: Sign
         config = undefined;
       }
       const stateDir = stateDirOf(config, process.env);
+      const { queryDaemon } = await import('../../daemon/lock.js');
+      const { StateStore } = await import('../../state/state-store.js');
       const live = (await queryDaemon(stateDir)) as { pid: number; images: ImageStatus[] } | undefined;
       if (live !== undefined) {
         deps.output.out(opts.json === true ? JSON.stringify({ daemon: 'running', ...live }, null, 2) : `daemon running (pid ${live.pid})\n${statusRows(live.images)}`);
