@@ -5,25 +5,19 @@
 // Needs root and Debian's docker.io (dockerd 20.10). Node starts timed with NODE_EXTRA_CA_CERTS unset.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-const root = resolve(new URL('..', import.meta.url).pathname);
-const dist = (p) => join(root, 'dist', p);
-const { startRegistry } = await import(dist('sandbox/registry-server.js'));
-const { startDockerd, unmountUnder } = await import(dist('sandbox/dockerd.js'));
+import { dist, root, startBenchServices } from './setup.mjs';
+
 const { Pusher } = await import(dist('sandbox/push.js'));
 const { publishIndex, superGolangChildren, busyboxRoot } = await import(dist('sandbox/samples.js'));
-const { createHttpClient } = await import(dist('http/http.js'));
 
 const runs = Number(process.env.BENCH_RUNS ?? 11);
-const tmp = mkdtempSync(join(tmpdir(), 'resolver-bench-engine-'));
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const http = createHttpClient();
-const registry = await startRegistry({ dir: join(tmp, 'reg'), auth: { kind: 'none' } });
-const engine = await startDockerd({ binary: '/usr/sbin/dockerd', dir: join(tmp, 'engine') });
+const services = await startBenchServices('bench-engine');
+const { tmp, http, registry, engine } = services;
 const env = { ...process.env, DOCKER_HOST: engine.dockerHost, RESOLVER_STATE_DIR: join(tmp, 'state'), DOCKER_CONFIG: join(tmp, 'cfg') };
 delete env.NODE_EXTRA_CA_CERTS;
 const cli = join(root, 'bin/resolver.cjs');
@@ -74,9 +68,5 @@ try {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (process.env.BENCH_WRITE) writeFileSync(process.env.BENCH_WRITE, `${lines.join('\n')}\n`);
 } finally {
-  await http.close();
-  await registry.stop();
-  await engine.stop();
-  await unmountUnder(tmp);
-  rmSync(tmp, { recursive: true, force: true });
+  await services.stop();
 }

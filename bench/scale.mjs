@@ -2,26 +2,20 @@
 // Scale: N tracked tags (default 1,000) in one local registry, all on one multi-arch index, and a private
 // dockerd. Measures one unchanged cycle (wall, CPU, registry requests per tag) and the daemon's RSS after
 // 10 and after CYCLES cycles. Runs the daemon in process through its real check path.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
-const root = resolve(new URL('..', import.meta.url).pathname);
-const dist = (p) => join(root, 'dist', p);
-const { startRegistry } = await import(dist('sandbox/registry-server.js'));
-const { startDockerd, unmountUnder } = await import(dist('sandbox/dockerd.js'));
+import { dist, root, startBenchServices } from './setup.mjs';
+
 const { Pusher } = await import(dist('sandbox/push.js'));
 const { buildImage, buildIndex, platformObject } = await import(dist('sandbox/oci-builder.js'));
-const { createHttpClient } = await import(dist('http/http.js'));
 
 const tags = Number(process.env.SCALE_TAGS ?? 1000);
 const cycles = Number(process.env.SCALE_CYCLES ?? 200);
-const tmp = mkdtempSync(join(tmpdir(), 'resolver-scale-'));
-const http = createHttpClient();
-const registry = await startRegistry({ dir: join(tmp, 'reg'), auth: { kind: 'none' } });
-const engine = await startDockerd({ binary: '/usr/sbin/dockerd', dir: join(tmp, 'engine') });
+const services = await startBenchServices('scale');
+const { tmp, http, registry, engine } = services;
 try {
   const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/app' });
   const children = [['amd64'], ['arm64', 'v8'], ['arm', 'v7']].map(([a, v]) => buildImage({ platform: { os: 'linux', architecture: a, ...(v ? { variant: v } : {}) }, files: [{ path: 'x', content: Buffer.from(a) }], format: 'oci' }));
@@ -66,9 +60,5 @@ try {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (process.env.BENCH_WRITE) writeFileSync(process.env.BENCH_WRITE, `${lines.join('\n')}\n`);
 } finally {
-  await http.close();
-  await registry.stop();
-  await engine.stop();
-  await unmountUnder(tmp);
-  rmSync(tmp, { recursive: true, force: true });
+  await services.stop();
 }
