@@ -35,6 +35,7 @@ const r1 = reqs();
 const rss = [];
 for (let c = 2; c <= cycles; c++) {
   await daemon.checkAllNow();
+  if (process.env.SCALE_DEBUG) console.error(c, JSON.stringify(daemon.status().images.reduce((m, i) => ((m[i.lastResult] = (m[i.lastResult] ?? 0) + 1), m), {})));
   if (c === 10 || c === cycles) {
     global.gc?.();
     rss.push([c, process.memoryUsage().rss / 1048576, process.memoryUsage().heapUsed / 1048576]);

@@ -27,6 +27,7 @@ try {
   writeFileSync(file, yaml);
   const child = spawnSync(process.execPath, ['--expose-gc', join(root, 'bench/scale-daemon.mjs'), file, String(cycles)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (child.status !== 0) throw new Error(child.stderr);
+  if (process.env.SCALE_DEBUG) process.stderr.write(child.stderr);
   const m = JSON.parse(child.stdout.trim().split('\n').at(-1));
   const { firstMs, failing, wallMs: wall, requests, rss, results } = m;
   const cpuMs = m.cpuMs;

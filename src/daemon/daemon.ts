@@ -359,7 +359,16 @@ export class Daemon {
 
   /** Checks every image now with the running services (no splay), as one scheduled cycle would. */
   async checkAllNow(options: { dryRun: boolean } = { dryRun: false }): Promise<void> {
-    await Promise.all(this.#entries.map((e) => this.#run(e, 'once', options.dryRun)));
+    await Promise.all(
+      this.#entries.map(async (e) => {
+        // Never two runs of one image at once: wait for a scheduled run in flight, then run.
+        while (e.running !== undefined) await e.running;
+        e.running = this.#run(e, 'once', options.dryRun).finally(() => {
+          e.running = undefined;
+        });
+        await e.running;
+      }),
+    );
   }
 
   /** The running services (benchmarks read their request counters). */
