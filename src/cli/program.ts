@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { ResolverError } from '../errors.js';
 import * as daemonCommands from './commands/daemon.js';
+import * as manifestCommands from './commands/manifest.js';
 import * as platformCommand from './commands/platform.js';
 import * as pullCommand from './commands/pull.js';
 import * as runCommand from './commands/run.js';
@@ -38,6 +39,7 @@ export function buildProgram(deps: ProgramDeps): Command {
   pullCommand.register(program, { ...deps, signal: deps.signals.controller.signal });
   runCommand.register(program, deps);
   daemonCommands.register(program, deps);
+  manifestCommands.register(program, { ...deps, writeRaw: (bytes) => void process.stdout.write(bytes) });
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

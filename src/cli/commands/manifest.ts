@@ -1,0 +1,68 @@
+/**
+ * `resolver manifest inspect IMAGE [--raw] [--verbose]`: what a tag points to, as served. Default: the
+ * document as indented JSON (like `docker manifest inspect`); `--raw`: the exact bytes the registry served
+ * (verified against their digest); `--verbose`: a table of the entries (platform, digest, size, media type).
+ */
+import type { Command } from 'commander';
+import { classifyManifest } from '../../manifest/classify.js';
+import { descriptorPlatform } from '../../manifest/select.js';
+import { formatPlatformAll } from '../../platform/platform.js';
+import { formatReference, parseReference, withDefaultTag } from '../../reference/reference.js';
+import { repositoryOf } from '../../resolver/resolve.js';
+import { table, type Output } from '../output.js';
+import type { Services } from '../services.js';
+
+/** What inspect found. */
+export interface Inspected {
+  readonly reference: string;
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly body: Buffer;
+}
+
+/** Fetches the document a reference points to, verified. */
+export async function run(image: string, services: Services, signal?: AbortSignal): Promise<Inspected> {
+  const ref = withDefaultTag(parseReference(image));
+  const repo = repositoryOf(ref);
+  const digest = ref.digest ?? (await services.registry.resolveTag(repo, ref.tag ?? 'latest', signal)).digest;
+  const m = await services.registry.getManifest(repo, digest, signal);
+  return { reference: formatReference(ref), digest, mediaType: m.contentType.split(';')[0]?.trim() ?? '', body: m.body };
+}
+
+/** The readable form. */
+export function describe(x: Inspected): string {
+  const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
+  const head = [`reference  ${x.reference}`, `digest     ${x.digest}`, `mediaType  ${doc.mediaType}`, `size       ${x.body.byteLength}`];
+  if (doc.kind === 'manifest') {
+    const rows = [['  KIND', 'DIGEST', 'SIZE', 'MEDIA TYPE'], ['  config', doc.manifest.config.digest, String(doc.manifest.config.size), doc.manifest.config.mediaType]];
+    for (const l of doc.manifest.layers) rows.push(['  layer', l.digest, String(l.size), l.mediaType]);
+    return [...head, table(rows)].join('\n');
+  }
+  const rows = [['  PLATFORM', 'DIGEST', 'SIZE', 'MEDIA TYPE']];
+  for (const d of doc.index.manifests) rows.push([`  ${d.platform === undefined ? '(none)' : formatPlatformAll(descriptorPlatform(d.platform))}`, d.digest, String(d.size), d.mediaType]);
+  return [...head, table(rows)].join('\n');
+}
+
+/** Registers `manifest inspect`. */
+export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void }): void {
+  const manifest = program.commands.find((c) => c.name() === 'manifest') ?? program.command('manifest').description('inspect manifests and indexes');
+  manifest.exitOverride();
+  manifest
+    .command('inspect')
+    .description('show the manifest or index a reference points to')
+    .argument('<image>', 'image reference (tag or digest)')
+    .option('--raw', 'print the exact bytes the registry served')
+    .option('-v, --verbose', 'print a readable table of the entries')
+    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (image: string, opts: { raw?: boolean; verbose?: boolean; insecureRegistry: string[] }) => {
+      const services = deps.services({ insecureRegistries: opts.insecureRegistry });
+      try {
+        const x = await run(image, services);
+        if (opts.raw === true) deps.writeRaw(x.body);
+        else if (opts.verbose === true) deps.output.out(describe(x));
+        else deps.output.out(JSON.stringify(JSON.parse(x.body.toString('utf8')), null, 3));
+      } finally {
+        await services.close();
+      }
+    });
+}
