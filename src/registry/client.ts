@@ -15,6 +15,15 @@ import type { Clock, TokenCache, TokenRequest } from './auth.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import { parseWwwAuthenticate, preferredChallenge } from './www-authenticate.js';
 
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+
+interface RequestExtra {
+  readonly body?: Buffer | undefined;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly scopes?: readonly string[];
+  readonly maxBytes?: number;
+}
+
 /** Manifest size cap (registry-protocol.md §2.5). */
 export const maxManifestBytes = 4 * 1024 * 1024;
 
@@ -153,6 +162,8 @@ export class RegistryClient {
   readonly requests = { HEAD: 0, GET: 0 };
   /** Failed HTTPS attempts on insecure hosts before falling back to HTTP (once per host and process). */
   schemeProbes = 0;
+  /** POST/PUT/DELETE requests (publishing). */
+  writes = 0;
   /** Last rate-limit headers seen per host. */
   readonly rateLimits = new Map<string, RateLimit>();
 
@@ -186,14 +197,17 @@ export class RegistryClient {
   }
 
   /** Sends one request on the host's scheme; learns the scheme of insecure hosts (HTTPS, then HTTP, as dockerd). */
-  async #raw(repo: Repository, method: 'GET' | 'HEAD', path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpResponse> {
+  async #raw(repo: Repository, method: Method, path: string, headers: Record<string, string>, signal?: AbortSignal, extra: RequestExtra = {}): Promise<HttpResponse> {
     const state = this.#state(repo.host);
     const attempt = async (scheme: 'https' | 'http'): Promise<HttpResponse> => {
+      const url = path.startsWith('http://') || path.startsWith('https://') ? new URL(path) : new URL(`${scheme}://${repo.host}${path}`);
       const res = await this.#o.http.send({
-        method, url: new URL(`${scheme}://${repo.host}${path}`), headers, signal,
-        deadlineMs: 60_000, maxBytes: maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
+        method, url, headers, signal, ...(extra.body === undefined ? {} : { body: extra.body }),
+        deadlineMs: extra.body === undefined ? 60_000 : 600_000, maxBytes: extra.maxBytes ?? maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
+        ...(method === 'POST' || method === 'PUT' ? { followRedirects: false } : {}),
       });
-      this.requests[method]++;
+      if (method === 'GET' || method === 'HEAD') this.requests[method]++;
+      else this.writes++;
       return res;
     };
     if (state.scheme !== undefined) return attempt(state.scheme);
@@ -235,18 +249,18 @@ export class RegistryClient {
   }
 
   /** One logical request with auth, retries and error mapping. Returns 2xx responses only. */
-  async #request(repo: Repository, method: 'GET' | 'HEAD', path: string, accept: string | undefined, what: string, signal?: AbortSignal): Promise<HttpResponse> {
-    let scopes = [`repository:${repo.path}:pull`];
+  async #request(repo: Repository, method: Method, path: string, accept: string | undefined, what: string, signal?: AbortSignal, extra: RequestExtra = {}): Promise<HttpResponse> {
+    let scopes = extra.scopes ?? [`repository:${repo.path}:pull`];
     let authRetried = false;
     let attempt = 0;
     for (;;) {
       const authorization = await this.#authorization(repo, scopes, signal);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...extra.headers };
       if (accept !== undefined) headers['accept'] = accept;
       if (authorization !== undefined) headers['authorization'] = authorization;
       let res: HttpResponse;
       try {
-        res = await this.#raw(repo, method, path, headers, signal);
+        res = await this.#raw(repo, method, path, headers, signal, extra);
       } catch (error) {
         if (error instanceof ResolverError && error.code === 'ERR_NETWORK' && ++attempt < this.#retry.attempts) {
           await this.#backoff(attempt, undefined, signal);
@@ -371,11 +385,57 @@ export class RegistryClient {
     return { digest, contentType: res.headers['content-type'] ?? '', body: res.body };
   }
 
+  /** True when the repository has the blob. */
+  async hasBlob(repo: Repository, digest: string, signal?: AbortSignal): Promise<boolean> {
+    const res = await this.#request(repo, 'HEAD', `/v2/${repo.path}/blobs/${digest}`, undefined, `${repo.host}/${repo.path}@${digest}`, signal, { scopes: [`repository:${repo.path}:pull,push`] });
+    return res.status === 200;
+  }
+
+  /**
+   * Mounts a blob from another repository of the same registry. True when mounted; false when the
+   * registry refused (it then started an upload, which is cancelled) and the blob must be copied.
+   */
+  async mountBlob(target: Repository, digest: string, fromPath: string, signal?: AbortSignal): Promise<boolean> {
+    const path = `/v2/${target.path}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromPath)}`;
+    const res = await this.#request(target, 'POST', path, undefined, `${target.host}/${target.path} (mount ${digest})`, signal, {
+      scopes: [`repository:${target.path}:pull,push`, `repository:${fromPath}:pull`], body: Buffer.alloc(0),
+    });
+    if (res.status === 201) return true;
+    const location = res.headers['location'];
+    if (location !== undefined) {
+      await this.#request(target, 'DELETE', new URL(location, `http://${target.host}`).pathname + new URL(location, `http://${target.host}`).search, undefined, 'cancel upload', signal, {
+        scopes: [`repository:${target.path}:pull,push`],
+      }).catch(() => undefined);
+    }
+    return false;
+  }
+
+  /** Uploads a blob (monolithic POST + PUT). */
+  async pushBlob(target: Repository, digest: string, bytes: Buffer, signal?: AbortSignal): Promise<void> {
+    const scopes = [`repository:${target.path}:pull,push`];
+    const what = `${target.host}/${target.path}@${digest}`;
+    const start = await this.#request(target, 'POST', `/v2/${target.path}/blobs/uploads/`, undefined, what, signal, { scopes, body: Buffer.alloc(0) });
+    const location = start.headers['location'];
+    if (location === undefined) throw new ResolverError('ERR_REGISTRY_HTTP', `${target.host} started an upload for ${target.path} without a Location`);
+    const url = new URL(location, `http://${target.host}`);
+    url.searchParams.set('digest', digest);
+    await this.#request(target, 'PUT', `${url.pathname}${url.search}`, undefined, what, signal, {
+      scopes, body: bytes, headers: { 'content-type': 'application/octet-stream' },
+    });
+  }
+
+  /** PUTs a manifest or index under a tag or digest. */
+  async putManifest(target: Repository, reference: string, mediaType: string, body: Buffer, signal?: AbortSignal): Promise<void> {
+    await this.#request(target, 'PUT', `/v2/${target.path}/manifests/${reference}`, undefined, `${target.host}/${target.path}:${reference}`, signal, {
+      scopes: [`repository:${target.path}:pull,push`], body, headers: { 'content-type': mediaType },
+    });
+  }
+
   /** GETs a small blob (an image config) by digest and verifies it. */
-  async getBlob(repo: Repository, digest: string, signal?: AbortSignal): Promise<Buffer> {
+  async getBlob(repo: Repository, digest: string, signal?: AbortSignal, maxBytes = maxManifestBytes): Promise<Buffer> {
     const what = `${repo.host}/${repo.path}@${digest}`;
     if (!isSha256Digest(digest) && !parseDigest(digest).ok) throw new ResolverError('ERR_MANIFEST_INVALID', `${what}: invalid digest`);
-    const res = await this.#request(repo, 'GET', `/v2/${repo.path}/blobs/${digest}`, undefined, what, signal);
+    const res = await this.#request(repo, 'GET', `/v2/${repo.path}/blobs/${digest}`, undefined, what, signal, { maxBytes });
     verifyDigest(res.body, digest, what);
     return res.body;
   }

@@ -43,6 +43,24 @@ export function describe(x: Inspected): string {
   return [...head, table(rows)].join('\n');
 }
 
+async function readSpec(file: string): Promise<import('../../publish/push-spec.js').ManifestSpec> {
+  const { readFile } = await import('node:fs/promises');
+  const { parse } = await import('yaml');
+  const { ManifestSpec } = await import('../../publish/push-spec.js');
+  const { ResolverError } = await import('../../errors.js');
+  let doc: unknown;
+  try {
+    doc = parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new ResolverError('ERR_USAGE', `cannot read the spec ${file}: ${error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error)}`);
+  }
+  const parsed = ManifestSpec.safeParse(doc);
+  if (!parsed.success) {
+    throw new ResolverError('ERR_USAGE', `invalid spec ${file}`, { details: parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`) });
+  }
+  return parsed.data;
+}
+
 /** Registers `manifest inspect`. */
 export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void }): void {
   const manifest = program.commands.find((c) => c.name() === 'manifest') ?? program.command('manifest').description('inspect manifests and indexes');
@@ -61,6 +79,27 @@ export function register(program: Command, deps: { output: Output; services: (op
         if (opts.raw === true) deps.writeRaw(x.body);
         else if (opts.verbose === true) deps.output.out(describe(x));
         else deps.output.out(JSON.stringify(JSON.parse(x.body.toString('utf8')), null, 3));
+      } finally {
+        await services.close();
+      }
+    });
+
+  manifest
+    .command('push')
+    .description('push a multi-platform index built from per-platform images (manifest-tool spec)')
+    .requiredOption('--from-spec <file>', 'YAML: image: NAME:TAG, tags: [...], manifests: [{image, platform}]')
+    .option('--format <format>', 'oci or docker (default: oci when every child is OCI)')
+    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (opts: { fromSpec: string; format?: string; insecureRegistry: string[] }) => {
+      const { ResolverError } = await import('../../errors.js');
+      if (opts.format !== undefined && opts.format !== 'oci' && opts.format !== 'docker') throw new ResolverError('ERR_USAGE', `--format ${opts.format}: use oci or docker`);
+      const spec = await readSpec(opts.fromSpec);
+      const { pushFromSpec } = await import('../../publish/push-spec.js');
+      const services = deps.services({ insecureRegistries: opts.insecureRegistry });
+      try {
+        const pushed = await pushFromSpec(services.registry, spec, { format: opts.format as 'oci' | 'docker' | undefined });
+        deps.output.err(`pushed ${pushed.reference} (${pushed.mediaType}; tags ${pushed.tags.join(', ')}; ${pushed.mounted} blobs mounted, ${pushed.copied} copied)`);
+        deps.output.out(pushed.digest);
       } finally {
         await services.close();
       }
