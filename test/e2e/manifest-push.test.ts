@@ -79,6 +79,25 @@ describe('resolver manifest push --from-spec', () => {
     expect(r.stderr).toMatch(message);
   });
 
+  it('create / --amend / annotate / push LIST: the docker CLI workflow with a local draft', async () => {
+    const { arm } = await perArch(s.anonymous, {});
+    const env = { RESOLVER_STATE_DIR: join(s.tmp, 'drafts') };
+    const list = `${s.anonymous}/article/drafted:latest`;
+    expect((await cli(['manifest', 'create', list, `${s.anonymous}/amd64/golang:latest`], env)).code).toBe(0);
+    const again = await cli(['manifest', 'create', list, `${s.anonymous}/arm64v8/golang:latest`], env);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists/);
+    expect((await cli(['manifest', 'create', '--amend', list, `${s.anonymous}/arm64v8/golang:latest`], env)).stdout).toMatch(/with 2 images/);
+    const unknown = await cli(['manifest', 'annotate', list, `${s.anonymous}/nope:latest`, '--os', 'linux', '--arch', 'arm64'], env);
+    expect(unknown.stderr).toMatch(/is not in the draft/);
+    expect((await cli(['manifest', 'annotate', list, `${s.anonymous}/arm64v8/golang:latest`, '--os', 'linux', '--arch', 'arm64', '--variant', 'v8'], env)).code).toBe(0);
+    const pushed = await cli(['manifest', 'push', '--purge', list], env);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect((await cli(['which', list, '--platform', 'linux/arm64/v8'])).stdout).toBe(`${arm.manifest.digest}\n`);
+    const gone = await cli(['manifest', 'push', list], env);
+    expect(gone.stderr).toMatch(/no draft of/);
+  });
+
   it('a registry without push rights is a clear auth error', async () => {
     const file = await specFile('no-push.yml', `image: ${s.token}/article/super-golang:nopush\nmanifests:\n  - image: ${s.token}/amd64/golang:latest\n`);
     const r = await cli(['manifest', 'push', '--from-spec', file]);

@@ -84,20 +84,65 @@ export function register(program: Command, deps: { output: Output; services: (op
       }
     });
 
+  const drafts = async (): Promise<import('../../publish/drafts.js').DraftStore> => {
+    const { DraftStore } = await import('../../publish/drafts.js');
+    const { defaultStateDir } = await import('../../state/state-store.js');
+    const { homedir } = await import('node:os');
+    return new DraftStore(defaultStateDir(process.env, homedir(), process.getuid?.() === 0));
+  };
+
+  manifest
+    .command('create')
+    .description('start (or with --amend extend) a local draft of a manifest list, like docker manifest create')
+    .argument('<list>', 'the multi-platform name:tag')
+    .argument('<sources...>', 'per-platform images')
+    .option('-a, --amend', 'add to an existing draft')
+    .action(async (list: string, sources: string[], opts: { amend?: boolean }) => {
+      const draft = await (await drafts()).create(list, sources, opts.amend === true);
+      deps.output.out(`created draft ${draft.list} with ${draft.entries.length} image${draft.entries.length === 1 ? '' : 's'}`);
+    });
+
+  manifest
+    .command('annotate')
+    .description('set the platform of one image in a draft, like docker manifest annotate')
+    .argument('<list>', 'the draft list')
+    .argument('<source>', 'an image of the draft')
+    .option('--os <os>').option('--arch <arch>').option('--variant <variant>').option('--os-version <version>')
+    .option('--os-features <features>', 'comma-separated')
+    .action(async (list: string, source: string, opts: { os?: string; arch?: string; variant?: string; osVersion?: string; osFeatures?: string }) => {
+      await (await drafts()).annotate(list, source, {
+        os: opts.os, architecture: opts.arch, variant: opts.variant, 'os.version': opts.osVersion,
+        'os.features': opts.osFeatures?.split(',').filter((f) => f !== ''),
+      });
+      deps.output.out(`annotated ${source} in ${list}`);
+    });
+
   manifest
     .command('push')
-    .description('push a multi-platform index built from per-platform images (manifest-tool spec)')
-    .requiredOption('--from-spec <file>', 'YAML: image: NAME:TAG, tags: [...], manifests: [{image, platform}]')
+    .description('push a draft list (LIST) or a manifest-tool spec (--from-spec FILE) as one multi-platform index')
+    .argument('[list]', 'a draft made with manifest create')
+    .option('--from-spec <file>', 'YAML: image: NAME:TAG, tags: [...], manifests: [{image, platform}]')
     .option('--format <format>', 'oci or docker (default: oci when every child is OCI)')
+    .option('-p, --purge', 'remove the draft after a successful push')
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action(async (opts: { fromSpec: string; format?: string; insecureRegistry: string[] }) => {
+    .action(async (list: string | undefined, opts: { fromSpec?: string; format?: string; purge?: boolean; insecureRegistry: string[] }) => {
       const { ResolverError } = await import('../../errors.js');
       if (opts.format !== undefined && opts.format !== 'oci' && opts.format !== 'docker') throw new ResolverError('ERR_USAGE', `--format ${opts.format}: use oci or docker`);
-      const spec = await readSpec(opts.fromSpec);
+      if ((list === undefined) === (opts.fromSpec === undefined)) throw new ResolverError('ERR_USAGE', 'give either a draft LIST or --from-spec FILE');
+      const store = list === undefined ? undefined : await drafts();
+      let spec;
+      if (opts.fromSpec !== undefined) {
+        spec = await readSpec(opts.fromSpec);
+      } else {
+        const draft = await store?.get(list ?? '');
+        if (draft === undefined || store === undefined) throw new ResolverError('ERR_USAGE', `no draft of ${list ?? ''}; run resolver manifest create first`);
+        spec = store.toSpec(draft);
+      }
       const { pushFromSpec } = await import('../../publish/push-spec.js');
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
         const pushed = await pushFromSpec(services.registry, spec, { format: opts.format as 'oci' | 'docker' | undefined });
+        if (opts.purge === true && list !== undefined) await store?.remove(list);
         deps.output.err(`pushed ${pushed.reference} (${pushed.mediaType}; tags ${pushed.tags.join(', ')}; ${pushed.mounted} blobs mounted, ${pushed.copied} copied)`);
         deps.output.out(pushed.digest);
       } finally {
