@@ -96,13 +96,15 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
   it.each([
     [['sh', '-c', 'echo "out $FOO"; echo err >&2; exit 3'], 3, 'out bar\n', 'err\n'],
     [['true'], 0, '', ''],
-    [['sh', '-c', 'sleep 30 & kill -9 $!; wait $!'], 137, '', 'Killed\n'],
-  ])('run %j: output, environment, exit code %i; --rm leaves no container', async (command, code, stdout, stderr) => {
+    // busybox sh may or may not print its "Killed" job notice before exiting: either is fine.
+    [['sh', '-c', 'sleep 30 & kill -9 $!; wait $!'], 137, '', /^(Killed\n)?$/],
+  ] as [string[], number, string, string | RegExp][])('run %j: output, environment, exit code %i; --rm leaves no container', async (command, code, stdout, stderr) => {
     const before = (await containers()).length;
     const r = await cli(['run', '--rm', '-q', '--network', 'none', '-e', 'FOO=bar', `${s.anonymous}/super-golang:latest`, ...command], env);
     expect(r.code, r.stderr).toBe(code);
     expect(r.stdout).toBe(stdout);
-    expect(r.stderr).toBe(stderr);
+    if (stderr instanceof RegExp) expect(r.stderr).toMatch(stderr);
+    else expect(r.stderr).toBe(stderr);
     expect((await containers()).length).toBe(before);
   });
 
