@@ -403,7 +403,8 @@ export class RegistryClient {
     if (res.status === 201) return true;
     const location = res.headers['location'];
     if (location !== undefined) {
-      await this.#request(target, 'DELETE', new URL(location, `http://${target.host}`).pathname + new URL(location, `http://${target.host}`).search, undefined, 'cancel upload', signal, {
+      const upload = new URL(location, `http://${target.host}`);
+      await this.#request(target, 'DELETE', `${upload.pathname}${upload.search}`, undefined, 'cancel upload', signal, {
         scopes: [`repository:${target.path}:pull,push`],
       }).catch(() => undefined);
     }

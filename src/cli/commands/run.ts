@@ -68,7 +68,6 @@ async function imageToRun(image: string, options: RunOptions, services: Services
 export async function run(image: string, command: readonly string[], options: RunOptions, services: Services, deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub }): Promise<number> {
   const signal = deps.signals.controller.signal;
   const engine = await services.engine(signal);
-
   const reference = await imageToRun(image, options, services, engine, { ...deps, signal });
   const tty = options.tty === true;
   const stdin = options.interactive === true;
