@@ -6,6 +6,7 @@
  * bytes read are the bytes served. See shared/spec/reliability.md §2.2, §3.7.
  */
 import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
 
@@ -31,8 +32,14 @@ export interface HttpRequest {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
   readonly url: URL;
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: string | Uint8Array;
+  /** A body in memory, or a stream opened afresh for every attempt (large blobs; `length` is sent as Content-Length). */
+  readonly body?: string | Uint8Array | StreamBody;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Hands a 2xx response body to this function chunk by chunk instead of keeping it in memory (blob
+   * copies); `maxBytes` still applies. Called once per attempt, so it must start afresh each time.
+   */
+  readonly receive?: (chunks: AsyncIterable<Buffer>) => Promise<void>;
   /** Overall deadline for this request, body included. */
   readonly deadlineMs: number;
   /** Largest body accepted; larger bodies fail before they are fully read. */
@@ -41,6 +48,12 @@ export interface HttpRequest {
   readonly insecureTls?: boolean;
   /** Follow redirects (default true). */
   readonly followRedirects?: boolean;
+}
+
+/** A request body read from a stream, reopened for each attempt (a retry or the HTTPS → HTTP probe). */
+export interface StreamBody {
+  readonly length: number;
+  open(): Readable;
 }
 
 /** A fully read response. Header names are lower-case. */
@@ -178,11 +191,30 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
     // send a body anyway, undici#258). Registries do not, and the daemon's budget is one HEAD per tag and
     // check: a new TCP + TLS connection for each cost ~2.5x the CPU (bench/README.md). A broken response
     // fails that one request, which is retried on a new connection.
-    const res = await request(url, { method: req.method, headers, body: req.body ?? null, signal, dispatcher, ...(req.method === 'HEAD' ? { reset: false } : {}) });
+    const body = req.body === undefined ? null : typeof req.body === 'string' || req.body instanceof Uint8Array ? req.body : req.body.open();
+    if (body !== null && typeof body === 'object' && !(body instanceof Uint8Array)) headers = { ...headers, 'content-length': String((req.body as StreamBody).length) };
+    const res = await request(url, { method: req.method, headers, body, signal, dispatcher, ...(req.method === 'HEAD' ? { reset: false } : {}) });
     const declared = Number.parseInt(String(res.headers['content-length'] ?? ''), 10);
     if (Number.isFinite(declared) && declared > req.maxBytes && req.method !== 'HEAD') {
       res.body.destroy();
       throw new ResolverError('ERR_MANIFEST_INVALID', `${url.host} announced ${declared} bytes for ${redactUrl(url)}, more than the ${req.maxBytes}-byte limit`);
+    }
+    if (req.receive !== undefined && res.statusCode >= 200 && res.statusCode < 300) {
+      let total = 0;
+      const limited = async function* (): AsyncGenerator<Buffer> {
+        for await (const chunk of res.body) {
+          const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+          total += buf.byteLength;
+          if (total > req.maxBytes) throw new ResolverError('ERR_MANIFEST_INVALID', `${url.host} sent more than ${req.maxBytes} bytes for ${redactUrl(url)}`);
+          yield buf;
+        }
+      };
+      try {
+        await req.receive(limited());
+      } finally {
+        res.body.destroy();
+      }
+      return { status: res.statusCode, headers: headerRecord(res.headers), body: Buffer.alloc(0), url };
     }
     const chunks: Buffer[] = [];
     let total = 0;

@@ -1,19 +1,23 @@
 /**
  * `manifest push --from-spec`: builds a multi-platform index from per-platform images named in a
  * manifest-tool-style YAML spec and pushes it. Children in other repositories of the same registry are
- * brought in with cross-repository blob mounts, copied only when the registry refuses to mount. Missing
- * platforms are filled from each image's config; a contradiction, a duplicate platform, or a child that is
- * itself an index is an error naming the entry.
+ * brought in with cross-repository blob mounts, copied (streamed through a temporary file) when the
+ * registry refuses to mount or the child lives on another registry. A source that is itself an index
+ * (buildx's image + attestation) stands for its image, and its attestations travel along (see
+ * source-child.ts). Missing platforms are filled from each image's config; a contradiction or a duplicate
+ * platform is an error naming the entry.
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { classifyManifest, digestOf } from '../manifest/classify.js';
-import { isImageManifestMediaType, mediaTypes } from '../manifest/media-types.js';
-import { ImageConfigPlatform, type ImageManifest } from '../manifest/schema.js';
+import { mediaTypes } from '../manifest/media-types.js';
+import { ImageConfigPlatform, type Descriptor, type ImageManifest } from '../manifest/schema.js';
 import { formatPlatform, normalizePlatform, platform as makePlatform } from '../platform/platform.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryClient, Repository } from '../registry/client.js';
 import { repositoryOf } from '../resolver/resolve.js';
+import { BlobSpool } from './copy-blob.js';
+import { pickSourceChild } from './source-child.js';
 
 const SpecPlatform = z.strictObject({
   architecture: z.string(),
@@ -40,76 +44,151 @@ export interface PushedIndex {
   readonly tags: readonly string[];
   readonly mounted: number;
   readonly copied: number;
+  readonly attestations: number;
+  readonly warnings: readonly string[];
+}
+
+/** Options of a push. */
+export interface PushOptions {
+  readonly format?: 'oci' | 'docker' | undefined;
+  /** Carry the sources' attestation manifests (default true). */
+  readonly attestations?: boolean | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Where copied blobs are spooled (default: the OS temporary folder). */
+  readonly spoolDir?: string | undefined;
+}
+
+interface Entry {
+  readonly descriptor: Record<string, unknown> & { mediaType: string };
+}
+
+/** Moves a manifest and its blobs into the target repository: nothing, mounts, or copies. */
+class Transfer {
+  mounted = 0;
+  copied = 0;
+  readonly #spool: BlobSpool;
+  readonly registry: RegistryClient;
+  readonly target: Repository;
+  readonly signal: AbortSignal | undefined;
+
+  constructor(registry: RegistryClient, target: Repository, spoolDir: string | undefined, signal: AbortSignal | undefined) {
+    this.registry = registry;
+    this.target = target;
+    this.signal = signal;
+    this.#spool = new BlobSpool(spoolDir);
+  }
+
+  async manifest(from: Repository, digest: string, mediaType: string, body: Buffer, manifest: ImageManifest): Promise<void> {
+    if (from.host === this.target.host && from.path === this.target.path) return;
+    for (const blob of [manifest.config, ...manifest.layers]) {
+      if (await this.registry.hasBlob(this.target, blob.digest, this.signal)) continue;
+      if (from.host === this.target.host && (await this.registry.mountBlob(this.target, blob.digest, from.path, this.signal))) {
+        this.mounted++;
+        continue;
+      }
+      await this.#spool.copy(this.registry, from, this.target, blob, this.signal);
+      this.copied++;
+    }
+    await this.registry.putManifest(this.target, digest, mediaType, body, this.signal);
+  }
+
+  close(): Promise<void> {
+    return this.#spool.close();
+  }
+}
+
+async function fetchImage(registry: RegistryClient, repo: Repository, digest: string, where: string, signal: AbortSignal | undefined): Promise<{ body: Buffer; mediaType: string; manifest: ImageManifest }> {
+  const fetched = await registry.getManifest(repo, digest, signal);
+  const doc = classifyManifest(fetched.body, fetched.contentType, digest, where);
+  if (doc.kind !== 'manifest') throw new ResolverError('ERR_USAGE', `${where} points to an index inside an index; name one per-platform image`);
+  return { body: fetched.body, mediaType: doc.mediaType, manifest: doc.manifest };
 }
 
 /** Pushes the index a spec describes. */
-export async function pushFromSpec(registry: RegistryClient, spec: ManifestSpec, options: { format?: 'oci' | 'docker' | undefined; signal?: AbortSignal | undefined } = {}): Promise<PushedIndex> {
+export async function pushFromSpec(registry: RegistryClient, spec: ManifestSpec, options: PushOptions = {}): Promise<PushedIndex> {
   const target = withDefaultTag(parseReference(spec.image));
   const targetRepo = repositoryOf(target);
   const signal = options.signal;
-  const entries: { mediaType: string; digest: string; size: number; platform: Record<string, unknown> }[] = [];
+  const transfer = new Transfer(registry, targetRepo, options.spoolDir, signal);
+  const images: Entry[] = [];
+  const attestations: Entry[] = [];
   const seen = new Map<string, string>();
-  let mounted = 0;
-  let copied = 0;
-  for (const [i, entry] of spec.manifests.entries()) {
-    const where = `manifests[${i}] (${entry.image})`;
-    const ref = withDefaultTag(parseReference(entry.image));
-    if (ref.domain !== target.domain) {
-      throw new ResolverError('ERR_USAGE', `${where} is on ${ref.domain}, the index goes to ${target.domain}`, { details: ['push every per-platform image to the target registry first'] });
-    }
-    const repo = repositoryOf(ref);
-    const digest = ref.digest ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal)).digest;
-    const fetched = await registry.getManifest(repo, digest, signal);
-    const doc = classifyManifest(fetched.body, fetched.contentType, digest, where);
-    if (doc.kind !== 'manifest') throw new ResolverError('ERR_USAGE', `${where} is itself a multi-platform index; name one per-platform image`);
-    const configJson: unknown = JSON.parse((await registry.getBlob(repo, doc.manifest.config.digest, signal)).toString('utf8'));
-    const cfg = ImageConfigPlatform.safeParse(configJson);
-    const fromConfig = cfg.success ? makePlatform(cfg.data.os ?? '', cfg.data.architecture ?? '', cfg.data.variant ?? '', { osVersion: cfg.data['os.version'] ?? '' }) : undefined;
-    const given = entry.platform === undefined ? undefined : makePlatform(entry.platform.os, entry.platform.architecture, entry.platform.variant ?? '', { osVersion: entry.platform['os.version'] ?? '', osFeatures: entry.platform['os.features'] ?? [] });
-    const chosen = given ?? fromConfig;
-    if (chosen === undefined || chosen.architecture === '') throw new ResolverError('ERR_USAGE', `${where} has no platform in its config; give one in the spec`);
-    if (given !== undefined && fromConfig !== undefined && fromConfig.architecture !== '') {
-      const a = normalizePlatform(given, 'linux');
-      const b = normalizePlatform(fromConfig, 'linux');
-      // A config without a variant does not contradict a spec that names one (arm64 configs rarely do).
-      if (a.os !== b.os || a.architecture !== b.architecture || (b.variant !== '' && a.variant !== b.variant)) {
-        throw new ResolverError('ERR_USAGE', `${where}: the spec says ${formatPlatform(given)} but the image's config says ${formatPlatform(fromConfig)}`);
-      }
-    }
-    const key = `${formatPlatform(normalizePlatform(chosen, 'linux'))} ${chosen.osVersion}`;
-    const other = seen.get(key);
-    if (other !== undefined) throw new ResolverError('ERR_USAGE', `${where} and ${other} are both ${formatPlatform(chosen)}; an index needs one image per platform`);
-    seen.set(key, where);
-
-    if (repo.path !== targetRepo.path) {
-      const manifest: ImageManifest = doc.manifest;
-      for (const blob of [manifest.config, ...manifest.layers]) {
-        if (await registry.hasBlob(targetRepo, blob.digest, signal)) continue;
-        if (await registry.mountBlob(targetRepo, blob.digest, repo.path, signal)) {
-          mounted++;
-        } else {
-          await registry.pushBlob(targetRepo, blob.digest, await registry.getBlob(repo, blob.digest, signal, 1 << 30), signal);
-          copied++;
+  const warnings: string[] = [];
+  try {
+    for (const [i, entry] of spec.manifests.entries()) {
+      const where = `manifests[${i}] (${entry.image})`;
+      const ref = withDefaultTag(parseReference(entry.image));
+      const repo = repositoryOf(ref);
+      const given = entry.platform === undefined ? undefined : makePlatform(entry.platform.os, entry.platform.architecture, entry.platform.variant ?? '', { osVersion: entry.platform['os.version'] ?? '', osFeatures: entry.platform['os.features'] ?? [] });
+      const top = ref.digest ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal)).digest;
+      const fetched = await registry.getManifest(repo, top, signal);
+      const doc = classifyManifest(fetched.body, fetched.contentType, top, where);
+      let image: { digest: string; body: Buffer; mediaType: string; manifest: ImageManifest };
+      const carried: { descriptor: Descriptor; body: Buffer; mediaType: string; manifest: ImageManifest }[] = [];
+      if (doc.kind === 'manifest') {
+        image = { digest: top, body: fetched.body, mediaType: doc.mediaType, manifest: doc.manifest };
+      } else {
+        const picked = pickSourceChild(doc.index, given, where);
+        image = { digest: picked.image.digest, ...(await fetchImage(registry, repo, picked.image.digest, where, signal)) };
+        if (options.attestations !== false) {
+          for (const a of picked.attestations) carried.push({ descriptor: a, ...(await fetchImage(registry, repo, a.digest, `${where} attestation ${a.digest}`, signal)) });
         }
       }
-      await registry.putManifest(targetRepo, digest, doc.mediaType, fetched.body, signal);
+      const configJson: unknown = JSON.parse((await registry.getBlob(repo, image.manifest.config.digest, signal)).toString('utf8'));
+      const cfg = ImageConfigPlatform.safeParse(configJson);
+      const fromConfig = cfg.success ? makePlatform(cfg.data.os ?? '', cfg.data.architecture ?? '', cfg.data.variant ?? '', { osVersion: cfg.data['os.version'] ?? '' }) : undefined;
+      const chosen = given ?? fromConfig;
+      if (chosen === undefined || chosen.architecture === '') throw new ResolverError('ERR_USAGE', `${where} has no platform in its config; give one in the spec`);
+      if (given !== undefined && fromConfig !== undefined && fromConfig.architecture !== '') {
+        const a = normalizePlatform(given, 'linux');
+        const b = normalizePlatform(fromConfig, 'linux');
+        // A config without a variant does not contradict a spec that names one (arm64 configs rarely do).
+        if (a.os !== b.os || a.architecture !== b.architecture || (b.variant !== '' && a.variant !== b.variant)) {
+          throw new ResolverError('ERR_USAGE', `${where}: the spec says ${formatPlatform(given)} but the image's config says ${formatPlatform(fromConfig)}`);
+        }
+      }
+      const key = `${formatPlatform(normalizePlatform(chosen, 'linux'))} ${chosen.osVersion}`;
+      const other = seen.get(key);
+      if (other !== undefined) throw new ResolverError('ERR_USAGE', `${where} and ${other} are both ${formatPlatform(chosen)}; an index needs one image per platform`);
+      seen.set(key, where);
+
+      await transfer.manifest(repo, image.digest, image.mediaType, image.body, image.manifest);
+      images.push({
+        descriptor: {
+          mediaType: image.mediaType, digest: image.digest, size: image.body.byteLength,
+          platform: {
+            architecture: chosen.architecture, os: chosen.os,
+            ...(chosen.variant === '' ? {} : { variant: chosen.variant }),
+            ...(chosen.osVersion === '' ? {} : { 'os.version': chosen.osVersion }),
+            ...(chosen.osFeatures.length === 0 ? {} : { 'os.features': chosen.osFeatures }),
+            ...(entry.platform?.features === undefined ? {} : { features: entry.platform.features }),
+          },
+        },
+      });
+      for (const a of carried) {
+        await transfer.manifest(repo, a.descriptor.digest, a.mediaType, a.body, a.manifest);
+        attestations.push({
+          descriptor: {
+            mediaType: a.mediaType, digest: a.descriptor.digest, size: a.body.byteLength,
+            ...(a.descriptor.annotations === undefined ? {} : { annotations: a.descriptor.annotations }),
+            platform: a.descriptor.platform ?? { architecture: 'unknown', os: 'unknown' },
+          },
+        });
+      }
     }
-    entries.push({
-      mediaType: doc.mediaType, digest, size: fetched.body.byteLength,
-      platform: {
-        architecture: chosen.architecture, os: chosen.os,
-        ...(chosen.variant === '' ? {} : { variant: chosen.variant }),
-        ...(chosen.osVersion === '' ? {} : { 'os.version': chosen.osVersion }),
-        ...(chosen.osFeatures.length === 0 ? {} : { 'os.features': chosen.osFeatures }),
-        ...(entry.platform?.features === undefined ? {} : { features: entry.platform.features }),
-      },
-    });
+    const format = options.format ?? (images.every((e) => e.descriptor.mediaType === mediaTypes.ociManifest) ? 'oci' : 'docker');
+    const mediaType = format === 'oci' ? mediaTypes.ociIndex : mediaTypes.dockerList;
+    if (format === 'docker' && attestations.length > 0) {
+      warnings.push(`left out ${attestations.length} attestation manifest${attestations.length === 1 ? '' : 's'}: a Docker manifest list cannot carry them (use --format oci to keep them)`);
+      attestations.length = 0;
+    }
+    // Images first, then attestations, as buildx orders them.
+    const manifests = [...images, ...attestations].map((e) => e.descriptor);
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests }, null, 2));
+    const tags = [target.tag ?? 'latest', ...spec.tags];
+    for (const tag of tags) await registry.putManifest(targetRepo, tag, mediaType, body, signal);
+    return { reference: formatReference(target), digest: digestOf(body), mediaType, tags, mounted: transfer.mounted, copied: transfer.copied, attestations: attestations.length, warnings };
+  } finally {
+    await transfer.close();
   }
-  const format = options.format ?? (entries.every((e) => e.mediaType === mediaTypes.ociManifest) ? 'oci' : 'docker');
-  const mediaType = format === 'oci' ? mediaTypes.ociIndex : mediaTypes.dockerList;
-  if (!entries.every((e) => isImageManifestMediaType(e.mediaType))) throw new ResolverError('ERR_USAGE', 'every entry must be an image manifest');
-  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: entries }, null, 2));
-  const tags = [target.tag ?? 'latest', ...spec.tags];
-  for (const tag of tags) await registry.putManifest(targetRepo, tag, mediaType, body, signal);
-  return { reference: formatReference(target), digest: digestOf(body), mediaType, tags, mounted, copied };
 }

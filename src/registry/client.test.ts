@@ -245,6 +245,83 @@ describe('RegistryClient against fake servers', () => {
   });
 });
 
+describe('RegistryClient blob copy paths against fake servers', () => {
+  const blob = Buffer.from('layer bytes '.repeat(5000));
+  const blobDigest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+
+  it('downloadBlob restarts the receiver on a retry (5xx, then a connection cut mid-body) and verifies the bytes', async () => {
+    let n = 0;
+    const s = await serve((_req, res) => {
+      n++;
+      if (n === 1) {
+        res.writeHead(503);
+        res.end();
+      } else if (n === 2) {
+        res.writeHead(200, { 'content-length': String(blob.length) });
+        res.write(blob.subarray(0, 1000), () => res.destroy());
+      } else {
+        res.writeHead(200, { 'content-length': String(blob.length) });
+        res.end(blob);
+      }
+    });
+    let restarts = 0;
+    let got: Buffer[] = [];
+    await client().downloadBlob(repo(s.host), blobDigest, blob.length, (c) => { got.push(c); return Promise.resolve(); }, () => { restarts++; got = []; return Promise.resolve(); });
+    expect(n).toBe(3);
+    expect(restarts).toBe(2);
+    expect(Buffer.concat(got).equals(blob)).toBe(true);
+  });
+
+  it('downloadBlob rejects bytes that do not hash to the digest, and a body longer than announced', async () => {
+    const s = await serve((_req, res) => res.end(Buffer.concat([blob.subarray(1), Buffer.from('x')])));
+    const e = await failure(client().downloadBlob(repo(s.host), blobDigest, blob.length, () => Promise.resolve(), () => Promise.resolve()));
+    expect(e.code).toBe('ERR_DIGEST_MISMATCH');
+    expect(e.message).toContain(`team/app@${blobDigest}: the registry served ${blob.length} bytes hashing to sha256:`);
+    const long = await serve((_req, res) => res.end(Buffer.concat([blob, Buffer.alloc(70_000)])));
+    expect((await failure(client().downloadBlob(repo(long.host), blobDigest, blob.length, () => Promise.resolve(), () => Promise.resolve()))).code).toBe('ERR_MANIFEST_INVALID');
+  });
+
+  it('pushBlob reopens a stream body for a retried PUT and sends its Content-Length', async () => {
+    const puts: { length: string | undefined; bytes: number }[] = [];
+    const s = await serve((req, res) => {
+      if (req.method === 'POST') {
+        res.writeHead(202, { location: '/v2/team/app/blobs/uploads/u1?_state=x' });
+        res.end();
+        return;
+      }
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        puts.push({ length: req.headers['content-length'], bytes });
+        res.writeHead(puts.length === 1 ? 500 : 201);
+        res.end();
+      });
+    });
+    let opens = 0;
+    const { Readable } = await import('node:stream');
+    await client().pushBlob(repo(s.host), blobDigest, { length: blob.length, open: () => { opens++; return Readable.from([blob.subarray(0, 100), blob.subarray(100)]); } });
+    expect(opens).toBe(2);
+    expect(puts).toEqual([{ length: String(blob.length), bytes: blob.length }, { length: String(blob.length), bytes: blob.length }]);
+    expect(s.hits.find((h) => h.method === 'PUT')?.url).toContain(`digest=${encodeURIComponent(blobDigest)}`);
+  });
+
+  it('mountBlob: 201 mounted; 202 refused (the upload it started is cancelled); 403 refused', async () => {
+    for (const [status, mounted] of [[201, true], [202, false], [403, false]] as const) {
+      const s = await serve((req, res) => {
+        if (req.method === 'DELETE') {
+          res.writeHead(204);
+          res.end();
+          return;
+        }
+        res.writeHead(status, status === 202 ? { location: '/v2/team/app/blobs/uploads/u2' } : { 'content-type': 'application/json' });
+        res.end(status === 403 ? JSON.stringify({ errors: [{ code: 'DENIED', message: 'no pull on the source' }] }) : '');
+      });
+      expect(await client().mountBlob(repo(s.host), blobDigest, 'other/app')).toBe(mounted);
+      expect(s.hits.some((h) => h.method === 'DELETE' && h.url === '/v2/team/app/blobs/uploads/u2')).toBe(status === 202);
+    }
+  });
+});
+
 describe('header parsing', () => {
   it('parses Retry-After in both forms', () => {
     expect(parseRetryAfter('120')).toBe(120);

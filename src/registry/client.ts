@@ -6,8 +6,9 @@
  * done here (not by undici's retry interceptor), and Docker Hub's `ratelimit-*` headers.
  */
 import { ResolverError, RegistryHttpError, type ErrorCode } from '../errors.js';
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { HttpClient, HttpResponse } from '../http/http.js';
+import type { HttpClient, HttpResponse, StreamBody } from '../http/http.js';
 import { digestOf, verifyDigest } from '../manifest/classify.js';
 import { manifestAccept } from '../manifest/media-types.js';
 import { isSha256Digest, parseDigest } from '../reference/digest.js';
@@ -18,7 +19,8 @@ import { parseWwwAuthenticate, preferredChallenge } from './www-authenticate.js'
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 
 interface RequestExtra {
-  readonly body?: Buffer | undefined;
+  readonly body?: Buffer | StreamBody | undefined;
+  readonly receive?: ((chunks: AsyncIterable<Buffer>) => Promise<void>) | undefined;
   readonly headers?: Readonly<Record<string, string>>;
   readonly scopes?: readonly string[];
   readonly maxBytes?: number;
@@ -202,7 +204,7 @@ export class RegistryClient {
     const attempt = async (scheme: 'https' | 'http'): Promise<HttpResponse> => {
       const url = path.startsWith('http://') || path.startsWith('https://') ? new URL(path) : new URL(`${scheme}://${repo.host}${path}`);
       const res = await this.#o.http.send({
-        method, url, headers, signal, ...(extra.body === undefined ? {} : { body: extra.body }),
+        method, url, headers, signal, ...(extra.body === undefined ? {} : { body: extra.body }), ...(extra.receive === undefined ? {} : { receive: extra.receive }),
         deadlineMs: extra.body === undefined ? 60_000 : 600_000, maxBytes: extra.maxBytes ?? maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
         ...(method === 'POST' || method === 'PUT' ? { followRedirects: false } : {}),
       });
@@ -397,9 +399,18 @@ export class RegistryClient {
    */
   async mountBlob(target: Repository, digest: string, fromPath: string, signal?: AbortSignal): Promise<boolean> {
     const path = `/v2/${target.path}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromPath)}`;
-    const res = await this.#request(target, 'POST', path, undefined, `${target.host}/${target.path} (mount ${digest})`, signal, {
-      scopes: [`repository:${target.path}:pull,push`, `repository:${fromPath}:pull`], body: Buffer.alloc(0),
-    });
+    let res: HttpResponse;
+    try {
+      res = await this.#request(target, 'POST', path, undefined, `${target.host}/${target.path} (mount ${digest})`, signal, {
+        scopes: [`repository:${target.path}:pull,push`, `repository:${fromPath}:pull`], body: Buffer.alloc(0),
+      });
+    } catch (error) {
+      // A token without pull on the source (a private repository of another account) makes the registry
+      // answer 401/403 to the mount; containerd then uploads instead, and so do we. A target without
+      // push rights fails the upload that follows with the same clear error.
+      if (error instanceof RegistryHttpError && error.code === 'ERR_REGISTRY_AUTH') return false;
+      throw error;
+    }
     if (res.status === 201) return true;
     const location = res.headers['location'];
     if (location !== undefined) {
@@ -411,8 +422,8 @@ export class RegistryClient {
     return false;
   }
 
-  /** Uploads a blob (monolithic POST + PUT). */
-  async pushBlob(target: Repository, digest: string, bytes: Buffer, signal?: AbortSignal): Promise<void> {
+  /** Uploads a blob (monolithic POST + PUT) from memory or from a stream reopened per attempt. */
+  async pushBlob(target: Repository, digest: string, bytes: Buffer | StreamBody, signal?: AbortSignal): Promise<void> {
     const scopes = [`repository:${target.path}:pull,push`];
     const what = `${target.host}/${target.path}@${digest}`;
     const start = await this.#request(target, 'POST', `/v2/${target.path}/blobs/uploads/`, undefined, what, signal, { scopes, body: Buffer.alloc(0) });
@@ -430,6 +441,36 @@ export class RegistryClient {
     await this.#request(target, 'PUT', `/v2/${target.path}/manifests/${reference}`, undefined, `${target.host}/${target.path}:${reference}`, signal, {
       scopes: [`repository:${target.path}:pull,push`], body, headers: { 'content-type': mediaType },
     });
+  }
+
+  /**
+   * Streams a blob of a known size to `receive` (called afresh per attempt) and verifies its digest and
+   * size without keeping it in memory: for copying layers between registries.
+   */
+  async downloadBlob(repo: Repository, digest: string, size: number, receive: (chunk: Buffer) => Promise<void>, restart: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+    const what = `${repo.host}/${repo.path}@${digest}`;
+    const parsed = parseDigest(digest);
+    if (!parsed.ok || parsed.algorithm !== 'sha256') throw new ResolverError('ERR_MANIFEST_INVALID', `${what}: only sha256 blobs can be copied`);
+    let hash = createHash('sha256');
+    let total = 0;
+    await this.#request(repo, 'GET', `/v2/${repo.path}/blobs/${digest}`, undefined, what, signal, {
+      // Exactly `size` is checked below; the slack leaves room for an error body on a tiny blob.
+      maxBytes: Math.max(size, 65_536),
+      receive: async (chunks) => {
+        hash = createHash('sha256');
+        total = 0;
+        await restart();
+        for await (const chunk of chunks) {
+          hash.update(chunk);
+          total += chunk.byteLength;
+          await receive(chunk);
+        }
+      },
+    });
+    const got = `sha256:${hash.digest('hex')}`;
+    if (total !== size || got !== digest) {
+      throw new ResolverError('ERR_DIGEST_MISMATCH', `${what}: the registry served ${total} bytes hashing to ${got}; expected ${size} bytes`);
+    }
   }
 
   /** GETs a small blob (an image config) by digest and verifies it. */

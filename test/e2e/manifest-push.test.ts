@@ -3,12 +3,14 @@
  * in other repositories become `super-golang:latest`, through cross-repository mounts, on the anonymous and
  * the token-auth registry; `which` then picks each child and the real dockerd pulls the same one.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
 import { buildImage, type BuiltImage } from '../../src/sandbox/oci-builder.js';
 import { Pusher } from '../../src/sandbox/push.js';
+import { publishIndex, type PublishedIndex } from '../../src/sandbox/samples.js';
+import { startSlowProxy } from '../harness/slow-proxy.js';
 import { tokenUser } from '../../src/sandbox/token-server.js';
 import { cli } from './cli.js';
 import { engineApi } from './engine-api.js';
@@ -70,7 +72,8 @@ describe('resolver manifest push --from-spec', () => {
     ['a missing image', (h: string) => `image: ${h}/x:latest\nmanifests:\n  - image: ${h}/does/not-exist:latest\n`, 4, /not found/],
     ['two entries with the same platform', (h: string) => `image: ${h}/x:latest\nmanifests:\n  - image: ${h}/amd64/golang:latest\n  - image: ${h}/amd64/golang:latest\n`, 2, /are both linux\/amd64/],
     ['a platform that contradicts the config', (h: string) => `image: ${h}/x:latest\nmanifests:\n  - image: ${h}/amd64/golang:latest\n    platform: {architecture: arm64, os: linux}\n`, 2, /the spec says linux\/arm64 but the image's config says linux\/amd64/],
-    ['a child that is an index', (h: string) => `image: ${h}/x:latest\nmanifests:\n  - image: ${h}/multi/oci:latest\n`, 2, /is itself a multi-platform index/],
+    ['a multi-platform source without platform:', (h: string) => `image: ${h}/x:latest\nmanifests:\n  - image: ${h}/multi/oci:latest\n`, 2, /is a multi-platform index \(linux\/amd64, /],
+    ['a source index without the platform asked for', (h: string) => `image: ${h}/x:latest\nmanifests:\n  - image: ${h}/multi/oci:latest\n    platform: {os: linux, architecture: s390x}\n`, 2, /is a multi-platform index without linux\/s390x/],
     ['a bad spec', () => `image: x\nmanifest: []\n`, 2, /invalid spec/],
   ])('refuses %s with a clear error', async (_name, body, code, message) => {
     await perArch(s.anonymous, {});
@@ -102,5 +105,125 @@ describe('resolver manifest push --from-spec', () => {
     const file = await specFile('no-push.yml', `image: ${s.token}/article/super-golang:nopush\nmanifests:\n  - image: ${s.token}/amd64/golang:latest\n`);
     const r = await cli(['manifest', 'push', '--from-spec', file]);
     expect(r.code).toBe(5);
+  });
+});
+
+/** A DOCKER_CONFIG folder holding the token registry's credentials. */
+async function tokenConfig(): Promise<Record<string, string>> {
+  const cfg = join(s.tmp, 'push-cfg-token');
+  await mkdir(cfg, { recursive: true });
+  await writeFile(join(cfg, 'config.json'), JSON.stringify({ auths: { [s.token]: { auth: Buffer.from(`${tokenUser.username}:${tokenUser.password}`).toString('base64') } } }));
+  return { DOCKER_CONFIG: cfg };
+}
+
+/** What `docker buildx build --push --platform P` writes by default: an index of the image and its provenance attestation. */
+async function buildxOutput(host: string, repository: string, p: { architecture: string; variant?: string }, creds: { username?: string; password?: string } = {}): Promise<PublishedIndex> {
+  return publishIndex(new Pusher({ http, host, repository, ...creds }), {
+    tag: 'latest', format: 'oci', attestations: true, label: `${repository} ${host}`,
+    children: [{ platform: { os: 'linux', ...p }, files: [{ path: 'app', content: Buffer.from(`${repository} ${p.architecture} ${Math.random()}`) }] }],
+  });
+}
+
+interface IndexDoc { mediaType: string; manifests: { digest: string; mediaType: string; platform?: { architecture: string; os: string; variant?: string }; annotations?: Record<string, string> }[] }
+
+async function rawIndex(reference: string, env: Record<string, string> = {}): Promise<IndexDoc> {
+  const r = await cli(['manifest', 'inspect', reference], env);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as IndexDoc;
+}
+
+describe('manifest push --from-spec: index sources, other registries, refused mounts', () => {
+  it('buildx outputs (image + attestation) become one index whose attestations point at the right children', async () => {
+    const amd = await buildxOutput(s.anonymous, 'buildx/app-amd64', { architecture: 'amd64' });
+    const arm = await buildxOutput(s.anonymous, 'buildx/app-arm64', { architecture: 'arm64', variant: 'v8' });
+    const file = await specFile('buildx.yml', `image: ${s.anonymous}/buildx/app:latest\nmanifests:\n  - image: ${s.anonymous}/buildx/app-amd64:latest\n  - image: ${s.anonymous}/buildx/app-arm64:latest\n`);
+    const r = await cli(['manifest', 'push', '--from-spec', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/; 2 attestations\)/);
+    const doc = await rawIndex(`${s.anonymous}/buildx/app:latest`);
+    expect(doc.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    const images = [amd.children[0]?.manifest.digest, arm.children[0]?.manifest.digest];
+    expect(doc.manifests.map((m) => m.digest)).toEqual([...images, amd.attestations[0], arm.attestations[0]]);
+    expect(doc.manifests.slice(2).map((m) => m.annotations?.['vnd.docker.reference.digest'])).toEqual(images);
+    expect(doc.manifests.slice(2).every((m) => m.platform?.os === 'unknown' && m.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest')).toBe(true);
+    // The attestation manifests were brought into the target repository (the registry accepted the index).
+    const att = await cli(['manifest', 'inspect', '-v', `${s.anonymous}/buildx/app@${amd.attestations[0] ?? ''}`]);
+    expect(att.code, att.stderr).toBe(0);
+    expect((await cli(['which', `${s.anonymous}/buildx/app:latest`, '--platform', 'linux/arm64'])).stdout).toBe(`${images[1] ?? ''}\n`);
+    const noAtt = await cli(['manifest', 'push', '--no-attestations', '--from-spec', file]);
+    expect(noAtt.stderr).not.toMatch(/attestation/);
+    expect((await rawIndex(`${s.anonymous}/buildx/app:latest`)).manifests.map((m) => m.digest)).toEqual(images);
+    const docker = await cli(['manifest', 'push', '--format', 'docker', '--from-spec', file]);
+    expect(docker.code, docker.stderr).toBe(0);
+    expect(docker.stderr).toMatch(/warning: left out 2 attestation manifests: a Docker manifest list cannot carry them/);
+    expect((await rawIndex(`${s.anonymous}/buildx/app:latest`)).manifests).toHaveLength(2);
+  });
+
+  it('platform: picks one image of a multi-platform source', async () => {
+    const multi = s.images['multi/oci'];
+    const want = multi?.children.find((c) => c.platform === 'linux/arm64/v8') ?? multi?.children.find((c) => c.platform.startsWith('linux/arm64'));
+    const file = await specFile('pick.yml', `image: ${s.anonymous}/picked/app:latest\nmanifests:\n  - image: ${s.anonymous}/multi/oci:latest\n    platform: {os: linux, architecture: arm64}\n`);
+    const r = await cli(['manifest', 'push', '--from-spec', file]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = await rawIndex(`${s.anonymous}/picked/app:latest`);
+    expect(doc.manifests.map((m) => m.digest)).toEqual([want?.manifest, ...doc.manifests.slice(1).map((m) => m.digest)]);
+    // Only the picked image's own attestation comes along.
+    expect(doc.manifests.slice(1).map((m) => m.annotations?.['vnd.docker.reference.digest'])).toEqual(multi?.attestations.length === 0 ? [] : [want?.manifest]);
+  });
+
+  it('copies from another registry (token auth → anonymous), streamed and verified; the real dockerd pulls the child', async () => {
+    const env = await tokenConfig();
+    const amd = await buildxOutput(s.token, 'cross/app-amd64', { architecture: 'amd64' }, tokenUser);
+    const arm = await buildxOutput(s.token, 'cross/app-arm64', { architecture: 'arm64', variant: 'v8' }, tokenUser);
+    const file = await specFile('cross.yml', `image: ${s.anonymous}/cross/app:latest\nmanifests:\n  - image: ${s.token}/cross/app-amd64:latest\n  - image: ${s.token}/cross/app-arm64:latest\n`);
+    const r = await cli(['manifest', 'push', '--from-spec', file], env);
+    expect(r.code, r.stderr).toBe(0);
+    // Two images and two attestations, each a config and a layer, none on the target yet.
+    expect(r.stderr).toMatch(/0 blobs mounted, 8 copied; 2 attestations/);
+    expect((await cli(['which', `${s.anonymous}/cross/app:latest`, '--platform', 'linux/arm64'])).stdout).toBe(`${arm.children[0]?.manifest.digest ?? ''}\n`);
+    if (s.engine !== undefined) {
+      const api = engineApi(s.engine);
+      try {
+        const pulled = await api.post(`/images/create?fromImage=${encodeURIComponent(`${s.anonymous}/cross/app`)}&tag=latest&platform=linux/amd64`);
+        expect(pulled.status, pulled.text).toBe(200);
+        expect((await api.get(`/images/${s.anonymous}/cross/app:latest/json`)).json.Id).toBe(amd.children[0]?.config.digest);
+      } finally {
+        await api.close();
+      }
+    }
+  });
+
+  it('copies when the registry refuses the mount (an ordinary upload starts instead)', async () => {
+    const proxy = await startSlowProxy(s.anonymous, Number.POSITIVE_INFINITY, { refuseMounts: true });
+    try {
+      await buildxOutput(s.anonymous, 'refused/app-amd64', { architecture: 'amd64' });
+      const file = await specFile('refused.yml', `image: ${proxy.host}/refused/app:latest\nmanifests:\n  - image: ${proxy.host}/refused/app-amd64:latest\n`);
+      const r = await cli(['manifest', 'push', '--from-spec', file]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/0 blobs mounted, 4 copied/);
+      expect(proxy.requests.filter((l) => l.startsWith('POST') && l.includes('mount=')).length).toBe(4);
+      // Each refused mount's upload session is cancelled, then the blob is uploaded.
+      expect(proxy.requests.filter((l) => l.startsWith('DELETE /v2/refused/app/blobs/uploads/')).length).toBe(4);
+      expect(proxy.requests.filter((l) => l.startsWith('PUT /v2/refused/app/blobs/uploads/')).length).toBe(4);
+      expect((await rawIndex(`${s.anonymous}/refused/app:latest`)).manifests).toHaveLength(2);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('a source blob that does not match its digest fails the copy, names it, and writes no tag', async () => {
+    const env = await tokenConfig();
+    const src = await buildxOutput(s.anonymous, 'copysrc/corrupt', { architecture: 'amd64' });
+    const layer = src.children[0]?.layers[0]?.digest ?? '';
+    const hex = layer.slice('sha256:'.length);
+    const data = join(s.anonymousStorage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    const bytes = await readFile(data);
+    bytes[bytes.length - 3] = (bytes[bytes.length - 3] ?? 0) ^ 0xff;
+    await writeFile(data, bytes);
+    const file = await specFile('corrupt.yml', `image: ${s.token}/copydst/app:latest\nmanifests:\n  - image: ${s.anonymous}/copysrc/corrupt:latest\n`);
+    const r = await cli(['manifest', 'push', '--from-spec', file], env);
+    expect(r.code).toBe(8);
+    expect(r.stderr).toContain(`${s.anonymous}/copysrc/corrupt@${layer}: the registry served ${bytes.length} bytes hashing to sha256:`);
+    expect((await cli(['manifest', 'inspect', `${s.token}/copydst/app:latest`], env)).code).toBe(4);
   });
 });

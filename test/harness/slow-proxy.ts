@@ -1,6 +1,9 @@
 /**
  * A reverse proxy in front of a registry that trickles blob downloads, so a pull stays in flight long
- * enough to interrupt it (SIGINT, engine kill). Manifests pass at full speed.
+ * enough to interrupt it (SIGINT, engine kill). Manifests pass at full speed. With `refuseMounts` it
+ * drops `mount`/`from` from upload requests, so the real registry starts an ordinary upload (202), as a
+ * registry without cross-repository mounts does (distribution-spec allows it; distribution cannot be
+ * configured to).
  */
 import { createServer, request, type Server } from 'node:http';
 
@@ -14,15 +17,22 @@ export interface SlowProxy {
 }
 
 /** Starts a proxy to `upstream` (`host:port`) that sends blob bodies at `bytesPerSecond`. */
-export async function startSlowProxy(upstream: string, bytesPerSecond: number): Promise<SlowProxy> {
+export async function startSlowProxy(upstream: string, bytesPerSecond: number, options: { refuseMounts?: boolean } = {}): Promise<SlowProxy> {
   let blobs = 0;
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET';
+    const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET' && Number.isFinite(bytesPerSecond);
     if (isBlob) blobs++;
+    let path = req.url ?? '/';
+    if (options.refuseMounts === true && req.method === 'POST' && path.includes('mount=')) {
+      const u = new URL(path, 'http://proxy');
+      u.searchParams.delete('mount');
+      u.searchParams.delete('from');
+      path = `${u.pathname}${u.search}`;
+    }
     const [host, port] = upstream.split(':');
-    const up = request({ host, port: Number(port), path: req.url, method: req.method, headers: { ...req.headers, host: upstream } }, (r) => {
+    const up = request({ host, port: Number(port), path, method: req.method, headers: { ...req.headers, host: upstream } }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       if (!isBlob) {
         r.pipe(res);

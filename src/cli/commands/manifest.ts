@@ -123,9 +123,10 @@ export function register(program: Command, deps: { output: Output; services: (op
     .argument('[list]', 'a draft made with manifest create')
     .option('--from-spec <file>', 'YAML: image: NAME:TAG, tags: [...], manifests: [{image, platform}]')
     .option('--format <format>', 'oci or docker (default: oci when every child is OCI)')
+    .option('--no-attestations', 'leave out the attestation manifests of source indexes (buildx provenance/SBOM)')
     .option('-p, --purge', 'remove the draft after a successful push')
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action(async (list: string | undefined, opts: { fromSpec?: string; format?: string; purge?: boolean; insecureRegistry: string[] }) => {
+    .action(async (list: string | undefined, opts: { fromSpec?: string; format?: string; attestations: boolean; purge?: boolean; insecureRegistry: string[] }) => {
       const { ResolverError } = await import('../../errors.js');
       if (opts.format !== undefined && opts.format !== 'oci' && opts.format !== 'docker') throw new ResolverError('ERR_USAGE', `--format ${opts.format}: use oci or docker`);
       if ((list === undefined) === (opts.fromSpec === undefined)) throw new ResolverError('ERR_USAGE', 'give either a draft LIST or --from-spec FILE');
@@ -141,9 +142,11 @@ export function register(program: Command, deps: { output: Output; services: (op
       const { pushFromSpec } = await import('../../publish/push-spec.js');
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
-        const pushed = await pushFromSpec(services.registry, spec, { format: opts.format as 'oci' | 'docker' | undefined });
+        const pushed = await pushFromSpec(services.registry, spec, { format: opts.format as 'oci' | 'docker' | undefined, attestations: opts.attestations });
         if (opts.purge === true && list !== undefined) await store?.remove(list);
-        deps.output.err(`pushed ${pushed.reference} (${pushed.mediaType}; tags ${pushed.tags.join(', ')}; ${pushed.mounted} blobs mounted, ${pushed.copied} copied)`);
+        for (const w of pushed.warnings) deps.output.err(`warning: ${w}`);
+        const carried = pushed.attestations === 0 ? '' : `; ${pushed.attestations} attestation${pushed.attestations === 1 ? '' : 's'}`;
+        deps.output.err(`pushed ${pushed.reference} (${pushed.mediaType}; tags ${pushed.tags.join(', ')}; ${pushed.mounted} blobs mounted, ${pushed.copied} copied${carried})`);
         deps.output.out(pushed.digest);
       } finally {
         await services.close();
