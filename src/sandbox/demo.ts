@@ -1,13 +1,16 @@
 /**
  * The Quick start demo: starts a private `docker-registry` on loopback (storage kept under
- * `.tmp/demo`, so re-runs are idempotent), publishes the seed article's multi-arch `super-golang`
- * (a runnable linux/amd64 child built from busybox-static, arm64/v8, arm/v7, arm/v6 and attestations),
- * then runs the real CLI: `resolver platform`, `resolver which --explain` for this host,
+ * `.tmp/demo`, so re-runs are idempotent) and walks the seed article's workflow. Publishing: the
+ * per-architecture images are pushed as `docker buildx build --push` writes them (each an image plus its
+ * provenance attestation: a runnable linux/amd64 child built from busybox-static, arm64/v8, arm/v7, arm/v6),
+ * then `resolver manifest push --from-spec manifest.yml` combines them into `super-golang:latest`.
+ * Consuming: the real CLI runs `resolver platform`, `resolver which --explain` for this host,
  * `resolver run` of the tag (through the engine at DOCKER_HOST or the default socket, else a private
  * dockerd it starts, as root, under `.tmp/demo/engine`), and `resolver which --platform` for each child.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { request } from 'node:http';
 import { createHttpClient } from '../http/http.js';
@@ -63,12 +66,34 @@ try {
     env['DOCKER_HOST'] = engine.dockerHost;
   }
   env['RESOLVER_STATE_DIR'] ??= `${root}/state`;
-  say('Publishing the multi-arch super-golang (amd64 from busybox-static; arm64/v8, arm/v7, arm/v6; attestations)');
-  const published = await publishIndex(new Pusher({ http, host: registry.host, repository: 'super-golang' }), {
-    tag: 'latest', children: await superGolangChildren(busybox), format: 'oci', attestations: true,
-  });
-  process.stdout.write(`pushed ${registry.host}/super-golang:latest = ${published.index.digest}\n`);
+  say('Step 1: push one image per architecture, as docker buildx build --push writes them (image + provenance attestation)');
+  const perArch: Record<string, string> = { amd64: 'amd64/golang', arm64: 'arm64v8/golang', 'arm/v7': 'arm32v7/golang', 'arm/v6': 'arm32v6/golang' };
+  for (const child of await superGolangChildren(busybox)) {
+    const key = [child.platform.architecture, child.platform.variant].filter((x) => x !== undefined && x !== '' && x !== 'v8').join('/');
+    const repository = perArch[key] ?? key;
+    const pushed = await publishIndex(new Pusher({ http, host: registry.host, repository }), { tag: 'latest', children: [child], format: 'oci', attestations: true, label: 'super-golang' });
+    process.stdout.write(`pushed ${registry.host}/${repository}:latest = ${pushed.index.digest}\n`);
+  }
+  say('Step 2: the manifest list, in manifest-tool\'s spec format (platforms left out are read from each image\'s config)');
   const image = `${registry.host}/super-golang:latest`;
+  const spec = [
+    `image: ${image}`,
+    'manifests:',
+    `  - image: ${registry.host}/amd64/golang:latest`,
+    `  - image: ${registry.host}/arm64v8/golang:latest`,
+    '    platform: {os: linux, architecture: arm64, variant: v8}',
+    `  - image: ${registry.host}/arm32v7/golang:latest`,
+    `  - image: ${registry.host}/arm32v6/golang:latest`,
+    '',
+  ].join('\n');
+  await mkdir(root, { recursive: true });
+  const specFile = `${root}/manifest.yml`;
+  await writeFile(specFile, spec);
+  process.stdout.write(`${specFile}:\n${spec}`);
+  say('Step 3: push it as one multi-arch tag');
+  status = run(['manifest', 'push', '--from-spec', specFile], env);
+  if (status !== 0) throw new Error(`resolver manifest push failed with exit code ${status}`);
+  run(['manifest', 'inspect', '--verbose', image], env);
   say('This host, as Docker sees it');
   run(['platform'], env);
   say('Which child Docker would pull here, and why');
@@ -78,7 +103,8 @@ try {
   say('The same tag on other hosts');
   for (const p of ['linux/arm64/v8', 'linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5']) {
     process.stdout.write(`${p.padEnd(16)} `);
-    spawnSync(process.execPath, [cli, 'which', image, '--platform', p], { stdio: ['inherit', 'inherit', 'pipe'], env });
+    const r = spawnSync(process.execPath, [cli, 'which', image, '--platform', p], { stdio: ['inherit', 'inherit', 'pipe'], env });
+    if (r.status !== 0) process.stdout.write(`(exit ${r.status ?? 'signal'}) ${r.stderr.toString('utf8').split('\n')[0] ?? ''}\n`);
   }
 } finally {
   await http.close();
