@@ -53,6 +53,8 @@ export interface HttpRequest {
 /** A request body read from a stream, reopened for each attempt (a retry or the HTTPS → HTTP probe). */
 export interface StreamBody {
   readonly length: number;
+  /** False when `open` can give the stream only once (bytes piped from a download): no retries then. */
+  readonly replayable?: boolean;
   open(): Readable;
 }
 

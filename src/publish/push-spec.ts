@@ -1,8 +1,8 @@
 /**
  * `manifest push --from-spec`: builds a multi-platform index from per-platform images named in a
  * manifest-tool-style YAML spec and pushes it. Children in other repositories of the same registry are
- * brought in with cross-repository blob mounts, copied (streamed through a temporary file) when the
- * registry refuses to mount or the child lives on another registry. A source that is itself an index
+ * brought in with cross-repository blob mounts, copied (streamed; see copy-blob.ts) when the registry
+ * refuses to mount or the child lives on another registry. A source that is itself an index
  * (buildx's image + attestation) stands for its image, and its attestations travel along (see
  * source-child.ts). Missing platforms are filled from each image's config; a contradiction or a duplicate
  * platform is an error naming the entry.
@@ -16,7 +16,7 @@ import { formatPlatform, normalizePlatform, platform as makePlatform } from '../
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 import { repositoryOf } from '../resolver/resolve.js';
-import { BlobSpool } from './copy-blob.js';
+import { BlobCopier } from './copy-blob.js';
 import { pickSourceChild } from './source-child.js';
 
 const SpecPlatform = z.strictObject({
@@ -66,7 +66,7 @@ interface Entry {
 class Transfer {
   mounted = 0;
   copied = 0;
-  readonly #spool: BlobSpool;
+  readonly #copier: BlobCopier;
   readonly registry: RegistryClient;
   readonly target: Repository;
   readonly signal: AbortSignal | undefined;
@@ -75,7 +75,7 @@ class Transfer {
     this.registry = registry;
     this.target = target;
     this.signal = signal;
-    this.#spool = new BlobSpool(spoolDir);
+    this.#copier = new BlobCopier(registry, spoolDir);
   }
 
   async manifest(from: Repository, digest: string, mediaType: string, body: Buffer, manifest: ImageManifest): Promise<void> {
@@ -86,14 +86,14 @@ class Transfer {
         this.mounted++;
         continue;
       }
-      await this.#spool.copy(this.registry, from, this.target, blob, this.signal);
+      await this.#copier.copy(from, this.target, blob, this.signal);
       this.copied++;
     }
     await this.registry.putManifest(this.target, digest, mediaType, body, this.signal);
   }
 
   close(): Promise<void> {
-    return this.#spool.close();
+    return this.#copier.close();
   }
 }
 

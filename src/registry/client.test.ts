@@ -246,6 +246,7 @@ describe('RegistryClient against fake servers', () => {
 });
 
 describe('RegistryClient blob copy paths against fake servers', () => {
+  const nullSink = { start: () => Promise.resolve(), write: () => Promise.resolve(), end: () => Promise.resolve() };
   const blob = Buffer.from('layer bytes '.repeat(5000));
   const blobDigest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
 
@@ -264,21 +265,34 @@ describe('RegistryClient blob copy paths against fake servers', () => {
         res.end(blob);
       }
     });
-    let restarts = 0;
+    let starts = 0;
+    let ends = 0;
     let got: Buffer[] = [];
-    await client().downloadBlob(repo(s.host), blobDigest, blob.length, (c) => { got.push(c); return Promise.resolve(); }, () => { restarts++; got = []; return Promise.resolve(); });
+    await client().downloadBlob(repo(s.host), { digest: blobDigest, size: blob.length }, {
+      start: () => { starts++; got = []; return Promise.resolve(); },
+      write: (c) => { got.push(c); return Promise.resolve(); },
+      end: () => { ends++; return Promise.resolve(); },
+    });
     expect(n).toBe(3);
-    expect(restarts).toBe(2);
+    expect(starts).toBe(2);
+    expect(ends).toBe(1);
     expect(Buffer.concat(got).equals(blob)).toBe(true);
+    // A sink that cannot start over gets one attempt.
+    n = 1;
+    const once = await failure(client().downloadBlob(repo(s.host), { digest: blobDigest, size: blob.length }, nullSink, { retry: false }));
+    expect(once.code).toBe('ERR_NETWORK');
+    expect(n).toBe(2);
   });
 
   it('downloadBlob rejects bytes that do not hash to the digest, and a body longer than announced', async () => {
     const s = await serve((_req, res) => res.end(Buffer.concat([blob.subarray(1), Buffer.from('x')])));
-    const e = await failure(client().downloadBlob(repo(s.host), blobDigest, blob.length, () => Promise.resolve(), () => Promise.resolve()));
+    let ended = false;
+    const e = await failure(client().downloadBlob(repo(s.host), { digest: blobDigest, size: blob.length }, { ...nullSink, end: () => { ended = true; return Promise.resolve(); } }));
     expect(e.code).toBe('ERR_DIGEST_MISMATCH');
+    expect(ended).toBe(false);
     expect(e.message).toContain(`team/app@${blobDigest}: the registry served ${blob.length} bytes hashing to sha256:`);
     const long = await serve((_req, res) => res.end(Buffer.concat([blob, Buffer.alloc(70_000)])));
-    expect((await failure(client().downloadBlob(repo(long.host), blobDigest, blob.length, () => Promise.resolve(), () => Promise.resolve()))).code).toBe('ERR_MANIFEST_INVALID');
+    expect((await failure(client().downloadBlob(repo(long.host), { digest: blobDigest, size: blob.length }, nullSink))).code).toBe('ERR_MANIFEST_INVALID');
   });
 
   it('pushBlob reopens a stream body for a retried PUT and sends its Content-Length', async () => {

@@ -21,9 +21,19 @@ type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 interface RequestExtra {
   readonly body?: Buffer | StreamBody | undefined;
   readonly receive?: ((chunks: AsyncIterable<Buffer>) => Promise<void>) | undefined;
+  /** One attempt only (a one-shot stream body, or a download feeding one). */
+  readonly noRetry?: boolean;
   readonly headers?: Readonly<Record<string, string>>;
   readonly scopes?: readonly string[];
   readonly maxBytes?: number;
+}
+
+/** Where `downloadBlob` writes. */
+export interface BlobSink {
+  start(): Promise<void>;
+  write(chunk: Buffer): Promise<void>;
+  /** The bytes are complete and verified. */
+  end(): Promise<void>;
 }
 
 /** Manifest size cap (registry-protocol.md §2.5). */
@@ -255,6 +265,7 @@ export class RegistryClient {
     let scopes = extra.scopes ?? [`repository:${repo.path}:pull`];
     let authRetried = false;
     let attempt = 0;
+    const attempts = extra.noRetry === true ? 1 : this.#retry.attempts;
     for (;;) {
       const authorization = await this.#authorization(repo, scopes, signal);
       const headers: Record<string, string> = { ...extra.headers };
@@ -264,7 +275,7 @@ export class RegistryClient {
       try {
         res = await this.#raw(repo, method, path, headers, signal, extra);
       } catch (error) {
-        if (error instanceof ResolverError && error.code === 'ERR_NETWORK' && ++attempt < this.#retry.attempts) {
+        if (error instanceof ResolverError && error.code === 'ERR_NETWORK' && ++attempt < attempts) {
           await this.#backoff(attempt, undefined, signal);
           continue;
         }
@@ -299,7 +310,7 @@ export class RegistryClient {
       }
       if (res.status === 429 || res.status >= 500) {
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
-        if (++attempt < this.#retry.attempts && (retryAfter === undefined || retryAfter * 1000 <= this.#retry.maxRetryAfterMs)) {
+        if (++attempt < attempts && (retryAfter === undefined || retryAfter * 1000 <= this.#retry.maxRetryAfterMs)) {
           await this.#backoff(attempt, retryAfter, signal);
           continue;
         }
@@ -422,7 +433,10 @@ export class RegistryClient {
     return false;
   }
 
-  /** Uploads a blob (monolithic POST + PUT) from memory or from a stream reopened per attempt. */
+  /**
+   * Uploads a blob (monolithic POST + PUT) from memory or from a stream reopened per attempt; a stream that
+   * cannot be reopened (`replayable: false`) gets one attempt.
+   */
   async pushBlob(target: Repository, digest: string, bytes: Buffer | StreamBody, signal?: AbortSignal): Promise<void> {
     const scopes = [`repository:${target.path}:pull,push`];
     const what = `${target.host}/${target.path}@${digest}`;
@@ -433,6 +447,7 @@ export class RegistryClient {
     url.searchParams.set('digest', digest);
     await this.#request(target, 'PUT', `${url.pathname}${url.search}`, undefined, what, signal, {
       scopes, body: bytes, headers: { 'content-type': 'application/octet-stream' },
+      noRetry: !Buffer.isBuffer(bytes) && bytes.replayable === false,
     });
   }
 
@@ -444,33 +459,36 @@ export class RegistryClient {
   }
 
   /**
-   * Streams a blob of a known size to `receive` (called afresh per attempt) and verifies its digest and
-   * size without keeping it in memory: for copying layers between registries.
+   * Streams a blob of a known size into `sink` and verifies its sha256 and size without keeping it in
+   * memory (copies between registries). `sink.start` begins each attempt afresh; `sink.end` runs only after
+   * the bytes verified, so a sink feeding an upload can refuse to finish a bad blob. `retry: false` for a
+   * sink that cannot start over.
    */
-  async downloadBlob(repo: Repository, digest: string, size: number, receive: (chunk: Buffer) => Promise<void>, restart: () => Promise<void>, signal?: AbortSignal): Promise<void> {
+  async downloadBlob(repo: Repository, blob: { readonly digest: string; readonly size: number }, sink: BlobSink, options: { signal?: AbortSignal | undefined; retry?: boolean } = {}): Promise<void> {
+    const { digest, size } = blob;
     const what = `${repo.host}/${repo.path}@${digest}`;
     const parsed = parseDigest(digest);
     if (!parsed.ok || parsed.algorithm !== 'sha256') throw new ResolverError('ERR_MANIFEST_INVALID', `${what}: only sha256 blobs can be copied`);
-    let hash = createHash('sha256');
-    let total = 0;
-    await this.#request(repo, 'GET', `/v2/${repo.path}/blobs/${digest}`, undefined, what, signal, {
+    await this.#request(repo, 'GET', `/v2/${repo.path}/blobs/${digest}`, undefined, what, options.signal, {
       // Exactly `size` is checked below; the slack leaves room for an error body on a tiny blob.
       maxBytes: Math.max(size, 65_536),
+      noRetry: options.retry === false,
       receive: async (chunks) => {
-        hash = createHash('sha256');
-        total = 0;
-        await restart();
+        const hash = createHash('sha256');
+        let total = 0;
+        await sink.start();
         for await (const chunk of chunks) {
           hash.update(chunk);
           total += chunk.byteLength;
-          await receive(chunk);
+          await sink.write(chunk);
         }
+        const got = `sha256:${hash.digest('hex')}`;
+        if (total !== size || got !== digest) {
+          throw new ResolverError('ERR_DIGEST_MISMATCH', `${what}: the registry served ${total} bytes hashing to ${got}; expected ${size} bytes`);
+        }
+        await sink.end();
       },
     });
-    const got = `sha256:${hash.digest('hex')}`;
-    if (total !== size || got !== digest) {
-      throw new ResolverError('ERR_DIGEST_MISMATCH', `${what}: the registry served ${total} bytes hashing to ${got}; expected ${size} bytes`);
-    }
   }
 
   /** GETs a small blob (an image config) by digest and verifies it. */
