@@ -11,7 +11,7 @@ import { createServices } from './services.js';
 import { SignalHub } from './signals.js';
 
 if (process.env['DEBUG'] !== undefined) {
-  const kept = process.env['DEBUG'].split(',').filter((d) => !/modem/.test(d.trim()));
+  const kept = process.env['DEBUG'].split(',').filter((d) => !d.trim().includes('modem'));
   process.env['DEBUG'] = kept.join(',');
 }
 

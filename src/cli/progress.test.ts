@@ -22,7 +22,7 @@ describe('progress renderer', () => {
     r.update(step(s, { status: 'Download complete', id: 'aaaaaaaaaaaa', progressDetail: {} }));
     expect(out.length).toBe(before);
     r.finish();
-    expect(out.slice(before)).toMatch(/^\x1b\[3A/);
+    expect(out.slice(before)).toMatch(new RegExp(`^${String.fromCharCode(27)}\\[3A`));
   });
 
   it('without a terminal prints a line per state change only', () => {

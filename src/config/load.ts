@@ -12,7 +12,7 @@ import { configSchema, type Config } from './schema.js';
 export function checkCron(expression: string): string | undefined {
   const detailed = cron.validateDetailed(expression);
   if (detailed.valid) return undefined;
-  const first = detailed.errors?.[0];
+  const first = detailed.errors[0];
   return first === undefined ? 'invalid' : `${first.field}: ${first.message}`;
 }
 

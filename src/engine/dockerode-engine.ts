@@ -79,7 +79,7 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
     const splitter = new LineSplitter();
     let state = initialPullState;
     const stallMs = req.stallTimeoutMs ?? 300_000;
-    let timer = setTimeout(() => controller.abort(new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} made no progress for ${stallMs / 1000} s`)), stallMs);
+    const timer = setTimeout(() => controller.abort(new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} made no progress for ${stallMs / 1000} s`)), stallMs);
     const feed = (lines: string[]): void => {
       for (const line of lines) {
         const parsed = parseProgressLine(line);
@@ -104,7 +104,6 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       throw engineError(error, `pull of ${req.repository}@${req.digest}`, where);
     } finally {
       clearTimeout(timer);
-      timer = undefined as never;
     }
     if (!isComplete(state)) {
       throw new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} ended without the engine's final status (connection lost or engine restarted?)`);
@@ -121,6 +120,8 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       const auth = req.auth === undefined ? undefined : { base64: encodeRegistryAuth(req.auth) };
       let stream: Readable;
       try {
+        // dockerode resolves to the engine's http.IncomingMessage, a Readable; its types say ReadableStream.
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
         stream = (await docker.createImage(auth as never, { fromImage: req.repository, tag: req.digest, abortSignal: signal })) as Readable;
       } catch (error) {
         if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', `pull of ${req.repository}@${req.digest} was cancelled`, { cause: error });
@@ -139,11 +140,9 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
 
     async inspectImage(name): Promise<ImageInfo | undefined> {
       try {
-        const i = await docker.getImage(name).inspect();
-        return {
-          id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [],
-          os: i.Os, architecture: i.Architecture, variant: (i as { Variant?: string }).Variant ?? '',
-        };
+        // The engine sends null for RepoTags/RepoDigests of untagged images, which @types/dockerode omits.
+        const i: { Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null; Os: string; Architecture: string; Variant?: string } = await docker.getImage(name).inspect();
+        return { id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], os: i.Os, architecture: i.Architecture, variant: i.Variant ?? '' };
       } catch (error) {
         if ((error as DockerodeError).statusCode === 404) return undefined;
         throw engineError(error, `inspecting ${name}`, where);
@@ -174,7 +173,7 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
     async runAttached(id, io: ContainerIo, options) {
       const container = docker.getContainer(id);
       try {
-        const stream = (await container.attach({ stream: true, stdout: true, stderr: true, stdin: options.stdin, hijack: options.stdin })) as unknown as NodeJS.ReadWriteStream;
+        const stream = await container.attach({ stream: true, stdout: true, stderr: true, stdin: options.stdin, hijack: options.stdin });
         const ended = new Promise<void>((resolve) => {
           stream.on('end', resolve);
           stream.on('close', resolve);

@@ -89,6 +89,7 @@ describe('http client', () => {
 describe('Secret', () => {
   it('never prints its value', () => {
     const s = new Secret('hunter2-canary');
+    // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- interpolation is what is tested
     const shown = [String(s), `${s}`, JSON.stringify({ s }), inspect(s), inspect({ nested: { s } })].join(' ');
     expect(shown).not.toContain('hunter2-canary');
     expect(s.reveal()).toBe('hunter2-canary');

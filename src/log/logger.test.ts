@@ -15,6 +15,6 @@ describe('logger', () => {
     const lines: string[] = [];
     const log = createLogger({ level: 'info', human: true, write: (t) => lines.push(t) });
     log.warn({ image: 'a', n: 2 }, 'holding');
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d WARN  holding image=a n=2\n$/);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d WARN {2}holding image=a n=2\n$/);
   });
 });

@@ -22,7 +22,7 @@ function humanStream(write: (text: string) => void): { write(line: string): void
       const { level, time, msg, pid: _p, hostname: _h, ...rest } = o;
       const when = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 19);
       const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-      write(`${when} ${(levelNames[Number(level)] ?? String(level)).padEnd(5)} ${String(msg ?? '')}${fields === '' ? '' : ` ${fields}`}\n`);
+      write(`${when} ${(levelNames[Number(level)] ?? String(level)).padEnd(5)} ${typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')}${fields === '' ? '' : ` ${fields}`}\n`);
     },
   };
 }

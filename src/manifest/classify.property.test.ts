@@ -19,7 +19,7 @@ describe('manifest classification properties', () => {
   test.prop([fc.jsonValue(), fc.constantFrom(...manifestAccept, 'application/json', '', 'text/plain', 'application/x-foo')], { numRuns: runs })(
     'any JSON value: a classified document or a typed error, never a crash',
     (value, contentType) => {
-      const body = Buffer.from(JSON.stringify(value) ?? 'null');
+      const body = Buffer.from((JSON.stringify(value) as string | undefined) ?? 'null');
       try {
         const c = classifyManifest(body, contentType, digestOf(body), 'doc');
         expect(['index', 'manifest']).toContain(c.kind);

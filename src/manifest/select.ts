@@ -107,7 +107,7 @@ export function selectManifest(index: ImageIndex, matcher: PlatformMatcher, rule
     const verdict: Verdict =
       p !== undefined && isUnknownPlatform(p)
         ? { kind: 'attestation' }
-        : raw !== undefined && isEmptyPlatform(raw)
+        : isEmptyPlatform(raw)
           ? { kind: 'empty-platform' }
           : { kind: 'incompatible' };
     base.push({ position, descriptor, platform: p, verdict });
@@ -125,7 +125,7 @@ export function selectManifest(index: ImageIndex, matcher: PlatformMatcher, rule
     if (rules.store === 'classic' && c !== undefined && !isPullable(c.descriptor.mediaType)) {
       return { ...e, verdict: { kind: 'skipped-media-type' } };
     }
-    if (chosen !== undefined && chosen.position === e.position) {
+    if (chosen?.position === e.position) {
       return { ...e, verdict: { kind: 'chosen', rank: e.verdict.kind === 'accepted' ? e.verdict.rank : -1 } };
     }
     return { ...e, verdict: e.verdict.kind === 'accepted' ? { kind: 'accepted', rank: e.verdict.rank, order } : { kind: 'last-resort', order } };

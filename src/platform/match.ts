@@ -109,7 +109,7 @@ export function isWindowsCompatible(hostVersion: string, containerVersion: strin
   const ctr = parseWindowsVersion(containerVersion);
   if (host.major !== ctr.major || host.minor !== ctr.minor || ctr.major === 0) return false;
   if (host.build < 20348) return host.build === ctr.build;
-  let floor = 20348;
+  let floor: number;
   if (floorRule === 'rc5') {
     const idx = ltscBuilds.findLastIndex((b) => b <= host.build);
     floor = ltscBuilds[Math.max(idx - 1, 0)] ?? 20348;

@@ -69,7 +69,7 @@ export class DraftStore {
     const image = canonical(source);
     const entry = draft.entries.find((e) => e.image === image);
     if (entry === undefined) throw new ResolverError('ERR_USAGE', `${image} is not in the draft of ${draft.list}`, { details: [`entries: ${draft.entries.map((e) => e.image).join(', ')}`] });
-    entry.platform = { ...entry.platform, ...Object.fromEntries(Object.entries(platform).filter(([, v]) => v !== undefined)) };
+    entry.platform = { ...entry.platform, ...Object.fromEntries(Object.entries(platform as Record<string, unknown>).filter(([, v]) => v !== undefined)) };
     await this.#save(draft);
     return draft;
   }

@@ -46,7 +46,7 @@ export function parseWwwAuthenticate(header: string): Challenge[] {
       let i = 1;
       for (; i < s.length && s[i] !== '"'; i++) {
         if (s[i] === '\\' && i + 1 < s.length) i++;
-        value += s[i];
+        value += s[i] ?? '';
       }
       s = s.slice(i + 1);
     } else {

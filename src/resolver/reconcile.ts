@@ -125,7 +125,7 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   const child = resolution.chosen.digest;
   const indexDigest = resolution.levels[0]?.digest ?? top.digest;
 
-  if (record !== undefined && record.childDigest === child && (await presentAsTagged(child))) {
+  if (record?.childDigest === child && (await presentAsTagged(child))) {
     if (!options.dryRun) await deps.state.put({ ...record, indexDigest: resolution.levels[0]?.digest ?? null, checkedAt: new Date().toISOString() });
     return { kind: 'index-changed', indexDigest, childDigest: child };
   }

@@ -52,7 +52,7 @@ const port = Number.parseInt(process.env['RESOLVER_DEMO_PORT'] ?? '', 10) || (aw
 say(`Starting a private registry on 127.0.0.1:${port} (storage: ${root}/registry)`);
 const registry = await startRegistry({ dir: `${root}/registry`, auth: { kind: 'none' }, port });
 const http = createHttpClient();
-let status = 0;
+let status: number;
 let engine: RunningDockerd | undefined;
 const env = { ...process.env };
 try {

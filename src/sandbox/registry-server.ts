@@ -74,7 +74,7 @@ export async function startRegistry(options: { dir: string; auth: RegistryAuth; 
   await writeFile(configPath, config);
   const child = spawn(options.binary ?? 'docker-registry', ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => {
+  child.stderr.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString('utf8')).slice(-4000);
   });
   const exited = new Promise<never>((_, reject) => {

@@ -146,7 +146,7 @@ describe('resolver which (anonymous registry, built CLI)', () => {
     [['which', 'Not/Valid'], 2, /must be lowercase/],
     [['which', 'alpine', '--platform', 'i686'], 2, /invalid platform "i686": unknown operating system or architecture/],
     [['which', 'alpine', '--bogus'], 2, /unknown option/],
-    [['which', `${'127.0.0.1:1'}/x:latest`, '--platform', 'linux/amd64'], 6, /refused/],
+    [['which', `127.0.0.1:1/x:latest`, '--platform', 'linux/amd64'], 6, /refused/],
   ] as const)('bad input %j exits %i', async (args, code, message) => {
     const r = await cli(args);
     expect(r.code).toBe(code);

@@ -22,7 +22,7 @@ export async function startSlowProxy(upstream: string, bytesPerSecond: number, o
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    const isBlob = /\/blobs\/sha256:/.test(req.url ?? '') && req.method === 'GET' && Number.isFinite(bytesPerSecond);
+    const isBlob = (req.url ?? '').includes('/blobs/sha256:') && req.method === 'GET' && Number.isFinite(bytesPerSecond);
     if (isBlob) blobs++;
     let path = req.url ?? '/';
     if (options.refuseMounts === true && req.method === 'POST' && path.includes('mount=')) {

@@ -142,7 +142,7 @@ export function register(program: Command, deps: { output: Output; services: (op
       const { pushFromSpec } = await import('../../publish/push-spec.js');
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
-        const pushed = await pushFromSpec(services.registry, spec, { format: opts.format as 'oci' | 'docker' | undefined, attestations: opts.attestations });
+        const pushed = await pushFromSpec(services.registry, spec, { format: opts.format, attestations: opts.attestations });
         if (opts.purge === true && list !== undefined) await store?.remove(list);
         for (const w of pushed.warnings) deps.output.err(`warning: ${w}`);
         const carried = pushed.attestations === 0 ? '' : `; ${pushed.attestations} attestation${pushed.attestations === 1 ? '' : 's'}`;
