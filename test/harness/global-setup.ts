@@ -16,6 +16,7 @@ import { Pusher } from '../../src/sandbox/push.js';
 import { freePort, startRegistry, type RunningRegistry } from '../../src/sandbox/registry-server.js';
 import { publishIndex, superGolangChildren } from '../../src/sandbox/samples.js';
 import { catalogue } from './catalogue.js';
+import { claim, cleanStaleRuns } from './stale.js';
 import { startTokenServer, tokenIssuer, tokenService, tokenUser, type TokenServer } from '../../src/sandbox/token-server.js';
 
 export const basicUser = { username: 'bob', password: 'basic-secret-canary-4c21' };
@@ -57,7 +58,9 @@ let engine: RunningDockerd | undefined;
 let tmp = '';
 
 export async function setup(project: TestProject): Promise<void> {
+  for (const dir of await cleanStaleRuns(tmpdir())) process.stderr.write(`harness: cleaned up ${dir}, left by a run that died\n`);
   tmp = await mkdtemp(join(tmpdir(), 'resolver-it-'));
+  await claim(tmp);
   const http = createHttpClient();
   try {
     const tokenPort = await freePort();
