@@ -3,7 +3,17 @@
 // `undici` is mapped to src/http/undici-lite.cjs (the same pinned package, fewer modules initialised).
 // dockerode is bundled (loaded lazily by the commands that talk to the engine) with gRPC, proto-loader and
 // ssh2 mapped to src/engine/bundle-stubs/unsupported.cjs; systeminformation and node-cron stay external.
+import { constants as http2Constants } from 'node:http2';
 import { build } from 'esbuild';
+
+// Built-in modules that dependencies require at load time but a one-shot command never uses, loaded on first
+// use instead (measured: bench/README.md). undici's HTTP/2 client reads ten constants at load and calls
+// connect() only with allowH2, which resolver never sets; commander spawns only for executable subcommands.
+const lazyBuiltins = {
+  'node:http2': `const c = ${JSON.stringify(http2Constants)};\nmodule.exports = { constants: c, connect: (...a) => require('node:http2').connect(...a) };`,
+  'node:child_process': `module.exports = new Proxy({}, { get: (_, k) => require('node:child_process')[k] });`,
+};
+const lazyImporters = /[\\/]node_modules[\\/](undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js|commander[\\/]lib[\\/]command\.js)$/;
 
 await build({
   entryPoints: ['src/cli/main.ts'],
@@ -25,6 +35,8 @@ await build({
       name: 'undici-lite',
       setup(b) {
         b.onResolve({ filter: /^undici$/ }, () => ({ path: new URL('../src/http/undici-lite.cjs', import.meta.url).pathname }));
+        b.onResolve({ filter: /^node:(http2|child_process)$/ }, (args) => (lazyImporters.test(args.importer) ? { path: args.path, namespace: 'lazy-builtin' } : undefined));
+        b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: lazyBuiltins[args.path], loader: 'js' }));
         b.onResolve({ filter: /^(@grpc\/grpc-js|@grpc\/proto-loader|ssh2)$/ }, () => ({ path: new URL('../src/engine/bundle-stubs/unsupported.cjs', import.meta.url).pathname }));
       },
     },

@@ -4,7 +4,6 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { ResolverError } from '../errors.js';
 import { engineEndpoint } from '../engine/docker-host.js';
 import { createEngineProbe, type EngineFacts } from '../engine/engine-probe.js';

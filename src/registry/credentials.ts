@@ -4,7 +4,6 @@
  * else `auths` with the legacy hostname match), and the `docker-credential-*` helper protocol.
  * Secrets are held in `Secret`; helper output is never echoed in errors.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -82,12 +81,11 @@ const helperSuffixRe = /^[A-Za-z0-9._-]+$/;
 
 /** The real helper runner: no shell, a timeout, stdout capped at 64 KiB. */
 export function spawnHelper(options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): HelperRunner {
-  return (suffix, serverUrl, signal) =>
-    new Promise((resolve, reject) => {
-      if (!helperSuffixRe.test(suffix)) {
-        reject(new ResolverError('ERR_CREDENTIALS', `credential helper name "${suffix}" is invalid`));
-        return;
-      }
+  return async (suffix, serverUrl, signal) => {
+    if (!helperSuffixRe.test(suffix)) throw new ResolverError('ERR_CREDENTIALS', `credential helper name "${suffix}" is invalid`);
+    // Loaded on first use: most runs use no helper, and child_process costs every start (bench/README.md).
+    const { spawn } = await import('node:child_process');
+    return new Promise((resolve, reject) => {
       const name = `docker-credential-${suffix}`;
       const child = spawn(name, ['get'], { shell: false, stdio: ['pipe', 'pipe', 'inherit'], env: options.env, signal });
       const chunks: Buffer[] = [];
@@ -128,6 +126,7 @@ export function spawnHelper(options: { timeoutMs?: number; env?: NodeJS.ProcessE
       });
       child.stdin.end(serverUrl);
     });
+  };
 }
 
 /** Options for the docker-config credential store. */

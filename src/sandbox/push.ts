@@ -2,7 +2,6 @@
  * Pushes built images (blobs, manifests, indexes) to a sandbox registry for the demo, tests and
  * benchmarks, through the same registry client and auth as `resolver manifest push`.
  */
-import { performance } from 'node:perf_hooks';
 import type { HttpClient } from '../http/http.js';
 import { TokenCache } from '../registry/auth.js';
 import { RegistryClient, type Repository } from '../registry/client.js';
