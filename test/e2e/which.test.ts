@@ -174,6 +174,18 @@ describe('start-up cost', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('loaded-packages: (none)');
   });
+
+  it('which --platform does not load the built-ins it never uses (HTTP/2, child processes, perf_hooks)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { resolve: res } = await import('node:path');
+    const r = spawnSync(process.execPath, ['-r', res('test/harness/builtins-report.cjs'), res('bin/resolver.cjs'), 'which', ref('multi/docker'), '--platform', 'linux/arm64'], {
+      env: { PATH: process.env['PATH'], DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = (/loaded-builtins: (.*)/.exec(r.stderr)?.[1] ?? '').split(',');
+    expect(loaded).toContain('net');
+    for (const name of ['http2', 'child_process', 'perf_hooks']) expect(loaded).not.toContain(name);
+  });
 });
 
 describe('resolver which with authentication', () => {
