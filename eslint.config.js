@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const io = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:os', 'node:process', 'undici', 'dockerode', 'node-cron', 'systeminformation'];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tmp/', 'bench/', 'scripts/', 'bin/', 'test/harness/state-writer.mjs', 'src/http/undici-lite.cjs', 'src/engine/bundle-stubs/', 'eslint.config.js'] },
+  { ignores: ['dist/', 'node_modules/', '.tmp/', 'bench/', 'scripts/', 'bin/', 'test/harness/*.mjs', 'test/harness/*.cjs', 'src/http/undici-lite.cjs', 'src/engine/bundle-stubs/', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,
