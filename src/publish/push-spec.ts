@@ -56,45 +56,97 @@ export interface PushOptions {
   readonly signal?: AbortSignal | undefined;
   /** Where copied blobs are spooled (default: the OS temporary folder). */
   readonly spoolDir?: string | undefined;
+  /** Called once per blob as it is settled. */
+  readonly onBlob?: ((event: BlobEvent) => void) | undefined;
 }
 
 interface Entry {
   readonly descriptor: Record<string, unknown> & { mediaType: string };
 }
 
+/** What happened to one blob of a push. */
+export interface BlobEvent {
+  readonly digest: string;
+  readonly size: number;
+  /** Already in the target; mounted from the source repository; copied (piped, or through a file after a failed pipe). */
+  readonly how: 'present' | 'mounted' | 'copied' | 'copied-via-file';
+}
+
+/** Blobs moved at once: as many as docker push and skopeo copy run side by side, within a small budget. */
+export const blobConcurrency = 4;
+
 /** Moves a manifest and its blobs into the target repository: nothing, mounts, or copies. */
 class Transfer {
   mounted = 0;
   copied = 0;
   readonly #copier: BlobCopier;
+  readonly #done = new Set<string>();
   readonly registry: RegistryClient;
   readonly target: Repository;
-  readonly signal: AbortSignal | undefined;
+  readonly options: PushOptions;
 
-  constructor(registry: RegistryClient, target: Repository, spoolDir: string | undefined, signal: AbortSignal | undefined) {
+  constructor(registry: RegistryClient, target: Repository, options: PushOptions) {
     this.registry = registry;
     this.target = target;
-    this.signal = signal;
-    this.#copier = new BlobCopier(registry, spoolDir);
+    this.options = options;
+    this.#copier = new BlobCopier(registry, options.spoolDir);
   }
 
   async manifest(from: Repository, digest: string, mediaType: string, body: Buffer, manifest: ImageManifest): Promise<void> {
     if (from.host === this.target.host && from.path === this.target.path) return;
-    for (const blob of [manifest.config, ...manifest.layers]) {
-      if (await this.registry.hasBlob(this.target, blob.digest, this.signal)) continue;
-      if (from.host === this.target.host && (await this.registry.mountBlob(this.target, blob.digest, from.path, this.signal))) {
-        this.mounted++;
-        continue;
-      }
-      await this.#copier.copy(from, this.target, blob, this.signal);
+    const blobs: Descriptor[] = [];
+    for (const b of [manifest.config, ...manifest.layers]) {
+      if (this.#done.has(b.digest)) continue;
+      this.#done.add(b.digest);
+      blobs.push(b);
+    }
+    await inPool(blobs, blobConcurrency, this.options.signal, (blob, signal) => this.#blob(from, blob, signal));
+    await this.registry.putManifest(this.target, digest, mediaType, body, this.options.signal);
+  }
+
+  async #blob(from: Repository, blob: { digest: string; size: number }, signal: AbortSignal): Promise<void> {
+    let how: BlobEvent['how'];
+    if (await this.registry.hasBlob(this.target, blob.digest, signal)) {
+      how = 'present';
+    } else if (from.host === this.target.host && (await this.registry.mountBlob(this.target, blob.digest, from.path, signal))) {
+      how = 'mounted';
+      this.mounted++;
+    } else {
+      how = (await this.#copier.copy(from, this.target, blob, signal)) === 'streamed' ? 'copied' : 'copied-via-file';
       this.copied++;
     }
-    await this.registry.putManifest(this.target, digest, mediaType, body, this.signal);
+    this.options.onBlob?.({ digest: blob.digest, size: blob.size, how });
   }
 
   close(): Promise<void> {
     return this.#copier.close();
   }
+}
+
+/** Runs `work` over `items`, `limit` at a time; the first failure stops the rest and is thrown. */
+export async function inPool<T>(items: readonly T[], limit: number, outer: AbortSignal | undefined, work: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(outer?.reason);
+  outer?.addEventListener('abort', onAbort, { once: true });
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item, stop.signal);
+      } catch (error) {
+        failure ??= { error };
+        stop.abort(error);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  } finally {
+    outer?.removeEventListener('abort', onAbort);
+  }
+  if (failure !== undefined) throw failure.error;
 }
 
 async function fetchImage(registry: RegistryClient, repo: Repository, digest: string, where: string, signal: AbortSignal | undefined): Promise<{ body: Buffer; mediaType: string; manifest: ImageManifest }> {
@@ -109,7 +161,7 @@ export async function pushFromSpec(registry: RegistryClient, spec: ManifestSpec,
   const target = withDefaultTag(parseReference(spec.image));
   const targetRepo = repositoryOf(target);
   const signal = options.signal;
-  const transfer = new Transfer(registry, targetRepo, options.spoolDir, signal);
+  const transfer = new Transfer(registry, targetRepo, options);
   const images: Entry[] = [];
   const attestations: Entry[] = [];
   const seen = new Map<string, string>();

@@ -52,6 +52,7 @@ describe('resolver manifest push --from-spec', () => {
     const pushed = await cli(['manifest', 'push', '--from-spec', file], env);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stderr).toMatch(/4 blobs mounted, 0 copied/);
+    expect(pushed.stderr.match(/^mounted {9}sha256:[0-9a-f]{64} \d/gm), pushed.stderr).toHaveLength(4);
     const digest = pushed.stdout.trim();
     const raw = await cli(['manifest', 'inspect', '-v', `${host}/article/super-golang:1.0`], env);
     expect(raw.stdout).toContain(`digest     ${digest}`);
@@ -180,6 +181,8 @@ describe('manifest push --from-spec: index sources, other registries, refused mo
     expect(r.code, r.stderr).toBe(0);
     // Two images and two attestations, each a config and a layer, none on the target yet.
     expect(r.stderr).toMatch(/0 blobs mounted, 8 copied; 2 attestations/);
+    // One line per blob as it settles, piped straight through (no fallback to a file was needed).
+    expect(r.stderr.match(/^copied {10}sha256:[0-9a-f]{64} \d/gm)).toHaveLength(8);
     expect((await cli(['which', `${s.anonymous}/cross/app:latest`, '--platform', 'linux/arm64'])).stdout).toBe(`${arm.children[0]?.manifest.digest ?? ''}\n`);
     if (s.engine !== undefined) {
       const api = engineApi(s.engine);

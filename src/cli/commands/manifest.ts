@@ -142,7 +142,11 @@ export function register(program: Command, deps: { output: Output; services: (op
       const { pushFromSpec } = await import('../../publish/push-spec.js');
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
-        const pushed = await pushFromSpec(services.registry, spec, { format: opts.format, attestations: opts.attestations });
+        const { formatBytes } = await import('../../engine/pull-progress.js');
+        const pushed = await pushFromSpec(services.registry, spec, {
+          format: opts.format, attestations: opts.attestations,
+          onBlob: (e) => deps.output.err(`${e.how.padEnd(15)} ${e.digest} ${formatBytes(e.size)}`),
+        });
         if (opts.purge === true && list !== undefined) await store?.remove(list);
         for (const w of pushed.warnings) deps.output.err(`warning: ${w}`);
         const carried = pushed.attestations === 0 ? '' : `; ${pushed.attestations} attestation${pushed.attestations === 1 ? '' : 's'}`;
