@@ -343,6 +343,12 @@ export class RegistryClient {
     const make = (c: ErrorCode, message: string, details: string[] = []): RegistryHttpError => new RegistryHttpError(c, message, fields, { details });
     if (res.status === 401 || res.status === 403 || code === 'DENIED' || code === 'UNAUTHORIZED') {
       if (auth === 'bad-credentials') return make('ERR_REGISTRY_AUTH', `${repo.host} rejected the username and password for ${name}`, ['check the credentials in $DOCKER_CONFIG/config.json (docker login)']);
+      if (method === 'POST' || method === 'PUT' || method === 'DELETE') {
+        if (auth === 'no-credentials') {
+          return make('ERR_REGISTRY_AUTH', `push to ${name} needs credentials, and none are configured for ${repo.host}${fromServer}`, [`run docker login ${repo.host}, or add it to $DOCKER_CONFIG/config.json`]);
+        }
+        return make('ERR_REGISTRY_AUTH', `push access to ${name} denied${fromServer}`, [`the credentials for ${repo.host} lack push rights to ${repo.path}; log in as a user who may push there`]);
+      }
       if (auth === 'no-credentials' || res.status === 401) {
         return make('ERR_REGISTRY_AUTH', `pull access denied for ${name}, repository does not exist or may require 'docker login'${fromServer}`, [
           'check the name (Docker Hub official images live under library/), then the credentials',

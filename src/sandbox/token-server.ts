@@ -1,7 +1,7 @@
 /**
 * A token server for a token-auth sandbox registry (tests, benchmarks): issues RS256 JWTs carrying the signing certificate in
  * `x5c`, which distribution verifies against its `rootcertbundle` (registry-protocol.md §3.8).
- * Users: alice/token-secret (pull+push everywhere); the identity token `refresh-canary` acts as alice.
+ * Users: alice/token-secret (pull+push everywhere), reader (pull only); the identity token `refresh-canary` acts as alice.
  * Anonymous requests get a token with no access, as Docker Hub does.
  */
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,8 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 
 export const tokenUser = { username: 'alice', password: 'token-secret-canary-7f3a' };
+/** May pull everywhere and push nowhere. */
+export const readerUser = { username: 'reader', password: 'reader-secret-canary-2d9e' };
 export const identityToken = 'refresh-canary-91be';
 export const tokenService = 'resolver-test-registry';
 export const tokenIssuer = 'resolver-test-issuer';
@@ -41,7 +43,7 @@ export async function startTokenServer(dir: string, port: number): Promise<Token
     const access = sub === '' ? [] : scopes.flatMap((scope) => {
       const parts = scope.split(':');
       if (parts.length < 3) return [];
-      const actions = (parts.at(-1) ?? '').split(',').filter((a) => a !== '');
+      const actions = (parts.at(-1) ?? '').split(',').filter((a) => a !== '' && (sub !== readerUser.username || a === 'pull'));
       return [{ type: parts[0], name: parts.slice(1, -1).join(':'), actions }];
     });
     const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [der.toString('base64')] }));
@@ -75,11 +77,12 @@ export async function startTokenServer(dir: string, port: number): Promise<Token
     let sub = '';
     if (auth !== undefined) {
       const [user, ...rest] = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString('utf8').split(':');
-      if (user !== tokenUser.username || rest.join(':') !== tokenUser.password) {
+      const known = [tokenUser, readerUser].find((u) => u.username === user && u.password === rest.join(':'));
+      if (known === undefined) {
         reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] });
         return;
       }
-      sub = tokenUser.username;
+      sub = known.username;
     }
     reply(200, { token: sign(sub, url.searchParams.getAll('scope')), expires_in: 300, issued_at: new Date().toISOString() });
   });

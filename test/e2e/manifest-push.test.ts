@@ -11,7 +11,7 @@ import { buildImage, type BuiltImage } from '../../src/sandbox/oci-builder.js';
 import { Pusher } from '../../src/sandbox/push.js';
 import { publishIndex, type PublishedIndex } from '../../src/sandbox/samples.js';
 import { startSlowProxy } from '../harness/slow-proxy.js';
-import { tokenUser } from '../../src/sandbox/token-server.js';
+import { readerUser, tokenUser } from '../../src/sandbox/token-server.js';
 import { cli } from './cli.js';
 import { engineApi } from './engine-api.js';
 
@@ -102,10 +102,22 @@ describe('resolver manifest push --from-spec', () => {
     expect(gone.stderr).toMatch(/no draft of/);
   });
 
-  it('a registry without push rights is a clear auth error', async () => {
+  it('a registry without push rights is a clear auth error; anonymous cannot even read', async () => {
+    await perArch(s.token, tokenUser);
     const file = await specFile('no-push.yml', `image: ${s.token}/article/super-golang:nopush\nmanifests:\n  - image: ${s.token}/amd64/golang:latest\n`);
-    const r = await cli(['manifest', 'push', '--from-spec', file]);
-    expect(r.code).toBe(5);
+    const cfg = join(s.tmp, 'push-cfg-reader');
+    await mkdir(cfg, { recursive: true });
+    await writeFile(join(cfg, 'config.json'), JSON.stringify({ auths: { [s.token]: { auth: Buffer.from(`${readerUser.username}:${readerUser.password}`).toString('base64') } } }));
+    // The reader may pull the source but not push: the error names the target and the missing right.
+    const reader = await cli(['manifest', 'push', '--from-spec', file], { DOCKER_CONFIG: cfg });
+    expect(reader.code).toBe(5);
+    expect(reader.stderr).toContain(`resolver: push access to ${s.token}/article/super-golang denied`);
+    expect(reader.stderr).toMatch(/lack push rights to article\/super-golang; log in as a user who may push there/);
+    expect(reader.stderr).not.toContain(readerUser.password);
+    const anonymous = await cli(['manifest', 'push', '--from-spec', file]);
+    expect(anonymous.code).toBe(5);
+    expect(anonymous.stderr).toMatch(/pull access denied for .*amd64\/golang/);
+    expect((await cli(['manifest', 'inspect', `${s.token}/article/super-golang:nopush`], await tokenConfig())).code).toBe(4);
   });
 });
 
