@@ -9,9 +9,11 @@ import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import { writeFileDurable } from '../state/durable-file.js';
-import type { ManifestSpec } from './push-spec.js';
+import { PlatformField, type ManifestSpec } from './push-spec.js';
 
-const DraftPlatform = z.object({ os: z.string().optional(), architecture: z.string().optional(), variant: z.string().optional(), 'os.version': z.string().optional(), 'os.features': z.array(z.string()).optional() });
+const DraftPlatform = z.object({ os: PlatformField.optional(), architecture: PlatformField.optional(), variant: PlatformField.optional(), 'os.version': PlatformField.optional(), 'os.features': z.array(z.string()).optional() });
+
+const flagNames: Readonly<Record<string, string>> = { architecture: 'arch', 'os.version': 'os-version', 'os.features': 'os-features' };
 
 /** A draft list. */
 export const Draft = z.object({ list: z.string(), entries: z.array(z.object({ image: z.string(), platform: DraftPlatform.default({}) })) });
@@ -64,6 +66,10 @@ export class DraftStore {
 
   /** `annotate`: sets platform fields of one entry. */
   async annotate(list: string, source: string, platform: z.infer<typeof DraftPlatform>): Promise<Draft> {
+    const checked = DraftPlatform.safeParse(platform);
+    if (!checked.success) {
+      throw new ResolverError('ERR_PLATFORM_INVALID', `annotate ${source}: ${checked.error.issues.map((i) => `--${flagNames[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('; ')}`);
+    }
     const draft = await this.get(list);
     if (draft === undefined) throw new ResolverError('ERR_USAGE', `no draft of ${canonical(list)}; run resolver manifest create first`);
     const image = canonical(source);

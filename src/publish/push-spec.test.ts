@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { inPool } from './push-spec.js';
+import { ResolverError } from '../errors.js';
+import { inPool, ManifestSpec, parseSpecReferences } from './push-spec.js';
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -44,5 +45,44 @@ describe('inPool', () => {
     const run = inPool([1], 1, outer.signal, (_n, signal) => new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('stopped')))));
     outer.abort();
     await expect(run).rejects.toThrow('stopped');
+  });
+});
+
+describe('the spec, checked before any request', () => {
+  const spec = (over: Record<string, unknown>): ManifestSpec => ManifestSpec.parse({ image: 'reg:5000/app:1', manifests: [{ image: 'reg:5000/app-amd64:1' }], ...over });
+  const fails = (f: () => unknown): ResolverError => {
+    try {
+      f();
+    } catch (error) {
+      if (error instanceof ResolverError) return error;
+      throw error;
+    }
+    throw new Error('expected a failure');
+  };
+
+  it('normalises the references and keeps entries in order', () => {
+    const { target, entries } = parseSpecReferences(spec({ manifests: [{ image: 'reg:5000/a' }, { image: 'alpine@sha256:' + 'a'.repeat(64) }] }));
+    expect(target).toMatchObject({ domain: 'reg:5000', path: 'app', tag: '1' });
+    expect(entries.map((e) => [e.entry.image, e.ref.path, e.ref.tag ?? null, e.ref.digest ?? null])).toEqual([
+      ['reg:5000/a', 'a', 'latest', null],
+      ['alpine@sha256:' + 'a'.repeat(64), 'library/alpine', null, 'sha256:' + 'a'.repeat(64)],
+    ]);
+  });
+
+  it('refuses a target by digest, a bad extra tag, and names a bad entry', () => {
+    const digest = fails(() => parseSpecReferences(spec({ image: 'reg:5000/app@sha256:' + '0'.repeat(64) })));
+    expect(digest.code).toBe('ERR_USAGE');
+    expect(digest.message).toMatch(/names a digest; an index is pushed under a tag/);
+    expect(fails(() => parseSpecReferences(spec({ tags: ['ok', 'bad tag!'] }))).message).toBe('tags[1]: "bad tag!" is not a valid tag');
+    const entry = fails(() => parseSpecReferences(spec({ manifests: [{ image: 'reg:5000/ok' }, { image: 'reg:5000/Upper:1' }] })));
+    expect(entry.code).toBe('ERR_REFERENCE_INVALID');
+    expect(entry.message).toMatch(/^manifests\[1\]: invalid reference "reg:5000\/Upper:1"/);
+  });
+
+  it('takes one word per platform field', () => {
+    const bad = ManifestSpec.safeParse({ image: 'a:1', manifests: [{ image: 'b:1', platform: { os: 'linux', architecture: 'arm/v7' } }] });
+    expect(bad.success).toBe(false);
+    expect(bad.error?.issues[0]?.message).toMatch(/not linux\/arm\/v7/);
+    expect(ManifestSpec.safeParse({ image: 'a:1', manifests: [{ image: 'b:1', platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.1879' } }] }).success).toBe(true);
   });
 });

@@ -13,17 +13,19 @@ import { classifyManifest, digestOf } from '../manifest/classify.js';
 import { mediaTypes } from '../manifest/media-types.js';
 import { ImageConfigPlatform, type Descriptor, type ImageManifest } from '../manifest/schema.js';
 import { formatPlatform, normalizePlatform, platform as makePlatform } from '../platform/platform.js';
-import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
+import { formatReference, isValidTag, parseReference, withDefaultTag, type Reference } from '../reference/reference.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 import { repositoryOf } from '../resolver/resolve.js';
 import { BlobCopier } from './copy-blob.js';
 import { pickSourceChild } from './source-child.js';
 
+/** One platform field of a spec (no slashes: `linux/arm/v7` is three fields). */
+export const PlatformField = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'one word, e.g. os: linux, architecture: arm, variant: v7 (not linux/arm/v7)');
 const SpecPlatform = z.strictObject({
-  architecture: z.string(),
-  os: z.string(),
-  variant: z.string().optional(),
-  'os.version': z.string().optional(),
+  architecture: PlatformField,
+  os: PlatformField,
+  variant: PlatformField.optional(),
+  'os.version': PlatformField.optional(),
   'os.features': z.array(z.string()).optional(),
   features: z.array(z.string()).optional(),
 });
@@ -156,9 +158,30 @@ async function fetchImage(registry: RegistryClient, repo: Repository, digest: st
   return { body: fetched.body, mediaType: doc.mediaType, manifest: doc.manifest };
 }
 
+/** The references of a spec, checked before any request: the target by tag, valid extra tags, each entry. */
+export function parseSpecReferences(spec: ManifestSpec): { target: Reference; entries: { entry: ManifestSpec['manifests'][number]; ref: Reference }[] } {
+  const named = (text: string, where: string): Reference => {
+    try {
+      return withDefaultTag(parseReference(text));
+    } catch (error) {
+      if (error instanceof ResolverError) throw new ResolverError(error.code, `${where}: ${error.message}`, { details: error.details });
+      throw error;
+    }
+  };
+  const target = named(spec.image, 'image');
+  if (target.digest !== undefined) {
+    throw new ResolverError('ERR_USAGE', `image: ${spec.image} names a digest; an index is pushed under a tag`, { details: ['write image: NAME:TAG'] });
+  }
+  for (const [i, tag] of spec.tags.entries()) {
+    if (!isValidTag(tag)) throw new ResolverError('ERR_USAGE', `tags[${i}]: "${tag}" is not a valid tag`, { details: ['a tag is up to 128 letters, digits, _ . and -, not starting with . or -'] });
+  }
+  const entries = spec.manifests.map((entry, i) => ({ entry, ref: named(entry.image, `manifests[${i}]`) }));
+  return { target, entries };
+}
+
 /** Pushes the index a spec describes. */
 export async function pushFromSpec(registry: RegistryClient, spec: ManifestSpec, options: PushOptions = {}): Promise<PushedIndex> {
-  const target = withDefaultTag(parseReference(spec.image));
+  const { target, entries } = parseSpecReferences(spec);
   const targetRepo = repositoryOf(target);
   const signal = options.signal;
   const transfer = new Transfer(registry, targetRepo, options);
@@ -167,9 +190,8 @@ export async function pushFromSpec(registry: RegistryClient, spec: ManifestSpec,
   const seen = new Map<string, string>();
   const warnings: string[] = [];
   try {
-    for (const [i, entry] of spec.manifests.entries()) {
+    for (const [i, { entry, ref }] of entries.entries()) {
       const where = `manifests[${i}] (${entry.image})`;
-      const ref = withDefaultTag(parseReference(entry.image));
       const repo = repositoryOf(ref);
       const given = entry.platform === undefined ? undefined : makePlatform(entry.platform.os, entry.platform.architecture, entry.platform.variant ?? '', { osVersion: entry.platform['os.version'] ?? '', osFeatures: entry.platform['os.features'] ?? [] });
       const top = ref.digest ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal)).digest;

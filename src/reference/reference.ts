@@ -33,6 +33,11 @@ const anchoredPathComponentRe = new RegExp(`^${pathComponent}$`);
 const anchoredTagRe = new RegExp(`^${tagPattern}$`);
 const anchoredIdentifierRe = /^[a-f0-9]{64}$/;
 
+/** True for a valid tag (`[\w][\w.-]{0,127}`, as in distribution/reference). */
+export function isValidTag(tag: string): boolean {
+  return anchoredTagRe.test(tag);
+}
+
 /** Maximum length of the repository path (the domain is not counted). */
 export const nameTotalLengthMax = 255;
 const defaultDomain = 'docker.io';

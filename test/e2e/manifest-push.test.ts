@@ -94,6 +94,9 @@ describe('resolver manifest push --from-spec', () => {
     expect((await cli(['manifest', 'create', '--amend', list, `${s.anonymous}/arm64v8/golang:latest`], env)).stdout).toMatch(/with 2 images/);
     const unknown = await cli(['manifest', 'annotate', list, `${s.anonymous}/nope:latest`, '--os', 'linux', '--arch', 'arm64'], env);
     expect(unknown.stderr).toMatch(/is not in the draft/);
+    const slashed = await cli(['manifest', 'annotate', list, `${s.anonymous}/arm64v8/golang:latest`, '--os', 'linux', '--arch', 'arm64/v8'], env);
+    expect(slashed.code).toBe(2);
+    expect(slashed.stderr).toMatch(/--arch: one word, e\.g\. .*\(not linux\/arm\/v7\)/);
     expect((await cli(['manifest', 'annotate', list, `${s.anonymous}/arm64v8/golang:latest`, '--os', 'linux', '--arch', 'arm64', '--variant', 'v8'], env)).code).toBe(0);
     const pushed = await cli(['manifest', 'push', '--purge', list], env);
     expect(pushed.code, pushed.stderr).toBe(0);
