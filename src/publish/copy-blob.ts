@@ -3,7 +3,7 @@
  * that refused the mount). First as skopeo and crane do: the download piped straight into the upload, its
  * sha256 and size checked on the way, the upload finished only after they verified (and the target
  * registry checks the digest again). A one-shot pipe cannot be retried, so when it fails on the network or
- * with a 5xx, the blob is copied again through a temporary file: downloaded with retries, then uploaded
+ * with a 5xx or 429, the blob is copied again through a temporary file: downloaded with retries, then uploaded
  * with retries from the file. Memory stays flat for layers of any size either way.
  */
 import { createReadStream } from 'node:fs';
@@ -37,7 +37,7 @@ export class BlobCopier {
       await this.#stream(from, to, blob, signal);
       return 'streamed';
     } catch (error) {
-      const retryable = error instanceof ResolverError && (error.code === 'ERR_NETWORK' || error.code === 'ERR_REGISTRY_HTTP');
+      const retryable = error instanceof ResolverError && (error.code === 'ERR_NETWORK' || error.code === 'ERR_REGISTRY_HTTP' || error.code === 'ERR_RATE_LIMITED');
       if (!retryable || signal?.aborted === true) throw error;
     }
     await this.#spool(from, to, blob, signal);

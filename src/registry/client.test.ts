@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ResolverError } from '../errors.js';
 import { createHttpClient, type HttpClient } from '../http/http.js';
 import { TokenCache } from './auth.js';
-import { parseRateLimit, parseRetryAfter, RegistryClient, type Repository } from './client.js';
+import { parseRateLimit, parseRetryAfter, RegistryClient, uploadTarget, type Repository } from './client.js';
 import type { CredentialStore } from './credentials.js';
 import { Secret } from './secret.js';
 
@@ -333,6 +333,47 @@ describe('RegistryClient blob copy paths against fake servers', () => {
       expect(await client().mountBlob(repo(s.host), blobDigest, 'other/app')).toBe(mounted);
       expect(s.hits.some((h) => h.method === 'DELETE' && h.url === '/v2/team/app/blobs/uploads/u2')).toBe(status === 202);
     }
+  });
+});
+
+describe('uploads whose Location is on another host', () => {
+  it('uploadTarget keeps a same-host Location as a path and another host as a URL', () => {
+    const d = `sha256:${'a'.repeat(64)}`;
+    expect(uploadTarget('/v2/app/blobs/uploads/u1?_state=s', 'reg:5000', d)).toBe(`/v2/app/blobs/uploads/u1?_state=s&digest=${encodeURIComponent(d)}`);
+    expect(uploadTarget('http://reg:5000/v2/app/blobs/uploads/u1', 'reg:5000')).toBe('/v2/app/blobs/uploads/u1');
+    expect(uploadTarget('https://storage.example/up/u1?sig=x', 'reg:5000', d)).toBe(`https://storage.example/up/u1?sig=x&digest=${encodeURIComponent(d)}`);
+  });
+
+  it('sends the PUT to the other host without the registry credentials', async () => {
+    const data = Buffer.from('a layer');
+    const dataDigest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    const puts: { auth: string | undefined; url: string; body: string }[] = [];
+    const storage = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        puts.push({ auth: req.headers.authorization, url: req.url ?? '', body });
+        res.writeHead(201);
+        res.end();
+      });
+    });
+    servers.push(storage);
+    await new Promise<void>((r) => storage.listen(0, '127.0.0.1', r));
+    const a = storage.address();
+    const storageHost = `127.0.0.1:${typeof a === 'object' && a !== null ? a.port : 0}`;
+    const reg = await serve((req, res) => {
+      if (req.headers.authorization === undefined) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' });
+        res.end();
+        return;
+      }
+      res.writeHead(202, { location: `http://${storageHost}/upload/u1?sig=abc` });
+      res.end();
+    });
+    const creds: CredentialStore = { get: () => Promise.resolve({ username: 'u', password: new Secret('p'), identityToken: undefined, registryToken: undefined, source: 'test' }) };
+    await client({ credentials: creds }).pushBlob(repo(reg.host), dataDigest, data);
+    expect(reg.hits.at(-1)?.auth).toMatch(/^Basic /);
+    expect(puts).toEqual([{ auth: undefined, url: `/upload/u1?sig=abc&digest=${encodeURIComponent(dataDigest)}`, body: 'a layer' }]);
   });
 });
 

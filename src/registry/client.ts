@@ -36,6 +36,18 @@ export interface BlobSink {
   end(): Promise<void>;
 }
 
+/**
+ * Where to send the next request of an upload, from the Location a registry returned: a path on the registry
+ * (relative, or absolute on the same host: the scheme already chosen for the host applies), or the absolute URL
+ * when it is on another host. `digest` is added for the closing PUT.
+ */
+export function uploadTarget(location: string, host: string, digest?: string): string {
+  const absolute = /^https?:\/\//i.test(location);
+  const url = new URL(location, `http://${host}`);
+  if (digest !== undefined) url.searchParams.set('digest', digest);
+  return absolute && url.host !== host ? url.toString() : `${url.pathname}${url.search}`;
+}
+
 /** Manifest size cap (registry-protocol.md §2.5). */
 export const maxManifestBytes = 4 * 1024 * 1024;
 
@@ -267,7 +279,9 @@ export class RegistryClient {
     let attempt = 0;
     const attempts = extra.noRetry === true ? 1 : this.#retry.attempts;
     for (;;) {
-      const authorization = await this.#authorization(repo, scopes, signal);
+      // An upload URL on another host (some registries hand uploads to a storage service) gets no credentials.
+      const foreign = /^https?:\/\//.test(path) && new URL(path).host !== repo.host;
+      const authorization = foreign ? undefined : await this.#authorization(repo, scopes, signal);
       const headers: Record<string, string> = { ...extra.headers };
       if (accept !== undefined) headers['accept'] = accept;
       if (authorization !== undefined) headers['authorization'] = authorization;
@@ -431,8 +445,7 @@ export class RegistryClient {
     if (res.status === 201) return true;
     const location = res.headers['location'];
     if (location !== undefined) {
-      const upload = new URL(location, `http://${target.host}`);
-      await this.#request(target, 'DELETE', `${upload.pathname}${upload.search}`, undefined, 'cancel upload', signal, {
+      await this.#request(target, 'DELETE', uploadTarget(location, target.host), undefined, 'cancel upload', signal, {
         scopes: [`repository:${target.path}:pull,push`],
       }).catch(() => undefined);
     }
@@ -449,9 +462,7 @@ export class RegistryClient {
     const start = await this.#request(target, 'POST', `/v2/${target.path}/blobs/uploads/`, undefined, what, signal, { scopes, body: Buffer.alloc(0) });
     const location = start.headers['location'];
     if (location === undefined) throw new ResolverError('ERR_REGISTRY_HTTP', `${target.host} started an upload for ${target.path} without a Location`);
-    const url = new URL(location, `http://${target.host}`);
-    url.searchParams.set('digest', digest);
-    await this.#request(target, 'PUT', `${url.pathname}${url.search}`, undefined, what, signal, {
+    await this.#request(target, 'PUT', uploadTarget(location, target.host, digest), undefined, what, signal, {
       scopes, body: bytes, headers: { 'content-type': 'application/octet-stream' },
       noRetry: !Buffer.isBuffer(bytes) && bytes.replayable === false,
     });
