@@ -32,7 +32,8 @@ export async function startSlowProxy(upstream: string, bytesPerSecond: number, o
       path = `${u.pathname}${u.search}`;
     }
     const [host, port] = upstream.split(':');
-    const up = request({ host, port: Number(port), path, method: req.method, headers: { ...req.headers, host: upstream } }, (r) => {
+    // The Host header is kept, as a reverse proxy does, so the Location of an upload points back at the proxy.
+    const up = request({ host, port: Number(port), path, method: req.method, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       if (!isBlob) {
         r.pipe(res);
