@@ -4,12 +4,13 @@
  * HEAD without a digest, token expiry on the monotonic clock.
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResolverError } from '../errors.js';
 import { createHttpClient, type HttpClient } from '../http/http.js';
 import { TokenCache } from './auth.js';
-import { parseRateLimit, parseRetryAfter, RegistryClient, uploadTarget, type Repository } from './client.js';
+import { blobDeadlineMs, parseRateLimit, parseRetryAfter, RegistryClient, uploadTarget, type Repository } from './client.js';
 import type { CredentialStore } from './credentials.js';
 import { Secret } from './secret.js';
 
@@ -374,6 +375,34 @@ describe('uploads whose Location is on another host', () => {
     await client({ credentials: creds }).pushBlob(repo(reg.host), dataDigest, data);
     expect(reg.hits.at(-1)?.auth).toMatch(/^Basic /);
     expect(puts).toEqual([{ auth: undefined, url: `/upload/u1?sig=abc&digest=${encodeURIComponent(dataDigest)}`, body: 'a layer' }]);
+  });
+});
+
+describe('deadlines of blob transfers', () => {
+  it('grow with the blob, so a large layer on a slow link is not cut at 60 s', async () => {
+    expect(blobDeadlineMs(0)).toBe(60_000);
+    expect(blobDeadlineMs(1_000_000_000)).toBeGreaterThan(4 * 3600_000);
+    const data = Buffer.alloc(2_000_000, 1);
+    const d = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    const seen: { method: string; deadlineMs: number }[] = [];
+    const http: HttpClient = {
+      async send(req) {
+        seen.push({ method: req.method, deadlineMs: req.deadlineMs });
+        if (req.receive !== undefined) await req.receive(Readable.from([data]));
+        const headers: Record<string, string> = req.method === 'POST' ? { location: '/v2/team/app/blobs/uploads/u' } : {};
+        return { status: req.method === 'POST' ? 202 : 201, headers, body: Buffer.alloc(0), url: req.url };
+      },
+      close: () => Promise.resolve(),
+    };
+    const clock = (): number => performance.now();
+    const c = new RegistryClient({ http, tokens: new TokenCache(http, clock), clock, credentials: { get: () => Promise.resolve(undefined) } });
+    await c.downloadBlob(repo('reg:5000'), { digest: d, size: data.length }, { start: () => Promise.resolve(), write: () => Promise.resolve(), end: () => Promise.resolve() });
+    await c.pushBlob(repo('reg:5000'), d, { length: 5_000_000_000, open: () => { throw new Error('not opened by a fake'); } });
+    expect(seen).toEqual([
+      { method: 'GET', deadlineMs: blobDeadlineMs(data.length) },
+      { method: 'POST', deadlineMs: 600_000 },
+      { method: 'PUT', deadlineMs: blobDeadlineMs(5_000_000_000) },
+    ]);
   });
 });
 

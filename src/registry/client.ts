@@ -23,6 +23,8 @@ interface RequestExtra {
   readonly receive?: ((chunks: AsyncIterable<Buffer>) => Promise<void>) | undefined;
   /** One attempt only (a one-shot stream body, or a download feeding one). */
   readonly noRetry?: boolean;
+  /** Overall deadline; default 60 s, 600 s with a body. */
+  readonly deadlineMs?: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly scopes?: readonly string[];
   readonly maxBytes?: number;
@@ -46,6 +48,14 @@ export function uploadTarget(location: string, host: string, digest?: string): s
   const url = new URL(location, `http://${host}`);
   if (digest !== undefined) url.searchParams.set('digest', digest);
   return absolute && url.host !== host ? url.toString() : `${url.pathname}${url.search}`;
+}
+
+/**
+ * Overall deadline for moving a blob of `size` bytes: a minute plus the time at 64 KiB/s, so a layer of any
+ * size can finish on a slow link. A stalled transfer is caught sooner by the 15 s between-chunks body timeout.
+ */
+export function blobDeadlineMs(size: number): number {
+  return 60_000 + Math.ceil(size / 64);
 }
 
 /** Manifest size cap (registry-protocol.md §2.5). */
@@ -227,7 +237,7 @@ export class RegistryClient {
       const url = path.startsWith('http://') || path.startsWith('https://') ? new URL(path) : new URL(`${scheme}://${repo.host}${path}`);
       const res = await this.#o.http.send({
         method, url, headers, signal, ...(extra.body === undefined ? {} : { body: extra.body }), ...(extra.receive === undefined ? {} : { receive: extra.receive }),
-        deadlineMs: extra.body === undefined ? 60_000 : 600_000, maxBytes: extra.maxBytes ?? maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
+        deadlineMs: extra.deadlineMs ?? (extra.body === undefined ? 60_000 : 600_000), maxBytes: extra.maxBytes ?? maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
         ...(method === 'POST' || method === 'PUT' ? { followRedirects: false } : {}),
       });
       if (method === 'GET' || method === 'HEAD') this.requests[method]++;
@@ -465,6 +475,7 @@ export class RegistryClient {
     await this.#request(target, 'PUT', uploadTarget(location, target.host, digest), undefined, what, signal, {
       scopes, body: bytes, headers: { 'content-type': 'application/octet-stream' },
       noRetry: !Buffer.isBuffer(bytes) && bytes.replayable === false,
+      deadlineMs: Math.max(600_000, blobDeadlineMs(Buffer.isBuffer(bytes) ? bytes.byteLength : bytes.length)),
     });
   }
 
@@ -490,6 +501,7 @@ export class RegistryClient {
       // Exactly `size` is checked below; the slack leaves room for an error body on a tiny blob.
       maxBytes: Math.max(size, 65_536),
       noRetry: options.retry === false,
+      deadlineMs: blobDeadlineMs(size),
       receive: async (chunks) => {
         const hash = createHash('sha256');
         let total = 0;
