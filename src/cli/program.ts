@@ -39,7 +39,7 @@ export function buildProgram(deps: ProgramDeps): Command {
   pullCommand.register(program, { ...deps, signal: deps.signals.controller.signal });
   runCommand.register(program, deps);
   daemonCommands.register(program, deps);
-  manifestCommands.register(program, { ...deps, writeRaw: (bytes) => void process.stdout.write(bytes) });
+  manifestCommands.register(program, { ...deps, signal: deps.signals.controller.signal, writeRaw: (bytes) => void process.stdout.write(bytes) });
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

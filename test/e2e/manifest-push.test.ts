@@ -3,7 +3,9 @@
  * in other repositories become `super-golang:latest`, through cross-repository mounts, on the anonymous and
  * the token-auth registry; `which` then picks each child and the real dockerd pulls the same one.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
@@ -12,7 +14,7 @@ import { Pusher } from '../../src/sandbox/push.js';
 import { publishIndex, type PublishedIndex } from '../../src/sandbox/samples.js';
 import { startSlowProxy } from '../harness/slow-proxy.js';
 import { readerUser, tokenUser } from '../../src/sandbox/token-server.js';
-import { cli } from './cli.js';
+import { cli, cliPath } from './cli.js';
 import { engineApi } from './engine-api.js';
 
 const s = inject('services');
@@ -243,5 +245,33 @@ describe('manifest push --from-spec: index sources, other registries, refused mo
     expect(r.code).toBe(8);
     expect(r.stderr).toContain(`${s.anonymous}/copysrc/corrupt@${layer}: the registry served ${bytes.length} bytes hashing to sha256:`);
     expect((await cli(['manifest', 'inspect', `${s.token}/copydst/app:latest`], env)).code).toBe(4);
+  });
+
+  it('Ctrl-C during a long copy stops it at once: exit 130, nothing tagged, no temporary files left', async () => {
+    const proxy = await startSlowProxy(s.anonymous, 300_000);
+    try {
+      const img = buildImage({ platform: { os: 'linux', architecture: 'amd64' }, files: [{ path: 'big', content: randomBytes(3_000_000) }], format: 'docker', label: 'interrupt' });
+      const p = new Pusher({ http, host: s.anonymous, repository: 'interrupt/src' });
+      await p.image(img);
+      await p.manifest(img.manifest, 'latest');
+      const env = await tokenConfig();
+      const tmp = await mkdtemp(join(s.tmp, 'interrupt-tmp-'));
+      const file = await specFile('interrupt.yml', `image: ${s.token}/interrupt/dst:latest\nmanifests:\n  - image: ${proxy.host}/interrupt/src:latest\n`);
+      const child = spawn(process.execPath, [cliPath, 'manifest', 'push', '--from-spec', file], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], TMPDIR: tmp, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      // Wait until the big layer is flowing through the (slow) proxy.
+      for (let i = 0; i < 100 && proxy.blobRequests() === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500));
+      const sent = Date.now();
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, err).toBe(130);
+      expect(Date.now() - sent).toBeLessThan(3000);
+      expect((await readdir(tmp)).filter((n) => n.startsWith('resolver-copy-'))).toEqual([]);
+      expect((await cli(['manifest', 'inspect', `${s.token}/interrupt/dst:latest`], env)).code).toBe(4);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

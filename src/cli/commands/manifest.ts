@@ -62,7 +62,7 @@ async function readSpec(file: string): Promise<import('../../publish/push-spec.j
 }
 
 /** Registers `manifest inspect`. */
-export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void }): void {
+export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void; signal?: AbortSignal }): void {
   const manifest = program.commands.find((c) => c.name() === 'manifest') ?? program.command('manifest').description('inspect manifests and indexes');
   manifest.exitOverride();
   manifest
@@ -75,7 +75,7 @@ export function register(program: Command, deps: { output: Output; services: (op
     .action(async (image: string, opts: { raw?: boolean; verbose?: boolean; insecureRegistry: string[] }) => {
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
-        const x = await run(image, services);
+        const x = await run(image, services, deps.signal);
         if (opts.raw === true) deps.writeRaw(x.body);
         else if (opts.verbose === true) deps.output.out(describe(x));
         else deps.output.out(JSON.stringify(JSON.parse(x.body.toString('utf8')), null, 3));
@@ -144,7 +144,7 @@ export function register(program: Command, deps: { output: Output; services: (op
       try {
         const { formatBytes } = await import('../../engine/pull-progress.js');
         const pushed = await pushFromSpec(services.registry, spec, {
-          format: opts.format, attestations: opts.attestations,
+          format: opts.format, attestations: opts.attestations, signal: deps.signal,
           onBlob: (e) => deps.output.err(`${e.how.padEnd(15)} ${e.digest} ${formatBytes(e.size)}`),
         });
         if (opts.purge === true && list !== undefined) await store?.remove(list);
