@@ -34,12 +34,14 @@ export function buildProgram(deps: ProgramDeps): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => deps.output.out(s), writeErr: (s) => deps.output.err(s) });
-  whichCommand.register(program, deps);
-  platformCommand.register(program, deps);
-  pullCommand.register(program, { ...deps, signal: deps.signals.controller.signal });
+  // Every command that waits on the network gets the signal that SIGINT/SIGTERM abort (exit 130/143).
+  const signal = deps.signals.controller.signal;
+  whichCommand.register(program, { ...deps, signal });
+  platformCommand.register(program, { ...deps, signal });
+  pullCommand.register(program, { ...deps, signal });
   runCommand.register(program, deps);
   daemonCommands.register(program, deps);
-  manifestCommands.register(program, { ...deps, signal: deps.signals.controller.signal, writeRaw: (bytes) => void process.stdout.write(bytes) });
+  manifestCommands.register(program, { ...deps, signal, writeRaw: (bytes) => void process.stdout.write(bytes) });
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -1,13 +1,18 @@
 /**
  * SIGINT/SIGTERM for CLI commands: by default they cancel the command's AbortSignal; a command that runs
  * a container pushes its own handler (forwarding the signal). The exit code then follows the shell
- * convention: 130 for SIGINT, 143 for SIGTERM.
+ * convention: 130 for SIGINT, 143 for SIGTERM. A cancelled command gets a second to unwind (undici cannot
+ * cancel a TCP/TLS connect in progress, which would otherwise hold the process for the 5 s connect timeout);
+ * then, or at a second signal, the process exits.
  */
 import { ResolverError } from '../errors.js';
+import { processOutput } from './output.js';
 
 /** Routes termination signals. */
 export class SignalHub {
   readonly controller = new AbortController();
+  /** How long a cancelled command may take to unwind before the process exits. */
+  graceMs = 1000;
   received: 'SIGINT' | 'SIGTERM' | undefined;
   readonly #handlers: ((signal: 'SIGINT' | 'SIGTERM') => void)[] = [];
   readonly #listeners: [string, () => void][] = [];
@@ -16,10 +21,16 @@ export class SignalHub {
   install(): void {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       const listener = (): void => {
-        this.received = signal;
         const handler = this.#handlers.at(-1);
-        if (handler !== undefined) handler(signal);
-        else this.controller.abort(new ResolverError('ERR_ABORTED', `interrupted by ${signal}`));
+        if (handler !== undefined) {
+          this.received = signal;
+          handler(signal);
+          return;
+        }
+        if (this.received !== undefined) this.#exit();
+        this.received = signal;
+        this.controller.abort(new ResolverError('ERR_ABORTED', `interrupted by ${signal}`));
+        setTimeout(() => this.#exit(), this.graceMs).unref();
       };
       process.on(signal, listener);
       this.#listeners.push([signal, listener]);
@@ -39,6 +50,11 @@ export class SignalHub {
   uninstall(): void {
     for (const [signal, listener] of this.#listeners) process.off(signal, listener);
     this.#listeners.length = 0;
+  }
+
+  #exit(): never {
+    processOutput.err(`resolver: interrupted by ${this.received ?? 'a signal'}`);
+    process.exit(this.exitCode());
   }
 
   /** The exit code for a cancelled command. */

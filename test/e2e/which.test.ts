@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { basicUser } from '../harness/global-setup.js';
 import { identityToken, tokenUser } from '../../src/sandbox/token-server.js';
-import { cli, transcript } from './cli.js';
+import { cli, cliPath, transcript } from './cli.js';
 
 const s = inject('services');
 const child = (repo: string, platform: string): string => {
@@ -185,6 +185,34 @@ describe('start-up cost', () => {
     const loaded = (/loaded-builtins: (.*)/.exec(r.stderr)?.[1] ?? '').split(',');
     expect(loaded).toContain('net');
     for (const name of ['http2', 'child_process', 'perf_hooks']) expect(loaded).not.toContain(name);
+  });
+});
+
+describe('interrupting', () => {
+  it('Ctrl-C while a registry does not answer exits 130 at once (and SIGTERM 143)', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const addr = silent.address();
+    const host = `127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
+    try {
+      for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+        const child = spawn(process.execPath, [cliPath, 'which', `${host}/app:latest`, '--platform', 'linux/amd64'], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let err = '';
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+        for (let i = 0; i < 100 && sockets.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        const sent = Date.now();
+        child.kill(signal);
+        const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
+        expect(exit, err).toBe(code);
+        expect(Date.now() - sent).toBeLessThan(2000);
+        sockets.splice(0).forEach((sock) => sock.destroy());
+      }
+    } finally {
+      silent.close();
+    }
   });
 });
 

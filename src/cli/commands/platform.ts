@@ -8,8 +8,8 @@ import { table, type Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
 
 /** Detects without printing. */
-export function run(options: TargetOptions, services: Services): Promise<TargetPlatform> {
-  return services.target(options);
+export function run(options: TargetOptions, services: Services, signal?: AbortSignal): Promise<TargetPlatform> {
+  return services.target(options, signal);
 }
 
 /** JSON shape. */
@@ -37,7 +37,7 @@ export function describe(t: TargetPlatform): string {
 }
 
 /** Registers the command. */
-export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services }): void {
+export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; signal?: AbortSignal }): void {
   program
     .command('platform')
     .description('show the platform resolver matches against and where each part came from')
@@ -48,7 +48,7 @@ export function register(program: Command, deps: { output: Output; services: (op
     .action(async (opts: TargetOptions & { json?: boolean }) => {
       const services = deps.services({ insecureRegistries: [] });
       try {
-        const t = await run(opts, services);
+        const t = await run(opts, services, deps.signal);
         deps.output.out(opts.json === true ? JSON.stringify(toJson(t), null, 2) : describe(t));
       } finally {
         await services.close();

@@ -122,7 +122,7 @@ export function toJson(r: WhichResult): unknown {
 }
 
 /** Registers the command. */
-export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services }): void {
+export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; signal?: AbortSignal }): void {
   program
     .command('which')
     .description('print the digest of the child image Docker would pull for IMAGE on this host')
@@ -136,7 +136,7 @@ export function register(program: Command, deps: { output: Output; services: (op
     .action(async (image: string, opts: WhichOptions & { insecureRegistry: string[] }) => {
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
-        const result = await run(image, opts, services);
+        const result = await run(image, opts, services, deps.signal);
         for (const w of result.target.warnings) {
           if (!(result.target.requested && w.startsWith('no Docker Engine reachable'))) deps.output.err(`warning: ${w}`);
         }
