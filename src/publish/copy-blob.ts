@@ -50,6 +50,7 @@ export class BlobCopier {
     pipe.on('error', () => undefined);
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(signal?.reason);
+    if (signal?.aborted === true) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     let opened = false;
     const upload = this.#registry.pushBlob(to, blob.digest, {

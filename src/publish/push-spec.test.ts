@@ -40,6 +40,17 @@ describe('inPool', () => {
     expect(aborted).toEqual([1]);
   });
 
+  it('hands a caller signal that was aborted before the start to the work', async () => {
+    const outer = new AbortController();
+    outer.abort(new Error('too late'));
+    let ran = 0;
+    await expect(inPool([1, 2], 2, outer.signal, (_n, signal) => {
+      ran++;
+      return signal.aborted ? Promise.reject(new Error('too late')) : Promise.resolve();
+    })).rejects.toThrow('too late');
+    expect(ran).toBe(2);
+  });
+
   it('passes the caller’s abort on', async () => {
     const outer = new AbortController();
     const run = inPool([1], 1, outer.signal, (_n, signal) => new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('stopped')))));

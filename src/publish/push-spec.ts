@@ -129,6 +129,7 @@ class Transfer {
 export async function inPool<T>(items: readonly T[], limit: number, outer: AbortSignal | undefined, work: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
   const stop = new AbortController();
   const onAbort = (): void => stop.abort(outer?.reason);
+  if (outer?.aborted === true) onAbort();
   outer?.addEventListener('abort', onAbort, { once: true });
   let next = 0;
   let failure: { error: unknown } | undefined;
