@@ -22,6 +22,10 @@ describe('resolver manifest inspect', () => {
     expect(table.stdout).toContain(`digest     ${s.images['multi/docker']?.index}`);
     expect(table.stdout).toMatch(/windows\(10\.0\.17763\.1\)\/amd64\s+sha256:[0-9a-f]{64}/);
     expect(table.stdout).toMatch(/linux\/arm\/v6\s+sha256:/);
+    // Attestations are labelled with the image they describe (the first 12 hex digits of its digest).
+    const oci = await cli(['manifest', 'inspect', '-v', `${s.anonymous}/multi/oci:latest`]);
+    const labelled = [...oci.stdout.matchAll(/attestation of (sha256:[0-9a-f]{12})\s+sha256:[0-9a-f]{64}/g)].map((m) => m[1]);
+    expect(labelled).toEqual(s.images['multi/oci']?.children.map((c) => c.manifest.slice(0, 19)));
     const single = await cli(['manifest', 'inspect', '-v', `${s.anonymous}/single:latest`]);
     expect(single.stdout).toMatch(/config\s+sha256:/);
   });

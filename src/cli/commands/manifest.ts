@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { classifyManifest } from '../../manifest/classify.js';
 import { descriptorPlatform } from '../../manifest/select.js';
 import { formatPlatformAll } from '../../platform/platform.js';
+import { isAttestationEntry, referenceDigestAnnotation } from '../../publish/source-child.js';
 import { formatReference, parseReference, withDefaultTag } from '../../reference/reference.js';
 import { repositoryOf } from '../../resolver/resolve.js';
 import { table, type Output } from '../output.js';
@@ -39,7 +40,11 @@ export function describe(x: Inspected): string {
     return [...head, table(rows)].join('\n');
   }
   const rows = [['  PLATFORM', 'DIGEST', 'SIZE', 'MEDIA TYPE']];
-  for (const d of doc.index.manifests) rows.push([`  ${d.platform === undefined ? '(none)' : formatPlatformAll(descriptorPlatform(d.platform))}`, d.digest, String(d.size), d.mediaType]);
+  for (const d of doc.index.manifests) {
+    const subject = isAttestationEntry(d) ? d.annotations?.[referenceDigestAnnotation] : undefined;
+    const label = subject !== undefined ? `attestation of ${subject.slice(0, 19)}` : d.platform === undefined ? '(none)' : formatPlatformAll(descriptorPlatform(d.platform));
+    rows.push([`  ${label}`, d.digest, String(d.size), d.mediaType]);
+  }
   return [...head, table(rows)].join('\n');
 }
 
