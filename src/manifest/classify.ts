@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { ResolverError } from '../errors.js';
 import { parseDigest } from '../reference/digest.js';
 import { isImageManifestMediaType, isIndexMediaType, isSchema1MediaType, mediaTypes } from './media-types.js';
-import { ImageIndex, ImageManifest } from './schema.js';
+import { platform, type Platform } from '../platform/platform.js';
+import { ImageConfigPlatform, ImageIndex, ImageManifest } from './schema.js';
 
 /** A verified, classified document. */
 export type Classified =
@@ -98,4 +99,17 @@ function invalidDoc(what: string, kind: string, issues: readonly { path: readonl
   const first = issues[0];
   const where = first === undefined ? '' : ` at ${first.path.map(String).join('.') || '(root)'}: ${first.message}`;
   return new ResolverError('ERR_MANIFEST_INVALID', `${what} is not a valid ${kind}${where}`);
+}
+
+/** The platform an image config declares, or undefined when the config is not JSON or has none of the fields. */
+export function configPlatform(config: Uint8Array): Platform | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(config).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = ImageConfigPlatform.safeParse(json);
+  if (!parsed.success) return undefined;
+  return platform(parsed.data.os ?? '', parsed.data.architecture ?? '', parsed.data.variant ?? '', { osVersion: parsed.data['os.version'] ?? '' });
 }

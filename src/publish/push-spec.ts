@@ -9,10 +9,10 @@
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
-import { classifyManifest, digestOf } from '../manifest/classify.js';
+import { classifyManifest, configPlatform, digestOf } from '../manifest/classify.js';
 import { mediaTypes } from '../manifest/media-types.js';
-import { ImageConfigPlatform, type Descriptor, type ImageManifest } from '../manifest/schema.js';
-import { formatPlatform, normalizePlatform, platform as makePlatform } from '../platform/platform.js';
+import type { Descriptor, ImageManifest } from '../manifest/schema.js';
+import { formatPlatform, normalizePlatform, platform as makePlatform, type Platform } from '../platform/platform.js';
 import { formatReference, isValidTag, parseReference, withDefaultTag, type Reference } from '../reference/reference.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 import { repositoryOf } from '../resolver/resolve.js';
@@ -62,8 +62,22 @@ export interface PushOptions {
   readonly onBlob?: ((event: BlobEvent) => void) | undefined;
 }
 
-interface Entry {
-  readonly descriptor: Record<string, unknown> & { mediaType: string };
+/** A manifest read from a source repository, verified. */
+interface Fetched {
+  readonly digest: string;
+  readonly body: Buffer;
+  readonly mediaType: string;
+  readonly manifest: ImageManifest;
+}
+
+/** One spec entry, read and checked: the image, its platform, and the attestations that point at it. */
+interface Planned {
+  readonly repo: Repository;
+  readonly image: Fetched;
+  /** The platform settled from the spec or the config, and the index entry's `platform` object for it. */
+  readonly chosen: Platform;
+  readonly platform: Record<string, unknown>;
+  readonly attestations: readonly (Fetched & { readonly entry: Descriptor })[];
 }
 
 /** What happened to one blob of a push. */
@@ -94,16 +108,16 @@ class Transfer {
     this.#copier = new BlobCopier(registry, options.spoolDir);
   }
 
-  async manifest(from: Repository, digest: string, mediaType: string, body: Buffer, manifest: ImageManifest): Promise<void> {
+  async manifest(from: Repository, m: Fetched): Promise<void> {
     if (from.host === this.target.host && from.path === this.target.path) return;
     const blobs: Descriptor[] = [];
-    for (const b of [manifest.config, ...manifest.layers]) {
+    for (const b of [m.manifest.config, ...m.manifest.layers]) {
       if (this.#done.has(b.digest)) continue;
       this.#done.add(b.digest);
       blobs.push(b);
     }
     await inPool(blobs, blobConcurrency, this.options.signal, (blob, signal) => this.#blob(from, blob, signal));
-    await this.registry.putManifest(this.target, digest, mediaType, body, this.options.signal);
+    await this.registry.putManifest(this.target, m.digest, m.mediaType, m.body, this.options.signal);
   }
 
   async #blob(from: Repository, blob: { digest: string; size: number }, signal: AbortSignal): Promise<void> {
@@ -152,11 +166,11 @@ export async function inPool<T>(items: readonly T[], limit: number, outer: Abort
   if (failure !== undefined) throw failure.error;
 }
 
-async function fetchImage(registry: RegistryClient, repo: Repository, digest: string, where: string, signal: AbortSignal | undefined): Promise<{ body: Buffer; mediaType: string; manifest: ImageManifest }> {
+async function fetchImage(registry: RegistryClient, repo: Repository, digest: string, where: string, signal: AbortSignal | undefined): Promise<Fetched> {
   const fetched = await registry.getManifest(repo, digest, signal);
   const doc = classifyManifest(fetched.body, fetched.contentType, digest, where);
   if (doc.kind !== 'manifest') throw new ResolverError('ERR_USAGE', `${where} points to an index inside an index; name one per-platform image`);
-  return { body: fetched.body, mediaType: doc.mediaType, manifest: doc.manifest };
+  return { digest, body: fetched.body, mediaType: doc.mediaType, manifest: doc.manifest };
 }
 
 /** The references of a spec, checked before any request: the target by tag, valid extra tags, each entry. */
@@ -180,90 +194,98 @@ export function parseSpecReferences(spec: ManifestSpec): { target: Reference; en
   return { target, entries };
 }
 
-/** Pushes the index a spec describes. */
+/** Reads one entry and settles its platform; moves nothing. */
+async function plan(registry: RegistryClient, entry: ManifestSpec['manifests'][number], ref: Reference, where: string, options: PushOptions): Promise<Planned> {
+  const signal = options.signal;
+  const repo = repositoryOf(ref);
+  const given = entry.platform === undefined ? undefined : makePlatform(entry.platform.os, entry.platform.architecture, entry.platform.variant ?? '', { osVersion: entry.platform['os.version'] ?? '', osFeatures: entry.platform['os.features'] ?? [] });
+  const top = ref.digest ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal)).digest;
+  const fetched = await registry.getManifest(repo, top, signal);
+  const doc = classifyManifest(fetched.body, fetched.contentType, top, where);
+  let image: Fetched;
+  const attestations: (Fetched & { entry: Descriptor })[] = [];
+  if (doc.kind === 'manifest') {
+    image = { digest: top, body: fetched.body, mediaType: doc.mediaType, manifest: doc.manifest };
+  } else {
+    const picked = pickSourceChild(doc.index, given, where);
+    image = await fetchImage(registry, repo, picked.image.digest, where, signal);
+    if (options.attestations !== false) {
+      for (const a of picked.attestations) attestations.push({ entry: a, ...(await fetchImage(registry, repo, a.digest, `${where} attestation ${a.digest}`, signal)) });
+    }
+  }
+  const fromConfig = configPlatform(await registry.getBlob(repo, image.manifest.config.digest, signal));
+  const chosen = given ?? fromConfig;
+  if (chosen === undefined || chosen.architecture === '') throw new ResolverError('ERR_USAGE', `${where} has no platform in its config; give one in the spec`);
+  if (given !== undefined && fromConfig !== undefined && fromConfig.architecture !== '') {
+    const a = normalizePlatform(given, 'linux');
+    const b = normalizePlatform(fromConfig, 'linux');
+    // A config without a variant does not contradict a spec that names one (arm64 configs rarely do).
+    if (a.os !== b.os || a.architecture !== b.architecture || (b.variant !== '' && a.variant !== b.variant)) {
+      throw new ResolverError('ERR_USAGE', `${where}: the spec says ${formatPlatform(given)} but the image's config says ${formatPlatform(fromConfig)}`);
+    }
+  }
+  const platform = {
+    architecture: chosen.architecture, os: chosen.os,
+    ...(chosen.variant === '' ? {} : { variant: chosen.variant }),
+    ...(chosen.osVersion === '' ? {} : { 'os.version': chosen.osVersion }),
+    ...(chosen.osFeatures.length === 0 ? {} : { 'os.features': chosen.osFeatures }),
+    ...(entry.platform?.features === undefined ? {} : { features: entry.platform.features }),
+  };
+  return { repo, image, chosen, platform, attestations };
+}
+
+/**
+ * Pushes the index a spec describes. Every entry is read and checked first (missing images, contradicting
+ * or duplicate platforms fail before anything is written); then blobs and manifests move; the tags last.
+ */
 export async function pushFromSpec(registry: RegistryClient, spec: ManifestSpec, options: PushOptions = {}): Promise<PushedIndex> {
   const { target, entries } = parseSpecReferences(spec);
   const targetRepo = repositoryOf(target);
-  const signal = options.signal;
-  const transfer = new Transfer(registry, targetRepo, options);
-  const images: Entry[] = [];
-  const attestations: Entry[] = [];
+  const planned: Planned[] = [];
   const seen = new Map<string, string>();
-  const warnings: string[] = [];
-  try {
-    for (const [i, { entry, ref }] of entries.entries()) {
-      const where = `manifests[${i}] (${entry.image})`;
-      const repo = repositoryOf(ref);
-      const given = entry.platform === undefined ? undefined : makePlatform(entry.platform.os, entry.platform.architecture, entry.platform.variant ?? '', { osVersion: entry.platform['os.version'] ?? '', osFeatures: entry.platform['os.features'] ?? [] });
-      const top = ref.digest ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal)).digest;
-      const fetched = await registry.getManifest(repo, top, signal);
-      const doc = classifyManifest(fetched.body, fetched.contentType, top, where);
-      let image: { digest: string; body: Buffer; mediaType: string; manifest: ImageManifest };
-      const carried: { descriptor: Descriptor; body: Buffer; mediaType: string; manifest: ImageManifest }[] = [];
-      if (doc.kind === 'manifest') {
-        image = { digest: top, body: fetched.body, mediaType: doc.mediaType, manifest: doc.manifest };
-      } else {
-        const picked = pickSourceChild(doc.index, given, where);
-        image = { digest: picked.image.digest, ...(await fetchImage(registry, repo, picked.image.digest, where, signal)) };
-        if (options.attestations !== false) {
-          for (const a of picked.attestations) carried.push({ descriptor: a, ...(await fetchImage(registry, repo, a.digest, `${where} attestation ${a.digest}`, signal)) });
-        }
-      }
-      const configJson: unknown = JSON.parse((await registry.getBlob(repo, image.manifest.config.digest, signal)).toString('utf8'));
-      const cfg = ImageConfigPlatform.safeParse(configJson);
-      const fromConfig = cfg.success ? makePlatform(cfg.data.os ?? '', cfg.data.architecture ?? '', cfg.data.variant ?? '', { osVersion: cfg.data['os.version'] ?? '' }) : undefined;
-      const chosen = given ?? fromConfig;
-      if (chosen === undefined || chosen.architecture === '') throw new ResolverError('ERR_USAGE', `${where} has no platform in its config; give one in the spec`);
-      if (given !== undefined && fromConfig !== undefined && fromConfig.architecture !== '') {
-        const a = normalizePlatform(given, 'linux');
-        const b = normalizePlatform(fromConfig, 'linux');
-        // A config without a variant does not contradict a spec that names one (arm64 configs rarely do).
-        if (a.os !== b.os || a.architecture !== b.architecture || (b.variant !== '' && a.variant !== b.variant)) {
-          throw new ResolverError('ERR_USAGE', `${where}: the spec says ${formatPlatform(given)} but the image's config says ${formatPlatform(fromConfig)}`);
-        }
-      }
-      const key = `${formatPlatform(normalizePlatform(chosen, 'linux'))} ${chosen.osVersion}`;
-      const other = seen.get(key);
-      if (other !== undefined) throw new ResolverError('ERR_USAGE', `${where} and ${other} are both ${formatPlatform(chosen)}; an index needs one image per platform`);
-      seen.set(key, where);
+  for (const [i, { entry, ref }] of entries.entries()) {
+    const where = `manifests[${i}] (${entry.image})`;
+    const p = await plan(registry, entry, ref, where, options);
+    const key = `${formatPlatform(normalizePlatform(p.chosen, 'linux'))} ${p.chosen.osVersion}`;
+    const other = seen.get(key);
+    if (other !== undefined) throw new ResolverError('ERR_USAGE', `${where} and ${other} are both ${formatPlatform(p.chosen)}; an index needs one image per platform`);
+    seen.set(key, where);
+    planned.push(p);
+  }
 
-      await transfer.manifest(repo, image.digest, image.mediaType, image.body, image.manifest);
-      images.push({
-        descriptor: {
-          mediaType: image.mediaType, digest: image.digest, size: image.body.byteLength,
-          platform: {
-            architecture: chosen.architecture, os: chosen.os,
-            ...(chosen.variant === '' ? {} : { variant: chosen.variant }),
-            ...(chosen.osVersion === '' ? {} : { 'os.version': chosen.osVersion }),
-            ...(chosen.osFeatures.length === 0 ? {} : { 'os.features': chosen.osFeatures }),
-            ...(entry.platform?.features === undefined ? {} : { features: entry.platform.features }),
-          },
-        },
-      });
-      for (const a of carried) {
-        await transfer.manifest(repo, a.descriptor.digest, a.mediaType, a.body, a.manifest);
-        attestations.push({
-          descriptor: {
-            mediaType: a.mediaType, digest: a.descriptor.digest, size: a.body.byteLength,
-            ...(a.descriptor.annotations === undefined ? {} : { annotations: a.descriptor.annotations }),
-            platform: a.descriptor.platform ?? { architecture: 'unknown', os: 'unknown' },
-          },
-        });
-      }
+  const format = options.format ?? (planned.every((p) => p.image.mediaType === mediaTypes.ociManifest) ? 'oci' : 'docker');
+  const mediaType = format === 'oci' ? mediaTypes.ociIndex : mediaTypes.dockerList;
+  const warnings: string[] = [];
+  const attestationCount = planned.reduce((n, p) => n + p.attestations.length, 0);
+  // A Docker manifest list cannot carry attestations: decided before any of them is copied.
+  const carry = format === 'oci';
+  if (!carry && attestationCount > 0) {
+    warnings.push(`left out ${attestationCount} attestation manifest${attestationCount === 1 ? '' : 's'}: a Docker manifest list cannot carry them (use --format oci to keep them)`);
+  }
+
+  const transfer = new Transfer(registry, targetRepo, options);
+  try {
+    for (const p of planned) {
+      await transfer.manifest(p.repo, p.image);
+      if (carry) for (const a of p.attestations) await transfer.manifest(p.repo, a);
     }
-    const format = options.format ?? (images.every((e) => e.descriptor.mediaType === mediaTypes.ociManifest) ? 'oci' : 'docker');
-    const mediaType = format === 'oci' ? mediaTypes.ociIndex : mediaTypes.dockerList;
-    if (format === 'docker' && attestations.length > 0) {
-      warnings.push(`left out ${attestations.length} attestation manifest${attestations.length === 1 ? '' : 's'}: a Docker manifest list cannot carry them (use --format oci to keep them)`);
-      attestations.length = 0;
-    }
-    // Images first, then attestations, as buildx orders them.
-    const manifests = [...images, ...attestations].map((e) => e.descriptor);
-    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests }, null, 2));
-    const tags = [target.tag ?? 'latest', ...spec.tags];
-    for (const tag of tags) await registry.putManifest(targetRepo, tag, mediaType, body, signal);
-    return { reference: formatReference(target), digest: digestOf(body), mediaType, tags, mounted: transfer.mounted, copied: transfer.copied, attestations: attestations.length, warnings };
   } finally {
     await transfer.close();
   }
+  // Images first, then attestations, as buildx orders them.
+  const manifests = [
+    ...planned.map((p) => ({ mediaType: p.image.mediaType, digest: p.image.digest, size: p.image.body.byteLength, platform: p.platform })),
+    ...(carry ? planned.flatMap((p) => p.attestations) : []).map((a) => ({
+      mediaType: a.mediaType, digest: a.digest, size: a.body.byteLength,
+      ...(a.entry.annotations === undefined ? {} : { annotations: a.entry.annotations }),
+      platform: a.entry.platform ?? { architecture: 'unknown', os: 'unknown' },
+    })),
+  ];
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests }, null, 2));
+  const tags = [target.tag ?? 'latest', ...spec.tags];
+  for (const tag of tags) await registry.putManifest(targetRepo, tag, mediaType, body, options.signal);
+  return {
+    reference: formatReference(target), digest: digestOf(body), mediaType, tags, mounted: transfer.mounted, copied: transfer.copied,
+    attestations: carry ? attestationCount : 0, warnings,
+  };
 }

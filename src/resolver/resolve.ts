@@ -3,9 +3,9 @@
  * explanation of every index level. Depends on the registry client only.
  */
 import { NoMatchingPlatformError, ResolverError } from '../errors.js';
-import { classifyManifest } from '../manifest/classify.js';
+import { classifyManifest, configPlatform } from '../manifest/classify.js';
 import { isIndexMediaType } from '../manifest/media-types.js';
-import { ImageConfigPlatform, type Descriptor } from '../manifest/schema.js';
+import type { Descriptor } from '../manifest/schema.js';
 import { availablePlatforms, noMatchMessage, selectManifest, type EntryExplanation } from '../manifest/select.js';
 import { onlyMatcher } from '../platform/match.js';
 import { formatPlatform, platform, type Platform } from '../platform/platform.js';
@@ -36,19 +36,6 @@ export function repositoryOf(ref: Reference): Repository {
 }
 
 const maxDepth = 4;
-
-/** The platform an image config declares, or undefined when it is not a readable config. */
-function configPlatform(config: Buffer): Platform | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(config.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const parsed = ImageConfigPlatform.safeParse(json);
-  if (!parsed.success) return undefined;
-  return platform(parsed.data.os ?? '', parsed.data.architecture ?? '', parsed.data.variant ?? '', { osVersion: parsed.data['os.version'] ?? '' });
-}
 
 /** Options of `resolveImage`. */
 export interface ResolveOptions {

@@ -154,7 +154,18 @@ describe('manifest push --from-spec: index sources, other registries, refused mo
   it('buildx outputs (image + attestation) become one index whose attestations point at the right children', async () => {
     const amd = await buildxOutput(s.anonymous, 'buildx/app-amd64', { architecture: 'amd64' });
     const arm = await buildxOutput(s.anonymous, 'buildx/app-arm64', { architecture: 'arm64', variant: 'v8' });
-    const file = await specFile('buildx.yml', `image: ${s.anonymous}/buildx/app:latest\nmanifests:\n  - image: ${s.anonymous}/buildx/app-amd64:latest\n  - image: ${s.anonymous}/buildx/app-arm64:latest\n`);
+    const sources = `manifests:\n  - image: ${s.anonymous}/buildx/app-amd64:latest\n  - image: ${s.anonymous}/buildx/app-arm64:latest\n`;
+    // A Docker list leaves the attestations out, and does not copy them either.
+    const asDocker = await cli(['manifest', 'push', '--format', 'docker', '--from-spec', await specFile('buildx-docker.yml', `image: ${s.anonymous}/buildx/app-docker:latest\n${sources}`)]);
+    expect(asDocker.code, asDocker.stderr).toBe(0);
+    expect((await cli(['manifest', 'inspect', `${s.anonymous}/buildx/app-docker@${amd.attestations[0] ?? ''}`])).code).toBe(4);
+    expect((await cli(['manifest', 'inspect', `${s.anonymous}/buildx/app-docker@${amd.children[0]?.manifest.digest ?? ''}`])).code).toBe(0);
+    // Two entries for one platform fail before anything is written to the target.
+    const dup = await cli(['manifest', 'push', '--from-spec', await specFile('buildx-dup.yml', `image: ${s.anonymous}/buildx/app-dup:latest\nmanifests:\n  - image: ${s.anonymous}/buildx/app-amd64:latest\n  - image: ${s.anonymous}/buildx/app-amd64:latest\n`)]);
+    expect(dup.code).toBe(2);
+    expect(dup.stderr).not.toMatch(/^(mounted|copied)/m);
+    expect((await cli(['manifest', 'inspect', `${s.anonymous}/buildx/app-dup@${amd.children[0]?.manifest.digest ?? ''}`])).code).toBe(4);
+    const file = await specFile('buildx.yml', `image: ${s.anonymous}/buildx/app:latest\n${sources}`);
     const r = await cli(['manifest', 'push', '--from-spec', file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/; 2 attestations\)/);
