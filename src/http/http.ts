@@ -58,6 +58,10 @@ export interface StreamBody {
   open(): Readable;
 }
 
+function isStreamBody(body: HttpRequest['body']): body is StreamBody {
+  return typeof body === 'object' && !(body instanceof Uint8Array);
+}
+
 /** A fully read response. Header names are lower-case. */
 export interface HttpResponse {
   readonly status: number;
@@ -189,13 +193,13 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
 
   async function once(req: HttpRequest, url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
     const dispatcher = req.insecureTls === true ? (insecureAgent ??= makeAgent(true)) : secure;
+    const body = req.body === undefined ? null : isStreamBody(req.body) ? req.body.open() : req.body;
+    const sent = isStreamBody(req.body) ? { ...headers, 'content-length': String(req.body.length) } : headers;
     // undici closes the connection after every HEAD unless told otherwise (a guard against servers that
     // send a body anyway, undici#258). Registries do not, and the daemon's budget is one HEAD per tag and
     // check: a new TCP + TLS connection for each cost ~2.5x the CPU (bench/README.md). A broken response
     // fails that one request, which is retried on a new connection.
-    const body = req.body === undefined ? null : typeof req.body === 'string' || req.body instanceof Uint8Array ? req.body : req.body.open();
-    if (body !== null && typeof body === 'object' && !(body instanceof Uint8Array)) headers = { ...headers, 'content-length': String((req.body as StreamBody).length) };
-    const res = await request(url, { method: req.method, headers, body, signal, dispatcher, ...(req.method === 'HEAD' ? { reset: false } : {}) });
+    const res = await request(url, { method: req.method, headers: sent, body, signal, dispatcher, ...(req.method === 'HEAD' ? { reset: false } : {}) });
     const declared = Number.parseInt(String(res.headers['content-length'] ?? ''), 10);
     if (Number.isFinite(declared) && declared > req.maxBytes && req.method !== 'HEAD') {
       res.body.destroy();

@@ -58,6 +58,11 @@ export function blobDeadlineMs(size: number): number {
   return 60_000 + Math.ceil(size / 64);
 }
 
+/** The token scope every write (and the HEAD before it) asks for. */
+function pushScope(repo: Repository): string {
+  return `repository:${repo.path}:pull,push`;
+}
+
 /** Manifest size cap (registry-protocol.md §2.5). */
 export const maxManifestBytes = 4 * 1024 * 1024;
 
@@ -288,9 +293,9 @@ export class RegistryClient {
     let authRetried = false;
     let attempt = 0;
     const attempts = extra.noRetry === true ? 1 : this.#retry.attempts;
+    // An upload URL on another host (some registries hand uploads to a storage service) gets no credentials.
+    const foreign = /^https?:\/\//.test(path) && new URL(path).host !== repo.host;
     for (;;) {
-      // An upload URL on another host (some registries hand uploads to a storage service) gets no credentials.
-      const foreign = /^https?:\/\//.test(path) && new URL(path).host !== repo.host;
       const authorization = foreign ? undefined : await this.#authorization(repo, scopes, signal);
       const headers: Record<string, string> = { ...extra.headers };
       if (accept !== undefined) headers['accept'] = accept;
@@ -430,7 +435,7 @@ export class RegistryClient {
 
   /** True when the repository has the blob. */
   async hasBlob(repo: Repository, digest: string, signal?: AbortSignal): Promise<boolean> {
-    const res = await this.#request(repo, 'HEAD', `/v2/${repo.path}/blobs/${digest}`, undefined, `${repo.host}/${repo.path}@${digest}`, signal, { scopes: [`repository:${repo.path}:pull,push`] });
+    const res = await this.#request(repo, 'HEAD', `/v2/${repo.path}/blobs/${digest}`, undefined, `${repo.host}/${repo.path}@${digest}`, signal, { scopes: [pushScope(repo)] });
     return res.status === 200;
   }
 
@@ -443,7 +448,7 @@ export class RegistryClient {
     let res: HttpResponse;
     try {
       res = await this.#request(target, 'POST', path, undefined, `${target.host}/${target.path} (mount ${digest})`, signal, {
-        scopes: [`repository:${target.path}:pull,push`, `repository:${fromPath}:pull`], body: Buffer.alloc(0),
+        scopes: [pushScope(target), `repository:${fromPath}:pull`], body: Buffer.alloc(0),
       });
     } catch (error) {
       // A token without pull on the source (a private repository of another account) makes the registry
@@ -456,7 +461,7 @@ export class RegistryClient {
     const location = res.headers['location'];
     if (location !== undefined) {
       await this.#request(target, 'DELETE', uploadTarget(location, target.host), undefined, 'cancel upload', signal, {
-        scopes: [`repository:${target.path}:pull,push`],
+        scopes: [pushScope(target)],
       }).catch(() => undefined);
     }
     return false;
@@ -467,7 +472,7 @@ export class RegistryClient {
    * cannot be reopened (`replayable: false`) gets one attempt.
    */
   async pushBlob(target: Repository, digest: string, bytes: Buffer | StreamBody, signal?: AbortSignal): Promise<void> {
-    const scopes = [`repository:${target.path}:pull,push`];
+    const scopes = [pushScope(target)];
     const what = `${target.host}/${target.path}@${digest}`;
     const start = await this.#request(target, 'POST', `/v2/${target.path}/blobs/uploads/`, undefined, what, signal, { scopes, body: Buffer.alloc(0) });
     const location = start.headers['location'];
@@ -482,7 +487,7 @@ export class RegistryClient {
   /** PUTs a manifest or index under a tag or digest. */
   async putManifest(target: Repository, reference: string, mediaType: string, body: Buffer, signal?: AbortSignal): Promise<void> {
     await this.#request(target, 'PUT', `/v2/${target.path}/manifests/${reference}`, undefined, `${target.host}/${target.path}:${reference}`, signal, {
-      scopes: [`repository:${target.path}:pull,push`], body, headers: { 'content-type': mediaType },
+      scopes: [pushScope(target)], body, headers: { 'content-type': mediaType },
     });
   }
 
