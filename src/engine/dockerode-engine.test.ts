@@ -23,7 +23,7 @@ afterEach(async () => {
 
 type Script = (req: IncomingMessage, res: ServerResponse) => void;
 
-async function fakeEngine(onCreate: Script, apiVersion = '1.45'): Promise<{ engine: Engine; paths: string[]; headers: Record<string, string | undefined>[] }> {
+async function fakeEngine(onCreate: Script, apiVersion = '1.45', images: Record<string, unknown> = {}): Promise<{ engine: Engine; paths: string[]; headers: Record<string, string | undefined>[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'fake-engine-'));
   const socketPath = join(dir, 'docker.sock');
   const paths: string[] = [];
@@ -38,6 +38,11 @@ async function fakeEngine(onCreate: Script, apiVersion = '1.45'): Promise<{ engi
     } else if (req.url?.includes('/images/create')) {
       res.writeHead(200, { 'content-type': 'application/json' });
       onCreate(req, res);
+    } else if (req.method === 'GET' && /\/images\/.+\/json$/.test(req.url ?? '')) {
+      const name = decodeURIComponent((req.url ?? '').replace(/^\/v[\d.]+\/images\//, '').replace(/\/json$/, ''));
+      const image = images[name];
+      if (image === undefined) res.writeHead(404).end('{"message":"No such image"}');
+      else res.end(JSON.stringify(image));
     } else {
       res.writeHead(404).end('{"message":"no"}');
     }
@@ -91,10 +96,33 @@ describe('dockerode engine against a fake Engine API', () => {
     expect(e.message).toMatch(/malformed progress line/);
   });
 
-  it('fails a stream that ends without its final status', async () => {
-    const { engine } = await fakeEngine((_req, res) => res.end(ok.slice(0, 3).join('\n')));
+  it('fails a stream that ends without its final status when the engine does not have the image', async () => {
+    const { engine, paths } = await fakeEngine((_req, res) => res.end(ok.slice(0, 3).join('\n')));
     const e = await pullError(engine);
-    expect(e.message).toMatch(/ended without the engine's final status/);
+    expect(e.code).toBe('ERR_PULL_FAILED');
+    expect(e.message).toMatch(/ended without the engine's final status, and the engine does not have the image/);
+    expect(paths).toContain(`/v1.45/images/localhost:5000/app@${digest}/json`);
+  });
+
+  // Podman 4.3's compat API, as recorded from `podman system service`: no Digest:/Status: line, the
+  // last line is "Download complete" with the image ID.
+  const podman = ['{"status":"Pulling fs layer","progressDetail":{},"id":"22dee4a9ec2c"}', '{"status":"Download complete","progressDetail":{},"id":"22dee4a9ec2c"}', '{"status":"Pulling fs layer","progressDetail":{},"id":"f03bb9671c77"}', '{"status":"Download complete","progressDetail":{},"id":"f03bb9671c77"}', '{"status":"Download complete","progressDetail":{},"id":"f03bb9671c77"}'];
+
+  it('accepts a clean stream without a final status once inspect shows the image (Podman)', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.end(`${podman.join('\n')}\n`), '1.41', {
+      [`localhost:5000/app@${digest}`]: { Id: 'sha256:f03bb9671c77', RepoTags: [], RepoDigests: [`localhost:5000/app@${digest}`], Os: 'linux', Architecture: 'amd64' },
+    });
+    const state = await engine.pull({ repository: 'localhost:5000/app', digest, auth: undefined });
+    expect(state.verifiedBy).toBe('inspect');
+    expect(state.final).toBeUndefined();
+  });
+
+  it('an error line fails the pull without asking inspect, even if the image is there', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.end(`${podman[0]}\n{"error":"writing blob: unauthorized"}\n`), '1.41', {
+      [`localhost:5000/app@${digest}`]: { Id: 'sha256:f03bb9671c77', RepoDigests: [`localhost:5000/app@${digest}`], Os: 'linux', Architecture: 'amd64' },
+    });
+    const e = await pullError(engine);
+    expect(e.message).toContain('writing blob: unauthorized');
   });
 
   it('aborts a pull that makes no progress (stall watchdog)', async () => {

@@ -12,7 +12,7 @@ import type { EngineEndpoint } from './docker-host.js';
 import type { ContainerIo, Engine, ImageInfo, PullRequest } from './engine.js';
 import { encodeRegistryAuth } from './engine.js';
 import type { EngineFacts, EngineProbe } from './engine-probe.js';
-import { foldProgress, initialPullState, isComplete, LineSplitter, parseProgressLine, type PullState } from './pull-progress.js';
+import { foldProgress, initialPullState, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
 
 /** Highest Engine API version this code was written against; older engines are spoken to at theirs. */
 export const maxApiVersion = '1.47';
@@ -105,10 +105,21 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
     } finally {
       clearTimeout(timer);
     }
-    if (!isComplete(state)) {
-      throw new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} ended without the engine's final status (connection lost or engine restarted?)`);
+    if (streamVerdict(state) === 'complete') return state;
+    // No final status but no error either: Podman's stream always ends so. The engine decides.
+    if (await hasImage(req.repository, req.digest)) return { ...state, verifiedBy: 'inspect' };
+    throw new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} ended without the engine's final status, and the engine does not have the image (connection lost or engine restarted?)`);
+  }
+
+  /** True when the engine has `repository@digest` (inspect answers and lists that digest). */
+  async function hasImage(repository: string, digest: string): Promise<boolean> {
+    try {
+      const i: { RepoDigests?: string[] | null } = await docker.getImage(`${repository}@${digest}`).inspect();
+      return (i.RepoDigests ?? []).some((d) => d.endsWith(`@${digest}`));
+    } catch (error) {
+      if ((error as DockerodeError).statusCode === 404) return false;
+      throw engineError(error, `inspecting ${repository}@${digest} after its pull`, where);
     }
-    return state;
   }
 
   return {

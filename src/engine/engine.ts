@@ -60,7 +60,11 @@ export interface ContainerIo {
 /** The engine operations resolver needs. */
 export interface Engine {
   facts(signal?: AbortSignal): Promise<EngineFacts>;
-  /** Pulls `repository@digest`; resolves only when the stream ended with its final status and no error. */
+  /**
+   * Pulls `repository@digest`; resolves only when the stream ended with no error line and either with
+   * its final status (Docker) or, where the engine sends none (Podman), with the image verified present
+   * by inspect (`verifiedBy: 'inspect'`).
+   */
   pull(req: PullRequest): Promise<PullState>;
   tag(source: string, repository: string, tag: string): Promise<void>;
   /** undefined when the engine has no such image. */

@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { foldProgress, formatBytes, initialPullState, isComplete, LineSplitter, parseProgressLine, type PullState } from './pull-progress.js';
+import { foldProgress, formatBytes, initialPullState, isComplete, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
 
 const lines = [
   '{"status":"Pulling from team/app","id":"latest"}',
@@ -40,8 +40,12 @@ describe('pull progress', () => {
     expect(isComplete(s)).toBe(false);
   });
 
-  it('a stream that ends without its final status is incomplete', () => {
-    expect(isComplete(foldAll(lines.slice(0, 5).join('\n')))).toBe(false);
+  it('a stream that ends without its final status is incomplete: to be verified, not failed', () => {
+    const s = foldAll(lines.slice(0, 5).join('\n'));
+    expect(isComplete(s)).toBe(false);
+    expect(streamVerdict(s)).toBe('verify');
+    expect(streamVerdict(foldAll(lines.join('\n')))).toBe('complete');
+    expect(streamVerdict(foldAll([...lines.slice(0, 2), '{"error":"unauthorized"}'].join('\n')))).toBe('failed');
   });
 
   it('reports malformed lines instead of throwing', () => {

@@ -37,6 +37,8 @@ export interface PullState {
   /** `WARNING:` lines and other notes. */
   readonly warnings: readonly string[];
   readonly messages: number;
+  /** Set by the engine when the stream had no final status and inspect confirmed the image instead. */
+  readonly verifiedBy?: 'inspect';
 }
 
 /** The empty state. */
@@ -80,9 +82,20 @@ export function foldProgress(state: PullState, m: ProgressMessage): PullState {
   return { ...state, messages };
 }
 
-/** True once the stream said the pull finished. */
+/** True once the stream said the pull finished (Docker's final `Status:` line). */
 export function isComplete(state: PullState): boolean {
   return state.error === undefined && state.final !== undefined && /^(Downloaded newer image|Image is up to date)/.test(state.final);
+}
+
+/**
+ * How a stream that ended without an error line is to be judged. Docker ends a pull with `Digest:` and
+ * `Status:`; Podman's compat API (4.3) ends with `Download complete` and the image ID and never sends
+ * them, so such a stream is not proof of failure: the caller must ask the engine (inspect) whether the
+ * image is there, as it does for an image that was present before.
+ */
+export function streamVerdict(state: PullState): 'complete' | 'failed' | 'verify' {
+  if (state.error !== undefined) return 'failed';
+  return isComplete(state) ? 'complete' : 'verify';
 }
 
 /** Splits a byte stream into lines, UTF-8 safe across chunk boundaries, with a cap on line length. */

@@ -34,6 +34,8 @@ export interface PullOutcome {
   /** False when the child was already present and no pull happened. */
   readonly pulled: boolean;
   readonly progress: PullState | undefined;
+  /** The engine reported the pull as failed, yet it holds the child: what it said. */
+  readonly streamError?: string | undefined;
 }
 
 /** Options of a pull. */
@@ -72,6 +74,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   const digestReference = `${name}@${child}`;
   let progress: PullState | undefined;
   let pulled = false;
+  let streamError: string | undefined;
   const tagged = ref.digest === undefined && ref.tag !== undefined ? `${name}:${ref.tag}` : undefined;
   // Fast path: the tag (or the digest reference) already points to the child. One inspect, nothing else.
   let check = await deps.engine.inspectImage(tagged ?? digestReference);
@@ -79,10 +82,20 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
     const present = tagged === undefined ? check : await deps.engine.inspectImage(digestReference);
     if (present === undefined || !hasRepoDigest(present.repoDigests, ref, child)) {
       const auth = await registryAuthFor(deps.credentials, ref, options.signal);
-      progress = await deps.engine.pull({
-        repository: name, digest: child, auth, signal: options.signal, onProgress: options.onProgress,
-        ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
-      });
+      try {
+        progress = await deps.engine.pull({
+          repository: name, digest: child, auth, signal: options.signal, onProgress: options.onProgress,
+          ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+        });
+      } catch (error) {
+        // A failed stream is not the last word: the engine may hold the child all the same (content is
+        // addressed by digest, so a present child is the whole child). Such a child is tagged and
+        // recorded like any other, or it would never be pruned; otherwise the pull failed.
+        if (!(error instanceof ResolverError) || error.code !== 'ERR_PULL_FAILED') throw error;
+        const after = await deps.engine.inspectImage(digestReference).catch(() => undefined);
+        if (after === undefined || !hasRepoDigest(after.repoDigests, ref, child)) throw error;
+        streamError = error.message;
+      }
       pulled = true;
     }
     if (tagged !== undefined && ref.tag !== undefined) await deps.engine.tag(digestReference, name, ref.tag);
@@ -113,7 +126,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
         ? (previous?.previousChildren ?? [])
         : [previous.childDigest, ...previous.previousChildren.filter((d) => d !== child && d !== previous.childDigest)],
   });
-  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress };
+  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError };
 }
 
 /** Resolves and pulls. */

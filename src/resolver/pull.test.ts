@@ -1,0 +1,86 @@
+/**
+ * pullResolved against an in-memory engine, for the engine faults a real one does not produce on
+ * demand: a pull reported as failed after the engine already stored the child, and one that did not.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Engine, ImageInfo } from '../engine/engine.js';
+import { ResolverError } from '../errors.js';
+import { detectTarget, hostFacts } from '../platform/detect.js';
+import { parseReference } from '../reference/reference.js';
+import { StateStore } from '../state/state-store.js';
+import { pullResolved } from './pull.js';
+import type { Resolution } from './resolve.js';
+
+const child = `sha256:${'c'.repeat(64)}`;
+const index = `sha256:${'a'.repeat(64)}`;
+const ref = parseReference('127.0.0.1:5000/app:latest');
+const resolution: Resolution = {
+  reference: ref,
+  top: { digest: index, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1 },
+  levels: [{ digest: index, mediaType: 'application/vnd.oci.image.index.v1+json', entries: [] }],
+  chosen: { digest: child, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1, platform: undefined },
+};
+
+/** An engine whose pull stores the child (or not) and then reports `error`. */
+function fakeEngine(options: { storesChild: boolean; error: ResolverError }): Engine & { images: Map<string, ImageInfo> } {
+  const images = new Map<string, ImageInfo>();
+  const image: ImageInfo = { id: 'sha256:config', repoTags: [], repoDigests: [`127.0.0.1:5000/app@${child}`], os: 'linux', architecture: 'amd64', variant: '' };
+  const unused = (): never => {
+    throw new Error('not used');
+  };
+  return {
+    images,
+    facts: unused,
+    pull: () => {
+      if (options.storesChild) images.set(`127.0.0.1:5000/app@${child}`, image);
+      return Promise.reject(options.error);
+    },
+    tag: (source, repository, tag) => {
+      const i = images.get(source);
+      if (i === undefined) return Promise.reject(new ResolverError('ERR_PULL_FAILED', 'no such image'));
+      images.set(`${repository}:${tag}`, { ...i, repoTags: [`${repository}:${tag}`] });
+      return Promise.resolve();
+    },
+    inspectImage: (name) => Promise.resolve(images.get(name)),
+    createContainer: unused, runAttached: unused, start: unused, kill: unused, remove: unused,
+    listImages: unused, imagesInUse: unused, removeImage: unused, resize: unused,
+    close: () => Promise.resolve(),
+  };
+}
+
+async function deps(engine: Engine): Promise<Parameters<typeof pullResolved>[0]> {
+  const dir = await mkdtemp(join(tmpdir(), 'pull-test-'));
+  return { registry: undefined as never, engine, credentials: { get: () => Promise.resolve(undefined) }, state: new StateStore(dir, () => undefined) };
+}
+
+const target = (): ReturnType<typeof detectTarget> => detectTarget({ engine: undefined, facts: hostFacts('/nonexistent'), processArch: 'x64', processPlatform: 'linux', override: { spec: 'linux/amd64', source: '--platform' } });
+
+describe('pullResolved when the engine reports a failed pull', () => {
+  it('a child the engine stored all the same is tagged and recorded (so it can be pruned later)', async () => {
+    const engine = fakeEngine({ storesChild: true, error: new ResolverError('ERR_PULL_FAILED', 'pull of 127.0.0.1:5000/app failed: stream reset') });
+    const d = await deps(engine);
+    const outcome = await pullResolved(d, ref, resolution, await target());
+    expect(outcome.pulled).toBe(true);
+    expect(outcome.streamError).toContain('stream reset');
+    expect(engine.images.get('127.0.0.1:5000/app:latest')?.repoDigests).toContain(`127.0.0.1:5000/app@${child}`);
+    const record = await d.state.get('127.0.0.1:5000/app:latest', 'linux/amd64');
+    expect(record?.childDigest).toBe(child);
+    expect(record?.imageId).toBe('sha256:config');
+  });
+
+  it('a child the engine does not have: the pull fails, nothing is recorded', async () => {
+    const engine = fakeEngine({ storesChild: false, error: new ResolverError('ERR_PULL_FAILED', 'pull failed: unauthorized') });
+    const d = await deps(engine);
+    await expect(pullResolved(d, ref, resolution, await target())).rejects.toThrow(/unauthorized/);
+    expect(await d.state.get('127.0.0.1:5000/app:latest', 'linux/amd64')).toBeUndefined();
+  });
+
+  it('a cancelled pull stays cancelled even if the child arrived', async () => {
+    const engine = fakeEngine({ storesChild: true, error: new ResolverError('ERR_ABORTED', 'pull was cancelled') });
+    const d = await deps(engine);
+    await expect(pullResolved(d, ref, resolution, await target())).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+});
