@@ -4,6 +4,8 @@
 // and V8 waits at exit for its background TurboFan compile (~180 ms measured). Both are set before the
 // bundle compiles, so the cache is valid for these flags. Long-running commands keep the optimising tier.
 'use strict';
+// No DEBUG value may enable the debug package (docker-modem prints X-Registry-Auth, i.e. passwords): issue 13.1.
+for (const k of Object.keys(process.env)) if (k === 'DEBUG' || k.startsWith('DEBUG_')) delete process.env[k];
 const fs = require('node:fs');
 const path = require('node:path');
 const os = require('node:os');

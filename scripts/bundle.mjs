@@ -3,6 +3,8 @@
 // `undici` is mapped to src/http/undici-lite.cjs (the same pinned package, fewer modules initialised).
 // dockerode is bundled (loaded lazily by the commands that talk to the engine) with gRPC, proto-loader and
 // ssh2 mapped to src/engine/bundle-stubs/unsupported.cjs; systeminformation and node-cron stay external.
+// `debug` (docker-modem's logger, which prints X-Registry-Auth: passwords) is a no-op that no DEBUG value
+// can enable (issue 13.1).
 import { constants as http2Constants } from 'node:http2';
 import { build } from 'esbuild';
 
@@ -13,6 +15,13 @@ const lazyBuiltins = {
   'node:http2': `const c = ${JSON.stringify(http2Constants)};\nmodule.exports = { constants: c, connect: (...a) => require('node:http2').connect(...a) };`,
   'node:child_process': `module.exports = new Proxy({}, { get: (_, k) => require('node:child_process')[k] });`,
 };
+const noDebug = `'use strict';
+function createDebug() {
+  const debug = () => {};
+  return Object.assign(debug, { enabled: false, namespace: '', extend: createDebug, destroy: () => false, log: () => {} });
+}
+module.exports = Object.assign(createDebug, { enable: () => {}, disable: () => '', enabled: () => false, names: [], skips: [], formatters: {} });
+`;
 const lazyImporters = /[\\/]node_modules[\\/](undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js|commander[\\/]lib[\\/]command\.js)$/;
 
 await build({
@@ -37,6 +46,8 @@ await build({
         b.onResolve({ filter: /^undici$/ }, () => ({ path: new URL('../src/http/undici-lite.cjs', import.meta.url).pathname }));
         b.onResolve({ filter: /^node:(http2|child_process)$/ }, (args) => (lazyImporters.test(args.importer) ? { path: args.path, namespace: 'lazy-builtin' } : undefined));
         b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: lazyBuiltins[args.path], loader: 'js' }));
+        b.onResolve({ filter: /^debug$/ }, () => ({ path: 'debug', namespace: 'no-debug' }));
+        b.onLoad({ filter: /.*/, namespace: 'no-debug' }, () => ({ contents: noDebug, loader: 'js' }));
         b.onResolve({ filter: /^(@grpc\/grpc-js|@grpc\/proto-loader|ssh2)$/ }, () => ({ path: new URL('../src/engine/bundle-stubs/unsupported.cjs', import.meta.url).pathname }));
       },
     },

@@ -1,7 +1,8 @@
 /**
- * The process boundary: strips `modem` from DEBUG before anything can load docker-modem (it prints
- * X-Registry-Auth, i.e. passwords), builds the program, maps errors to exit codes. The only place that
- * sets the exit code. Shipped bundled (scripts/bundle.mjs) behind bin/resolver.cjs, which sets V8 flags.
+ * The process boundary: clears DEBUG and DEBUG_* before anything can load docker-modem (through the
+ * debug package it prints X-Registry-Auth, i.e. passwords, for any DEBUG pattern that matches `modem`:
+ * `*`, `mod*`, `-x,*` …), builds the program, maps errors to exit codes. The only place that sets the
+ * exit code. Shipped bundled (scripts/bundle.mjs) behind bin/resolver.cjs, which sets V8 flags.
  */
 import { CommanderError } from 'commander';
 import { exitCodeOf, ResolverError } from '../errors.js';
@@ -10,10 +11,9 @@ import { buildProgram, commanderExit } from './program.js';
 import { createServices } from './services.js';
 import { SignalHub } from './signals.js';
 
-if (process.env['DEBUG'] !== undefined) {
-  const kept = process.env['DEBUG'].split(',').filter((d) => !d.trim().includes('modem'));
-  process.env['DEBUG'] = kept.join(',');
-}
+// Second layer (issue 13.1): the bundle maps `debug` to a no-op and bin/resolver.cjs clears these too.
+// Filtering patterns is not enough: the debug package's syntax has wildcards and negations.
+for (const name of Object.keys(process.env)) if (name === 'DEBUG' || name.startsWith('DEBUG_')) Reflect.deleteProperty(process.env, name);
 
 async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json');
