@@ -1,8 +1,17 @@
 #!/usr/bin/env node
-// Launcher of the bundled CLI (dist/resolver.bundle.cjs). It keeps a V8 code cache of the bundle in the
-// temporary folder, and runs one-shot commands with Liftoff only: undici's HTTP parser is WebAssembly,
-// and V8 waits at exit for its background TurboFan compile (~180 ms measured). Both are set before the
-// bundle compiles, so the cache is valid for these flags. Long-running commands keep the optimising tier.
+// Launcher of the bundled CLI (dist/resolver.bundle.cjs). One-shot commands run with Liftoff only: undici's
+// HTTP parser is WebAssembly, and V8 waits at exit for its background TurboFan compile (~180 ms measured).
+// The flag is set before the bundle compiles, so a V8 code cache of the bundle stays valid for it.
+//
+// The code cache (bench/README.md: what it saves) is trusted code: V8 checks only the source's length, so
+// whoever can write the cache runs code as the user, and a cache from another CPU architecture crashes V8.
+// So it lives only in a folder that the user owns and no one else can write ($CACHE_DIRECTORY from systemd's
+// CacheDirectory=, else $XDG_CACHE_HOME/resolver, else ~/.cache/resolver), every folder on the way there is
+// owned by the user or root and not writable by others (sticky folders excepted), the file is owned by the
+// user and writable by no one else (opened without following symlinks), and it is keyed by everything that
+// makes it invalid: architecture, Node and V8 versions, the V8 flags in effect and a SHA-256 of the bundle.
+// A header repeats the key and a SHA-256 of the cached data, so a foreign, stale or corrupt file is ignored
+// (and replaced), never handed to V8. RESOLVER_CODE_CACHE=0 turns the cache off.
 'use strict';
 // No DEBUG value may enable the debug package (docker-modem prints X-Registry-Auth, i.e. passwords): issue 13.1.
 for (const k of Object.keys(process.env)) if (k === 'DEBUG' || k.startsWith('DEBUG_')) delete process.env[k];
@@ -11,32 +20,156 @@ const path = require('node:path');
 const os = require('node:os');
 const vm = require('node:vm');
 const v8 = require('node:v8');
+const crypto = require('node:crypto');
 const Module = require('node:module');
 
-if (process.argv[2] !== 'daemon') v8.setFlagsFromString('--liftoff-only');
+const oneShot = process.argv[2] !== 'daemon';
+if (oneShot) v8.setFlagsFromString('--liftoff-only');
 const file = path.join(__dirname, '..', 'dist', 'resolver.bundle.cjs');
-const source = fs.readFileSync(file, 'utf8').replace(/^#!.*/, '');
-const stat = fs.statSync(file);
-const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
-const cacheFile = path.join(os.tmpdir(), `resolver-v8-${uid}`, `${process.version}-${stat.size}-${Math.floor(stat.mtimeMs)}.cache`);
-let cached;
-try {
-  cached = fs.readFileSync(cacheFile);
-} catch {
-  cached = undefined;
+const bytes = fs.readFileSync(file);
+const source = bytes.toString('utf8').replace(/^#!.*/, '');
+
+const MAGIC = Buffer.from('resolver-v8-cache/1\n');
+const HEADER = MAGIC.length + 64;
+const MAX_CACHE_BYTES = 64 * 1024 * 1024;
+const sha256 = (data) => crypto.createHash('sha256').update(data).digest();
+
+/** The folder the cache belongs in, before any check; undefined where there is no uid (Windows). */
+function cacheBase(env) {
+  if (typeof process.getuid !== 'function') return undefined;
+  const systemd = (env.CACHE_DIRECTORY ?? '').split(':')[0];
+  if (systemd !== undefined && path.isAbsolute(systemd)) return systemd;
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg !== undefined && path.isAbsolute(xdg)) return path.join(xdg, 'resolver');
+  let home;
+  try {
+    home = os.homedir();
+  } catch {
+    return undefined;
+  }
+  return path.isAbsolute(home) ? path.join(home, '.cache', 'resolver') : undefined;
 }
-const script = new vm.Script(Module.wrap(source), { filename: file, cachedData: cached });
+
+const writableByOthers = (st) => (st.mode & 0o022) !== 0;
+
+/**
+ * Walks `dir` from `/` with lstat and returns its real path when it is safe to trust, else undefined: every
+ * folder on the way is owned by `uid` or root and not writable by group or others unless sticky; a symlink is
+ * followed only when it is owned by `uid` or root (it sits in a folder that passed, as systemd's DynamicUser=
+ * links do); the folder itself is owned by `uid` and writable by no one else. With `create`, missing folders
+ * are created with mode 0700.
+ */
+function trustedDir(dir, uid, create) {
+  let parts = dir.split('/').filter((p) => p !== '' && p !== '.');
+  let current = '/';
+  let links = 0;
+  const passes = (st) => st.isDirectory() && (st.uid === uid || st.uid === 0) && (!writableByOthers(st) || (st.mode & 0o1000) !== 0);
+  if (!passes(fs.lstatSync('/'))) return undefined;
+  while (parts.length > 0) {
+    const name = parts.shift();
+    if (name === '..') {
+      current = path.dirname(current);
+      continue;
+    }
+    const next = path.join(current, name);
+    let st;
+    try {
+      st = fs.lstatSync(next);
+    } catch (error) {
+      if (!create || error.code !== 'ENOENT') return undefined;
+      fs.mkdirSync(next, { mode: 0o700 });
+      st = fs.lstatSync(next);
+    }
+    if (st.isSymbolicLink()) {
+      if ((st.uid !== uid && st.uid !== 0) || ++links > 16) return undefined;
+      const target = fs.readlinkSync(next);
+      if (path.isAbsolute(target)) current = '/';
+      parts = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...parts];
+      continue;
+    }
+    if (!passes(st)) return undefined;
+    current = next;
+  }
+  const st = fs.lstatSync(current);
+  return st.isDirectory() && st.uid === uid && !writableByOthers(st) ? current : undefined;
+}
+
+/** The cached data of `name` in `dir` when the file is the user's own and carries `key`, else undefined. */
+function readCache(dir, name, key, uid) {
+  let fd;
+  try {
+    fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.uid !== uid || writableByOthers(st) || st.size <= HEADER || st.size > MAX_CACHE_BYTES) return undefined;
+    const data = Buffer.allocUnsafe(st.size);
+    let read = 0;
+    while (read < data.length) {
+      const n = fs.readSync(fd, data, read, data.length - read, read);
+      if (n === 0) return undefined;
+      read += n;
+    }
+    const payload = data.subarray(HEADER);
+    const header = Buffer.concat([MAGIC, key, sha256(payload)]);
+    return header.equals(data.subarray(0, HEADER)) ? payload : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Writes the cache atomically (temporary file, then rename) and keeps the 4 newest cache files. */
+function writeCache(dir, name, key, payload) {
+  const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      fs.writeSync(fd, Buffer.concat([MAGIC, key, sha256(payload), payload]));
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, path.join(dir, name));
+    const others = fs.readdirSync(dir).filter((f) => /^[0-9a-f]{32}\.v8$/.test(f) && f !== name);
+    if (others.length > 3) {
+      const byAge = others.map((f) => ({ f, t: fs.lstatSync(path.join(dir, f)).mtimeMs })).sort((a, b) => a.t - b.t);
+      for (const { f } of byAge.slice(0, others.length - 3)) fs.unlinkSync(path.join(dir, f));
+    }
+  } catch {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // Nothing was left.
+    }
+  }
+}
+
+const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+const base = process.env.RESOLVER_CODE_CACHE === '0' || uid === undefined ? undefined : cacheBase(process.env);
+let cache;
+if (base !== undefined) {
+  const key = sha256(
+    ['resolver-v8-cache/1', process.arch, process.platform, process.version, process.versions.v8, oneShot ? '--liftoff-only' : '', process.execArgv.join(' '), process.env.NODE_OPTIONS ?? '', sha256(bytes).toString('hex')].join('\0'),
+  );
+  const name = `${key.toString('hex').slice(0, 32)}.v8`;
+  let dir;
+  try {
+    dir = trustedDir(base, uid, false);
+  } catch {
+    dir = undefined;
+  }
+  cache = { key, name, dir, data: dir === undefined ? undefined : readCache(dir, name, key, uid) };
+}
+
+const script = new vm.Script(Module.wrap(source), { filename: file, cachedData: cache?.data });
 const mod = new Module(file, module);
 mod.filename = file;
 mod.paths = Module._nodeModulePaths(path.dirname(file));
 script.runInThisContext().call(mod.exports, mod.exports, (id) => mod.require(id), mod, file, path.dirname(file));
-if (cached === undefined || script.cachedDataRejected === true) {
+if (cache !== undefined && (cache.data === undefined || script.cachedDataRejected === true)) {
   process.once('beforeExit', () => {
     try {
-      fs.mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o700 });
-      const tmp = `${cacheFile}.${process.pid}`;
-      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
-      fs.renameSync(tmp, cacheFile);
+      const dir = cache.dir ?? trustedDir(base, uid, true);
+      if (dir !== undefined) writeCache(dir, cache.name, cache.key, script.createCachedData());
     } catch {
       // A cache is an optimisation only.
     }
