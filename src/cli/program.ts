@@ -9,10 +9,11 @@ import * as platformCommand from './commands/platform.js';
 import * as pullCommand from './commands/pull.js';
 import * as runCommand from './commands/run.js';
 import * as whichCommand from './commands/which.js';
+import { addEngineOptions, type EngineOptions } from './options.js';
 import type { Output } from './output.js';
 import type { ProgressSink } from './progress.js';
 import type { RunIo } from './commands/run.js';
-import type { Services } from './services.js';
+import type { ServiceOptions, Services } from './services.js';
 import type { SignalHub } from './signals.js';
 
 /** Dependencies of the program. */
@@ -21,19 +22,47 @@ export interface ProgramDeps {
   readonly stderr: ProgressSink;
   readonly io: RunIo;
   readonly signals: SignalHub;
-  readonly services: (opts: { insecureRegistries: string[] }) => Services;
+  readonly services: (opts: ServiceOptions) => Services;
   readonly setExitCode: (code: number) => void;
 }
 
+/** Commands that take the engine from their config file, not from the global --host/--context. */
+const configuredCommands = new Set(['daemon', 'check', 'status', 'config']);
+
+function topLevel(cmd: Command, root: Command): string {
+  let c = cmd;
+  while (c.parent !== null && c.parent !== root) c = c.parent;
+  return c.name();
+}
+
 /** Builds the program. */
-export function buildProgram(deps: ProgramDeps): Command {
+export function buildProgram(programDeps: ProgramDeps): Command {
   const program = new Command('resolver')
     .description('Resolve a multi-arch image tag to the child Docker would pull on this host, by Docker\'s own rules.')
     .version('0.1.0')
     .showHelpAfterError()
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeOut: (s) => deps.output.out(s), writeErr: (s) => deps.output.err(s) });
+    .configureOutput({ writeOut: (s) => programDeps.output.out(s), writeErr: (s) => programDeps.output.err(s) });
+  addEngineOptions(program);
+  // A global --host/--context would be silently ignored by the daemon commands: refuse it there.
+  program.hook('preAction', (_root, action) => {
+    const engine = program.opts<EngineOptions>();
+    const top = topLevel(action, program);
+    if ((engine.host !== undefined || engine.context !== undefined) && configuredCommands.has(top)) {
+      throw new ResolverError('ERR_USAGE', `--host/--context do not apply to "resolver ${top}"`, {
+        details: ['set engine.host in the config file (or DOCKER_HOST / DOCKER_CONTEXT in the environment of the daemon)'],
+      });
+    }
+  });
+  // Every command's services see the global engine options (read when the command runs, after parsing).
+  const deps: ProgramDeps = {
+    ...programDeps,
+    services: (o) => {
+      const engine = program.opts<EngineOptions>();
+      return programDeps.services({ ...o, engineHost: engine.host, engineContext: engine.context });
+    },
+  };
   // Every command that waits on the network gets the signal that SIGINT/SIGTERM abort (exit 130/143).
   const signal = deps.signals.controller.signal;
   whichCommand.register(program, { ...deps, signal });

@@ -5,7 +5,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ResolverError } from '../errors.js';
-import { engineEndpoint } from '../engine/docker-host.js';
+import { resolveEngineEndpoint } from '../engine/docker-host.js';
 import { createEngineProbe, type EngineFacts } from '../engine/engine-probe.js';
 import { createHttpClient } from '../http/http.js';
 import { detectTarget, hostFacts, type TargetPlatform } from '../platform/detect.js';
@@ -34,8 +34,21 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** Builds services from an environment. */
-export function createServices(env: NodeJS.ProcessEnv, options: { insecureRegistries: readonly string[]; onWarning: (m: string) => void; root?: string; stateDir?: string | undefined }): Services {
+/** What a command asks of its services: registries to treat as insecure, and the global engine options. */
+export interface ServiceOptions {
+  readonly insecureRegistries: readonly string[];
+  /** `--host`/`-H` (docker's). */
+  readonly engineHost?: string | undefined;
+  /** `--context` (docker's). */
+  readonly engineContext?: string | undefined;
+}
+
+/**
+ * Builds services from an environment. The engine endpoint is resolved here, as the docker CLI does
+ * at start-up, so an unknown context or an invalid host fails every command (src/engine/docker-host.ts).
+ */
+export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions & { onWarning: (m: string) => void; root?: string; stateDir?: string | undefined }): Services {
+  const endpoint = resolveEngineEndpoint({ env, homeDir: homedir(), host: options.engineHost, context: options.engineContext }, { onWarning: options.onWarning });
   const http = createHttpClient({ proxyEnv: env, userAgent: 'resolver/0.1' });
   const clock = (): number => performance.now();
   const tokens = new TokenCache(http, clock);
@@ -45,7 +58,6 @@ export function createServices(env: NodeJS.ProcessEnv, options: { insecureRegist
     runHelper: spawnHelper({ env }),
   });
   const registry = new RegistryClient({ http, tokens, credentials, clock, insecureRegistries: options.insecureRegistries, onWarning: options.onWarning });
-  const endpoint = engineEndpoint(env, homedir());
   const probe = createEngineProbe(endpoint);
   const state = new StateStore(options.stateDir ?? defaultStateDir(env, homedir(), process.getuid?.() === 0), options.onWarning);
   let engine: Promise<Engine> | undefined;

@@ -3,12 +3,10 @@
  * negotiate) and the pull stream parsed here, not by `followProgress` (registry-protocol.md §5,
  * reliability.md §2.3). dockerode is imported lazily: `which` never loads it.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { ResolverError } from '../errors.js';
-import type { EngineEndpoint } from './docker-host.js';
+import type { EngineEndpoint, EngineTls } from './docker-host.js';
 import type { ContainerIo, Engine, ImageInfo, PullRequest } from './engine.js';
 import { encodeRegistryAuth } from './engine.js';
 import type { EngineFacts, EngineProbe } from './engine-probe.js';
@@ -55,9 +53,12 @@ function engineError(error: unknown, what: string, endpoint: string): ResolverEr
   return new ResolverError('ERR_PULL_FAILED', `${what} failed: ${message}`, { cause: error });
 }
 
-async function tlsOptions(certPath: string, verify: boolean): Promise<{ ca: Buffer; cert: Buffer; key: Buffer; checkServerIdentity?: () => undefined }> {
-  const [ca, cert, key] = await Promise.all(['ca.pem', 'cert.pem', 'key.pem'].map((f) => readFile(join(certPath, f))));
-  return { ca: ca ?? Buffer.alloc(0), cert: cert ?? Buffer.alloc(0), key: key ?? Buffer.alloc(0), ...(verify ? {} : { checkServerIdentity: () => undefined }) };
+/** dockerode's TLS options for an endpoint's material; skip-verify goes through an agent (docker-modem passes no rejectUnauthorized). */
+async function tlsOptions(tls: EngineTls): Promise<{ ca?: Buffer; cert?: Buffer; key?: Buffer; agent?: import('node:https').Agent }> {
+  const pem = { ...(tls.ca === undefined ? {} : { ca: tls.ca }), ...(tls.cert === undefined ? {} : { cert: tls.cert }), ...(tls.key === undefined ? {} : { key: tls.key }) };
+  if (tls.verify) return pem;
+  const { Agent } = await import('node:https');
+  return { ...pem, agent: new Agent({ ...pem, rejectUnauthorized: false }) };
 }
 
 /** Connects to the engine (negotiating the API version) and returns the Engine. */
@@ -71,7 +72,7 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       : new Docker({
           host: endpoint.host, port: endpoint.port, version,
           protocol: endpoint.tls === undefined ? 'http' : 'https',
-          ...(endpoint.tls === undefined ? {} : await tlsOptions(endpoint.tls.certPath, endpoint.tls.verify)),
+          ...(endpoint.tls === undefined ? {} : await tlsOptions(endpoint.tls)),
         });
   const where = endpoint.display;
 

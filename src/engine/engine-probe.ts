@@ -2,8 +2,6 @@
  * A light read-only view of the Docker Engine (`GET /version`, `GET /info`) over the one HTTP stack,
  * so that `resolver which` never loads dockerode. Pulls and runs go through dockerode.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { createHttpClient, type HttpClient } from '../http/http.js';
@@ -51,43 +49,35 @@ export interface EngineProbe {
   close(): Promise<void>;
 }
 
-async function tlsFiles(certPath: string): Promise<{ ca: string; cert: string; key: string }> {
-  const read = (f: string): Promise<string> => readFile(join(certPath, f), 'utf8');
-  try {
-    const [ca, cert, key] = await Promise.all([read('ca.pem'), read('cert.pem'), read('key.pem')]);
-    return { ca, cert, key };
-  } catch (error) {
-    throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `cannot read the engine TLS files in ${certPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-}
-
 /** Builds a probe for an endpoint. Call only from a composition root. */
 export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
   let http: HttpClient | undefined;
-  const client = async (): Promise<{ http: HttpClient; base: string }> => {
+  const client = (): { http: HttpClient; base: string } => {
     if (endpoint.kind === 'unix') {
       http ??= createHttpClient({ socketPath: endpoint.socketPath, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000 });
       return { http, base: 'http://localhost' };
     }
-    const tls = endpoint.tls === undefined ? undefined : await tlsFiles(endpoint.tls.certPath);
-    http ??= createHttpClient({ connectTimeoutMs: 3_000, headersTimeoutMs: 5_000, ...(tls === undefined ? {} : { tls }) });
-    return { http, base: `${tls === undefined ? 'http' : 'https'}://${endpoint.host}:${endpoint.port}` };
+    const tls = endpoint.tls === undefined ? undefined : { ca: endpoint.tls.ca?.toString('utf8'), cert: endpoint.tls.cert?.toString('utf8'), key: endpoint.tls.key?.toString('utf8') };
+    const pem = tls === undefined ? undefined : Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+    http ??= createHttpClient({ connectTimeoutMs: 3_000, headersTimeoutMs: 5_000, ...(pem === undefined ? {} : { tls: pem }) });
+    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+    return { http, base: `${tls === undefined ? 'http' : 'https'}://${host}:${endpoint.port}` };
   };
 
   const get = async (path: string, signal?: AbortSignal): Promise<unknown> => {
-    const { http: h, base } = await client();
+    const { http: h, base } = client();
     let res;
     try {
-      res = await h.send({ method: 'GET', url: new URL(path, base), signal, deadlineMs: 10_000, maxBytes: 1 << 20, followRedirects: false });
+      res = await h.send({ method: 'GET', url: new URL(path, base), signal, deadlineMs: 10_000, maxBytes: 1 << 20, followRedirects: false, insecureTls: endpoint.kind === 'tcp' && endpoint.tls?.verify === false });
     } catch (error) {
       const code = error instanceof ResolverError ? error.code : 'unknown';
       const why = error instanceof Error ? error.message : String(error);
-      throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `cannot reach the Docker Engine at ${endpoint.display}: ${why}`, {
+      throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `cannot reach the Docker Engine at ${endpoint.display}${endpoint.context === undefined || endpoint.context === 'default' ? '' : ` from ${endpoint.source ?? ''}`}: ${why}`, {
         cause: error,
         details: [
           code === 'ERR_NETWORK' && endpoint.kind === 'unix'
-            ? 'is dockerd running, and may this user open the socket (docker group)? Set DOCKER_HOST to use another engine'
-            : 'check DOCKER_HOST and that the engine is running',
+            ? `is dockerd running, and may this user open the socket (docker group)? (endpoint from ${endpoint.source ?? 'DOCKER_HOST'}; --host, DOCKER_HOST or --context choose another engine)`
+            : `check that the engine is running (endpoint from ${endpoint.source ?? 'DOCKER_HOST'})`,
         ],
       });
     }

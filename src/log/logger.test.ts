@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { createLogger, parseLogLevel } from './logger.js';
 
 describe('logger', () => {
   it('writes JSON lines for journald and redacts credential fields', () => {
@@ -16,5 +16,17 @@ describe('logger', () => {
     const log = createLogger({ level: 'info', human: true, write: (t) => lines.push(t) });
     log.warn({ image: 'a', n: 2 }, 'holding');
     expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d WARN {2}holding image=a n=2\n$/);
+  });
+});
+
+describe('log levels', () => {
+  it.each(['verbose', 'warning', '', 'fatal', 'silent'])('an unknown level %j is a usage error naming the allowed values', (level) => {
+    expect(() => createLogger({ level, human: false, write: () => undefined })).toThrow(
+      expect.objectContaining({ code: 'ERR_USAGE', message: expect.stringContaining('use one of trace, debug, info, warn, error') }),
+    );
+  });
+
+  it.each([['info', 'info'], ['WARN', 'warn'], [' debug ', 'debug']])('%j is accepted as %s', (given, level) => {
+    expect(parseLogLevel(given)).toBe(level);
   });
 });

@@ -3,6 +3,7 @@
  * pino's `redact` is a second layer; credentials are `Secret`s and are never passed to the logger.
  */
 import { pino, type Logger } from 'pino';
+import { ResolverError } from '../errors.js';
 
 export type { Logger } from 'pino';
 
@@ -27,13 +28,28 @@ function humanStream(write: (text: string) => void): { write(line: string): void
   };
 }
 
-/** Creates the process logger. */
+/** The log levels resolver accepts (`--log-level`, `logLevel` in the config), quietest last. */
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/**
+ * Checks a log level given by a person.
+ * @throws ResolverError ERR_USAGE naming the allowed values (exit 2), never pino's stack trace.
+ */
+export function parseLogLevel(value: string, origin = '--log-level'): LogLevel {
+  const found = logLevels.find((l) => l === value.trim().toLowerCase());
+  if (found === undefined) throw new ResolverError('ERR_USAGE', `${origin} ${JSON.stringify(value)} is not a log level; use one of ${logLevels.join(', ')}`);
+  return found;
+}
+
+/** Creates the process logger. @throws ResolverError ERR_USAGE for an unknown level. */
 export function createLogger(options: { level: string; human: boolean; write?: (text: string) => void }): Logger {
+  const level = parseLogLevel(options.level);
   const write = options.write ?? ((t: string) => void process.stdout.write(t));
   const stream = options.human ? humanStream(write) : { write };
   return pino(
     {
-      level: options.level,
+      level,
       base: undefined,
       redact: {
         paths: ['authorization', 'Authorization', 'password', 'identitytoken', 'registrytoken', 'auth', '*.authorization', '*.password', '*.auth', 'headers["x-registry-auth"]', 'headers["X-Registry-Auth"]'],

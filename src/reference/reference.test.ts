@@ -79,6 +79,12 @@ const invalid: [string, RegExp][] = [
   [`a:${'b'.repeat(129)}`, /tag "b+" is invalid/],
   ['', /at least one component/],
   ['alpine 3', /white space/],
+  // Accepted by the grammar but unusable: a port above 65535 or a numeric host that is no IPv4 address (issue 13.12).
+  ['localhost:99999/a:b', /registry host "localhost:99999" has port 99999, outside 1-65535/],
+  ['127.0.0.1:0/a', /has port 0, outside 1-65535/],
+  ['300.1.1.1:5000/a:b', /registry host "300.1.1.1:5000" is not a valid IPv4 address/],
+  ['1.2.3:5000/a', /is not a valid IPv4 address/],
+  ['010.0.0.1:5000/a', /is not a valid IPv4 address/],
 ];
 
 describe('parseReference', () => {

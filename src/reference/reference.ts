@@ -107,6 +107,26 @@ function diagnose(input: string, full: string): ResolverError {
 }
 
 /**
+ * What makes a host that the grammar accepts unusable: a port outside 1-65535 or a numeric host that is
+ * not an IPv4 address (`300.1.1.1`, `1.2.3`). distribution/reference accepts both and docker fails later
+ * at connect time ("invalid port", a DNS lookup of "300.1.1.1"); resolver refuses them up front.
+ */
+function registryHostProblem(domain: string): string | undefined {
+  const portMatch = /:(\d+)$/.exec(domain);
+  if (portMatch !== null) {
+    const port = Number(portMatch[1]);
+    if (!(port >= 1 && port <= 65535)) return `has port ${portMatch[1] ?? ''}, outside 1-65535`;
+  }
+  const hostname = portMatch === null ? domain : domain.slice(0, portMatch.index);
+  // The WHATWG URL parser reads an all-numeric last label as IPv4 (and rejects 300.1.1.1); so does Go's dialer.
+  if (/^[0-9.]+$/.test(hostname) || /(?:^|\.)(?:0x[0-9a-f]*|\d+)$/i.test(hostname)) {
+    const parts = hostname.split('.');
+    if (parts.length !== 4 || parts.some((p) => !/^(?:0|[1-9]\d{0,2})$/.test(p) || Number(p) > 255)) return 'is not a valid IPv4 address';
+  }
+  return undefined;
+}
+
+/**
  * Parses a user-supplied reference like `docker pull` does (ParseNormalizedNamed).
  * @throws ResolverError ERR_REFERENCE_INVALID naming the offending part.
  */
@@ -130,6 +150,8 @@ export function parseReference(input: string): Reference {
     // The first component looked like a host ("." or ":" or uppercase) but is not a valid one.
     throw invalid(input, `registry host "${domain}" is invalid`, 'a host is a DNS name or [IPv6], optionally with :port');
   }
+  const hostProblem = registryHostProblem(domain);
+  if (hostProblem !== undefined) throw invalid(input, `registry host "${domain}" ${hostProblem}`, 'a host is a DNS name, an IPv4 address (four numbers 0-255) or [IPv6], optionally with :port (1-65535)');
   const path = nameMatch[2] ?? name;
   if (path.length > nameTotalLengthMax) {
     throw invalid(input, `repository name must not be more than ${nameTotalLengthMax} characters (it is ${path.length})`);

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { formatPlatformAll } from '../../platform/platform.js';
 import type { TargetPlatform } from '../../platform/detect.js';
+import { addRulesOptions } from '../options.js';
 import { table, type Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
 
@@ -38,14 +39,13 @@ export function describe(t: TargetPlatform): string {
 
 /** Registers the command. */
 export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; signal?: AbortSignal }): void {
-  program
+  const cmd = program
     .command('platform')
     .description('show the platform resolver matches against and where each part came from')
     .option('--platform <platform>', 'parse and show this platform instead of the host\'s')
-    .option('--json', 'print a JSON object')
-    .option('--store <store>', 'imitate this image store: containerd | classic')
-    .option('--engine-version <x.y>', 'imitate this Docker Engine version')
-    .action(async (opts: TargetOptions & { json?: boolean }) => {
+    .option('--json', 'print a JSON object');
+  addRulesOptions(cmd, { store: 'imitate this image store', engineVersion: 'imitate this Docker Engine version' });
+  cmd.action(async (opts: TargetOptions & { json?: boolean }) => {
       const services = deps.services({ insecureRegistries: [] });
       try {
         const t = await run(opts, services, deps.signal);

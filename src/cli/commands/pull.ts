@@ -7,6 +7,7 @@ import { parseReference } from '../../reference/reference.js';
 import { pullImage, type PullOutcome } from '../../resolver/pull.js';
 import { formatBytes } from '../../engine/pull-progress.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
+import { addInsecureRegistryOption } from '../options.js';
 import type { Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
 
@@ -31,15 +32,15 @@ export async function run(image: string, options: PullCommandOptions, services: 
 
 /** Registers the command. */
 export function register(program: Command, deps: { output: Output; stderr: ProgressSink; services: (opts: { insecureRegistries: string[] }) => Services; signal: AbortSignal }): void {
-  program
+  const cmd = program
     .command('pull')
     .description('pull the child image Docker would pull for IMAGE, by digest, and tag it name:tag')
     .argument('<image>', 'image reference')
     .option('--platform <platform>', 'target platform instead of the host; default $DOCKER_DEFAULT_PLATFORM')
     .option('-q, --quiet', 'print only the digest')
-    .option('--json', 'print a JSON object')
-    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action(async (image: string, opts: PullCommandOptions & { insecureRegistry: string[] }) => {
+    .option('--json', 'print a JSON object');
+  addInsecureRegistryOption(cmd);
+  cmd.action(async (image: string, opts: PullCommandOptions & { insecureRegistry: string[] }) => {
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       const started = performance.now();
       try {

@@ -9,6 +9,7 @@ import type { TargetPlatform } from '../../platform/detect.js';
 import type { Verdict } from '../../manifest/select.js';
 import { formatReference, parseReference } from '../../reference/reference.js';
 import { resolveImage, type Resolution } from '../../resolver/resolve.js';
+import { addInsecureRegistryOption, addRulesOptions } from '../options.js';
 import { table, type Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
 
@@ -123,17 +124,16 @@ export function toJson(r: WhichResult): unknown {
 
 /** Registers the command. */
 export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; signal?: AbortSignal }): void {
-  program
+  const cmd = program
     .command('which')
     .description('print the digest of the child image Docker would pull for IMAGE on this host')
     .argument('<image>', 'image reference, e.g. alpine:3.20 or localhost:5000/app:v1')
     .option('--platform <platform>', 'target platform instead of the host (os[/arch[/variant]]); default $DOCKER_DEFAULT_PLATFORM')
     .option('--json', 'print a JSON object')
     .option('--explain', 'show every index entry and why it was or was not chosen')
-    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--store <store>', 'imitate this image store: containerd | classic (default: the engine\'s)')
-    .option('--engine-version <x.y>', 'imitate this Docker Engine version (default: the engine\'s, else 29.7)')
-    .action(async (image: string, opts: WhichOptions & { insecureRegistry: string[] }) => {
+  addInsecureRegistryOption(cmd);
+  addRulesOptions(cmd, { store: 'imitate this image store (default: the engine\'s)', engineVersion: 'imitate this Docker Engine version (default: the engine\'s, else 29.7)' });
+  cmd.action(async (image: string, opts: WhichOptions & { insecureRegistry: string[] }) => {
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
         const result = await run(image, opts, services, deps.signal);
