@@ -101,20 +101,27 @@ function parseWindowsVersion(text: string): WindowsVersion {
   return { major, minor, build };
 }
 
-const ltscBuilds = [20348, 26100];
+/** The stable-ABI LTSC builds each containerd/platforms release knows (WS2022; WS2025 since rc.2). */
+const ltscBuilds: Readonly<Record<MatchRules['windowsFloor'], readonly number[]>> = { rc1: [20348], rc4: [20348, 26100], rc5: [20348, 26100] };
 
-/** checkWindowsHostAndContainerCompat. */
-export function isWindowsCompatible(hostVersion: string, containerVersion: string, floorRule: 'rc4' | 'rc5'): boolean {
+/** checkWindowsHostAndContainerCompat, as the release named by `floorRule` computes it. */
+export function isWindowsCompatible(hostVersion: string, containerVersion: string, floorRule: MatchRules['windowsFloor']): boolean {
   const host = parseWindowsVersion(hostVersion);
   const ctr = parseWindowsVersion(containerVersion);
   if (host.major !== ctr.major || host.minor !== ctr.minor || ctr.major === 0) return false;
   if (host.build < 20348) return host.build === ctr.build;
+  const table = ltscBuilds[floorRule];
   let floor: number;
-  if (floorRule === 'rc5') {
-    const idx = ltscBuilds.findLastIndex((b) => b <= host.build);
-    floor = ltscBuilds[Math.max(idx - 1, 0)] ?? 20348;
+  if (floorRule === 'rc1') {
+    // The latest LTSC at or below the host.
+    floor = table.findLast((b) => b <= host.build) ?? 20348;
+  } else if (floorRule === 'rc5') {
+    // The LTSC before the host's generation (stay at the first).
+    const idx = table.findLastIndex((b) => b <= host.build);
+    floor = table[Math.max(idx - 1, 0)] ?? 20348;
   } else {
-    floor = ltscBuilds.findLast((b) => b < host.build) ?? 20348;
+    // The LTSC strictly below the host (moby#53397: 26200 gets 26100).
+    floor = table.findLast((b) => b < host.build) ?? 20348;
   }
   return ctr.build >= floor && ctr.build <= host.build;
 }

@@ -16,10 +16,12 @@ export interface MatchRules {
   /** arm64 minor variants (v8.x, v9.x) take part in vectors (platforms rc.1+, Docker ≥ 28). */
   readonly arm64Minors: boolean;
   /**
-   * Windows os.version compatibility floor: `rc5` (moby master) accepts WS2022 on hosts past 26100;
-   * `rc4` (Docker 23–29.7) rejects them (moby#53397).
+   * Windows os.version compatibility floor for hosts at build 20348 or later, by containerd/platforms
+   * release: `rc1` (v0.2.x and rc.1, Docker ≤ 28: WS2022 is the only LTSC, so the floor is 20348);
+   * `rc4` (rc.2–rc.4, Docker 29.0–29.7: the LTSC strictly below the host, so a 26200 host refuses WS2022,
+   * moby#53397); `rc5` (the fix, Docker ≥ 29.8: the LTSC before the host's generation).
    */
-  readonly windowsFloor: 'rc4' | 'rc5';
+  readonly windowsFloor: 'rc1' | 'rc4' | 'rc5';
   /** Windows os.version matching on non-Windows daemons (Docker ≥ 28). */
   readonly windowsVersionOnAnyHost: boolean;
 }
@@ -46,7 +48,7 @@ export function rulesFor(engineVersion: string, store: 'containerd' | 'classic')
     osFeatures: atLeast('29.6'),
     amd64Level: store === 'classic' ? atLeast('23.0') : atLeast('29.6'),
     arm64Minors: atLeast('28.0'),
-    windowsFloor: atLeast('29.8') ? 'rc5' : 'rc4',
+    windowsFloor: atLeast('29.8') ? 'rc5' : atLeast('29.0') ? 'rc4' : 'rc1',
     windowsVersionOnAnyHost: atLeast('28.0'),
   };
 }
