@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { EngineFacts } from '../engine/engine-probe.js';
-import { formatPlatformAll } from './platform.js';
+import { noMatchMessage } from '../manifest/select.js';
+import { onlyMatcher } from './match.js';
+import { formatPlatformAll, platform } from './platform.js';
 import { detectTarget, hostFacts, windowsVersionFromKernel } from './detect.js';
 
 const root = (name: string): string => fileURLToPath(new URL(`../../test/fixtures/cpuinfo/${name}`, import.meta.url));
@@ -20,7 +22,8 @@ describe('detectTarget on fixture hosts', () => {
     ['x86_64-avx2', {}, 'linux/amd64/v3', 'CPU flags (x86-64 level v3)'],
     ['x86_64-avx512', {}, 'linux/amd64/v4', 'CPU flags (x86-64 level v4)'],
     ['x86_64-v2', {}, 'linux/amd64/v2', 'CPU flags (x86-64 level v2)'],
-    ['x86_64-v1', {}, 'linux/amd64', 'CPU flags (x86-64 level v1)'],
+    // moby TestHostPlatformSpecSetsAMD64Variant: hostPlatformSpec() always has an amd64 variant.
+    ['x86_64-v1', {}, 'linux/amd64/v1', 'CPU flags (x86-64 level v1)'],
   ] as const)('%s', async (fixture, e, platform, variantSource) => {
     const t = await detect(fixture, { ...e });
     expect(formatPlatformAll(t.platform)).toBe(platform);
@@ -42,6 +45,19 @@ describe('detectTarget on fixture hosts', () => {
     const remote = await detect('x86_64-avx2', { local: false, endpoint: 'tcp://10.0.0.2:2376' });
     expect(formatPlatformAll(remote.platform)).toBe('linux/amd64');
     expect(remote.parts.variant.source).toMatch(/remote engine cannot be known/);
+  });
+
+  it('an x86-64-v1 host is linux/amd64/v1 where moby adds the level; the containerd store prints it when nothing matches', async () => {
+    const c8d = await detect('x86_64-v1', { version: '29.7.1', store: 'containerd' });
+    expect(formatPlatformAll(c8d.platform)).toBe('linux/amd64/v1');
+    expect(noMatchMessage(c8d.display, c8d.rules)).toBe('no matching manifest for linux/amd64/v1 in the manifest list entries: no match for platform in manifest: not found');
+    const classic = await detect('x86_64-v1', { version: '28.5.2', store: 'classic' });
+    expect(formatPlatformAll(classic.platform)).toBe('linux/amd64/v1');
+    expect(noMatchMessage(classic.display, classic.rules)).toBe('no matching manifest for linux/amd64 in the manifest list entries');
+    // Before 29.6 the containerd store pulled with platforms.Default(): no level at all.
+    expect(formatPlatformAll((await detect('x86_64-v1', { version: '29.5.0', store: 'containerd' })).display)).toBe('linux/amd64');
+    // The child is the same: v1 normalises away.
+    expect(onlyMatcher(c8d.platform, c8d.rules, 'linux').rank(platform('linux', 'amd64'))).toBe(0);
   });
 
   it('a remote arm engine takes a weak hint from /info Architecture', async () => {

@@ -176,8 +176,11 @@ export async function detectTarget(o: DetectOptions): Promise<TargetPlatform> {
     } else if (engine !== undefined && !engine.local) {
       variantSource = 'none (the amd64 level of a remote engine cannot be known)';
     } else {
+      // moby's AMD64Variant() answers "v1" on a baseline CPU and hostPlatformSpec()/maximumSpec() keep
+      // it: the match is the same as with no variant (Normalize drops v1), but the containerd store's
+      // no-match message prints linux/amd64/v1.
       const level = amd64LevelFromFlags(await o.facts.cpuFlags());
-      variant = level === 'v1' ? '' : level;
+      variant = level;
       variantSource = `CPU flags (x86-64 level ${level})`;
     }
   }
