@@ -14,6 +14,7 @@ const VersionResponse = z.object({
   Os: z.string(),
   Arch: z.string(),
   KernelVersion: z.string().optional(),
+  Components: z.array(z.looseObject({ Name: z.string(), Version: z.string().optional() })).nullable().optional(),
 });
 
 const InfoResponse = z.object({
@@ -41,6 +42,11 @@ export interface EngineFacts {
   readonly osVersion: string | undefined;
   readonly store: 'containerd' | 'classic';
   readonly driver: string | undefined;
+  /**
+   * Which engine answers the Docker API: Docker, or Podman's compat service (`/version` lists a
+   * component named "Podman Engine"; its `Version` is Podman's, e.g. 4.3.1, not a Docker version).
+   */
+  readonly product: 'docker' | 'podman';
 }
 
 /** Reads the engine's /version and /info. */
@@ -109,6 +115,7 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
         osVersion: i.OSVersion,
         store: snapshotter ? 'containerd' : 'classic',
         driver: i.Driver,
+        product: (version.data.Components ?? []).some((c) => c.Name === 'Podman Engine') ? 'podman' : 'docker',
       };
   };
   return {

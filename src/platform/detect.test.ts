@@ -9,7 +9,7 @@ import { detectTarget, hostFacts, windowsVersionFromKernel } from './detect.js';
 const root = (name: string): string => fileURLToPath(new URL(`../../test/fixtures/cpuinfo/${name}`, import.meta.url));
 const engine = (over: Partial<EngineFacts>): EngineFacts => ({
   endpoint: 'unix:///run/docker.sock', local: true, version: '29.7.1', apiVersion: '1.54', os: 'linux', arch: 'amd64',
-  kernelArch: 'x86_64', kernelVersion: '6.1.0', osVersion: undefined, store: 'containerd', driver: 'overlayfs', ...over,
+  kernelArch: 'x86_64', kernelVersion: '6.1.0', osVersion: undefined, store: 'containerd', driver: 'overlayfs', product: 'docker', ...over,
 });
 const detect = (fixture: string, e: Partial<EngineFacts> | undefined, extra: Record<string, unknown> = {}) =>
   detectTarget({ engine: e === undefined ? undefined : engine(e), facts: hostFacts(root(fixture)), processArch: 'x64', processPlatform: 'linux', ...extra });

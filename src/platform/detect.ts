@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { EngineFacts } from '../engine/engine-probe.js';
 import { amd64LevelFromFlags, cpuinfoFlags, detectArmVariant, mapRawVariant, variantFromUname } from './cpuinfo.js';
 import { parsePlatform, platform, type ParseContext, type Platform } from './platform.js';
+import { podmanCpuVariant, podmanSplit, podmanWanted, type PodmanHost } from './podman.js';
 import { defaultRules, rulesFor, type MatchRules } from './rules.js';
 
 /** Facts about the machine the engine runs on. */
@@ -64,6 +65,11 @@ export interface TargetPlatform {
   /** The context `--platform` strings are completed from. */
   readonly parseContext: ParseContext;
   readonly warnings: readonly string[];
+  /**
+   * Set when the engine is Podman: what Podman's own pull would want (containers/image's list), for
+   * showing where it differs from Docker's choice. resolver still follows Docker's rules.
+   */
+  readonly podman?: { readonly host: PodmanHost; readonly wanted: readonly Platform[] } | undefined;
 }
 
 /** Inputs of detection. */
@@ -116,7 +122,11 @@ export async function detectTarget(o: DetectOptions): Promise<TargetPlatform> {
 
   let rules: MatchRules = defaultRules;
   let rulesSource = `default: Docker ${defaultRules.engineVersion}, containerd image store`;
-  if (engine !== undefined) {
+  if (engine?.product === 'podman') {
+    // Podman's Version is its own (4.3.1), not a Docker release: keep today's Docker rules, the child a
+    // fresh Docker on this host would pull; resolver pulls it by digest, so Podman's matcher never runs.
+    rulesSource = `Podman Engine ${engine.version} (Docker API ${engine.apiVersion}): resolver keeps Docker's rules (Docker ${defaultRules.engineVersion}, containerd image store)`;
+  } else if (engine !== undefined) {
     let version = majorMinor(engine.version);
     if (Number.parseInt(version, 10) < 23) {
       warnings.push(`Docker Engine ${engine.version} predates today's platform rules (no arm64→arm or amd64→386 fallback); resolver applies Docker 23.0's rules`);
@@ -159,13 +169,19 @@ export async function detectTarget(o: DetectOptions): Promise<TargetPlatform> {
     warnings.push('an arm64 kernel with a 32-bit userland: this process sees linux/arm/v8; an arm64 engine would use linux/arm64/v8');
   }
 
+  let podman: TargetPlatform['podman'];
+  if (engine?.product === 'podman') {
+    const host: PodmanHost = { os, architecture: arch, cpuVariant: engine.local ? podmanCpuVariant(await o.facts.cpuinfo(), arch) : cpuVariant };
+    podman = { host, wanted: podmanWanted(o.override === undefined ? undefined : podmanSplit(o.override.spec), host) };
+  }
+
   if (o.override !== undefined) {
     const p = parsePlatform(o.override.spec, parseContext);
     const src = `${o.override.source} ${o.override.spec}`;
     return {
       platform: p, display: p, requested: true,
       parts: { os: { value: p.os, source: src }, architecture: { value: p.architecture, source: src }, variant: { value: p.variant, source: src }, osVersion: { value: p.osVersion, source: src } },
-      engine, rules, rulesSource, parseContext, warnings,
+      engine, rules, rulesSource, parseContext, warnings, podman,
     };
   }
 
@@ -196,6 +212,6 @@ export async function detectTarget(o: DetectOptions): Promise<TargetPlatform> {
       variant: { value: variant, source: variantSource },
       osVersion: { value: osVersion, source: os === 'windows' ? 'engine /info KernelVersion' : 'not used on this OS' },
     },
-    engine, rules, rulesSource, parseContext, warnings,
+    engine, rules, rulesSource, parseContext, warnings, podman,
   };
 }

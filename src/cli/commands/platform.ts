@@ -2,11 +2,15 @@
  * `resolver platform [--json]`: the target platform, where each part came from, and known traps.
  */
 import type { Command } from 'commander';
-import { formatPlatformAll } from '../../platform/platform.js';
+import { platformVector } from '../../platform/match.js';
+import { formatPlatform, formatPlatformAll } from '../../platform/platform.js';
+import { podmanWantedText } from '../../platform/podman.js';
 import type { TargetPlatform } from '../../platform/detect.js';
 import { addRulesOptions } from '../options.js';
 import { table, type Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
+
+const podmanNote = "resolver pulls Docker's choice by digest; `which --explain` shows where Podman's own `podman pull` of a tag would take another child (containers/image compares exact strings: no arm64→arm or amd64→386 fallback, no amd64 levels, the variant-less entry first)";
 
 /** Detects without printing. */
 export function run(options: TargetOptions, services: Services, signal?: AbortSignal): Promise<TargetPlatform> {
@@ -21,6 +25,7 @@ export function toJson(t: TargetPlatform): unknown {
     parts: t.parts,
     engine: t.engine ?? null,
     rules: { ...t.rules, source: t.rulesSource },
+    podman: t.podman === undefined ? null : { wanted: t.podman.wanted.map(formatPlatform), note: podmanNote },
     warnings: t.warnings,
   };
 }
@@ -33,8 +38,15 @@ export function describe(t: TargetPlatform): string {
     ['variant', t.parts.variant.value || '-', t.parts.variant.source],
   ];
   if (t.platform.os === 'windows') rows.push(['os.version', t.parts.osVersion.value || '-', t.parts.osVersion.source]);
-  const engine = t.engine === undefined ? 'none reachable' : `Docker ${t.engine.version} (API ${t.engine.apiVersion}) at ${t.engine.endpoint}, ${t.engine.store} image store, kernel ${t.engine.kernelArch ?? '?'}`;
-  return [`platform  ${formatPlatformAll(t.platform)}`, table(rows.map((r) => ['  ' + (r[0] ?? ''), r[1] ?? '', r[2] ?? ''])), `engine    ${engine}`, `rules     ${t.rulesSource}`, ...t.warnings.map((w) => `warning   ${w}`)].join('\n');
+  const engine =
+    t.engine === undefined ? 'none reachable'
+    : t.engine.product === 'podman' ? `Podman Engine ${t.engine.version} (Docker API ${t.engine.apiVersion}) at ${t.engine.endpoint}, kernel ${t.engine.kernelArch ?? '?'}`
+    : `Docker ${t.engine.version} (API ${t.engine.apiVersion}) at ${t.engine.endpoint}, ${t.engine.store} image store, kernel ${t.engine.kernelArch ?? '?'}`;
+  const podman = t.podman === undefined ? [] : [
+    `podman    Podman's own pull would want ${podmanWantedText(t.podman.wanted)}; Docker's vector: ${platformVector(t.platform, t.rules, t.parseContext.os).map(formatPlatform).join(', ') || '(empty)'}`,
+    `          ${podmanNote}`,
+  ];
+  return [`platform  ${formatPlatformAll(t.platform)}`, table(rows.map((r) => ['  ' + (r[0] ?? ''), r[1] ?? '', r[2] ?? ''])), `engine    ${engine}`, `rules     ${t.rulesSource}`, ...podman, ...t.warnings.map((w) => `warning   ${w}`)].join('\n');
 }
 
 /** Registers the command. */

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { platformVector } from '../../platform/match.js';
 import { formatPlatform, formatPlatformAll } from '../../platform/platform.js';
+import { comparePodman, type PodmanComparison } from '../../platform/podman.js';
 import type { TargetPlatform } from '../../platform/detect.js';
 import type { Verdict } from '../../manifest/select.js';
 import { formatReference, parseReference } from '../../reference/reference.js';
@@ -80,6 +81,8 @@ export function explain(r: WhichResult): string {
     lines.push(table(rows));
   }
   lines.push(`chosen     ${res.chosen.digest}`);
+  const podman = target.podman === undefined ? undefined : comparePodman(res.levels, target.podman.wanted, res.chosen.digest);
+  if (podman !== undefined) lines.push(`podman     ${podman.text}`);
   return lines.join('\n');
 }
 
@@ -87,6 +90,11 @@ export function explain(r: WhichResult): string {
 function vectorText(t: TargetPlatform): string {
   const v = platformVector(t.platform, t.rules, t.parseContext.os);
   return v.length === 0 ? '(empty: this variant is outside Docker\'s table, nothing can match)' : v.map((p, i) => `${i}:${formatPlatform(p)}`).join('  ');
+}
+
+function podmanJson(c: PodmanComparison | undefined): unknown {
+  if (c === undefined) return { same: true, digest: null, error: null, text: 'a single-platform tag: Podman pulls it as is' };
+  return { same: c.same, digest: c.pick.kind === 'entry' ? c.pick.digest : null, error: c.pick.kind === 'none' ? c.pick.message : null, text: c.text };
 }
 
 /** JSON shape. */
@@ -108,6 +116,7 @@ export function toJson(r: WhichResult): unknown {
       source: target.parts,
       rules: { store: target.rules.store, engineVersion: target.rules.engineVersion, source: target.rulesSource },
     },
+    ...(target.podman === undefined ? {} : { podman: podmanJson(comparePodman(res.levels, target.podman.wanted, res.chosen.digest)) }),
     levels: res.levels.map((l) => ({
       digest: l.digest,
       mediaType: l.mediaType,
