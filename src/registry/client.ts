@@ -168,6 +168,13 @@ export function isLoopbackHost(host: string): boolean {
   return hostname === 'localhost' || hostname === '::1' || (isIP(hostname) === 4 && hostname.startsWith('127.'));
 }
 
+/** A host other than the registry asked for its own login; nothing of the registry's is sent there. */
+function foreignLogin(repo: Repository, url: URL, method: string, what: string): RegistryHttpError {
+  return new RegistryHttpError('ERR_REGISTRY_AUTH', `${url.host} asked for credentials (HTTP 401) to ${method} ${what}, but it is not ${repo.host}; the credentials for ${repo.host} are not sent to another host`, {
+    status: 401, method, url: `${url.origin}${url.pathname}`,
+  }, { details: [`${repo.host} redirected the request, or handed the upload, to ${url.host}, which wants a login of its own; ask the registry's operator to let ${url.host} accept the registry's tokens or signed URLs`] });
+}
+
 interface OciError {
   code: string;
   message: string;
@@ -263,6 +270,11 @@ export class RegistryClient {
     }
   }
 
+  /** The origin the registry is reached at (its scheme is known once a request was sent). */
+  #origin(repo: Repository): string {
+    return new URL(`${this.#state(repo.host).scheme ?? 'https'}://${repo.host}`).origin;
+  }
+
   async #authorization(repo: Repository, scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
     const ch = this.#state(repo.host).challenge;
     if (ch === undefined) return undefined;
@@ -291,6 +303,7 @@ export class RegistryClient {
   async #request(repo: Repository, method: Method, path: string, accept: string | undefined, what: string, signal?: AbortSignal, extra: RequestExtra = {}): Promise<HttpResponse> {
     let scopes = extra.scopes ?? [`repository:${repo.path}:pull`];
     let authRetried = false;
+    let challengesSeen = 0;
     let attempt = 0;
     const attempts = extra.noRetry === true ? 1 : this.#retry.attempts;
     // An upload URL on another host (some registries hand uploads to a storage service) gets no credentials.
@@ -314,10 +327,15 @@ export class RegistryClient {
       if (rl !== undefined) this.rateLimits.set(repo.host, rl);
       if (res.status >= 200 && res.status < 300) return res;
       if (res.status === 401) {
+        // A challenge is bound to the origin that sent it (issue 13.2): a 401 from another host (after a
+        // redirect, or from an upload Location) is never taken as the registry's, so the registry's
+        // credentials go only to the registry and to the realm its own challenge names.
+        if (res.url.origin !== this.#origin(repo)) throw foreignLogin(repo, res.url, method, what);
         const challenges = parseWwwAuthenticate(res.headers['www-authenticate'] ?? '');
         const ch = preferredChallenge(challenges);
         const state = this.#state(repo.host);
-        if (ch !== undefined && (authorization === undefined || !authRetried)) {
+        // At most two challenges per request (the first, and one refresh): every loop has a bound (13.3).
+        if (ch !== undefined && (authorization === undefined || !authRetried) && ++challengesSeen <= 2) {
           if (authorization !== undefined) authRetried = true;
           if (ch.scheme === 'basic') {
             if (state.challenge?.kind === 'basic' && authorization !== undefined) throw this.#error(repo, res, method, what, 'bad-credentials');
