@@ -119,7 +119,7 @@ describe('credentials for a registry never reach a foreign host', () => {
         res.end();
         return;
       }
-      if (req.method === 'POST' && /\/blobs\/uploads\/$/.test((req.url ?? '').split('?')[0] ?? '')) {
+      if (req.method === 'POST' && ((req.url ?? '').split('?')[0] ?? '').endsWith("/blobs/uploads/")) {
         res.writeHead(202, { location: `http://localhost:${foreign.port}/upload/${randomBytes(4).toString('hex')}`, 'content-length': '0' });
         res.end();
         return;
