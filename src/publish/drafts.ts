@@ -1,8 +1,15 @@
 /**
- * The docker CLI's manifest-list workflow (`manifest create LIST SOURCE… [--amend]`, `annotate`, `push LIST`)
- * with the draft kept as JSON in the state folder, one file per list. A push turns the draft into a spec and
- * goes through `pushFromSpec` (mounts, platform checks).
+ * The docker CLI's manifest-list workflow (`manifest create LIST SOURCE… [--amend] [--insecure]`, `annotate`,
+ * `push LIST`, `rm LIST…`) with the draft kept as JSON in the state folder, one file per list. A push turns
+ * the draft into a spec and goes through `pushFromSpec` (mounts, platform checks).
+ *
+ * File names are injective (issue 13.8): `manifests/<sha256 of the canonical reference>.json`, and the file
+ * holds the reference; a file whose reference is not the one asked for is an error, never used. Drafts of
+ * earlier versions were named by the reference with every character outside `[A-Za-z0-9._-]` replaced by
+ * `_` (so `a/b:v1` and `a_b:v1` shared one file, as they do in docker's own manifest store); such a file is
+ * still read when the reference inside it is the one asked for, and moved to the new name on the next write.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -16,7 +23,12 @@ const DraftPlatform = z.object({ os: PlatformField.optional(), architecture: Pla
 const flagNames: Readonly<Record<string, string>> = { architecture: 'arch', 'os.version': 'os-version', 'os.features': 'os-features' };
 
 /** A draft list. */
-export const Draft = z.object({ list: z.string(), entries: z.array(z.object({ image: z.string(), platform: DraftPlatform.default({}) })) });
+export const Draft = z.object({
+  list: z.string(),
+  entries: z.array(z.object({ image: z.string(), platform: DraftPlatform.default({}) })),
+  /** `create --insecure`: the push may use plain HTTP / unverified TLS for the registries involved. */
+  insecure: z.boolean().optional(),
+});
 export type Draft = z.infer<typeof Draft>;
 
 function canonical(ref: string): string {
@@ -32,24 +44,59 @@ export class DraftStore {
   }
 
   #file(list: string): string {
+    return join(this.#dir, `${createHash('sha256').update(canonical(list)).digest('hex')}.json`);
+  }
+
+  /** The name drafts had before 0.2 (not injective). */
+  #legacyFile(list: string): string {
     return join(this.#dir, `${canonical(list).replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+  }
+
+  async #read(file: string, list: string): Promise<Draft | undefined> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      if (code === 'ENOTDIR') throw new ResolverError('ERR_USAGE', `cannot read the draft of ${canonical(list)}: a part of ${this.#dir} is not a folder`, { details: ['set RESOLVER_STATE_DIR to a folder resolver may create'] });
+      throw new ResolverError('ERR_USAGE', `cannot read the draft of ${canonical(list)} (${file}): ${code ?? String(error)}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const parsed = Draft.safeParse(json);
+    if (!parsed.success) {
+      throw new ResolverError('ERR_USAGE', `the draft of ${canonical(list)} is unreadable (${file} is not a draft)`, { details: [`remove it with: resolver manifest rm ${canonical(list)}`] });
+    }
+    return parsed.data;
   }
 
   /** The draft of a list, if any. */
   async get(list: string): Promise<Draft | undefined> {
-    let text: string;
+    const want = canonical(list);
+    const draft = await this.#read(this.#file(list), list);
+    if (draft !== undefined) {
+      if (draft.list !== want) {
+        throw new ResolverError('ERR_USAGE', `the draft file ${this.#file(list)} holds ${draft.list}, not ${want}`, { details: [`remove it with: resolver manifest rm ${want}`] });
+      }
+      return draft;
+    }
+    // A draft of an earlier version counts only when it is this list's (its name may be another list's).
+    let legacy: Draft | undefined;
     try {
-      text = await readFile(this.#file(list), 'utf8');
+      legacy = await this.#read(this.#legacyFile(list), list);
     } catch {
       return undefined;
     }
-    const parsed = Draft.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new ResolverError('ERR_USAGE', `the draft of ${canonical(list)} is unreadable; remove ${this.#file(list)}`);
-    return parsed.data;
+    return legacy?.list === want ? legacy : undefined;
   }
 
-  /** `create`: a new draft, or more entries with `amend`. */
-  async create(list: string, sources: readonly string[], amend: boolean): Promise<Draft> {
+  /** `create`: a new draft, or more entries with `amend`; `insecure` is kept for the push (`create --insecure`). */
+  async create(list: string, sources: readonly string[], amend: boolean, insecure = false): Promise<Draft> {
     const existing = await this.get(list);
     if (existing !== undefined && !amend) {
       throw new ResolverError('ERR_USAGE', `a draft of ${canonical(list)} already exists`, { details: ['add --amend to extend it, or push it first'] });
@@ -59,7 +106,7 @@ export class DraftStore {
       const image = canonical(source);
       if (!entries.some((e) => e.image === image)) entries.push({ image, platform: {} });
     }
-    const draft = { list: canonical(list), entries };
+    const draft: Draft = { list: canonical(list), entries, ...(insecure || existing?.insecure === true ? { insecure: true } : {}) };
     await this.#save(draft);
     return draft;
   }
@@ -96,13 +143,42 @@ export class DraftStore {
     };
   }
 
-  /** Removes a draft. */
-  async remove(list: string): Promise<void> {
-    await rm(this.#file(list), { force: true });
+  /**
+   * Removes the draft of a list (also an unreadable one, and one of an earlier version that holds this list).
+   * @returns false when there was none.
+   */
+  async remove(list: string): Promise<boolean> {
+    const want = canonical(list);
+    let found = false;
+    try {
+      await rm(this.#file(list));
+      found = true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && (error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+    }
+    const legacy = await this.#read(this.#legacyFile(list), list).catch(() => undefined);
+    if (legacy?.list === want) {
+      await rm(this.#legacyFile(list), { force: true });
+      found = true;
+    }
+    return found;
   }
 
   async #save(draft: Draft): Promise<void> {
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new ResolverError('ERR_USAGE', `cannot create the draft folder ${this.#dir}: ${code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of it is a file, not a folder' : (code ?? String(error))}`, {
+        details: ['set RESOLVER_STATE_DIR to a folder resolver may create'],
+      });
+    }
     await writeFileDurable(this.#file(draft.list), `${JSON.stringify(draft, null, 2)}\n`);
+    // A draft of an earlier version that held this list is now superseded.
+    const legacy = this.#legacyFile(draft.list);
+    if (legacy !== this.#file(draft.list)) {
+      const old = await this.#read(legacy, draft.list).catch(() => undefined);
+      if (old?.list === draft.list) await rm(legacy, { force: true });
+    }
   }
 }

@@ -1,15 +1,24 @@
 /**
- * `resolver manifest inspect IMAGE [--raw] [--verbose]`: what a tag points to, as served. Default: the
- * document as indented JSON (like `docker manifest inspect`); `--raw`: the exact bytes the registry served
- * (verified against their digest); `--verbose`: a table of the entries (platform, digest, size, media type).
+ * `resolver manifest inspect|create|annotate|push|rm`, shaped like `docker manifest`.
+ *
+ * `inspect IMAGE`: what a tag points to, verified. Default: the document as indented JSON (like
+ * `docker manifest inspect`); `--raw`: the exact bytes served; `-v/--verbose`: docker's verbose JSON (one
+ * object per image: Ref, Descriptor with the platform, Raw as base64, and the parsed OCIManifest or
+ * SchemaV2Manifest; an array for an index); `--table`: a readable table of the entries.
+ * `--insecure` (inspect, create, push) allows plain HTTP / unverified TLS for the registries named, as
+ * docker's flag does.
  */
 import type { Command } from 'commander';
-import { classifyManifest } from '../../manifest/classify.js';
+import { ResolverError } from '../../errors.js';
+import { classifyManifest, configPlatform } from '../../manifest/classify.js';
+import { isImageManifestMediaType, mediaTypes } from '../../manifest/media-types.js';
+import type { Descriptor } from '../../manifest/schema.js';
 import { descriptorPlatform } from '../../manifest/select.js';
 import { formatPlatformAll } from '../../platform/platform.js';
 import { isAttestationEntry, referenceDigestAnnotation } from '../../publish/source-child.js';
-import { formatReference, parseReference, withDefaultTag } from '../../reference/reference.js';
+import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { repositoryOf } from '../../resolver/resolve.js';
+import { addInsecureRegistryOption } from '../options.js';
 import { table, type Output } from '../output.js';
 import type { Services } from '../services.js';
 
@@ -21,6 +30,43 @@ export interface Inspected {
   readonly body: Buffer;
 }
 
+/** Deepest JSON nesting accepted for printing; real manifests nest 4-5 levels. */
+export const maxJsonDepth = 1000;
+
+/** The nesting depth of a JSON text (brackets outside strings), without recursion. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+/**
+ * Parses a served document for printing.
+ * @throws ResolverError ERR_MANIFEST_INVALID when it is not JSON or nests deeper than `maxJsonDepth`.
+ */
+function parseForPrint(x: Inspected): unknown {
+  const text = x.body.toString('utf8');
+  const depth = jsonDepth(text);
+  if (depth > maxJsonDepth) {
+    throw new ResolverError('ERR_MANIFEST_INVALID', `${x.reference} (${x.digest}) nests ${depth} levels deep, more than the ${maxJsonDepth} resolver prints`, { details: ['--raw prints the bytes as served'] });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ResolverError('ERR_MANIFEST_INVALID', `${x.reference} (${x.digest}) is not JSON`, { details: ['--raw prints the bytes as served'] });
+  }
+}
+
 /** Fetches the document a reference points to, verified. */
 export async function run(image: string, services: Services, signal?: AbortSignal): Promise<Inspected> {
   const ref = withDefaultTag(parseReference(image));
@@ -30,8 +76,9 @@ export async function run(image: string, services: Services, signal?: AbortSigna
   return { reference: formatReference(ref), digest, mediaType: m.contentType.split(';')[0]?.trim() ?? '', body: m.body };
 }
 
-/** The readable form. */
+/** The readable table (`--table`). */
 export function describe(x: Inspected): string {
+  parseForPrint(x);
   const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
   const head = [`reference  ${x.reference}`, `digest     ${x.digest}`, `mediaType  ${doc.mediaType}`, `size       ${x.body.byteLength}`];
   if (doc.kind === 'manifest') {
@@ -48,11 +95,106 @@ export function describe(x: Inspected): string {
   return [...head, table(rows)].join('\n');
 }
 
+/** The default output: the document indented (3 spaces, as docker prints a list). */
+export function indented(x: Inspected): string {
+  return JSON.stringify(parseForPrint(x), null, 3);
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** An OCI platform in Go's field order (ocispec.Platform: architecture, os, os.version, os.features, variant). */
+function goPlatform(p: Record<string, unknown> | undefined): Record<string, Json> {
+  const str = (k: string): string => (typeof p?.[k] === 'string' ? (p[k]) : '');
+  const features = Array.isArray(p?.['os.features']) ? (p['os.features'] as unknown[]).filter((f): f is string => typeof f === 'string') : [];
+  return {
+    architecture: str('architecture'),
+    os: str('os'),
+    ...(str('os.version') === '' ? {} : { 'os.version': str('os.version') }),
+    ...(features.length === 0 ? {} : { 'os.features': features }),
+    ...(str('variant') === '' ? {} : { variant: str('variant') }),
+  };
+}
+
+/** A descriptor inside a manifest, in the field order docker's distribution types marshal. */
+function goDescriptor(d: Descriptor): Record<string, Json> {
+  return {
+    mediaType: d.mediaType,
+    digest: d.digest,
+    size: d.size,
+    ...(d.urls === undefined || d.urls.length === 0 ? {} : { urls: d.urls }),
+    ...(d.annotations === undefined || Object.keys(d.annotations).length === 0 ? {} : { annotations: d.annotations }),
+    ...(d.platform === undefined ? {} : { platform: goPlatform(d.platform) }),
+  };
+}
+
+/** One image as `docker manifest inspect -v` prints it (cli/manifest/types.ImageManifest). */
+function imageManifestJson(ref: string, body: Buffer, digest: string, mediaType: string, platform: Record<string, Json>, what: string): Record<string, Json> {
+  const entry: Record<string, Json> = { Ref: ref, Descriptor: { mediaType, digest, size: body.byteLength, platform }, Raw: body.toString('base64') };
+  if (!isImageManifestMediaType(mediaType)) return entry;
+  const doc = classifyManifest(body, mediaType, digest, what);
+  if (doc.kind !== 'manifest') return entry;
+  const m = doc.manifest;
+  const parsed: Record<string, Json> = {
+    schemaVersion: 2,
+    mediaType: doc.mediaType,
+    config: goDescriptor(m.config),
+    layers: m.layers.map(goDescriptor),
+    ...(m.annotations === undefined || Object.keys(m.annotations).length === 0 ? {} : { annotations: m.annotations }),
+  };
+  entry[doc.mediaType === mediaTypes.dockerManifest ? 'SchemaV2Manifest' : 'OCIManifest'] = parsed;
+  return entry;
+}
+
+/** JSON the way Go's encoder writes it with MarshalIndent(v, "", "\t"): tabs, and <, >, & escaped. */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value, null, '\t').replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * `manifest inspect -v`: docker's verbose JSON. An image manifest: one object, its platform from the image
+ * config. An index: an array with one object per entry, `Ref` = `name:tag@digest`, the platform from the
+ * index entry; nested indexes get Ref, Descriptor and Raw only (docker refuses them).
+ */
+export async function verbose(x: Inspected, services: Services, signal?: AbortSignal): Promise<string> {
+  parseForPrint(x);
+  const ref = parseReference(x.reference);
+  const repo = repositoryOf(ref);
+  const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
+  if (doc.kind === 'manifest') {
+    const config = await services.registry.getBlob(repo, doc.manifest.config.digest, signal);
+    let configJson: unknown;
+    try {
+      configJson = JSON.parse(config.toString('utf8'));
+    } catch {
+      configJson = undefined;
+    }
+    if (typeof configJson !== 'object' || configJson === null || configPlatform(config) === undefined) {
+      throw new ResolverError('ERR_MANIFEST_INVALID', `the image config ${doc.manifest.config.digest} of ${x.reference} is not a JSON object with a platform`);
+    }
+    return goJson(imageManifestJson(x.reference, x.body, x.digest, doc.mediaType, goPlatform(configJson as Record<string, unknown>), x.reference));
+  }
+  const name = formatReference({ ...ref, digest: undefined });
+  const entries: Record<string, Json>[] = [];
+  for (const d of doc.index.manifests) {
+    const child = await services.registry.getManifest(repo, d.digest, signal, d.size);
+    const childText = { reference: `${name}@${d.digest}`, digest: d.digest, mediaType: '', body: child.body };
+    parseForPrint(childText);
+    const served = child.contentType.split(';')[0]?.trim() ?? '';
+    const childDoc = classifyManifest(child.body, served === '' ? d.mediaType : served, d.digest, childText.reference);
+    entries.push(imageManifestJson(`${name}@${d.digest}`, child.body, d.digest, childDoc.mediaType, goPlatform(d.platform), childText.reference));
+  }
+  return goJson(entries);
+}
+
+/** The registries an `--insecure` command may reach insecurely: those of the references it names. */
+function insecureHosts(refs: readonly Reference[]): string[] {
+  return [...new Set(refs.map((r) => registryHost(r)))];
+}
+
 async function readSpec(file: string): Promise<import('../../publish/push-spec.js').ManifestSpec> {
   const { readFile } = await import('node:fs/promises');
   const { parse } = await import('yaml');
   const { ManifestSpec } = await import('../../publish/push-spec.js');
-  const { ResolverError } = await import('../../errors.js');
   let doc: unknown;
   try {
     doc = parse(await readFile(file, 'utf8'));
@@ -66,28 +208,33 @@ async function readSpec(file: string): Promise<import('../../publish/push-spec.j
   return parsed.data;
 }
 
-/** Registers `manifest inspect`. */
+/** Registers `manifest inspect|create|annotate|push|rm`. */
 export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void; signal?: AbortSignal }): void {
-  const manifest = program.commands.find((c) => c.name() === 'manifest') ?? program.command('manifest').description('inspect manifests and indexes');
+  const manifest = program.commands.find((c) => c.name() === 'manifest') ?? program.command('manifest').description('inspect, draft, push and remove manifest lists (like docker manifest)');
   manifest.exitOverride();
-  manifest
+  const inspect = manifest
     .command('inspect')
     .description('show the manifest or index a reference points to')
     .argument('<image>', 'image reference (tag or digest)')
     .option('--raw', 'print the exact bytes the registry served')
-    .option('-v, --verbose', 'print a readable table of the entries')
-    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action(async (image: string, opts: { raw?: boolean; verbose?: boolean; insecureRegistry: string[] }) => {
-      const services = deps.services({ insecureRegistries: opts.insecureRegistry });
-      try {
-        const x = await run(image, services, deps.signal);
-        if (opts.raw === true) deps.writeRaw(x.body);
-        else if (opts.verbose === true) deps.output.out(describe(x));
-        else deps.output.out(JSON.stringify(JSON.parse(x.body.toString('utf8')), null, 3));
-      } finally {
-        await services.close();
-      }
-    });
+    .option('-v, --verbose', 'docker\'s verbose JSON: per image Ref, Descriptor (with platform), Raw and the parsed manifest')
+    .option('--table', 'print a readable table of the entries (or of a manifest\'s config and layers)')
+    .option('--insecure', 'allow plain HTTP / unverified TLS for the registry of IMAGE');
+  addInsecureRegistryOption(inspect);
+  inspect.action(async (image: string, opts: { raw?: boolean; verbose?: boolean; table?: boolean; insecure?: boolean; insecureRegistry: string[] }) => {
+    if ([opts.raw, opts.verbose, opts.table].filter((o) => o === true).length > 1) throw new ResolverError('ERR_USAGE', 'give at most one of --raw, --verbose and --table');
+    const ref = parseReference(image);
+    const services = deps.services({ insecureRegistries: [...opts.insecureRegistry, ...(opts.insecure === true ? insecureHosts([ref]) : [])] });
+    try {
+      const x = await run(image, services, deps.signal);
+      if (opts.raw === true) deps.writeRaw(x.body);
+      else if (opts.verbose === true) deps.output.out(await verbose(x, services, deps.signal));
+      else if (opts.table === true) deps.output.out(describe(x));
+      else deps.output.out(indented(x));
+    } finally {
+      await services.close();
+    }
+  });
 
   const drafts = async (): Promise<import('../../publish/drafts.js').DraftStore> => {
     const { DraftStore } = await import('../../publish/drafts.js');
@@ -102,8 +249,9 @@ export function register(program: Command, deps: { output: Output; services: (op
     .argument('<list>', 'the multi-platform name:tag')
     .argument('<sources...>', 'per-platform images')
     .option('-a, --amend', 'add to an existing draft')
-    .action(async (list: string, sources: string[], opts: { amend?: boolean }) => {
-      const draft = await (await drafts()).create(list, sources, opts.amend === true);
+    .option('--insecure', 'allow plain HTTP / unverified TLS for these registries when the draft is pushed')
+    .action(async (list: string, sources: string[], opts: { amend?: boolean; insecure?: boolean }) => {
+      const draft = await (await drafts()).create(list, sources, opts.amend === true, opts.insecure === true);
       deps.output.out(`created draft ${draft.list} with ${draft.entries.length} image${draft.entries.length === 1 ? '' : 's'}`);
     });
 
@@ -123,6 +271,32 @@ export function register(program: Command, deps: { output: Output; services: (op
     });
 
   manifest
+    .command('rm')
+    .description('delete local drafts of manifest lists, like docker manifest rm')
+    .argument('<lists...>', 'the drafts to delete')
+    .action(async (lists: string[]) => {
+      const store = await drafts();
+      const missing: string[] = [];
+      const invalid: ResolverError[] = [];
+      for (const list of lists) {
+        let canonical: string;
+        try {
+          canonical = formatReference(withDefaultTag(parseReference(list)));
+        } catch (error) {
+          if (!(error instanceof ResolverError)) throw error;
+          invalid.push(error);
+          continue;
+        }
+        if (!(await store.remove(list))) missing.push(canonical);
+      }
+      // Like docker: every list is tried; one line per failure.
+      if (invalid.length > 0 || missing.length > 0) {
+        const lines = [...invalid.map((e) => e.message), ...missing.map((m) => `No such manifest: ${m}`)];
+        throw new ResolverError(invalid.length > 0 ? 'ERR_REFERENCE_INVALID' : 'ERR_NOT_FOUND', lines[0] ?? '', { details: lines.slice(1) });
+      }
+    });
+
+  const push = manifest
     .command('push')
     .description('push a draft list (LIST) or a manifest-tool spec (--from-spec FILE) as one multi-platform index')
     .argument('[list]', 'a draft made with manifest create')
@@ -130,35 +304,39 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('--format <format>', 'oci or docker (default: oci when every child is OCI)')
     .option('--no-attestations', 'leave out the attestation manifests of source indexes (buildx provenance/SBOM)')
     .option('-p, --purge', 'remove the draft after a successful push')
-    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action(async (list: string | undefined, opts: { fromSpec?: string; format?: string; attestations: boolean; purge?: boolean; insecureRegistry: string[] }) => {
-      const { ResolverError } = await import('../../errors.js');
-      if (opts.format !== undefined && opts.format !== 'oci' && opts.format !== 'docker') throw new ResolverError('ERR_USAGE', `--format ${opts.format}: use oci or docker`);
-      if ((list === undefined) === (opts.fromSpec === undefined)) throw new ResolverError('ERR_USAGE', 'give either a draft LIST or --from-spec FILE');
-      const store = list === undefined ? undefined : await drafts();
-      let spec;
-      if (opts.fromSpec !== undefined) {
-        spec = await readSpec(opts.fromSpec);
-      } else {
-        const draft = await store?.get(list ?? '');
-        if (draft === undefined || store === undefined) throw new ResolverError('ERR_USAGE', `no draft of ${list ?? ''}; run resolver manifest create first`);
-        spec = store.toSpec(draft);
-      }
-      const { pushFromSpec } = await import('../../publish/push-spec.js');
-      const services = deps.services({ insecureRegistries: opts.insecureRegistry });
-      try {
-        const { formatBytes } = await import('../../engine/pull-progress.js');
-        const pushed = await pushFromSpec(services.registry, spec, {
-          format: opts.format, attestations: opts.attestations, signal: deps.signal,
-          onBlob: (e) => deps.output.err(`${e.how.padEnd(15)} ${e.digest} ${formatBytes(e.size)}`),
-        });
-        if (opts.purge === true && list !== undefined) await store?.remove(list);
-        for (const w of pushed.warnings) deps.output.err(`warning: ${w}`);
-        const carried = pushed.attestations === 0 ? '' : `; ${pushed.attestations} attestation${pushed.attestations === 1 ? '' : 's'}`;
-        deps.output.err(`pushed ${pushed.reference} (${pushed.mediaType}; tags ${pushed.tags.join(', ')}; ${pushed.mounted} blobs mounted, ${pushed.copied} copied${carried})`);
-        deps.output.out(pushed.digest);
-      } finally {
-        await services.close();
-      }
-    });
+    .option('--insecure', 'allow plain HTTP / unverified TLS for the registries of the list and its images');
+  addInsecureRegistryOption(push);
+  push.action(async (list: string | undefined, opts: { fromSpec?: string; format?: string; attestations: boolean; purge?: boolean; insecure?: boolean; insecureRegistry: string[] }) => {
+    if (opts.format !== undefined && opts.format !== 'oci' && opts.format !== 'docker') throw new ResolverError('ERR_USAGE', `--format ${opts.format}: use oci or docker`);
+    if ((list === undefined) === (opts.fromSpec === undefined)) throw new ResolverError('ERR_USAGE', 'give either a draft LIST or --from-spec FILE');
+    const store = list === undefined ? undefined : await drafts();
+    let spec;
+    let insecure = opts.insecure === true;
+    if (opts.fromSpec !== undefined) {
+      spec = await readSpec(opts.fromSpec);
+    } else {
+      const draft = await store?.get(list ?? '');
+      if (draft === undefined || store === undefined) throw new ResolverError('ERR_USAGE', `no draft of ${list ?? ''}; run resolver manifest create first`);
+      spec = store.toSpec(draft);
+      insecure ||= draft.insecure === true;
+    }
+    const { pushFromSpec, parseSpecReferences } = await import('../../publish/push-spec.js');
+    const refs = insecure ? parseSpecReferences(spec) : undefined;
+    const hosts = refs === undefined ? [] : insecureHosts([refs.target, ...refs.entries.map((e) => e.ref)]);
+    const services = deps.services({ insecureRegistries: [...opts.insecureRegistry, ...hosts] });
+    try {
+      const { formatBytes } = await import('../../engine/pull-progress.js');
+      const pushed = await pushFromSpec(services.registry, spec, {
+        format: opts.format, attestations: opts.attestations, signal: deps.signal,
+        onBlob: (e) => deps.output.err(`${e.how.padEnd(15)} ${e.digest} ${formatBytes(e.size)}`),
+      });
+      if (opts.purge === true && list !== undefined) await store?.remove(list);
+      for (const w of pushed.warnings) deps.output.err(`warning: ${w}`);
+      const carried = pushed.attestations === 0 ? '' : `; ${pushed.attestations} attestation${pushed.attestations === 1 ? '' : 's'}`;
+      deps.output.err(`pushed ${pushed.reference} (${pushed.mediaType}; tags ${pushed.tags.join(', ')}; ${pushed.mounted} blobs mounted, ${pushed.copied} copied${carried})`);
+      deps.output.out(pushed.digest);
+    } finally {
+      await services.close();
+    }
+  });
 }

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ResolverError } from '../errors.js';
+import { buildProgram, commanderExit } from './program.js';
+import type { ServiceOptions, Services } from './services.js';
+import { SignalHub } from './signals.js';
+
+/** Builds the program with services that record what they were asked for and then refuse. */
+function harness(): { parse: (argv: string[]) => Promise<{ error: unknown; asked: ServiceOptions[]; err: string }> } {
+  return {
+    async parse(argv) {
+      const asked: ServiceOptions[] = [];
+      let err = '';
+      const stop = new ResolverError('ERR_ENGINE_UNAVAILABLE', 'stub services: stop here');
+      const program = buildProgram({
+        output: { out: () => undefined, err: (t) => (err += t) },
+        stderr: { write: () => undefined, isTTY: false },
+        io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+        signals: new SignalHub(),
+        setExitCode: () => undefined,
+        services: (o) => {
+          asked.push(o);
+          const refuse = (): never => {
+            throw stop;
+          };
+          return { registry: new Proxy({}, { get: refuse }), target: refuse, engine: refuse, close: () => Promise.resolve() } as unknown as Services;
+        },
+      });
+      let error: unknown;
+      try {
+        await program.parseAsync(['node', 'resolver', ...argv]);
+      } catch (e) {
+        error = e;
+      }
+      return { error: error === stop ? undefined : error, asked, err };
+    },
+  };
+}
+
+const usage = (error: unknown): string | undefined => commanderExit(error)?.message ?? (error instanceof ResolverError && error.code === 'ERR_USAGE' ? error.message : undefined);
+
+describe('program options', () => {
+  it.each([
+    [['which', '--store', 'overlay', 'alpine'], /--store <store>' argument 'overlay' is invalid\. Allowed choices are containerd, classic/],
+    [['platform', '--store', 'Containerd'], /Allowed choices are containerd, classic/],
+    [['which', '--engine-version', 'banana', 'alpine'], /use a Docker Engine version MAJOR\.MINOR, e\.g\. 26\.1, 28\.0 or 29\.7 \(got "banana"\)/],
+    [['platform', '--engine-version', '29'], /MAJOR\.MINOR/],
+  ])('%j is a usage error naming the allowed values (issue 13.14)', async (argv, message) => {
+    const { error, asked } = await harness().parse(argv);
+    expect(usage(error)).toMatch(message);
+    expect(asked).toEqual([]);
+  });
+
+  it.each([['28.0.4', '28.0'], ['v26.1', '26.1'], ['29.7', '29.7']])('--engine-version %s is taken as %s', async (given, want) => {
+    const h = harness();
+    const { error } = await h.parse(['platform', '--engine-version', given]);
+    expect(error).toBeUndefined();
+    const { parseEngineVersion } = await import('./options.js');
+    expect(parseEngineVersion(given)).toBe(want);
+  });
+
+  it('the global -H/--host and --context reach every command\'s services', async () => {
+    const a = await harness().parse(['-H', 'unix:///run/x.sock', 'which', 'alpine']);
+    expect(a.asked).toEqual([expect.objectContaining({ engineHost: 'unix:///run/x.sock', engineContext: undefined })]);
+    const b = await harness().parse(['--context', 'edge', 'manifest', 'inspect', 'alpine']);
+    expect(b.asked).toEqual([expect.objectContaining({ engineContext: 'edge' })]);
+  });
+
+  it('--insecure-registry is repeatable on every command that has it', async () => {
+    for (const argv of [['which'], ['pull'], ['manifest', 'inspect']]) {
+      const { asked } = await harness().parse([...argv, '--insecure-registry', 'a.example:5000', '--insecure-registry', 'b.example', 'alpine']);
+      expect(asked[0]?.insecureRegistries).toEqual(['a.example:5000', 'b.example']);
+    }
+  });
+
+  it('manifest inspect --insecure makes the registry of IMAGE insecure, as docker manifest inspect --insecure', async () => {
+    const { asked } = await harness().parse(['manifest', 'inspect', '--insecure', 'registry.example:5000/team/app:v1']);
+    expect(asked[0]?.insecureRegistries).toEqual(['registry.example:5000']);
+    const hub = await harness().parse(['manifest', 'inspect', '--insecure', 'alpine']);
+    expect(hub.asked[0]?.insecureRegistries).toEqual(['registry-1.docker.io']);
+  });
+
+  it('--raw, -v and --table exclude each other', async () => {
+    const { error } = await harness().parse(['manifest', 'inspect', '--raw', '-v', 'alpine']);
+    expect(usage(error)).toBe('give at most one of --raw, --verbose and --table');
+  });
+});
