@@ -56,7 +56,7 @@ describe('resolver manifest push --from-spec', () => {
     expect(pushed.stderr).toMatch(/4 blobs mounted, 0 copied/);
     expect(pushed.stderr.match(/^mounted {9}sha256:[0-9a-f]{64} \d/gm), pushed.stderr).toHaveLength(4);
     const digest = pushed.stdout.trim();
-    const raw = await cli(['manifest', 'inspect', '-v', `${host}/article/super-golang:1.0`], env);
+    const raw = await cli(['manifest', 'inspect', '--table', `${host}/article/super-golang:1.0`], env);
     expect(raw.stdout).toContain(`digest     ${digest}`);
     expect((await cli(['which', `${host}/article/super-golang:latest`, '--platform', 'linux/arm64'], env)).stdout).toBe(`${arm.manifest.digest}\n`);
     expect((await cli(['which', `${host}/article/super-golang:latest`, '--platform', 'linux/amd64'], env)).stdout).toBe(`${amd.manifest.digest}\n`);
@@ -176,7 +176,7 @@ describe('manifest push --from-spec: index sources, other registries, refused mo
     expect(doc.manifests.slice(2).map((m) => m.annotations?.['vnd.docker.reference.digest'])).toEqual(images);
     expect(doc.manifests.slice(2).every((m) => m.platform?.os === 'unknown' && m.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest')).toBe(true);
     // The attestation manifests were brought into the target repository (the registry accepted the index).
-    const att = await cli(['manifest', 'inspect', '-v', `${s.anonymous}/buildx/app@${amd.attestations[0] ?? ''}`]);
+    const att = await cli(['manifest', 'inspect', '--table', `${s.anonymous}/buildx/app@${amd.attestations[0] ?? ''}`]);
     expect(att.code, att.stderr).toBe(0);
     expect((await cli(['which', `${s.anonymous}/buildx/app:latest`, '--platform', 'linux/arm64'])).stdout).toBe(`${images[1] ?? ''}\n`);
     const noAtt = await cli(['manifest', 'push', '--no-attestations', '--from-spec', file]);

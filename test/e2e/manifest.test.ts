@@ -15,18 +15,18 @@ describe('resolver manifest inspect', () => {
     expect(`sha256:${createHash('sha256').update(r.stdout).digest('hex')}`).toBe(s.images['multi/oci']?.index);
   });
 
-  it('prints the document as JSON by default and a table with --verbose', async () => {
+  it('prints the document as JSON by default and a table with --table', async () => {
     const json = await cli(['manifest', 'inspect', `${s.anonymous}/multi/docker:latest`]);
     expect(JSON.parse(json.stdout).mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
-    const table = await cli(['manifest', 'inspect', '--verbose', `${s.anonymous}/multi/docker:latest`]);
+    const table = await cli(['manifest', 'inspect', '--table', `${s.anonymous}/multi/docker:latest`]);
     expect(table.stdout).toContain(`digest     ${s.images['multi/docker']?.index}`);
     expect(table.stdout).toMatch(/windows\(10\.0\.17763\.1\)\/amd64\s+sha256:[0-9a-f]{64}/);
     expect(table.stdout).toMatch(/linux\/arm\/v6\s+sha256:/);
     // Attestations are labelled with the image they describe (the first 12 hex digits of its digest).
-    const oci = await cli(['manifest', 'inspect', '-v', `${s.anonymous}/multi/oci:latest`]);
+    const oci = await cli(['manifest', 'inspect', '--table', `${s.anonymous}/multi/oci:latest`]);
     const labelled = [...oci.stdout.matchAll(/attestation of (sha256:[0-9a-f]{12})\s+sha256:[0-9a-f]{64}/g)].map((m) => m[1]);
     expect(labelled).toEqual(s.images['multi/oci']?.children.map((c) => c.manifest.slice(0, 19)));
-    const single = await cli(['manifest', 'inspect', '-v', `${s.anonymous}/single:latest`]);
+    const single = await cli(['manifest', 'inspect', '--table', `${s.anonymous}/single:latest`]);
     expect(single.stdout).toMatch(/config\s+sha256:/);
   });
 
@@ -34,7 +34,7 @@ describe('resolver manifest inspect', () => {
     const cfg = join(s.tmp, 'inspect-auth');
     await mkdir(cfg, { recursive: true });
     await writeFile(join(cfg, 'config.json'), JSON.stringify({ auths: { [s.token]: { auth: Buffer.from(`${tokenUser.username}:${tokenUser.password}`).toString('base64') } } }));
-    const ok = await cli(['manifest', 'inspect', '-v', `${s.token}/private/app:latest`], { DOCKER_CONFIG: cfg });
+    const ok = await cli(['manifest', 'inspect', '--table', `${s.token}/private/app:latest`], { DOCKER_CONFIG: cfg });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain(`digest     ${s.images['token:private/app']?.index}`);
     expect((await cli(['manifest', 'inspect', `${s.token}/private/app:latest`])).code).toBe(5);
