@@ -93,7 +93,7 @@ try {
   say('Step 3: push it as one multi-arch tag');
   status = run(['manifest', 'push', '--from-spec', specFile], env);
   if (status !== 0) throw new Error(`resolver manifest push failed with exit code ${status}`);
-  run(['manifest', 'inspect', '--verbose', image], env);
+  run(['manifest', 'inspect', '--table', image], env);
   say('This host, as Docker sees it');
   run(['platform'], env);
   say('Which child Docker would pull here, and why');
