@@ -9,10 +9,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { dist, root, startBenchServices } from './setup.mjs';
+import { dist, root, sandbox, startBenchServices } from './setup.mjs';
 
-const { Pusher } = await import(dist('sandbox/push.js'));
-const { publishIndex, superGolangChildren, busyboxRoot } = await import(dist('sandbox/samples.js'));
+const { Pusher } = await import(sandbox('push.js'));
+const { publishIndex, superGolangChildren, busyboxRoot } = await import(sandbox('samples.js'));
 
 const runs = Number(process.env.BENCH_RUNS ?? 11);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };

@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { dist, root } from './setup.mjs';
+import { dist, root, sandbox } from './setup.mjs';
 
-const { startRegistry } = await import(dist('sandbox/registry-server.js'));
+const { startRegistry } = await import(sandbox('registry-server.js'));
 const { createHttpClient } = await import(dist('http/http.js'));
-const { Pusher } = await import(dist('sandbox/push.js'));
-const { buildImage } = await import(dist('sandbox/oci-builder.js'));
+const { Pusher } = await import(sandbox('push.js'));
+const { buildImage } = await import(sandbox('oci-builder.js'));
 
 const runs = Number(process.env.BENCH_RUNS ?? 7);
 const copyMb = Number(process.env.BENCH_COPY_MB ?? 100);

@@ -11,11 +11,12 @@ import { performance } from 'node:perf_hooks';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const dist = (p) => join(root, 'dist', p);
-const { startRegistry, freePort } = await import(dist('sandbox/registry-server.js'));
-const { Pusher } = await import(dist('sandbox/push.js'));
-const { publishIndex, superGolangChildren } = await import(dist('sandbox/samples.js'));
+const sandbox = (p) => join(root, '.tmp', 'sandbox', p); // scripts/build-sandbox.mjs
+const { startRegistry, freePort } = await import(sandbox('registry-server.js'));
+const { Pusher } = await import(sandbox('push.js'));
+const { publishIndex, superGolangChildren } = await import(sandbox('samples.js'));
 const { createHttpClient } = await import(dist('http/http.js'));
-const { startTokenServer, tokenIssuer, tokenService, tokenUser } = await import(dist('sandbox/token-server.js'));
+const { startTokenServer, tokenIssuer, tokenService, tokenUser } = await import(sandbox('token-server.js'));
 const { TokenCache } = await import(dist('registry/auth.js'));
 const { RegistryClient } = await import(dist('registry/client.js'));
 const { resolveImage } = await import(dist('resolver/resolve.js'));

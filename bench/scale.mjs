@@ -7,10 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 
-import { dist, root, startBenchServices } from './setup.mjs';
+import { dist, root, sandbox, startBenchServices } from './setup.mjs';
 
-const { Pusher } = await import(dist('sandbox/push.js'));
-const { buildImage, buildIndex, platformObject } = await import(dist('sandbox/oci-builder.js'));
+const { Pusher } = await import(sandbox('push.js'));
+const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
 
 const tags = Number(process.env.SCALE_TAGS ?? 1000);
 const cycles = Number(process.env.SCALE_CYCLES ?? 200);

@@ -6,11 +6,13 @@ import { join, resolve } from 'node:path';
 
 export const root = resolve(new URL('..', import.meta.url).pathname);
 export const dist = (p) => join(root, 'dist', p);
+/** The test sandbox (registry/dockerd launchers, image builder, pusher), built by scripts/build-sandbox.mjs. */
+export const sandbox = (p) => join(root, '.tmp', 'sandbox', p);
 
 /** Starts the services; `name` prefixes the temporary folder. */
 export async function startBenchServices(name) {
-  const { startRegistry } = await import(dist('sandbox/registry-server.js'));
-  const { startDockerd, unmountUnder } = await import(dist('sandbox/dockerd.js'));
+  const { startRegistry } = await import(sandbox('registry-server.js'));
+  const { startDockerd, unmountUnder } = await import(sandbox('dockerd.js'));
   const { createHttpClient } = await import(dist('http/http.js'));
   const tmp = mkdtempSync(join(tmpdir(), `resolver-${name}-`));
   const http = createHttpClient();

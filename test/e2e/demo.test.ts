@@ -1,9 +1,10 @@
 /**
- * The README's Quick start command 1 (`scripts/demo.sh` → dist/sandbox/demo.js), run as a user would, against
+ * The README's Quick start command 1 (`scripts/demo.sh`: scripts/build-sandbox.mjs, then
+ * .tmp/sandbox/demo.js), run as a user would, against
  * the harness's private engine: the per-arch images are combined by `resolver manifest push --from-spec`, and
  * the tag then resolves and runs here.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -13,8 +14,10 @@ const s = inject('services');
 describe.runIf(s.engine !== undefined)('the Quick start demo', () => {
   it('publishes super-golang with manifest push --from-spec, then resolves and runs the amd64 child', async () => {
     const dir = join(s.tmp, 'demo');
+    // What scripts/demo.sh runs after ensure-deps (which builds dist/, as `npm test` has).
+    execFileSync(process.execPath, ['scripts/build-sandbox.mjs'], { stdio: 'inherit', timeout: 60_000 });
     const out = await new Promise<{ code: number | null; text: string }>((done, fail) => {
-      const child = spawn(process.execPath, [resolve('dist/sandbox/demo.js')], {
+      const child = spawn(process.execPath, [resolve('.tmp/sandbox/demo.js')], {
         env: { ...process.env, RESOLVER_DEMO_DIR: dir, DOCKER_HOST: s.engine, RESOLVER_STATE_DIR: join(dir, 'state'), NODE_EXTRA_CA_CERTS: '' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

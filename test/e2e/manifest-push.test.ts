@@ -9,11 +9,11 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
-import { buildImage, type BuiltImage } from '../../src/sandbox/oci-builder.js';
-import { Pusher } from '../../src/sandbox/push.js';
-import { publishIndex, type PublishedIndex } from '../../src/sandbox/samples.js';
+import { buildImage, type BuiltImage } from '../sandbox/oci-builder.js';
+import { Pusher } from '../sandbox/push.js';
+import { publishIndex, type PublishedIndex } from '../sandbox/samples.js';
 import { startSlowProxy } from '../harness/slow-proxy.js';
-import { readerUser, tokenUser } from '../../src/sandbox/token-server.js';
+import { readerUser, tokenUser } from '../sandbox/token-server.js';
 import { cli, cliPath } from './cli.js';
 import { engineApi } from './engine-api.js';
 

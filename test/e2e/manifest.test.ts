@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { tokenUser } from '../../src/sandbox/token-server.js';
+import { tokenUser } from '../sandbox/token-server.js';
 import { cli, cliPath } from './cli.js';
 
 const s = inject('services');

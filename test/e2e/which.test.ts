@@ -2,7 +2,7 @@ import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { basicUser } from '../harness/global-setup.js';
-import { identityToken, tokenUser } from '../../src/sandbox/token-server.js';
+import { identityToken, tokenUser } from '../sandbox/token-server.js';
 import { cli, cliPath, transcript } from './cli.js';
 
 const s = inject('services');

@@ -2,7 +2,7 @@
  * The multi-arch test images the harness publishes, each built here from scratch (configs, layers,
  * manifests, indexes). Names are repositories on the anonymous registry; every tag is `latest`.
  */
-import type { SampleChild } from '../../src/sandbox/samples.js';
+import type { SampleChild } from '../sandbox/samples.js';
 
 const l = (architecture: string, variant?: string): SampleChild => ({ platform: { os: 'linux', architecture, ...(variant === undefined ? {} : { variant }) } });
 

@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createHttpClient } from '../../src/http/http.js';
-import { startDockerd, unmountUnder, type RunningDockerd } from '../../src/sandbox/dockerd.js';
-import { buildIndex, buildImage, platformObject } from '../../src/sandbox/oci-builder.js';
-import { Pusher } from '../../src/sandbox/push.js';
-import { freePort, startRegistry, type RunningRegistry } from '../../src/sandbox/registry-server.js';
-import { publishIndex, superGolangChildren } from '../../src/sandbox/samples.js';
+import { startDockerd, unmountUnder, type RunningDockerd } from '../sandbox/dockerd.js';
+import { buildIndex, buildImage, platformObject } from '../sandbox/oci-builder.js';
+import { Pusher } from '../sandbox/push.js';
+import { freePort, startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
+import { publishIndex, superGolangChildren } from '../sandbox/samples.js';
 import { catalogue } from './catalogue.js';
 import { claim, cleanStaleRuns } from './stale.js';
-import { startTokenServer, tokenIssuer, tokenService, tokenUser, type TokenServer } from '../../src/sandbox/token-server.js';
+import { startTokenServer, tokenIssuer, tokenService, tokenUser, type TokenServer } from '../sandbox/token-server.js';
 
 export const basicUser = { username: 'bob', password: 'basic-secret-canary-4c21' };
 

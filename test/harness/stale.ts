@@ -7,7 +7,7 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { unmountUnder } from '../../src/sandbox/dockerd.js';
+import { unmountUnder } from '../sandbox/dockerd.js';
 
 function alive(pid: number): boolean {
   try {

@@ -2,10 +2,10 @@
  * Pushes built images (blobs, manifests, indexes) to a sandbox registry for the demo, tests and
  * benchmarks, through the same registry client and auth as `resolver manifest push`.
  */
-import type { HttpClient } from '../http/http.js';
-import { TokenCache } from '../registry/auth.js';
-import { RegistryClient, type Repository } from '../registry/client.js';
-import { Secret } from '../registry/secret.js';
+import type { HttpClient } from '../../src/http/http.js';
+import { TokenCache } from '../../src/registry/auth.js';
+import { RegistryClient, type Repository } from '../../src/registry/client.js';
+import { Secret } from '../../src/registry/secret.js';
 import type { Blob, BuiltImage } from './oci-builder.js';
 
 /** Where and as whom to push. */

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { mediaTypes } from '../manifest/media-types.js';
+import { mediaTypes } from '../../src/manifest/media-types.js';
 
 /** A blob with its digest. */
 export interface Blob {

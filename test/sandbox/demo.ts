@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { request } from 'node:http';
-import { createHttpClient } from '../http/http.js';
+import { createHttpClient } from '../../src/http/http.js';
 import { startDockerd, type RunningDockerd } from './dockerd.js';
 import { Pusher } from './push.js';
 import { freePort, startRegistry } from './registry-server.js';
