@@ -98,7 +98,7 @@ try {
     return { cold, warm: { HEAD: warm.HEAD - cold.HEAD, GET: warm.GET - cold.GET, token: warm.token - cold.token, probes: warm.probes - cold.probes } };
   };
   const anon = await countFor(registry.host, { get: async () => undefined });
-  const { Secret } = await import(dist('registry/secret.js'));
+  const { Secret } = await import(dist('secret/secret.js'));
   const tok = await countFor(tokenRegistry.host, { get: async () => ({ username: tokenUser.username, password: new Secret(tokenUser.password), identityToken: undefined, registryToken: undefined, source: 'bench' }) });
   lines.push('');
   lines.push('| registry | first `which` in a process | next `which` (warm token) |');

@@ -2,7 +2,8 @@
  * Pull progress for people: in a terminal, live per-layer lines like `docker pull` (status, bar, sizes,
  * speed) redrawn at most every 100 ms; without a terminal, one plain line per layer state change.
  */
-import { formatBytes, type PullState } from '../engine/pull-progress.js';
+import type { PullState } from '../engine/pull-progress.js';
+import { formatBytes } from './format-bytes.js';
 
 /** Receives progress states. */
 export interface ProgressRenderer {

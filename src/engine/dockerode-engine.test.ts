@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResolverError } from '../errors.js';
-import { Secret } from '../registry/secret.js';
+import { Secret } from '../secret/secret.js';
 import { createDockerodeEngine, negotiateApiVersion } from './dockerode-engine.js';
 import { createEngineProbe } from './engine-probe.js';
 import { encodeRegistryAuth, type Engine } from './engine.js';

@@ -9,7 +9,8 @@ import { ResolverError } from '../errors.js';
 import type { EngineEndpoint, EngineTls } from './docker-host.js';
 import type { ContainerIo, Engine, ImageInfo, PullRequest } from './engine.js';
 import { encodeRegistryAuth } from './engine.js';
-import type { EngineFacts, EngineProbe } from './engine-probe.js';
+import type { EngineFacts } from '../platform/engine-facts.js';
+import type { EngineProbe } from './engine-probe.js';
 import { foldProgress, initialPullState, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
 
 /** Highest Engine API version this code was written against; older engines are spoken to at theirs. */

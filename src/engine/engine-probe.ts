@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { createHttpClient, type HttpClient } from '../http/http.js';
+import type { EngineFacts } from '../platform/engine-facts.js';
 import type { EngineEndpoint } from './docker-host.js';
 
 const VersionResponse = z.object({
@@ -26,28 +27,6 @@ const InfoResponse = z.object({
   Driver: z.string().optional(),
   DriverStatus: z.array(z.array(z.string())).nullable().optional(),
 });
-
-/** What the engine says about itself. */
-export interface EngineFacts {
-  readonly endpoint: string;
-  readonly local: boolean;
-  readonly version: string;
-  readonly apiVersion: string;
-  readonly os: string;
-  /** GOARCH of the daemon binary. */
-  readonly arch: string;
-  /** `uname -m` of the engine's machine. */
-  readonly kernelArch: string | undefined;
-  readonly kernelVersion: string | undefined;
-  readonly osVersion: string | undefined;
-  readonly store: 'containerd' | 'classic';
-  readonly driver: string | undefined;
-  /**
-   * Which engine answers the Docker API: Docker, or Podman's compat service (`/version` lists a
-   * component named "Podman Engine"; its `Version` is Podman's, e.g. 4.3.1, not a Docker version).
-   */
-  readonly product: 'docker' | 'podman';
-}
 
 /** Reads the engine's /version and /info. */
 export interface EngineProbe {

@@ -3,8 +3,8 @@
  * dockerode-engine.ts and by fakes in tests. Built only in composition roots.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Secret } from '../registry/secret.js';
-import type { EngineFacts } from './engine-probe.js';
+import type { Secret } from '../secret/secret.js';
+import type { EngineFacts } from '../platform/engine-facts.js';
 import type { PullState } from './pull-progress.js';
 
 /** Credentials for `X-Registry-Auth`. */

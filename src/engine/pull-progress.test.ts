@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { foldProgress, formatBytes, initialPullState, isComplete, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
+import { foldProgress, initialPullState, isComplete, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
 
 const lines = [
   '{"status":"Pulling from team/app","id":"latest"}',
@@ -61,10 +61,6 @@ describe('pull progress', () => {
   it('caps line length', () => {
     const splitter = new LineSplitter(10);
     expect(() => splitter.push(Buffer.from('x'.repeat(20)))).toThrow(RangeError);
-  });
-
-  it('formats sizes like docker', () => {
-    expect([formatBytes(512), formatBytes(1500), formatBytes(12_345_678)]).toEqual(['512 B', '1.50 kB', '12.3 MB']);
   });
 
   test.prop([fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 50 })], { numRuns: 2000 })(

@@ -124,16 +124,3 @@ export class LineSplitter {
     return rest === '' ? [] : [rest];
   }
 }
-
-/** Human-readable bytes. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1000;
-    i++;
-  } while (v >= 1000 && i < units.length - 1);
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i] ?? 'TB'}`;
-}

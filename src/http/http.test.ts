@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResolverError } from '../errors.js';
 import { isLoopbackHost } from '../registry/client.js';
-import { Secret } from '../registry/secret.js';
+import { Secret } from '../secret/secret.js';
 import { createHttpClient, isPrivateIpLiteral, usesProxy, type HttpClient } from './http.js';
 
 const servers: Server[] = [];

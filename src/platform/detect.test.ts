@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { EngineFacts } from '../engine/engine-probe.js';
+import type { EngineFacts } from './engine-facts.js';
 import { noMatchMessage } from '../manifest/select.js';
 import { onlyMatcher } from './match.js';
 import { formatPlatformAll, platform } from './platform.js';

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { machine } from 'node:os';
 import { join } from 'node:path';
-import type { EngineFacts } from '../engine/engine-probe.js';
+import type { EngineFacts } from './engine-facts.js';
 import { amd64LevelFromFlags, cpuinfoFlags, detectArmVariant, mapRawVariant, variantFromUname } from './cpuinfo.js';
 import { parsePlatform, platform, type ParseContext, type Platform } from './platform.js';
 import { podmanCpuVariant, podmanSplit, podmanWanted, type PodmanHost } from './podman.js';

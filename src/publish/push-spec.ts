@@ -15,7 +15,7 @@ import type { Descriptor, ImageManifest } from '../manifest/schema.js';
 import { formatPlatform, normalizePlatform, platform as makePlatform, type Platform } from '../platform/platform.js';
 import { formatReference, isValidTag, parseReference, withDefaultTag, type Reference } from '../reference/reference.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
-import { repositoryOf } from '../resolver/resolve.js';
+import { repositoryOf } from '../reference/repository.js';
 import { BlobCopier } from './copy-blob.js';
 import { pickSourceChild } from './source-child.js';
 

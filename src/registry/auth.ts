@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ResolverError, redactUrl } from '../errors.js';
 import { isPrivateIpLiteral, type HttpClient } from '../http/http.js';
 import type { Credentials } from './credentials.js';
-import type { Secret } from './secret.js';
+import type { Secret } from '../secret/secret.js';
 
 const TokenResponse = z.object({
   token: z.string().optional(),

@@ -12,7 +12,7 @@ import { createHttpClient, type HttpClient } from '../http/http.js';
 import { TokenCache } from './auth.js';
 import { blobDeadlineMs, parseRateLimit, parseRetryAfter, RegistryClient, uploadTarget, type Repository } from './client.js';
 import type { CredentialStore } from './credentials.js';
-import { Secret } from './secret.js';
+import { Secret } from '../secret/secret.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const servers: Server[] = [];

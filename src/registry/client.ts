@@ -12,9 +12,12 @@ import type { HttpClient, HttpResponse, StreamBody } from '../http/http.js';
 import { digestOf, verifyDigest } from '../manifest/classify.js';
 import { manifestAccept } from '../manifest/media-types.js';
 import { isSha256Digest, parseDigest } from '../reference/digest.js';
+import type { Repository } from '../reference/repository.js';
 import type { Clock, TokenCache, TokenRequest } from './auth.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import { parseWwwAuthenticate, preferredChallenge } from './www-authenticate.js';
+
+export type { Repository } from '../reference/repository.js';
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 
@@ -65,16 +68,6 @@ function pushScope(repo: Repository): string {
 
 /** Manifest size cap (registry-protocol.md §2.5). */
 export const maxManifestBytes = 4 * 1024 * 1024;
-
-/** A repository on a registry. */
-export interface Repository {
-  /** API host, `registry-1.docker.io` for Docker Hub. */
-  readonly host: string;
-  /** Repository path, e.g. `library/alpine`. */
-  readonly path: string;
-  /** config.json key for credentials. */
-  readonly credentialKey: string;
-}
 
 /** A manifest as served, verified against its digest. */
 export interface FetchedManifest {

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
-import { Secret } from './secret.js';
+import { Secret } from '../secret/secret.js';
 
 /** What a registry login has. */
 export interface Credentials {

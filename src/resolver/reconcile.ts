@@ -19,7 +19,8 @@ import type { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
 import { hasRepoDigest, pullResolved } from './pull.js';
-import { repositoryOf, resolveImage } from './resolve.js';
+import { repositoryOf } from '../reference/repository.js';
+import { resolveImage } from './resolve.js';
 
 /** A tracked tag. */
 export interface TrackedImage {

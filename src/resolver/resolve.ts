@@ -10,8 +10,9 @@ import { availablePlatforms, noMatchMessage, selectManifest, type EntryExplanati
 import { onlyMatcher } from '../platform/match.js';
 import { formatPlatform, platform, type Platform } from '../platform/platform.js';
 import type { TargetPlatform } from '../platform/detect.js';
-import { credentialKey, formatReference, registryHost, withDefaultTag, type Reference } from '../reference/reference.js';
-import type { RegistryClient, Repository, TagDescriptor } from '../registry/client.js';
+import { formatReference, withDefaultTag, type Reference } from '../reference/reference.js';
+import { repositoryOf } from '../reference/repository.js';
+import type { RegistryClient, TagDescriptor } from '../registry/client.js';
 
 /** One index that was walked. */
 export interface IndexLevel {
@@ -28,11 +29,6 @@ export interface Resolution {
   /** Index levels walked, outermost first; empty for a single-platform tag. */
   readonly levels: readonly IndexLevel[];
   readonly chosen: { readonly digest: string; readonly mediaType: string; readonly size: number; readonly platform: Platform | undefined };
-}
-
-/** The repository coordinates of a reference. */
-export function repositoryOf(ref: Reference): Repository {
-  return { host: registryHost(ref), path: ref.path, credentialKey: credentialKey(ref) };
 }
 
 const maxDepth = 4;

@@ -5,7 +5,7 @@
 import type { HttpClient } from '../../src/http/http.js';
 import { TokenCache } from '../../src/registry/auth.js';
 import { RegistryClient, type Repository } from '../../src/registry/client.js';
-import { Secret } from '../../src/registry/secret.js';
+import { Secret } from '../../src/secret/secret.js';
 import type { Blob, BuiltImage } from './oci-builder.js';
 
 /** Where and as whom to push. */

@@ -17,7 +17,7 @@ import { descriptorPlatform } from '../../manifest/select.js';
 import { formatPlatformAll } from '../../platform/platform.js';
 import { isAttestationEntry, referenceDigestAnnotation } from '../../publish/source-child.js';
 import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
-import { repositoryOf } from '../../resolver/resolve.js';
+import { repositoryOf } from '../../reference/repository.js';
 import { addInsecureRegistryOption } from '../options.js';
 import { table, type Output } from '../output.js';
 import type { Services } from '../services.js';
@@ -325,7 +325,7 @@ export function register(program: Command, deps: { output: Output; services: (op
     const hosts = refs === undefined ? [] : insecureHosts([refs.target, ...refs.entries.map((e) => e.ref)]);
     const services = deps.services({ insecureRegistries: [...opts.insecureRegistry, ...hosts] });
     try {
-      const { formatBytes } = await import('../../engine/pull-progress.js');
+      const { formatBytes } = await import('../format-bytes.js');
       const pushed = await pushFromSpec(services.registry, spec, {
         format: opts.format, attestations: opts.attestations, signal: deps.signal,
         onBlob: (e) => deps.output.err(`${e.how.padEnd(15)} ${e.digest} ${formatBytes(e.size)}`),

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { parseReference } from '../../reference/reference.js';
 import { pullImage, type PullOutcome } from '../../resolver/pull.js';
-import { formatBytes } from '../../engine/pull-progress.js';
+import { formatBytes } from '../format-bytes.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
 import { addInsecureRegistryOption } from '../options.js';
 import type { Output } from '../output.js';
