@@ -12,8 +12,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
-import { buildImage } from '../../src/sandbox/oci-builder.js';
-import { Pusher } from '../../src/sandbox/push.js';
+import { buildImage } from '../sandbox/oci-builder.js';
+import { Pusher } from '../sandbox/push.js';
 import { cliPath } from './cli.js';
 
 const s = inject('services');
