@@ -10,8 +10,8 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
-import { buildImage } from '../../src/sandbox/oci-builder.js';
-import { Pusher } from '../../src/sandbox/push.js';
+import { buildImage } from '../sandbox/oci-builder.js';
+import { Pusher } from '../sandbox/push.js';
 import { cli } from './cli.js';
 
 const s = inject('services');
