@@ -84,6 +84,53 @@ describe('http client', () => {
     expect(['10.1.2.3', '192.168.1.1', '172.20.0.1', '169.254.169.254', 'fd00::1', 'fe80::1'].every(isPrivateIpLiteral)).toBe(true);
     expect(['8.8.8.8', 'registry.example.com', '172.32.0.1'].some(isPrivateIpLiteral)).toBe(false);
   });
+
+  // Issue 13.4: an IPv4 address wrapped in IPv6 is judged as the address it reaches.
+  it.each([
+    '[::ffff:127.0.0.2]', '[::ffff:7f00:2]', '[::ffff:169.254.169.254]', '[::ffff:a9fe:a9fe]', '[::7f00:2]',
+    '[64:ff9b::7f00:2]', '[64:ff9b::169.254.169.254]', '[64:ff9b:1::a00:1]', '[2002:7f00:2::]', '[2002:a9fe:a9fe::1]',
+    '[2001:0:4136:e378:8000:63bf:80ff:fffd]', '[fec0::1]', '[ff02::1]', '100.64.0.1', '0.0.0.0', '[::]',
+  ])('refuses a redirect to %s before any connection is made', async (target) => {
+    const port = await listen(createServer((_req, res) => {
+      res.writeHead(307, { location: `http://${target}:${port}/v2/` });
+      res.end();
+    }));
+    const attempts: string[] = [];
+    // Only the loopback server itself may be reached; anything else is recorded and refused, never opened.
+    const c = client({ onConnect: ({ hostname, port: p }) => {
+      attempts.push(`${hostname}:${p}`);
+      if (hostname !== '127.0.0.1') throw new Error(`test refuses to connect to ${hostname}`);
+    } });
+    const e = await c.send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/v2/`), deadlineMs: 3000, maxBytes: 100 }).then(() => undefined, (error: unknown) => error);
+    expect(attempts).toEqual([`127.0.0.1:${port}`]);
+    expect(e).toBeInstanceOf(ResolverError);
+    expect((e as ResolverError).message).toMatch(/redirected to the private address .*refused/);
+  });
+
+  it.each([['[::ffff:8.8.8.8]', false], ['[2606:4700::1]', false], ['registry.example.com', false], ['[::ffff:10.0.0.1]', true], ['[64:ff9b::a00:1]', true]] as const)('classifies %s as private: %s', (host, expected) => {
+    expect(isPrivateIpLiteral(host)).toBe(expected);
+  });
+
+  it('treats hostnames case-insensitively and IPv4-mapped loopback as loopback (13.21), but not NAT64 or 6to4', () => {
+    expect(['LOCALHOST:5000', 'LocalHost', '[::ffff:127.0.0.1]:5000', '[::ffff:7f00:1]', '[0:0:0:0:0:0:0:1]:5000'].map(isLoopbackHost)).toEqual([true, true, true, true, true]);
+    expect(['[64:ff9b::7f00:1]', '[2002:7f00:1::]', '[::ffff:10.0.0.1]', 'localhost.example.com:5000'].map(isLoopbackHost)).toEqual([false, false, false, false]);
+  });
+
+  it('sends a same-origin redirect on, and reaches it through the connect hook', async () => {
+    const port = await listen(createServer((req, res) => {
+      if (req.url === '/a') {
+        res.writeHead(307, { location: '/b' });
+        res.end();
+        return;
+      }
+      res.end('ok');
+    }));
+    const attempts: string[] = [];
+    const r = await client({ onConnect: ({ hostname }) => void attempts.push(hostname) }).send({ method: 'GET', url: new URL(`http://127.0.0.1:${port}/a`), deadlineMs: 3000, maxBytes: 100 });
+    expect(r.body.toString()).toBe('ok');
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.every((h) => h === '127.0.0.1')).toBe(true);
+  });
 });
 
 describe('Secret', () => {

@@ -5,10 +5,12 @@
  * origins and never to a private IP literal of another host. No Accept-Encoding is sent, so the
  * bytes read are the bytes served. See shared/spec/reliability.md §2.2, §3.7.
  */
-import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
+import { isPrivateIpLiteral, normalizeIp } from './ip.js';
+
+export { isPrivateIpLiteral } from './ip.js';
 
 /** Timeouts and identity for a client. */
 export interface HttpOptions {
@@ -25,6 +27,11 @@ export interface HttpOptions {
    * A proxy agent is built only when one of the proxy variables is set.
    */
   readonly proxyEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Called with the target of every new connection before it is opened; throwing refuses it. Tests use it
+   * to record connect attempts (a guard must refuse before anything connects).
+   */
+  readonly onConnect?: (target: { readonly hostname: string; readonly port: string; readonly protocol: string }) => void;
 }
 
 /** One request. */
@@ -128,17 +135,6 @@ function transportError(error: unknown, url: URL, deadlineMs: number, deadlinePa
   return new ResolverError('ERR_NETWORK', text[code] ?? `request to ${where} failed (${code}): ${message}`, { cause: error });
 }
 
-const privateV4 = [/^127\./, /^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./, /^169\.254\./, /^0\./];
-
-/** True for loopback, private or link-local IP literals. */
-export function isPrivateIpLiteral(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  const kind = isIP(h);
-  if (kind === 4) return privateV4.some((re) => re.test(h));
-  if (kind === 6) return h === '::1' || /^f[cd]/i.test(h) || /^fe[89ab]/i.test(h) || h === '::';
-  return false;
-}
-
 function headerRecord(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {
@@ -170,6 +166,22 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
     // Unverified TLS needs no CA store; an empty list spares loading ~140 root certificates (~28 ms).
     const opts = insecure ? { ...agentOptions, connect: { ...connect, rejectUnauthorized: false, ca: [] } } : agentOptions;
     const env = options.proxyEnv;
+    const hook = options.onConnect;
+    if (hook !== undefined) {
+      const base = buildConnector(opts.connect);
+      return new Agent({
+        ...opts,
+        connect: (target, callback) => {
+          try {
+            hook({ hostname: target.hostname, port: target.port, protocol: target.protocol });
+          } catch (error) {
+            callback(error instanceof Error ? error : new Error(String(error)), null);
+            return;
+          }
+          base(target, callback);
+        },
+      });
+    }
     if (env === undefined || !usesProxy(env)) return new Agent(opts);
     // Lower case wins when both are set, as in EnvHttpProxyAgent itself; passed explicitly so the
     // environment given (not necessarily process.env) decides.
@@ -276,7 +288,8 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
       if (next.protocol !== 'https:' && next.protocol !== 'http:') {
         throw new ResolverError('ERR_REGISTRY_HTTP', `${url.host} redirected to an unsupported URL scheme ${next.protocol}`);
       }
-      if (next.hostname !== req.url.hostname && isPrivateIpLiteral(next.hostname)) {
+      // Judged on the normalised address (13.4): `[::ffff:7f00:2]` and `[64:ff9b::7f00:2]` are 127.0.0.2.
+      if ((normalizeIp(next.hostname) ?? next.hostname) !== (normalizeIp(req.url.hostname) ?? req.url.hostname) && isPrivateIpLiteral(next.hostname)) {
         throw new ResolverError('ERR_REGISTRY_HTTP', `${url.host} redirected to the private address ${next.host}; refused`);
       }
       if (next.origin !== origin) {

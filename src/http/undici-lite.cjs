@@ -1,5 +1,5 @@
 // Bundle-only stand-in for `undici` (scripts/bundle.mjs maps the import here): the same pinned
-// undici, but only the parts src/http/http.ts uses (Agent, request), so the CLI does not initialise
+// undici, but only the parts src/http/http.ts uses (Agent, request, buildConnector), so the CLI does not initialise
 // fetch, WebSocket, the cache and the mock layers at every start. `request` does what undici's
 // index.js wrapper does. EnvHttpProxyAgent loads only when a proxy is configured.
 'use strict';
@@ -20,6 +20,7 @@ function request(url, opts) {
 module.exports = {
   Agent,
   request,
+  buildConnector: require('undici/lib/core/connect.js'),
   get EnvHttpProxyAgent() {
     return require('undici/lib/dispatcher/env-http-proxy-agent.js');
   },

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { ResolverError, redactUrl } from '../errors.js';
-import { isPrivateIpLiteral, type HttpClient } from '../http/http.js';
+import type { HttpClient } from '../http/http.js';
+import { isPrivateIpLiteral, normalizeIp } from '../http/ip.js';
 import type { Credentials } from './credentials.js';
 import type { Secret } from '../secret/secret.js';
 
@@ -58,7 +59,7 @@ export function checkRealm(realm: string, registryHostname: string, allowHttp: b
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowHttp)) {
     throw new ResolverError('ERR_REGISTRY_AUTH', `token realm ${redactUrl(url)} is not https; refused`, { details: ['plain HTTP realms are accepted only for loopback or --insecure-registry hosts'] });
   }
-  if (isPrivateIpLiteral(url.hostname) && url.hostname !== registryHostname) {
+  if (isPrivateIpLiteral(url.hostname) && (normalizeIp(url.hostname) ?? url.hostname) !== (normalizeIp(registryHostname) ?? registryHostname.toLowerCase())) {
     throw new ResolverError('ERR_REGISTRY_AUTH', `token realm ${redactUrl(url)} is a private address different from the registry's; refused`);
   }
   return url;

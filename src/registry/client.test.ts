@@ -241,6 +241,11 @@ describe('RegistryClient against fake servers', () => {
     const { checkRealm } = await import('./auth.js');
     expect(() => checkRealm('http://auth.example.com/token', 'registry.example.com', false)).toThrow(/not https/);
     expect(() => checkRealm('https://169.254.169.254/token', 'registry.example.com', false)).toThrow(/private address/);
+    // IPv4 inside IPv6 is the IPv4 address it reaches (13.4).
+    for (const realm of ['https://[::ffff:169.254.169.254]/token', 'https://[::ffff:a9fe:a9fe]/t', 'https://[64:ff9b::a9fe:a9fe]/t', 'https://[2002:a9fe:a9fe::]/t', 'https://[::ffff:127.0.0.2]/t']) {
+      expect(() => checkRealm(realm, 'registry.example.com', false), realm).toThrow(/private address/);
+    }
+    expect(checkRealm('http://[::ffff:127.0.0.1]:5001/token', '127.0.0.1', true).port).toBe('5001');
     expect(() => checkRealm('https://u:p@auth.example.com/token', 'registry.example.com', false)).toThrow(/credentials in its URL/);
     expect(checkRealm('https://auth.example.com/token', 'registry.example.com', false).host).toBe('auth.example.com');
   });

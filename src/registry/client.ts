@@ -7,7 +7,7 @@
  */
 import { ResolverError, RegistryHttpError, type ErrorCode } from '../errors.js';
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isLoopbackIp } from '../http/ip.js';
 import type { HttpClient, HttpResponse, StreamBody } from '../http/http.js';
 import { digestOf, verifyDigest } from '../manifest/classify.js';
 import { manifestAccept } from '../manifest/media-types.js';
@@ -155,10 +155,13 @@ export function parseRateLimit(headers: Readonly<Record<string, string>>): RateL
   return { limit: num(limit), remaining: num(remaining), window: /w=(\d+)/.exec(limit ?? remaining ?? '')?.[1] };
 }
 
-/** True for hosts Docker treats as insecure by default (127.0.0.0/8, ::1, localhost). */
+/**
+ * True for hosts Docker treats as insecure by default (127.0.0.0/8, ::1, localhost). Host names are
+ * case-insensitive (`LOCALHOST:5000`, 13.21); IPv4-mapped loopback counts, as for dockerd's CIDR check.
+ */
 export function isLoopbackHost(host: string): boolean {
-  const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return hostname === 'localhost' || hostname === '::1' || (isIP(hostname) === 4 && hostname.startsWith('127.'));
+  const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+  return hostname === 'localhost' || isLoopbackIp(hostname);
 }
 
 /** A host other than the registry asked for its own login; nothing of the registry's is sent there. */
@@ -213,8 +216,9 @@ export class RegistryClient {
   }
 
   #isInsecure(host: string): boolean {
-    const list = this.#o.insecureRegistries ?? [];
-    return isLoopbackHost(host) || list.includes(host) || list.includes(host.replace(/:\d+$/, ''));
+    const list = (this.#o.insecureRegistries ?? []).map((h) => h.toLowerCase());
+    const h = host.toLowerCase();
+    return isLoopbackHost(h) || list.includes(h) || list.includes(h.replace(/:\d+$/, ''));
   }
 
   #state(host: string): HostState {
