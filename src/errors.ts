@@ -23,7 +23,10 @@ export type ErrorCode =
   | 'ERR_ENGINE_UNAVAILABLE'
   | 'ERR_PULL_FAILED'
   | 'ERR_ABORTED'
-  | 'ERR_ALREADY_RUNNING';
+  | 'ERR_ALREADY_RUNNING'
+  | 'ERR_CONTAINER_FAILED'
+  | 'ERR_COMMAND_NOT_INVOKABLE'
+  | 'ERR_COMMAND_NOT_FOUND';
 
 /** Exit code for each error code. 0 = success, 1 = unexpected failure. */
 export const exitCodes: Readonly<Record<ErrorCode, number>> = {
@@ -46,6 +49,11 @@ export const exitCodes: Readonly<Record<ErrorCode, number>> = {
   ERR_PULL_FAILED: 10,
   ERR_ABORTED: 130,
   ERR_ALREADY_RUNNING: 11,
+  // `run`, as `docker run`: the engine refused to create or start the container; the command cannot be
+  // invoked (permission denied, a directory); the command does not exist.
+  ERR_CONTAINER_FAILED: 125,
+  ERR_COMMAND_NOT_INVOKABLE: 126,
+  ERR_COMMAND_NOT_FOUND: 127,
 };
 
 /** Base class of every error this program throws on purpose. */

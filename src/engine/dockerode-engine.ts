@@ -8,7 +8,7 @@ import type Dockerode from 'dockerode';
 import { ResolverError } from '../errors.js';
 import type { EngineEndpoint, EngineTls } from './docker-host.js';
 import type { ContainerIo, Engine, ImageInfo, PullRequest } from './engine.js';
-import { encodeRegistryAuth } from './engine.js';
+import { containerFailureCode, encodeRegistryAuth } from './engine.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
 import type { EngineProbe } from './engine-probe.js';
 import { foldProgress, initialPullState, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
@@ -52,6 +52,22 @@ function engineError(error: unknown, what: string, endpoint: string): ResolverEr
   }
   const message = e.json?.message ?? e.reason ?? e.message ?? String(error);
   return new ResolverError('ERR_PULL_FAILED', `${what} failed: ${message}`, { cause: error });
+}
+
+/**
+ * A refusal to create or start a container, worded as the docker CLI shows it ("Error response from
+ * daemon: …") and coded for `docker run`'s exit status (containerFailureCode). A lost engine stays
+ * ERR_ENGINE_UNAVAILABLE.
+ */
+function containerError(error: unknown, what: string, endpoint: string): ResolverError {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as DockerodeError;
+  if (e.statusCode === undefined) return engineError(error, what, endpoint);
+  const message = e.json?.message ?? e.reason ?? e.message ?? String(error);
+  return new ResolverError(containerFailureCode(message), `Error response from daemon: ${message}`, { cause: error });
+}
+
+function destroyStream(stream: NodeJS.ReadWriteStream | undefined): void {
+  if (stream !== undefined && 'destroy' in stream && typeof stream.destroy === 'function') (stream as unknown as { destroy(): void }).destroy();
 }
 
 /** dockerode's TLS options for an endpoint's material; skip-verify goes through an agent (docker-modem passes no rejectUnauthorized). */
@@ -175,39 +191,48 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
           AttachStdin: spec.stdin,
           AttachStdout: true,
           AttachStderr: true,
-          HostConfig: { ...(spec.networkMode === undefined ? {} : { NetworkMode: spec.networkMode }), Binds: [...spec.binds] },
+          HostConfig: { ...(spec.networkMode === undefined ? {} : { NetworkMode: spec.networkMode }), Binds: [...spec.binds], AutoRemove: spec.autoRemove },
         });
         return c.id;
       } catch (error) {
-        throw engineError(error, `creating a container from ${spec.image}`, where);
+        throw containerError(error, `creating a container from ${spec.image}`, where);
       }
     },
 
     async runAttached(id, io: ContainerIo, options) {
       const container = docker.getContainer(id);
+      // Closes the wait request if the start fails (a container that never ran never answers it).
+      const waitAbort = new AbortController();
+      let stream: NodeJS.ReadWriteStream | undefined;
       try {
-        const stream = await container.attach({ stream: true, stdout: true, stderr: true, stdin: options.stdin, hijack: options.stdin });
+        stream = await container.attach({ stream: true, stdout: true, stderr: true, stdin: options.stdin, hijack: options.stdin });
+        const attached = stream;
         const ended = new Promise<void>((resolve) => {
-          stream.on('end', resolve);
-          stream.on('close', resolve);
-          stream.on('error', () => resolve());
+          attached.on('end', resolve);
+          attached.on('close', resolve);
+          attached.on('error', () => resolve());
         });
-        if (options.tty) stream.pipe(io.stdout, { end: false });
-        else docker.modem.demuxStream(stream, io.stdout, io.stderr);
-        if (options.stdin && io.stdin !== undefined) io.stdin.pipe(stream);
+        if (options.tty) attached.pipe(io.stdout, { end: false });
+        else docker.modem.demuxStream(attached, io.stdout, io.stderr);
+        if (options.stdin && io.stdin !== undefined) io.stdin.pipe(attached);
         // Waiting before start needs condition=next-exit (as the docker CLI does): the default,
-        // not-running, is already true of a created container and answers 0 at once.
-        const waiting = container.wait({ condition: 'next-exit' }) as Promise<{ StatusCode: number }>;
+        // not-running, is already true of a created container and answers 0 at once. With AutoRemove the
+        // CLI waits for `removed`, which still carries the exit code, so the container is gone on return.
+        const waiting = container.wait({ condition: options.autoRemove ? 'removed' : 'next-exit', abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>;
+        waiting.catch(() => undefined);
         await container.start();
         const result = await waiting;
         // The engine closes the attach stream when the container exits; give its last bytes a moment.
         let grace: NodeJS.Timeout | undefined;
         await Promise.race([ended, new Promise((r) => (grace = setTimeout(r, 2000)))]);
         clearTimeout(grace);
-        io.stdin?.unpipe(stream);
         return result.StatusCode;
       } catch (error) {
-        throw engineError(error, `running container ${id.slice(0, 12)}`, where);
+        waitAbort.abort();
+        destroyStream(stream);
+        throw containerError(error, `running container ${id.slice(0, 12)}`, where);
+      } finally {
+        if (stream !== undefined) io.stdin?.unpipe(stream);
       }
     },
 
@@ -215,7 +240,7 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       try {
         await docker.getContainer(id).start();
       } catch (error) {
-        throw engineError(error, `starting container ${id.slice(0, 12)}`, where);
+        throw containerError(error, `starting container ${id.slice(0, 12)}`, where);
       }
     },
 
@@ -233,7 +258,9 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       try {
         await docker.getContainer(id).remove({ force: true, v: true });
       } catch (error) {
-        if ((error as DockerodeError).statusCode === 404) return;
+        // 404: already gone; 409: the engine is removing it already (AutoRemove).
+        const status = (error as DockerodeError).statusCode;
+        if (status === 404 || status === 409) return;
         throw engineError(error, `removing container ${id.slice(0, 12)}`, where);
       }
     },

@@ -3,6 +3,7 @@
  * dockerode-engine.ts and by fakes in tests. Built only in composition roots.
  */
 import type { Readable, Writable } from 'node:stream';
+import type { ErrorCode } from '../errors.js';
 import type { Secret } from '../secret/secret.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
 import type { PullState } from './pull-progress.js';
@@ -48,6 +49,8 @@ export interface ContainerSpec {
   readonly stdin: boolean;
   readonly networkMode?: string | undefined;
   readonly binds: readonly string[];
+  /** `--rm`: the engine removes the container when it exits (HostConfig.AutoRemove, as docker run sets it). */
+  readonly autoRemove: boolean;
 }
 
 /** A created container's I/O. */
@@ -69,11 +72,17 @@ export interface Engine {
   tag(source: string, repository: string, tag: string): Promise<void>;
   /** undefined when the engine has no such image. */
   inspectImage(name: string): Promise<ImageInfo | undefined>;
+  /** Creates a container; a refusal is an ERR_CONTAINER_FAILED/…NOT_FOUND/…NOT_INVOKABLE (see containerFailureCode). */
   createContainer(spec: ContainerSpec): Promise<string>;
-  /** Attaches (before start), starts, and resolves with the exit code once the container stops. */
-  runAttached(id: string, io: ContainerIo, options: { tty: boolean; stdin: boolean }): Promise<number>;
+  /**
+   * Attaches (before start), starts, and resolves with the exit code once the container stops (with
+   * `autoRemove`, once the engine removed it). A start the engine refuses rejects at once, with the attach
+   * stream and the wait request closed, so nothing keeps the process alive.
+   */
+  runAttached(id: string, io: ContainerIo, options: { tty: boolean; stdin: boolean; autoRemove: boolean }): Promise<number>;
   start(id: string): Promise<void>;
   kill(id: string, signal: string): Promise<void>;
+  /** Force-removes a container and its anonymous volumes; one already gone (or going) is not an error. */
   remove(id: string): Promise<void>;
   /** Every image with its tags and digests (one request for all). */
   listImages(): Promise<readonly ImageInfo[]>;
@@ -95,4 +104,17 @@ export function encodeRegistryAuth(auth: RegistryAuth): string {
     ...(auth.registrytoken === undefined ? {} : { registrytoken: auth.registrytoken.reveal() }),
   });
   return Buffer.from(json, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/**
+ * The error code for an engine's refusal to create or start a container, from the engine's message, the
+ * way the docker CLI picks `docker run`'s exit status (cli/command/container/run.go, runStartContainerErr):
+ * the engine reports these only as text (runc's, crun's or the Windows one), so the text is all there is.
+ * 127: the command does not exist; 126: it cannot be invoked (EACCES, EISDIR); 125: anything else.
+ */
+export function containerFailureCode(engineMessage: string): Extract<ErrorCode, 'ERR_CONTAINER_FAILED' | 'ERR_COMMAND_NOT_INVOKABLE' | 'ERR_COMMAND_NOT_FOUND'> {
+  const text = engineMessage.replace(/^Error response from daemon: /, '');
+  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(text)) return 'ERR_COMMAND_NOT_FOUND';
+  if (/permission denied|is a directory/.test(text)) return 'ERR_COMMAND_NOT_INVOKABLE';
+  return 'ERR_CONTAINER_FAILED';
 }

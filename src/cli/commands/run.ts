@@ -1,25 +1,39 @@
 /**
- * `resolver run IMAGE [options] [--] [CMD ARGS…]`: resolve, pull if needed (progress on stderr), create
- * and start a container from the **child digest**, attach, forward SIGINT/SIGTERM, exit with the
- * container's code. Offline first: when the registry cannot be reached, run the child recorded for this
- * reference and platform if the engine has it, with a warning.
+ * `resolver run [OPTIONS] IMAGE [COMMAND] [ARG...]`, as `docker run`: resolve, pull if needed (progress on
+ * stderr), create and start a container from the **child digest**, attach, forward signals, exit with the
+ * container's code. Everything after IMAGE (`--` included) belongs to the container. Exit codes are
+ * docker run's: 125 when resolver or the engine failed, 126/127 when the command cannot be invoked / does
+ * not exist, else the container's own. `--pull` picks when the registry is asked (default `newer`: every
+ * run, bounded to a few seconds when a known child could be started instead).
  */
 import type { Command } from 'commander';
-import { ResolverError } from '../../errors.js';
+import { RegistryHttpError, ResolverError } from '../../errors.js';
 import type { Engine } from '../../engine/engine.js';
-import { formatPlatformAll } from '../../platform/platform.js';
-import { familiarName, formatReference, parseReference, withDefaultTag } from '../../reference/reference.js';
+import { onlyMatcher } from '../../platform/match.js';
+import { formatPlatformAll, platform as makePlatform } from '../../platform/platform.js';
+import type { TargetPlatform } from '../../platform/detect.js';
+import { familiarName, formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { hasRepoDigest, pullResolved } from '../../resolver/pull.js';
-import { resolveImage } from '../../resolver/resolve.js';
+import { resolveImage, type Resolution } from '../../resolver/resolve.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
-import type { Output } from '../output.js';
+import { printError, type Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
 import type { SignalHub } from '../signals.js';
+
+/** When the registry is asked: docker's three policies and Podman's `newer`. */
+export const pullPolicies = ['always', 'missing', 'never', 'newer'] as const;
+/** A `--pull` value. */
+export type PullPolicy = (typeof pullPolicies)[number];
+/** resolver's default: the point of resolver is the tag's current child (README, `run`). */
+export const defaultPullPolicy: PullPolicy = 'newer';
+/** How long `--pull newer` waits for the registry when a known child could be started instead. */
+export const defaultResolveBoundMs = 5000;
 
 /** Options of `run`. */
 export interface RunOptions extends TargetOptions {
   readonly rm?: boolean;
   readonly name?: string;
+  /** `KEY=VALUE`, or a bare `KEY` that the engine leaves unset (docker's `-e KEY` with KEY unset). */
   readonly env: string[];
   readonly detach?: boolean;
   readonly interactive?: boolean;
@@ -27,6 +41,8 @@ export interface RunOptions extends TargetOptions {
   readonly network?: string;
   readonly volume: string[];
   readonly quiet?: boolean;
+  readonly pull: PullPolicy;
+  readonly resolveBoundMs?: number;
 }
 
 /** Terminal streams of the process. */
@@ -36,25 +52,94 @@ export interface RunIo {
   readonly stderr: NodeJS.WriteStream;
 }
 
-const offlineCodes = new Set(['ERR_NETWORK', 'ERR_TLS']);
+interface ImageDeps {
+  readonly output: Output;
+  readonly stderr: ProgressSink;
+  readonly signal: AbortSignal;
+}
 
-async function imageToRun(image: string, options: RunOptions, services: Services, engine: Engine, deps: { output: Output; stderr: ProgressSink; signal: AbortSignal }): Promise<string> {
+/** Registry failures after which a known child is started instead (transient, or no answer at all). */
+function isUnreachable(error: unknown): boolean {
+  if (!(error instanceof ResolverError)) return false;
+  if (error instanceof RegistryHttpError) return error.status >= 500 || error.code === 'ERR_RATE_LIMITED';
+  return error.code === 'ERR_NETWORK' || error.code === 'ERR_TLS' || error.code === 'ERR_RATE_LIMITED';
+}
+
+/** The child recorded for this reference and platform, if the engine still has it. */
+async function knownChild(ref: Reference, platformText: string, services: Services, engine: Engine): Promise<{ reference: string; pulledAt: string; digest: string } | undefined> {
+  const known = await services.state.get(formatReference(ref), platformText);
+  if (known === undefined) return undefined;
+  const reference = `${familiarName(ref)}@${known.childDigest}`;
+  const local = await engine.inspectImage(reference);
+  if (local === undefined || !hasRepoDigest(local.repoDigests, ref, known.childDigest)) return undefined;
+  return { reference, pulledAt: known.pulledAt, digest: known.childDigest };
+}
+
+/**
+ * What `--pull missing|never` may run without asking the registry: the known child, else the engine's own
+ * image of that name (`docker pull`, `docker load`) when its platform is one the target accepts.
+ */
+async function localImage(ref: Reference, target: TargetPlatform, services: Services, engine: Engine): Promise<string | undefined> {
+  const known = await knownChild(ref, formatPlatformAll(target.platform), services, engine);
+  if (known !== undefined) return known.reference;
+  const name = ref.digest === undefined ? `${familiarName(ref)}:${ref.tag ?? 'latest'}` : `${familiarName(ref)}@${ref.digest}`;
+  const info = await engine.inspectImage(name);
+  if (info === undefined) return undefined;
+  const matcher = onlyMatcher(target.platform, target.rules, target.parseContext.os);
+  return matcher.rank(makePlatform(info.os, info.architecture, info.variant)) >= 0 ? name : undefined;
+}
+
+/** Resolves, giving up after `ms` (the HTTP stack's own deadlines are a minute; undici cannot cancel a connect). */
+async function resolveWithin(ms: number, ref: Reference, target: TargetPlatform, services: Services, outer: AbortSignal): Promise<Resolution> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new ResolverError('ERR_NETWORK', `${registryHost(ref)} did not answer within ${ms / 1000} s`);
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  const work = resolveImage(services.registry, ref, target, { signal: AbortSignal.any([outer, controller.signal]) });
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, timedOut]);
+  } catch (error) {
+    if (outer.aborted) throw error;
+    throw controller.signal.aborted && controller.signal.reason instanceof ResolverError ? controller.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function imageToRun(image: string, options: RunOptions, services: Services, engine: Engine, deps: ImageDeps): Promise<string> {
   const ref = withDefaultTag(parseReference(image));
   const target = await services.target(options, deps.signal);
-  let resolution;
+  const platformText = formatPlatformAll(target.platform);
+  if (options.pull === 'never' || options.pull === 'missing') {
+    const local = await localImage(ref, target, services, engine);
+    if (local !== undefined) return local;
+    if (options.pull === 'never') {
+      throw new ResolverError('ERR_NOT_FOUND', `No such image: ${formatReference(ref)} for ${platformText} (--pull never)`, {
+        details: ['pull it first (resolver pull), or run with --pull missing or --pull newer'],
+      });
+    }
+  }
+  const known = options.pull === 'newer' ? await knownChild(ref, platformText, services, engine) : undefined;
+  let resolution: Resolution;
   try {
-    resolution = await resolveImage(services.registry, ref, target, { signal: deps.signal });
+    resolution = known === undefined
+      ? await resolveImage(services.registry, ref, target, { signal: deps.signal })
+      : await resolveWithin(options.resolveBoundMs ?? defaultResolveBoundMs, ref, target, services, deps.signal);
   } catch (error) {
-    if (!(error instanceof ResolverError) || !offlineCodes.has(error.code)) throw error;
-    const platform = formatPlatformAll(target.platform);
-    const known = await services.state.get(formatReference(ref), platform);
-    const local = known === undefined ? undefined : await engine.inspectImage(`${familiarName(ref)}@${known.childDigest}`);
-    if (known === undefined || local === undefined || !hasRepoDigest(local.repoDigests, ref, known.childDigest)) {
-      throw new ResolverError(error.code, `${error.message}; and no image was pulled before for ${formatReference(ref)} on ${platform}`, { cause: error, details: error.details });
+    if (deps.signal.aborted || !isUnreachable(error) || !(error instanceof ResolverError)) throw error;
+    if (known === undefined) {
+      const why = options.pull === 'newer' ? 'and no image was pulled before' : 'and --pull always does not start a known child';
+      throw new ResolverError(error.code, `${error.message}; ${why} for ${formatReference(ref)} on ${platformText}`, { cause: error, details: error.details });
     }
     deps.output.err(`warning: ${error.message}`);
-    deps.output.err(`warning: running ${known.childDigest}, pulled ${known.pulledAt} for ${platform}; it may be stale`);
-    return `${familiarName(ref)}@${known.childDigest}`;
+    deps.output.err(`warning: running ${known.digest}, pulled ${known.pulledAt} for ${platformText}; it may be stale`);
+    return known.reference;
   }
   const renderer = options.quiet === true ? undefined : createProgressRenderer(deps.stderr);
   const outcome = await pullResolved({ registry: services.registry, engine, credentials: services.credentials, state: services.state }, ref, resolution, target, {
@@ -64,43 +149,94 @@ async function imageToRun(image: string, options: RunOptions, services: Services
   return outcome.digestReference;
 }
 
-/** Runs the command; returns the exit code. */
+/** Signals the docker CLI forwards too (SIGINT/SIGTERM come through the hub, which also cancels a pull). */
+const extraForwarded = ['SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+
+/** Runs the command; returns the exit code (the container's, or 1 for docker's terminal check). */
 export async function run(image: string, command: readonly string[], options: RunOptions, services: Services, deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub }): Promise<number> {
+  const tty = options.tty === true;
+  const stdin = options.interactive === true && options.detach !== true;
+  // docker checks this before pulling or creating anything (cli/command/container/run.go, CheckTty).
+  if (stdin && tty && !deps.io.stdin.isTTY) {
+    deps.output.err('resolver: the input device is not a TTY');
+    return 1;
+  }
   const signal = deps.signals.controller.signal;
   const engine = await services.engine(signal);
   const reference = await imageToRun(image, options, services, engine, { ...deps, signal });
-  const tty = options.tty === true;
-  const stdin = options.interactive === true;
+  const autoRemove = options.rm === true;
   const id = await engine.createContainer({
     image: reference, name: options.name, cmd: command.length > 0 ? command : undefined, env: options.env, tty, stdin,
-    networkMode: options.network, binds: options.volume,
+    networkMode: options.network, binds: options.volume, autoRemove,
   });
   if (options.detach === true) {
-    await engine.start(id);
+    // As docker: the ID is printed once the container exists, also when its start then fails.
     deps.output.out(id);
+    try {
+      await engine.start(id);
+    } catch (error) {
+      if (autoRemove) await engine.remove(id);
+      throw error;
+    }
     return 0;
   }
   const forward = deps.signals.push((sig) => {
     void engine.kill(id, sig);
+  });
+  const extra = extraForwarded.map((sig) => {
+    const listener = (): void => void engine.kill(id, sig);
+    process.on(sig, listener);
+    return () => process.off(sig, listener);
   });
   const rawMode = tty && stdin && deps.io.stdin.isTTY;
   const onResize = (): void => void engine.resize(id, deps.io.stdout.rows, deps.io.stdout.columns);
   try {
     if (rawMode) deps.io.stdin.setRawMode(true);
     if (tty && deps.io.stdout.isTTY) deps.io.stdout.on('resize', onResize);
-    const code = await engine.runAttached(id, { stdin: stdin ? deps.io.stdin : undefined, stdout: deps.io.stdout, stderr: deps.io.stderr }, { tty, stdin });
+    const code = await engine.runAttached(id, { stdin: stdin ? deps.io.stdin : undefined, stdout: deps.io.stdout, stderr: deps.io.stderr }, { tty, stdin, autoRemove });
     if (tty && deps.io.stdout.isTTY) onResize();
     return code;
+  } catch (error) {
+    // The engine removes an AutoRemove container whose start failed; this covers engines that do not.
+    if (autoRemove) await engine.remove(id).catch(() => undefined);
+    throw error;
   } finally {
     forward();
+    for (const off of extra) off();
     if (rawMode) deps.io.stdin.setRawMode(false);
     deps.io.stdout.off('resize', onResize);
     if (stdin) deps.io.stdin.pause();
-    if (options.rm === true) await engine.remove(id);
   }
 }
 
+/** docker run's exit status for a failure of run itself: 126/127 kept, 130/143 for a signal, else 125. */
+export function runFailureExitCode(error: ResolverError, signals: SignalHub): number {
+  if (error.code === 'ERR_COMMAND_NOT_FOUND') return 127;
+  if (error.code === 'ERR_COMMAND_NOT_INVOKABLE') return 126;
+  if (error.code === 'ERR_ABORTED') return signals.exitCode();
+  return 125;
+}
+
+/** `-e KEY=VALUE` as given; `-e KEY` takes KEY's value here, or stays bare (unset in the container) as docker does. */
+export function containerEnv(entries: readonly string[], env: Readonly<Record<string, string | undefined>>): string[] {
+  return entries.map((e) => {
+    if (e.includes('=')) {
+      if (e.startsWith('=')) throw new ResolverError('ERR_USAGE', `invalid environment variable: ${e}`);
+      return e;
+    }
+    if (e.trim() === '') throw new ResolverError('ERR_USAGE', `invalid environment variable: ${e}`);
+    const value = env[e];
+    return value === undefined ? e : `${e}=${value}`;
+  });
+}
+
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+function pullPolicy(value: string): PullPolicy {
+  const policy = pullPolicies.find((p) => p === value);
+  if (policy === undefined) throw new ResolverError('ERR_USAGE', `invalid pull option: '${value}': must be one of "always", "missing", "never" or "newer"`);
+  return policy;
+}
 
 /** Registers the command. */
 export function register(
@@ -109,13 +245,15 @@ export function register(
 ): void {
   program
     .command('run')
-    .description('resolve IMAGE for this host, pull the child if needed, and run it (pinned to its digest)')
+    .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
+    .description('resolve IMAGE for this host, pull the child if needed, and run it (pinned to its digest), as docker run: everything after IMAGE, -- included, is the container\'s command; exit status 125 = resolver or the engine failed, 126 = the command cannot be invoked, 127 = it does not exist, else the container\'s')
     .argument('<image>', 'image reference')
     .argument('[command...]', 'command and arguments (override the image\'s CMD)')
     .option('--platform <platform>', 'target platform instead of the host; default $DOCKER_DEFAULT_PLATFORM')
+    .option('--pull <policy>', 'when to ask the registry: newer (every run; a known child starts if it does not answer within 5 s), always, missing, never', defaultPullPolicy)
     .option('--rm', 'remove the container when it exits')
     .option('--name <name>', 'container name')
-    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [] as string[])
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable; -e KEY takes it from here, unset stays unset)', collect, [] as string[])
     .option('-d, --detach', 'run in the background and print the container ID')
     .option('-i, --interactive', 'keep stdin open')
     .option('-t, --tty', 'allocate a terminal')
@@ -124,14 +262,16 @@ export function register(
     .option('-q, --quiet', 'no pull progress')
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', collect, [] as string[])
     .passThroughOptions()
-    .action(async (image: string, command: string[], opts: RunOptions & { insecureRegistry: string[] }) => {
+    .action(async (image: string, command: string[], opts: Omit<RunOptions, 'pull'> & { pull: string; insecureRegistry: string[] }) => {
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
-        for (const e of opts.env) {
-          if (!/^[^=]+=/.test(e) && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e)) throw new ResolverError('ERR_USAGE', `-e ${e}: expected KEY=VALUE`);
-        }
-        const env = opts.env.map((e) => (e.includes('=') ? e : `${e}=${process.env[e] ?? ''}`));
-        deps.setExitCode(await run(image, command, { ...opts, env }, services, deps));
+        const pull = pullPolicy(opts.pull);
+        const env = containerEnv(opts.env, process.env);
+        deps.setExitCode(await run(image, command, { ...opts, env, pull }, services, deps));
+      } catch (error) {
+        if (!(error instanceof ResolverError)) throw error;
+        printError(deps.output, error, false);
+        deps.setExitCode(runFailureExitCode(error, deps.signals));
       } finally {
         await services.close();
       }
