@@ -111,10 +111,11 @@ export function encodeRegistryAuth(auth: RegistryAuth): string {
  * way the docker CLI picks `docker run`'s exit status (cli/command/container/run.go, runStartContainerErr):
  * the engine reports these only as text (runc's, crun's or the Windows one), so the text is all there is.
  * 127: the command does not exist; 126: it cannot be invoked (EACCES, EISDIR); 125: anything else.
+ * Unlike the CLI's `strings.Contains`, case is ignored: runtimes other than runc capitalise strerror's text.
  */
 export function containerFailureCode(engineMessage: string): Extract<ErrorCode, 'ERR_CONTAINER_FAILED' | 'ERR_COMMAND_NOT_INVOKABLE' | 'ERR_COMMAND_NOT_FOUND'> {
   const text = engineMessage.replace(/^Error response from daemon: /, '');
-  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(text)) return 'ERR_COMMAND_NOT_FOUND';
-  if (/permission denied|is a directory/.test(text)) return 'ERR_COMMAND_NOT_INVOKABLE';
+  if (/executable file not found|no such file or directory|system cannot find the file specified/i.test(text)) return 'ERR_COMMAND_NOT_FOUND';
+  if (/permission denied|is a directory/i.test(text)) return 'ERR_COMMAND_NOT_INVOKABLE';
   return 'ERR_CONTAINER_FAILED';
 }

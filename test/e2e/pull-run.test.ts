@@ -145,10 +145,10 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
     expect(out).toBe('ready\ngot TERM\n');
   });
 
-  it('refuses a missing platform before pulling anything', async () => {
+  it('refuses a missing platform before pulling anything (exit 125, as every failure of run itself)', async () => {
     const before = await inspect(`${s.anonymous}/nomatch:latest`);
     const r = await cli(['run', '--rm', '--platform', 'linux/arm64', `${s.anonymous}/nomatch:latest`], env);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(125);
     expect(r.stderr).toContain('no matching manifest for linux/arm64 in the manifest list entries');
     expect(r.stderr).toContain('available platforms: linux/s390x, linux/mips64le');
     expect(await inspect(`${s.anonymous}/nomatch:latest`)).toEqual(before);
@@ -233,7 +233,7 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
     expect(offline.stderr).toMatch(/warning: .*refused/);
     expect(offline.stderr).toMatch(/may be stale/);
     const unknown = await cli(['run', '--rm', '-q', '--network', 'none', `${reg.host}/never-pulled:latest`], env);
-    expect(unknown.code).toBe(6);
+    expect(unknown.code).toBe(125);
     expect(unknown.stderr).toMatch(/no image was pulled before/);
   });
 
