@@ -9,9 +9,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
-import { Pusher } from '../../src/sandbox/push.js';
-import { startRegistry, type RunningRegistry } from '../../src/sandbox/registry-server.js';
-import { busyboxRoot, publishIndex } from '../../src/sandbox/samples.js';
+import { Pusher } from '../sandbox/push.js';
+import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
+import { busyboxRoot, publishIndex } from '../sandbox/samples.js';
 import { cliPath } from './cli.js';
 
 const s = inject('services');
