@@ -7,6 +7,7 @@
 import { CommanderError } from 'commander';
 import { exitCodeOf, ResolverError } from '../errors.js';
 import { printError, processOutput } from './output.js';
+import { noEscapesWanted } from './progress.js';
 import { buildProgram, commanderExit } from './program.js';
 import { createServices } from './services.js';
 import { SignalHub } from './signals.js';
@@ -22,7 +23,14 @@ async function main(argv: readonly string[]): Promise<number> {
   let exitCode = 0;
   const program = buildProgram({
     output: processOutput,
-    stderr: { write: (t) => void process.stderr.write(t), isTTY: process.stderr.isTTY, columns: process.stderr.columns },
+    stderr: {
+      write: (t) => void process.stderr.write(t),
+      isTTY: process.stderr.isTTY,
+      get columns() {
+        return process.stderr.columns;
+      },
+      noEscapes: noEscapesWanted(process.env),
+    },
     io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
     signals,
     setExitCode: (code) => {

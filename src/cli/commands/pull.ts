@@ -52,7 +52,8 @@ export function register(program: Command, deps: { output: Output; stderr: Progr
         }
         if (!quiet) {
           const bytes = [...(o.progress?.layers.values() ?? [])].reduce((a, l) => a + l.total, 0);
-          const what = o.pulled ? `pulled ${o.progress?.layers.size ?? 0} layers (${formatBytes(bytes)})` : 'already present, nothing pulled';
+          const layers = o.progress?.layers.size ?? 0;
+          const what = o.pulled ? `pulled ${layers} layer${layers === 1 ? '' : 's'} (${formatBytes(bytes)})` : 'already present, nothing pulled';
           deps.output.err(`${o.tagged ?? o.digestReference}: ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         }
         deps.output.out(o.resolution.chosen.digest);
