@@ -6,35 +6,24 @@
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResolverError } from '../errors.js';
 import { createHttpClient, type HttpClient } from '../http/http.js';
 import { TokenCache } from '../registry/auth.js';
 import { RegistryClient, type Repository } from '../registry/client.js';
+import { expectResolverError } from '../../test/fakes/expect-error.js';
+import { closeLoopbackServers, startLoopbackServer, type LoopbackHandler } from '../../test/fakes/loopback-server.js';
 import { BlobCopier } from './copy-blob.js';
 
-const servers: Server[] = [];
 const clients: HttpClient[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await closeLoopbackServers();
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
-async function serve(handler: (req: IncomingMessage, res: ServerResponse, body: Buffer) => void): Promise<string> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handler(req, res, Buffer.concat(chunks)));
-    req.on('error', () => undefined);
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  return `127.0.0.1:${typeof a === 'object' && a !== null ? a.port : 0}`;
-}
+/** A loopback fake registry; its `host:port`. */
+const serve = async (handler: LoopbackHandler): Promise<string> => (await startLoopbackServer(handler)).host;
 
 function registry(): RegistryClient {
   const http = createHttpClient({ connectTimeoutMs: 1000, headersTimeoutMs: 2000 });
@@ -105,9 +94,7 @@ describe('BlobCopier', () => {
     bad[bad.length - 1] = 0;
     const source = await serve((_req, res) => res.end(bad));
     const dst = await target(0);
-    const error = await new BlobCopier(registry()).copy(repo(source, 'src'), repo(dst.host, 'dst'), { digest, size: blob.length }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ResolverError);
-    expect((error as ResolverError).code).toBe('ERR_DIGEST_MISMATCH');
+    await expectResolverError(new BlobCopier(registry()).copy(repo(source, 'src'), repo(dst.host, 'dst'), { digest, size: blob.length }), 'ERR_DIGEST_MISMATCH');
     expect(dst.stored).toEqual([]);
   });
 
@@ -121,8 +108,7 @@ describe('BlobCopier', () => {
       res.writeHead(403, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'no push' }] }));
     });
-    const error = await new BlobCopier(registry()).copy(repo(source, 'src'), repo(dst, 'dst'), { digest, size: blob.length }).catch((e: unknown) => e);
-    expect((error as ResolverError).code).toBe('ERR_REGISTRY_AUTH');
+    await expectResolverError(new BlobCopier(registry()).copy(repo(source, 'src'), repo(dst, 'dst'), { digest, size: blob.length }), 'ERR_REGISTRY_AUTH');
     expect(gets).toBeLessThanOrEqual(1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResolverError } from '../errors.js';
+import { expectResolverErrorSync } from '../../test/fakes/expect-error.js';
 import { inPool, ManifestSpec, parseSpecReferences } from './push-spec.js';
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -61,16 +61,6 @@ describe('inPool', () => {
 
 describe('the spec, checked before any request', () => {
   const spec = (over: Record<string, unknown>): ManifestSpec => ManifestSpec.parse({ image: 'reg:5000/app:1', manifests: [{ image: 'reg:5000/app-amd64:1' }], ...over });
-  const fails = (f: () => unknown): ResolverError => {
-    try {
-      f();
-    } catch (error) {
-      if (error instanceof ResolverError) return error;
-      throw error;
-    }
-    throw new Error('expected a failure');
-  };
-
   it('normalises the references and keeps entries in order', () => {
     const { target, entries } = parseSpecReferences(spec({ manifests: [{ image: 'reg:5000/a' }, { image: 'alpine@sha256:' + 'a'.repeat(64) }] }));
     expect(target).toMatchObject({ domain: 'reg:5000', path: 'app', tag: '1' });
@@ -81,12 +71,10 @@ describe('the spec, checked before any request', () => {
   });
 
   it('refuses a target by digest, a bad extra tag, and names a bad entry', () => {
-    const digest = fails(() => parseSpecReferences(spec({ image: 'reg:5000/app@sha256:' + '0'.repeat(64) })));
-    expect(digest.code).toBe('ERR_USAGE');
+    const digest = expectResolverErrorSync(() => parseSpecReferences(spec({ image: 'reg:5000/app@sha256:' + '0'.repeat(64) })), 'ERR_USAGE');
     expect(digest.message).toMatch(/names a digest; an index is pushed under a tag/);
-    expect(fails(() => parseSpecReferences(spec({ tags: ['ok', 'bad tag!'] }))).message).toBe('tags[1]: "bad tag!" is not a valid tag');
-    const entry = fails(() => parseSpecReferences(spec({ manifests: [{ image: 'reg:5000/ok' }, { image: 'reg:5000/Upper:1' }] })));
-    expect(entry.code).toBe('ERR_REFERENCE_INVALID');
+    expect(expectResolverErrorSync(() => parseSpecReferences(spec({ tags: ['ok', 'bad tag!'] })), 'ERR_USAGE').message).toBe('tags[1]: "bad tag!" is not a valid tag');
+    const entry = expectResolverErrorSync(() => parseSpecReferences(spec({ manifests: [{ image: 'reg:5000/ok' }, { image: 'reg:5000/Upper:1' }] })), 'ERR_REFERENCE_INVALID');
     expect(entry.message).toMatch(/^manifests\[1\]: invalid reference "reg:5000\/Upper:1"/);
   });
 

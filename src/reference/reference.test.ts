@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResolverError } from '../errors.js';
+import { expectResolverErrorSync } from '../../test/fakes/expect-error.js';
 import { credentialKey, familiarString, formatReference, parseReference, registryHost, withDefaultTag } from './reference.js';
 
 const d64 = 'dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9c';
@@ -95,15 +95,7 @@ describe('parseReference', () => {
   });
 
   it.each(invalid)('rejects %s', (input, message) => {
-    let caught: unknown;
-    try {
-      parseReference(input);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(ResolverError);
-    expect((caught as ResolverError).code).toBe('ERR_REFERENCE_INVALID');
-    expect((caught as ResolverError).message).toMatch(message);
+    expect(expectResolverErrorSync(() => parseReference(input), 'ERR_REFERENCE_INVALID').message).toMatch(message);
   });
 
   it('splits domain and path and keeps tag and digest', () => {

@@ -6,10 +6,10 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
+import { closeLoopbackServers, startLoopbackServer } from '../fakes/loopback-server.js';
 import { buildImage } from '../sandbox/oci-builder.js';
 import { Pusher } from '../sandbox/push.js';
 import { cli } from './cli.js';
@@ -25,7 +25,6 @@ const hasDocker = (() => {
   }
 })();
 let dockerConfig = '';
-let fake: Server | undefined;
 let fakeHost = '';
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -41,7 +40,7 @@ beforeAll(async () => {
   dockerConfig = await mkdtemp(join(s.tmp, 'cli-manifest-docker-'));
   // A loopback registry that serves one manifest that is not JSON, with a correct digest.
   const notJson = Buffer.from('this is not JSON');
-  fake = createServer((req, res) => {
+  const fake = await startLoopbackServer((req, res) => {
     if (req.url === '/v2/') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       return;
@@ -53,14 +52,12 @@ beforeAll(async () => {
     }
     res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => fake?.listen(0, '127.0.0.1', resolve));
-  const address = fake.address();
-  fakeHost = `127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  fakeHost = fake.host;
 });
 
 afterAll(async () => {
   await http.close();
-  await new Promise<void>((resolve) => (fake === undefined ? resolve() : fake.close(() => resolve())));
+  await closeLoopbackServers();
 });
 
 describe.runIf(hasDocker || process.env['CI'] === 'true')('manifest inspect -v prints what docker manifest inspect -v prints', () => {
