@@ -13,6 +13,7 @@ import { Pusher } from '../sandbox/push.js';
 import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
 import { busyboxRoot, publishIndex } from '../sandbox/samples.js';
 import { cliPath } from './cli.js';
+import { engineApi } from './engine-api.js';
 
 const s = inject('services');
 const dockerHost = s.engine;
@@ -102,6 +103,28 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
     const missing = await run(['--pull', 'missing', other]);
     expect(missing.code, missing.stderr).toBe(0);
     expect(missing.stdout).toBe('other-v1\n');
+  });
+
+  it('never and missing start an image the engine got elsewhere (docker tag/load) when its platform fits, and ask no registry', async () => {
+    const api = engineApi(dockerHost ?? '');
+    // On a loopback host where nothing listens: a policy that asked a registry would fail, not reach out.
+    const loaded = `127.0.0.1:9/resolver-loaded-${process.pid}`;
+    try {
+      const tagged = await api.post(`/images/${encodeURIComponent(ref())}/tag?repo=${encodeURIComponent(loaded)}&tag=v1`);
+      expect(tagged.status).toBe(201);
+      for (const policy of ['never', 'missing']) {
+        const r = await run(['--pull', policy, `${loaded}:v1`]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toBe('v2\n');
+      }
+      // An arm64 target does not accept this amd64 image: never has nothing to run.
+      const other = await run(['--pull', 'never', '--platform', 'linux/arm64', `${loaded}:v1`]);
+      expect(other.code).toBe(125);
+      expect(other.stderr).toContain(`No such image: ${loaded}:v1 for linux/arm64`);
+    } finally {
+      await api.del(`/images/${encodeURIComponent(`${loaded}:v1`)}`);
+      await api.close();
+    }
   });
 
   it('a registry that accepts connections and never answers: newer starts the known child within the bound, with a warning; missing and never do not connect', async () => {
