@@ -31,7 +31,7 @@ export function addRulesOptions(cmd: Command, help: { store: string; engineVersi
 export function addEngineOptions(program: Command): Command {
   return program
     .option('-H, --host <host>', 'Docker Engine to connect to (unix:///path/docker.sock, tcp://HOST:PORT), as docker -H; overrides DOCKER_HOST and contexts')
-    .option('--context <name>', 'docker context to use (overrides DOCKER_HOST, DOCKER_CONTEXT and "docker context use"); "default" = DOCKER_HOST or the default socket');
+    .option('-c, --context <name>', 'docker context to use (overrides DOCKER_HOST, DOCKER_CONTEXT and "docker context use"); "default" = DOCKER_HOST or the default socket');
 }
 
 /** The global engine options as parsed. */

@@ -63,6 +63,11 @@ describe('program options', () => {
     expect(a.asked).toEqual([expect.objectContaining({ engineHost: 'unix:///run/x.sock', engineContext: undefined })]);
     const b = await harness().parse(['--context', 'edge', 'manifest', 'inspect', 'alpine']);
     expect(b.asked).toEqual([expect.objectContaining({ engineContext: 'edge' })]);
+    // -c before the command is docker's --context; after `daemon`/`check` it stays their --config.
+    const c = await harness().parse(['-c', 'edge', 'platform']);
+    expect(c.asked).toEqual([expect.objectContaining({ engineContext: 'edge' })]);
+    const d = await harness().parse(['-c', '/etc/resolver/resolver.yaml', 'check']);
+    expect(usage(d.error)).toBe('--host/--context do not apply to "resolver check"');
   });
 
   it('--insecure-registry is repeatable on every command that has it', async () => {
