@@ -15,7 +15,8 @@ const realIndex = Buffer.from(JSON.stringify({
   ],
 }, null, 2));
 
-describe('manifest classification properties', () => {
+// A run count bounds each property, not the clock: on a loaded 2-core machine 10,000 runs can take longer than 5 s.
+describe('manifest classification properties', { timeout: 120_000 }, () => {
   test.prop([fc.jsonValue(), fc.constantFrom(...manifestAccept, 'application/json', '', 'text/plain', 'application/x-foo')], { numRuns: runs })(
     'any JSON value: a classified document or a typed error, never a crash',
     (value, contentType) => {

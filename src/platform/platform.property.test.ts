@@ -9,7 +9,8 @@ const runs = Number.parseInt(process.env['FC_RUNS'] ?? '10000', 10);
 const ctx = { os: 'linux', architecture: 'arm', cpuVariant: 'v6' };
 const word = fc.constantFrom('linux', 'windows', 'darwin', 'amd64', 'arm64', 'arm', 'aarch64', 'x86_64', 'i386', 'armhf', 'armel', 'v7', 'v8', '8', 'v9.2', 's390x', 'riscv64', '(10.0.20348)', '+gpu', '/', '*', '%2B', '');
 
-describe('parsePlatform properties', () => {
+// A run count bounds each property, not the clock: on a loaded 2-core machine 10,000 runs can take longer than 5 s.
+describe('parsePlatform properties', { timeout: 120_000 }, () => {
   test.prop([fc.string({ maxLength: 60 })], { numRuns: runs })('arbitrary text: a Platform or a typed error', (s) => {
     try {
       const p = parsePlatform(s, ctx);
