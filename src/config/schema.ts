@@ -1,12 +1,15 @@
 /**
  * The daemon's configuration: a zod schema (strict: unknown keys are errors) that also validates cron
- * strings, references and platforms, so an error can name the key and the fix. The JSON Schema in
- * config/resolver.schema.json is generated from it. Pure: the cron checker is passed in.
+ * strings, references, platforms, addresses and durations, so an error can name the key and the fix, and that
+ * rejects configs that would pass but never work (a duplicate entry, a per-second schedule against a remote
+ * registry). The JSON Schema in config/resolver.schema.json is generated from its input side. Pure: the cron
+ * checker is passed in.
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
-import { parsePlatform } from '../platform/platform.js';
-import { parseReference } from '../reference/reference.js';
+import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
+import { checkCronFields } from './cron.js';
+import { hostnameOf, isLoopbackHostname, loopbackListenProblem, platformKey, platformProblem, portProblem } from './values.js';
 
 /** Checks a cron expression; returns a reason when it is invalid. */
 export type CronCheck = (expression: string) => string | undefined;
@@ -23,19 +26,29 @@ export function parseDuration(value: string | number): number {
   return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
 }
 
-const Duration = z.union([z.number().nonnegative(), z.string().regex(durationRe, 'a duration such as 30s, 5m or 1h')]);
+/** The longest delay Node's timers can arm (2^31−1 ms, about 24.8 days); longer ones fire at once. */
+export const maxDurationMs = 2 ** 31 - 1;
+
+/** At most this many `images` entries (a config of 200,000 was seen to be accepted and then choke the daemon). */
+export const maxImages = 10_000;
+
+const Duration = z
+  .union([z.number().nonnegative().max(maxDurationMs / 1000), z.string().regex(durationRe, 'a duration such as 30s, 5m or 1h')])
+  .superRefine((value, ctx) => {
+    if (typeof value === 'string' && durationRe.test(value) && parseDuration(value) > maxDurationMs) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is longer than Node's timers allow (2^31-1 ms, about 24.8 days)` });
+    }
+  });
 
 function buildSchema(checkCron: CronCheck) {
   const Cron = z.string().superRefine((value, ctx) => {
-    const reason = checkCron(value);
+    const fields = checkCronFields(value);
+    const reason = fields.ok ? checkCron(value) : fields.reason;
     if (reason !== undefined) ctx.addIssue({ code: 'custom', message: `"${value}" is not a valid cron expression (${reason}); use 5 or 6 fields, e.g. "*/15 * * * *"` });
   });
   const PlatformSpec = z.string().superRefine((value, ctx) => {
-    try {
-      parsePlatform(value, { os: 'linux', architecture: 'amd64', cpuVariant: '' });
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
-    }
+    const problem = platformProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   });
   const ImageRef = z.string().superRefine((value, ctx) => {
     try {
@@ -54,28 +67,88 @@ function buildSchema(checkCron: CronCheck) {
     retain: z.number().int().min(0).max(20).optional().describe('previous children to keep for rollback; default: the global retain'),
   });
 
-  return z.strictObject({
-    engine: z.preprocess((v) => v ?? {}, z.strictObject({
-      host: z.string().regex(/^(unix|tcp):\/\//, 'unix:///path or tcp://host:port').optional().describe('Docker Engine address; default: $DOCKER_HOST, else unix:///var/run/docker.sock'),
-    })).describe('Docker Engine connection'),
-    schedule: Cron.default('*/15 * * * *').describe('when to check every image (node-cron syntax, 5 or 6 fields)'),
-    splay: Duration.default('60s').describe('random delay before each run, the same for a host and image every time, so a fleet spreads its requests'),
-    concurrency: z.number().int().min(1).max(32).default(2).describe('images checked at once'),
-    platform: PlatformSpec.optional().describe('target platform for all images; default: detected from the engine'),
-    onMissingPlatform: MissingPolicy.default('hold'),
-    retain: z.number().int().min(0).max(20).default(1).describe('previous children to keep for rollback (never one a container uses)'),
-    registries: z.preprocess((v) => v ?? {}, z.strictObject({
-      insecure: z.array(z.string()).default([]).describe('hosts reached over plain HTTP / unverified TLS (loopback always is)'),
-      dockerConfig: z.string().optional().describe('folder holding a docker config.json with credentials; default: $CREDENTIALS_DIRECTORY or $DOCKER_CONFIG'),
-    })),
-    stateDir: z.string().optional().describe('state folder; default: $STATE_DIRECTORY, /var/lib/resolver for root'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
-    metrics: z.strictObject({
-      listen: z.string().regex(/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/, 'a loopback address such as 127.0.0.1:9464').describe('serve /healthz and /metrics here'),
-    }).optional().describe('loopback HTTP endpoint, off by default'),
-    shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
-    images: z.array(Image).min(1, 'name at least one image to keep pulled').describe('the tags to keep pulled'),
+  const Engine = z.strictObject({
+    host: z
+      .string()
+      .regex(/^(unix|tcp):\/\//, 'unix:///path or tcp://host:port')
+      .superRefine((value, ctx) => {
+        const port = /^tcp:\/\/(?:\[[^\]]*\]|[^:/]*):([^/]*)/.exec(value)?.[1];
+        const problem = port === undefined ? undefined : portProblem(port);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${problem} in "${value}"` });
+      })
+      .optional()
+      .describe('Docker Engine address; default: $DOCKER_HOST, else unix:///var/run/docker.sock'),
   });
+  const Registries = z.strictObject({
+    insecure: z.array(z.string()).default([]).describe('hosts reached over plain HTTP / unverified TLS (loopback always is)'),
+    dockerConfig: z.string().optional().describe('folder holding a docker config.json with credentials; default: $CREDENTIALS_DIRECTORY or $DOCKER_CONFIG'),
+  });
+  const Metrics = z.strictObject({
+    listen: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = loopbackListenProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe('serve /healthz and /metrics here: a loopback address such as 127.0.0.1:9464'),
+  });
+
+  return z
+    .strictObject({
+      // Optional in the file; `engine:` or `registries:` with only comments under them (YAML null) means the defaults.
+      engine: Engine.nullish().transform((v) => v ?? {}).describe('Docker Engine connection'),
+      schedule: Cron.default('*/15 * * * *').describe('when to check every image (node-cron syntax, 5 or 6 fields)'),
+      splay: Duration.default('60s').describe('random delay before each run, the same for a host and image every time, so a fleet spreads its requests'),
+      concurrency: z.number().int().min(1).max(32).default(2).describe('images checked at once'),
+      platform: PlatformSpec.optional().describe('target platform for all images; default: detected from the engine'),
+      onMissingPlatform: MissingPolicy.default('hold'),
+      retain: z.number().int().min(0).max(20).default(1).describe('previous children to keep for rollback (never one a container uses)'),
+      registries: Registries.nullish().transform((v) => v ?? Registries.parse({})).describe('registry access'),
+      stateDir: z.string().optional().describe('state folder; default: $STATE_DIRECTORY, /var/lib/resolver for root'),
+      logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+      metrics: Metrics.nullish().transform((v) => v ?? undefined).describe('loopback HTTP endpoint, off by default'),
+      shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
+      allowSubMinuteSchedule: z.boolean().default(false).describe('allow schedules that fire more than once a minute against registries that are not on loopback (it burns registry quota on a fleet)'),
+      images: z.array(Image).min(1, 'name at least one image to keep pulled').max(maxImages, `at most ${maxImages} entries`).describe('the tags to keep pulled'),
+    })
+    .superRefine((config, ctx) => {
+      const seen = new Map<string, number>();
+      let globalReported = false;
+      for (const [i, entry] of config.images.entries()) {
+        let ref;
+        let target: string | undefined;
+        try {
+          ref = parseReference(entry.image);
+          target = platformKey(entry.platform ?? config.platform);
+        } catch {
+          continue; // Reported on the entry itself.
+        }
+        const key = `${formatReference(withDefaultTag(ref))} ${target ?? ''}`;
+        const first = seen.get(key);
+        if (first === undefined) seen.set(key, i);
+        else {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['images', i],
+            params: { duplicateOf: first },
+            message: `duplicate entry: images[${first}] already keeps ${entry.image} pulled for ${target ?? "the engine's platform"}; remove one, or give them different platforms`,
+          });
+        }
+        const schedule = entry.schedule ?? config.schedule;
+        const check = checkCronFields(schedule);
+        const fires = check.ok ? check.perMinute : 1;
+        if (fires > 1 && !config.allowSubMinuteSchedule && !isLoopbackHostname(hostnameOf(ref.domain))) {
+          if (entry.schedule === undefined && globalReported) continue;
+          globalReported ||= entry.schedule === undefined;
+          ctx.addIssue({
+            code: 'custom',
+            path: entry.schedule === undefined ? ['schedule'] : ['images', i, 'schedule'],
+            message: `"${schedule}" checks ${fires} times a minute and ${entry.image} (images[${i}]) is not on a loopback registry: on a fleet that burns registry quota (Docker Hub counts every manifest request); check at most once a minute (5 fields), or set allowSubMinuteSchedule: true`,
+          });
+        }
+      }
+    })
+    .transform((config) => ({ ...config, splayMs: Math.round(parseDuration(config.splay)), shutdownTimeoutMs: Math.round(parseDuration(config.shutdownTimeout)) }));
 }
 
 /** The config schema with a cron checker. */
@@ -83,10 +156,10 @@ export function configSchema(checkCron: CronCheck) {
   return buildSchema(checkCron);
 }
 
-/** A validated config. */
+/** A validated config. `splayMs` and `shutdownTimeoutMs` are the durations in milliseconds. */
 export type Config = z.infer<ReturnType<typeof buildSchema>>;
 
-/** The JSON Schema of the config file (for editors). */
+/** The JSON Schema of the config file (for editors): the input side, so keys with defaults are optional. */
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(buildSchema(() => undefined), { io: 'input', target: 'draft-2020-12' });
 }

@@ -173,3 +173,13 @@ export function formatPlatformAll(p: Platform): string {
 export function isUnknownPlatform(p: Pick<Platform, 'os' | 'architecture'>): boolean {
   return p.os === 'unknown' && p.architecture === 'unknown';
 }
+
+/** True for an OS that Go (and so containerd's parser) knows, after `normalizeOS`. */
+export function isKnownOS(os: string): boolean {
+  return knownOS.has(os);
+}
+
+/** True for an architecture that Go (and so containerd's parser) knows, after `normalizeArch`. */
+export function isKnownArchitecture(architecture: string): boolean {
+  return knownArch.has(architecture);
+}
