@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResolverError } from '../errors.js';
+import { RegistryHttpError, ResolverError } from '../errors.js';
 import { createHttpClient, type HttpClient } from '../http/http.js';
 import { TokenCache } from './auth.js';
 import { blobDeadlineMs, parseRateLimit, parseRetryAfter, RegistryClient, uploadTarget, type Repository } from './client.js';
@@ -143,8 +143,35 @@ describe('RegistryClient against fake servers', () => {
     });
     const e = await failure(client().resolveTag(repo(long.host), 'v1'));
     expect(e.code).toBe('ERR_RATE_LIMITED');
-    expect(e.message).toMatch(/retry after 86400 s/);
+    expect(e.message).toMatch(/retry after 900 s \(it asked for 86400 s; capped\)/);
     expect(long.hits.length).toBe(1);
+  });
+
+  it.each([
+    ['86400', 900],
+    [new Date(Date.now() + 7 * 86_400_000).toUTCString(), 900],
+    ['120', 120],
+  ])('caps Retry-After %s at 15 minutes in the error the daemon waits on (13.15)', async (header, expected) => {
+    const s = await serve((_req, res) => {
+      res.writeHead(429, { 'retry-after': header });
+      res.end();
+    });
+    const e = await failure(client().resolveTag(repo(s.host), 'v1'));
+    expect(e).toBeInstanceOf(RegistryHttpError);
+    expect((e as RegistryHttpError).retryAfterSeconds).toBe(expected);
+  });
+
+  it('takes the Retry-After cap from the options', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(503, { 'retry-after': '3600' });
+      res.end();
+    });
+    const http = createHttpClient();
+    clients.push(http);
+    const c = new RegistryClient({ http, tokens: new TokenCache(http, () => 0), clock: () => 0, credentials: { get: () => Promise.resolve(undefined) }, retry: { retryAfterCapMs: 60_000, maxRetryAfterMs: 1 } });
+    const e = await failure(c.resolveTag(repo(s.host), 'v1'));
+    expect((e as RegistryHttpError).retryAfterSeconds).toBe(60);
+    expect(s.hits.length).toBe(1);
   });
 
   it('retries a 5xx burst with backoff, at most 3 attempts', async () => {

@@ -8,6 +8,7 @@
 import { ResolverError, RegistryHttpError, type ErrorCode } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { isLoopbackIp } from '../http/ip.js';
+import { sanitizeRemoteText } from '../http/remote-text.js';
 import type { HttpClient, HttpResponse, StreamBody } from '../http/http.js';
 import { digestOf, verifyDigest } from '../manifest/classify.js';
 import { manifestAccept } from '../manifest/media-types.js';
@@ -99,6 +100,12 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
   /** Longest Retry-After this process will wait; a longer one fails with ERR_RATE_LIMITED. */
   readonly maxRetryAfterMs: number;
+  /**
+   * Cap on the Retry-After an error reports (and the daemon then waits): one `Retry-After: 86400` must not
+   * stop checks for a day (issue 13.15; reliability.md §6 case 14).
+   * @default 900_000 (15 min)
+   */
+  readonly retryAfterCapMs: number;
 }
 
 /** Dependencies of a client. */
@@ -171,6 +178,11 @@ function foreignLogin(repo: Repository, url: URL, method: string, what: string):
   }, { details: [`${repo.host} redirected the request, or handed the upload, to ${url.host}, which wants a login of its own; ask the registry's operator to let ${url.host} accept the registry's tokens or signed URLs`] });
 }
 
+/** A response's media type without parameters, safe to print. */
+function contentTypeOf(res: HttpResponse): string {
+  return sanitizeRemoteText((res.headers['content-type'] ?? '').split(';')[0] ?? '', 200);
+}
+
 interface OciError {
   code: string;
   message: string;
@@ -186,7 +198,8 @@ function ociErrors(body: Buffer): OciError[] {
       if (typeof e !== 'object' || e === null) return [];
       const code = (e as { code?: unknown }).code;
       const message = (e as { message?: unknown }).message;
-      return typeof code === 'string' ? [{ code, message: typeof message === 'string' ? message.slice(0, 300) : '' }] : [];
+      // Registry text is sanitised where it enters: it reaches terminals and logs (13.18).
+      return typeof code === 'string' ? [{ code: sanitizeRemoteText(code, 64), message: typeof message === 'string' ? sanitizeRemoteText(message) : '' }] : [];
     });
   } catch {
     return [];
@@ -211,7 +224,7 @@ export class RegistryClient {
 
   constructor(options: RegistryClientOptions) {
     this.#o = options;
-    this.#retry = { attempts: 3, baseDelayMs: 500, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, ...options.retry };
+    this.#retry = { attempts: 3, baseDelayMs: 500, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryAfterCapMs: 900_000, ...options.retry };
     this.#sleep = options.sleep ?? sleepDefault;
   }
 
@@ -382,7 +395,9 @@ export class RegistryClient {
     const errors = ociErrors(res.body);
     const challengeError = preferredChallenge(parseWwwAuthenticate(res.headers['www-authenticate'] ?? ''))?.params['error'];
     const code = challengeError === 'insufficient_scope' ? 'DENIED' : challengeError === 'invalid_token' ? 'UNAUTHORIZED' : errors[0]?.code;
-    const fields = { status: res.status, method, url: `${res.url.origin}${res.url.pathname}`, retryAfterSeconds: parseRetryAfter(res.headers['retry-after']) };
+    const asked = parseRetryAfter(res.headers['retry-after']);
+    const capSeconds = Math.floor(this.#retry.retryAfterCapMs / 1000);
+    const fields = { status: res.status, method, url: `${res.url.origin}${res.url.pathname}`, retryAfterSeconds: asked === undefined ? undefined : Math.min(asked, capSeconds) };
     const fromServer = errors[0]?.message ? ` (${errors[0].code.toLowerCase()}: ${errors[0].message})` : '';
     const make = (c: ErrorCode, message: string, details: string[] = []): RegistryHttpError => new RegistryHttpError(c, message, fields, { details });
     if (res.status === 401 || res.status === 403 || code === 'DENIED' || code === 'UNAUTHORIZED') {
@@ -406,7 +421,7 @@ export class RegistryClient {
     }
     if (res.status === 429 || code === 'TOOMANYREQUESTS') {
       const rl = this.rateLimits.get(repo.host);
-      const wait = fields.retryAfterSeconds === undefined ? '' : `; retry after ${fields.retryAfterSeconds} s`;
+      const wait = fields.retryAfterSeconds === undefined ? '' : `; retry after ${fields.retryAfterSeconds} s${asked !== undefined && asked > capSeconds ? ` (it asked for ${asked} s; capped)` : ''}`;
       const quota = rl?.remaining === undefined ? '' : ` (rate limit ${rl.remaining}/${rl.limit ?? '?'} remaining)`;
       return make('ERR_RATE_LIMITED', `${repo.host} is rate limiting requests for ${name}${wait}${quota}`, ['wait, or log in to get a higher limit']);
     }
@@ -423,7 +438,7 @@ export class RegistryClient {
     const accept = manifestAccept.join(', ');
     const head = await this.#request(repo, 'HEAD', path, accept, what, signal);
     const digest = head.headers['docker-content-digest'];
-    const mediaType = (head.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+    const mediaType = contentTypeOf(head);
     const size = Number.parseInt(head.headers['content-length'] ?? '', 10);
     if (head.status === 200 && digest !== undefined && parseDigest(digest).ok && knownManifestTypes.has(mediaType as never) && Number.isFinite(size)) {
       return { digest, mediaType, size };
@@ -432,9 +447,9 @@ export class RegistryClient {
     const computed = digestOf(res.body);
     const header = res.headers['docker-content-digest'];
     if (header !== undefined && header !== computed) {
-      this.#o.onWarning?.(`${what}: Docker-Content-Digest ${header} does not match the served bytes (${computed}); using the computed digest`);
+      this.#o.onWarning?.(`${what}: Docker-Content-Digest ${sanitizeRemoteText(header, 100)} does not match the served bytes (${computed}); using the computed digest`);
     }
-    return { digest: computed, mediaType: (res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '', size: res.body.byteLength, body: res.body };
+    return { digest: computed, mediaType: contentTypeOf(res), size: res.body.byteLength, body: res.body };
   }
 
   /** GETs a manifest by digest and verifies it byte for byte. */
@@ -445,7 +460,7 @@ export class RegistryClient {
     if (expectedSize !== undefined && res.body.byteLength !== expectedSize) {
       throw new ResolverError('ERR_DIGEST_MISMATCH', `${what}: the index says ${expectedSize} bytes, the registry served ${res.body.byteLength}`);
     }
-    return { digest, contentType: res.headers['content-type'] ?? '', body: res.body };
+    return { digest, contentType: sanitizeRemoteText(res.headers['content-type'] ?? '', 200), body: res.body };
   }
 
   /** True when the repository has the blob. */

@@ -60,9 +60,8 @@ export async function resolveImage(registry: RegistryClient, input: Reference, t
   } else {
     const tag = options.top ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal));
     top = { digest: tag.digest, mediaType: tag.mediaType, size: tag.size };
-    if (!isIndexMediaType(tag.mediaType) && tag.body === undefined && !options.describeSingle) {
-      return { reference: ref, top, levels: [], chosen: { ...top, platform: undefined } };
-    }
+    // The document decides what it is, never a HEAD's Content-Type alone (issue 13.16): a HEAD that calls
+    // an index an image manifest would otherwise make the index digest "the child".
     if (tag.body !== undefined) {
       body = tag.body;
       contentType = tag.mediaType;
