@@ -14,9 +14,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const version = pkg.version;
-const release = join(root, 'release');
-const work = join(root, '.tmp', 'package');
+// Options for the upgrade test: --version V (default: package.json's), --out DIR (default: release/).
+const option = (name) => {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? undefined : process.argv[i + 1];
+};
+const version = option('--version') ?? pkg.version;
+const release = resolve(option('--out') ?? join(root, 'release'));
+const work = join(root, '.tmp', `package-${process.pid}`);
 
 /** Packages the bundle requires at run time (scripts/bundle.mjs `external`, less cpu-features: only ssh2 wants it, and ssh2 is stubbed). */
 const runtimeExternals = ['systeminformation', 'node-cron', 'pino', 'yaml'];
@@ -169,6 +174,7 @@ function buildTarball(time) {
   return out;
 }
 
+if (!/^\d+\.\d+\.\d+([~+.-][0-9A-Za-z.~+-]+)?$/.test(version)) fail(`version ${version} is not a Debian upstream version`);
 if (!existsSync(join(root, 'dist', 'resolver.bundle.cjs'))) fail('dist/resolver.bundle.cjs is missing: run npm run build first');
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
