@@ -25,7 +25,7 @@ if [ "$arch" = amd64 ]; then
     trixie "$partial" >&2
 else
   packaging/qemu/in-userns.sh .tmp/qemu mmdebstrap --quiet --mode=root --architectures="$arch" --variant=extract \
-    --include=nodejs,dash \
+    --include=nodejs,dash,libatomic1 \
     --setup-hook='mkdir -p "$1/usr/bin" "$1/usr/lib" && ln -s usr/bin "$1/bin" && ln -s usr/lib "$1/lib" && ln -s usr/sbin "$1/sbin"' \
     --customize-hook='mkdir -p "$1/usr/sbin" "$1/tmp" "$1/proc" "$1/dev" "$1/sys" "$1/run" && chmod 1777 "$1/tmp" && ln -sf dash "$1/usr/bin/sh"' \
     trixie "$partial" >&2

@@ -186,19 +186,16 @@ describe.runIf(s.engine !== undefined).each(selected)('e2e smoke on %s', (rt) =>
     d.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => d.on('close', (code, signal) => done({ code, signal })));
     try {
-      // One full cycle after the start: the daemon's own status says the image was checked by it.
-      const deadline = Date.now() + 180_000;
-      let status: { daemon?: string; images?: { lastCheck?: string; state?: string }[] } = {};
-      const startedAt = new Date().toISOString();
-      for (;;) {
-        const r = await cli(['status', '--config', config, '--json']);
-        if (r.code === 0) status = JSON.parse(r.stdout) as typeof status;
-        const last = status.images?.[0]?.lastCheck;
-        if (status.daemon === 'running' && last !== undefined && last >= startedAt) break;
-        if (Date.now() > deadline) throw new Error(`no cycle within 180 s: ${JSON.stringify(status)}\n${out}`);
+      // One full cycle: the daemon logs the image checked (JSON lines on stdout), then its status says so.
+      const deadline = Date.now() + 240_000;
+      while (!/"msg":"(checked|pulled a new child)"/.test(out)) {
+        if (Date.now() > deadline) throw new Error(`no cycle within 240 s\n${out}`);
         if (d.exitCode !== null) throw new Error(`the daemon exited ${String(d.exitCode)}\n${out}`);
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 200));
       }
+      const status = JSON.parse((await ok(['status', '--config', config, '--json'])).stdout) as { daemon?: string; images?: { lastCheck?: string }[] };
+      expect(status.daemon).toBe('running');
+      expect(status.images?.[0]?.lastCheck).toBeTypeOf('string');
       // SIGTERM to the node process itself (under emulation it is a few processes down).
       const targets = sysroot === undefined ? [d.pid ?? 0] : await emulatedNode(d.pid ?? 0);
       expect(targets, 'one emulated node process').toHaveLength(1);
@@ -206,6 +203,7 @@ describe.runIf(s.engine !== undefined).each(selected)('e2e smoke on %s', (rt) =>
       const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000).unref());
       const end = await Promise.race([exited, timeout]);
       expect(end, out).toEqual({ code: 0, signal: null });
+      expect(out).toContain('"msg":"daemon stopped"');
     } finally {
       if (d.exitCode === null && d.pid !== undefined) process.kill(-d.pid, 'SIGKILL');
     }

@@ -75,7 +75,8 @@ describe.runIf(s.engine !== undefined)('resolver_<version>_all.deb in Debian 13 
     ]);
     expect((await sh('test -e /etc/systemd/system/multi-user.target.wants/resolver.service')).code).toBe(1);
     expect((await ok("dpkg-query -W -f '${Conffiles}' resolver")).stdout).toContain('/etc/resolver/resolver.yaml');
-    expect((await ok("dpkg-query -W -f '${Version} ${Status}' resolver nodejs")).stdout).toMatch(new RegExp(`^${pkg.version.replace(/\./g, '\\.')} install ok installed`));
+    expect((await ok("dpkg-query -W -f '${Version} ${Status}' resolver")).stdout).toBe(`${pkg.version} install ok installed`);
+    expect((await ok("dpkg-query -W -f '${Status}' nodejs")).stdout).toBe('install ok installed');
     // The shipped config is the "not configured" state: config check says what to do.
     const cc = await sh('resolver config check /etc/resolver/resolver.yaml');
     expect(cc.code).toBe(78);
@@ -150,16 +151,14 @@ describe.runIf(s.engine !== undefined).each(foreign)('the .deb on Debian 13 %s (
   });
 
   it('--version, platform (the engine wins, the warning shows), which, check', async () => {
-    const probe = await inRoot(root, ['/usr/bin/node', '-p', 'process.versions.node + " " + process.arch'], { timeoutMs: 300_000 });
-    expect(probe.stdout.trim()).toMatch(new RegExp(`^20\\.19\\.\\d+ ${processArch[arch]}$`));
     expect((await run(['--version'])).stdout.trim()).toBe(pkg.version);
     const platform = JSON.parse((await run(['platform', '--json'])).stdout) as { platform: string; warnings: string[] };
     expect(platform.platform).toMatch(/^linux\/amd64/);
     expect(platform.warnings).toContain(`this process runs as ${processArch[arch]} but the engine is amd64: resolver follows the engine`);
     expect((await run(['which', `${s.anonymous}/multi/docker:latest`])).stdout).toBe(`${child('multi/docker', 'linux/amd64')}\n`);
     await writeFile(join(root, 'etc', 'resolver', 'resolver.yaml'), `splay: 0s\nimages:\n  - image: ${image}\n`);
-    await run(['check', '--config', '/etc/resolver/resolver.yaml']);
-    const status = await run(['status', '--config', '/etc/resolver/resolver.yaml', '--json']);
-    expect(status.stdout).toContain(child('super-golang', 'linux/amd64'));
+    // Each emulated start of Debian's node costs ~15 s here: the check's JSON result shows the pulled child.
+    const check = await run(['check', '--config', '/etc/resolver/resolver.yaml', '--json']);
+    expect(check.stdout).toContain(child('super-golang', 'linux/amd64'));
   }, 900_000);
 });

@@ -37,6 +37,8 @@ export async function freshRoot(arch: Arch): Promise<string> {
   await mkdir(resolve('.tmp/roots'), { recursive: true });
   const dir = await mkdtemp(resolve('.tmp/roots', `${arch}-`));
   await run('tar', ['-xf', tarball, '-C', dir], { timeout: 300_000 });
+  // Mount points (an extracted userland has none) and a resolv.conf-free, empty /run.
+  for (const sub of ['proc', 'sys', 'dev', 'run', 'tmp']) await mkdir(join(dir, sub), { recursive: true });
   return dir;
 }
 
