@@ -30,6 +30,9 @@ let config = '';
 let certs = '';
 let tlsPort = 0;
 let tlsServer: Server | undefined;
+/** A second TLS front that asks for no client certificate (for SkipTLSVerify contexts). */
+let openTlsServer: Server | undefined;
+let openTlsPort = 0;
 /** Client certificates the TLS front accepted (a connection without one is refused by the handshake). */
 let verifiedConnections = 0;
 
@@ -74,8 +77,7 @@ beforeAll(async () => {
     openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`]);
   }
   const pem = (f: string): Buffer => readFileSync(join(certs, f));
-  tlsServer = createServer({ key: pem('server-key.pem'), cert: pem('server.pem'), ca: pem('ca.pem'), requestCert: true, rejectUnauthorized: true }, (tlsSocket) => {
-    verifiedConnections += 1;
+  const forward = (tlsSocket: import('node:tls').TLSSocket): void => {
     const upstream: Socket = connect(socketPath);
     tlsSocket.pipe(upstream).pipe(tlsSocket);
     const close = (): void => {
@@ -84,11 +86,20 @@ beforeAll(async () => {
     };
     tlsSocket.on('error', close);
     upstream.on('error', close);
+  };
+  tlsServer = createServer({ key: pem('server-key.pem'), cert: pem('server.pem'), ca: pem('ca.pem'), requestCert: true, rejectUnauthorized: true }, (tlsSocket) => {
+    verifiedConnections += 1;
+    forward(tlsSocket);
   });
-  tlsServer.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve) => tlsServer?.listen(0, '127.0.0.1', resolve));
-  const address = tlsServer.address();
-  tlsPort = typeof address === 'object' && address !== null ? address.port : 0;
+  openTlsServer = createServer({ key: pem('server-key.pem'), cert: pem('server.pem') }, forward);
+  const listen = async (server: Server): Promise<number> => {
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  };
+  tlsPort = await listen(tlsServer);
+  openTlsPort = await listen(openTlsServer);
 
   const env = { DOCKER_CONFIG: config };
   const create = async (args: readonly string[]): Promise<void> => {
@@ -99,13 +110,15 @@ beforeAll(async () => {
   await create(['unused', '--docker', 'host=unix:///nonexistent/unused.sock']);
   await create(['tls', '--docker', `host=tcp://127.0.0.1:${tlsPort},ca=${join(certs, 'ca.pem')},cert=${join(certs, 'client.pem')},key=${join(certs, 'client-key.pem')}`]);
   await create(['tls-no-cert', '--docker', `host=tcp://127.0.0.1:${tlsPort},ca=${join(certs, 'ca.pem')}`]);
+  await create(['skip-verify', '--docker', `host=tcp://127.0.0.1:${openTlsPort},skip-tls-verify=true`]);
+  await create(['verify-unknown-ca', '--docker', `host=tcp://127.0.0.1:${openTlsPort},ca=${join(certs, 'client.pem')}`]);
   await create(['remote-ssh', '--docker', 'host=ssh://nobody@127.0.0.1:1']);
   const use = await docker(['context', 'use', 'private'], env);
   if (use.code !== 0) throw new Error(use.stderr);
 }, 120_000);
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => (tlsServer === undefined ? resolve() : tlsServer.close(() => resolve())));
+  await Promise.all([tlsServer, openTlsServer].map((server) => new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())))));
 });
 
 describe.runIf((engine !== undefined && hasDocker) || process.env['CI'] === 'true')('engine endpoint from docker contexts (real docker CLI 28 store)', () => {
@@ -155,6 +168,18 @@ describe.runIf((engine !== undefined && hasDocker) || process.env['CI'] === 'tru
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('SkipTLSVerify reaches a TLS engine whose certificate nobody trusts; verifying against another CA fails, for both', async () => {
+    const env = { DOCKER_CONFIG: config, DOCKER_HOST: undefined, RESOLVER_STATE_DIR: join(dir, 'state-skip') };
+    const [viaDocker, viaResolver] = await Promise.all([dockerSees(['--context', 'skip-verify'], env), resolverSees(['--context', 'skip-verify'], env)]);
+    expect(viaDocker).toHaveProperty('version');
+    expect(viaResolver).toMatchObject({ ...viaDocker, endpoint: `tcp://127.0.0.1:${openTlsPort}` });
+    const pulled = await cli(['--context', 'skip-verify', 'pull', '-q', `${s.anonymous}/super-golang:latest`], env);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    const [badDocker, badResolver] = await Promise.all([dockerSees(['--context', 'verify-unknown-ca'], env), resolverSees(['--context', 'verify-unknown-ca'], env)]);
+    expect(badDocker).toHaveProperty('error');
+    expect(badResolver).toHaveProperty('error');
   });
 
   it('a context without a client certificate is refused by the TLS front for both', async () => {
