@@ -57,25 +57,60 @@ describe('http client', () => {
     expect(performance.now() - t).toBeLessThan(2000);
   });
 
-  it('goes through HTTP_PROXY when one is set, and only then', async () => {
-    const target = await listen(createServer((_req, res) => res.end('from target')));
+  /** A forward proxy that records what it is asked for and serves every target from the loopback `port`. */
+  async function proxyTo(port: number): Promise<{ port: number; proxied: string[] }> {
     const proxied: string[] = [];
     const proxyPort = await listen(createServer((req, res) => {
       proxied.push(req.url ?? '');
-      const upstream = httpRequest(req.url ?? '', { method: req.method, headers: req.headers }, (up) => {
+      const target = new URL(req.url ?? '/');
+      const upstream = httpRequest({ host: '127.0.0.1', port, path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       });
       req.pipe(upstream);
     }));
-    const url = new URL(`http://127.0.0.1:${target}/v2/`);
-    const via = await client({ proxyEnv: { HTTP_PROXY: `http://127.0.0.1:${proxyPort}` } }).send({ method: 'GET', url, deadlineMs: 3000, maxBytes: 100 });
+    return { port: proxyPort, proxied };
+  }
+
+  it('goes through HTTP_PROXY when one is set, and only then', async () => {
+    const target = await listen(createServer((_req, res) => res.end('from target')));
+    const proxy = await proxyTo(target);
+    // A name that is not loopback; only the proxy resolves it (to the loopback target).
+    const remote = new URL(`http://registry.test:${target}/v2/`);
+    const connects: string[] = [];
+    const via = await client({ proxyEnv: { HTTP_PROXY: `http://127.0.0.1:${proxy.port}` }, onConnect: ({ hostname }) => void connects.push(hostname) }).send({ method: 'GET', url: remote, deadlineMs: 3000, maxBytes: 100 });
     expect(via.body.toString()).toBe('from target');
-    expect(proxied).toEqual([url.toString()]);
-    await client({ proxyEnv: {} }).send({ method: 'GET', url, deadlineMs: 3000, maxBytes: 100 });
-    expect(proxied.length).toBe(1);
+    expect(proxy.proxied).toEqual([remote.toString()]);
+    expect(connects).toEqual([]);
+    await client({ proxyEnv: {} }).send({ method: 'GET', url: new URL(`http://127.0.0.1:${target}/v2/`), deadlineMs: 3000, maxBytes: 100 });
+    expect(proxy.proxied.length).toBe(1);
     expect(usesProxy({ https_proxy: 'http://p:3128' })).toBe(true);
     expect(usesProxy({ NO_PROXY: '*' })).toBe(false);
+  });
+
+  // 13.19: dockerd (Go's ProxyFromEnvironment) never proxies loopback, and honours NO_PROXY.
+  it.each(['127.0.0.1', 'localhost', 'LOCALHOST', '[::ffff:127.0.0.1]'])('never sends a loopback registry (%s) through the proxy', async (host) => {
+    const target = await listen(createServer((_req, res) => res.end('direct')));
+    const proxy = await proxyTo(target);
+    const r = await client({ proxyEnv: { HTTP_PROXY: `http://127.0.0.1:${proxy.port}`, HTTPS_PROXY: `http://127.0.0.1:${proxy.port}` } }).send({ method: 'GET', url: new URL(`http://${host}:${target}/v2/`), deadlineMs: 3000, maxBytes: 100 });
+    expect(r.body.toString()).toBe('direct');
+    expect(proxy.proxied).toEqual([]);
+  });
+
+  it.each(['registry.test', '.test', 'other.example, REGISTRY.test', '*'])('honours NO_PROXY=%s (a direct connection is attempted, the proxy sees nothing)', async (noProxy) => {
+    const target = await listen(createServer((_req, res) => res.end('x')));
+    const proxy = await proxyTo(target);
+    const connects: string[] = [];
+    const c = client({
+      proxyEnv: { HTTP_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: noProxy },
+      onConnect: ({ hostname }) => {
+        connects.push(hostname);
+        throw new Error('the test opens no connection to registry.test');
+      },
+    });
+    await c.send({ method: 'GET', url: new URL(`http://registry.test:${target}/v2/`), deadlineMs: 3000, maxBytes: 100 }).catch(() => undefined);
+    expect(proxy.proxied).toEqual([]);
+    expect(connects).toEqual(['registry.test']);
   });
 
   it('classifies loopback and private literals', () => {

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
 import { isPrivateIpLiteral, normalizeIp } from './ip.js';
+import { bypassesProxy } from './no-proxy.js';
 
 export { isPrivateIpLiteral } from './ip.js';
 
@@ -162,12 +163,18 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
     headersTimeout: options.headersTimeoutMs ?? 15_000,
     bodyTimeout: options.bodyTimeoutMs ?? 15_000,
   };
-  const makeAgent = (insecure: boolean): Dispatcher => {
+  const env = options.proxyEnv;
+  const proxyConfigured = env !== undefined && usesProxy(env);
+  // Lower case wins when both are set, as in EnvHttpProxyAgent itself; passed explicitly (empty when unset)
+  // so the environment given, not process.env, decides.
+  const pick = (name: string): string => env?.[name.toLowerCase()] ?? env?.[name.toUpperCase()] ?? '';
+  const noProxy = pick('no_proxy');
+  const hook = options.onConnect;
+  const makeAgent = (insecure: boolean, proxied: boolean): Dispatcher => {
     // Unverified TLS needs no CA store; an empty list spares loading ~140 root certificates (~28 ms).
     const opts = insecure ? { ...agentOptions, connect: { ...connect, rejectUnauthorized: false, ca: [] } } : agentOptions;
-    const env = options.proxyEnv;
-    const hook = options.onConnect;
-    if (hook !== undefined) {
+    if (!proxied || env === undefined) {
+      if (hook === undefined) return new Agent(opts);
       const base = buildConnector(opts.connect);
       return new Agent({
         ...opts,
@@ -182,29 +189,34 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
         },
       });
     }
-    if (env === undefined || !usesProxy(env)) return new Agent(opts);
-    // Lower case wins when both are set, as in EnvHttpProxyAgent itself; passed explicitly so the
-    // environment given (not necessarily process.env) decides.
-    const pick = (name: string): string | undefined => env[name.toLowerCase()] ?? env[name.toUpperCase()];
-    const httpProxy = pick('http_proxy');
-    const httpsProxy = pick('https_proxy');
-    const noProxy = pick('no_proxy');
     return new EnvHttpProxyAgent({
       ...opts,
       // Plain-HTTP targets go in absolute form, as Go's ProxyFromEnvironment (dockerd) and curl send
       // them; many proxies refuse CONNECT to non-TLS ports. HTTPS targets are tunnelled with CONNECT.
       proxyTunnel: false,
-      ...(httpProxy === undefined ? {} : { httpProxy }),
-      ...(httpsProxy === undefined ? {} : { httpsProxy }),
-      ...(noProxy === undefined ? {} : { noProxy }),
+      httpProxy: pick('http_proxy'),
+      httpsProxy: pick('https_proxy'),
+      // NO_PROXY is decided before this agent is chosen (bypassesProxy).
+      noProxy: '',
     });
   };
-  const secure = makeAgent(false);
-  let insecureAgent: Dispatcher | undefined;
+  const agents = new Map<string, Dispatcher>();
+  const agentFor = (url: URL, insecure: boolean): Dispatcher => {
+    // Loopback never goes through a proxy (13.19), as Go's ProxyFromEnvironment (dockerd) decides;
+    // NO_PROXY is honoured by EnvHttpProxyAgent for everything else.
+    const proxied = proxyConfigured && !bypassesProxy(url, noProxy);
+    const key = `${String(insecure)} ${String(proxied)}`;
+    let agent = agents.get(key);
+    if (agent === undefined) {
+      agent = makeAgent(insecure, proxied);
+      agents.set(key, agent);
+    }
+    return agent;
+  };
   const userAgent = options.userAgent ?? 'resolver/0.1';
 
   async function once(req: HttpRequest, url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
-    const dispatcher = req.insecureTls === true ? (insecureAgent ??= makeAgent(true)) : secure;
+    const dispatcher = agentFor(url, req.insecureTls === true);
     const body = req.body === undefined ? null : isStreamBody(req.body) ? req.body.open() : req.body;
     const sent = isStreamBody(req.body) ? { ...headers, 'content-length': String(req.body.length) } : headers;
     // undici closes the connection after every HEAD unless told otherwise (a guard against servers that
@@ -265,7 +277,7 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
       }
     },
     async close() {
-      await Promise.all([secure.close(), insecureAgent?.close()]);
+      await Promise.all([...agents.values()].map((a) => a.close()));
     },
   };
 
