@@ -75,6 +75,9 @@ function runtimeClosure() {
 }
 
 const nativeFile = /\.(node|so|dylib|dll)$|binding\.gyp$/;
+// What a package ships for its developers, not for require(): its tests, benchmarks, docs site, VCS files.
+const devOnlyTop = new Set(['test', 'tests', '__tests__', 'benchmarks', 'bench', 'docs', 'docsify', 'examples', '.github']);
+const devOnlyFile = /(^|\/)\.(git\w*|npmignore|eslintrc[\w.]*|editorconfig|prettierrc[\w.]*|taprc|nycrc)$|\.html$/;
 
 /** Copies one package without its nested node_modules (the closure copies those it needs) and fails on native code. */
 function copyPackage(src, dest) {
@@ -82,7 +85,8 @@ function copyPackage(src, dest) {
     recursive: true,
     filter: (from) => {
       const rel = relative(src, from);
-      if (rel.split('/')[0] === 'node_modules') return false;
+      const top = rel.split('/')[0] ?? '';
+      if (top === 'node_modules' || devOnlyTop.has(top) || devOnlyFile.test(rel)) return false;
       if (nativeFile.test(from)) fail(`${relative(root, from)} is native code: the package is Architecture: all`);
       return true;
     },
