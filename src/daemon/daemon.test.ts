@@ -1,0 +1,170 @@
+import cron from 'node-cron';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RegistryHttpError } from '../errors.js';
+import { neverAnswers } from '../../test/fakes/fake-registry.js';
+import { rig, type Rig } from '../../test/fakes/daemon-rig.js';
+
+const image = 'reg.test/fleet/app:stable';
+
+/** Waits for real IO (the state file) while the timers are fake. */
+async function until(what: string, probe: () => boolean, ms = 5000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!probe()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+const config = (images: string, extra = ''): string => `schedule: "0 0 1 1 *"
+splay: 0s
+stateDir: STATE
+concurrency: 1
+${extra}images:
+${images}`;
+
+let r: Rig | undefined;
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: new Date('2026-12-01T12:00:00.000Z') });
+});
+afterEach(async () => {
+  if (r !== undefined) {
+    for (const s of r.generations) void s;
+    r.engine.pullHook = undefined;
+    await r.daemon.stop();
+    r = undefined;
+  }
+  vi.useRealTimers();
+});
+
+/** A pull that waits until `release()`. */
+function holdPulls(rg: Rig): () => void {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  rg.engine.pullHook = () => gate;
+  return () => release();
+}
+
+describe('daemon: entries are keyed by image and platform (issue 9.3)', () => {
+  it('keeps the host entry and the linux/arm/v7 entry of one image apart in status and metrics, also after a reload', async () => {
+    r = rig(config(`  - image: ${image}\n  - image: ${image}\n    platform: linux/arm/v7\n`));
+    const rg = r;
+    const { children } = rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm', variant: 'v7', label: 'r1' }]);
+    await rg.daemon.start();
+    await until('both checked', () => rg.daemon.status().images.every((i) => i.state === 'ok'));
+    const rows = (): [string | undefined, string | undefined][] => rg.daemon.status().images.map((i) => [i.platform, i.childDigest]);
+    expect(rows()).toEqual([['linux/amd64', children[0]], ['linux/arm/v7', children[1]]]);
+
+    expect(await rg.daemon.reload()).toBe(true);
+    expect(rows()).toEqual([['linux/amd64', children[0]], ['linux/arm/v7', children[1]]]);
+
+    const metrics = rg.daemon.metrics.render();
+    expect(metrics).toContain(`resolver_pulls_total{image="${image}",platform="linux/amd64"} 1`);
+    expect(metrics).toContain(`resolver_pulls_total{image="${image}",platform="linux/arm/v7"} 1`);
+    expect(rg.engine.calls.filter((c) => c.startsWith('pull '))).toHaveLength(2);
+  });
+});
+
+describe('daemon: reloads (issue 13.6, 14 defect 3)', () => {
+  it('never overlaps runs of one entry, however many SIGHUPs arrive during a check', async () => {
+    r = rig(config(`  - image: ${image}\n`).replace('0 0 1 1 *', '* * * * * *'));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
+    const release = holdPulls(rg);
+    await rg.daemon.start();
+    await until('the pull to start', () => rg.engine.inFlight === 1);
+    for (let i = 0; i < 5; i++) {
+      expect(await rg.daemon.reload()).toBe(true);
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(rg.engine.maxInFlight).toBe(1);
+    expect(rg.engine.calls.filter((c) => c.startsWith('pull '))).toHaveLength(1);
+    release();
+    await until('the check to finish', () => rg.daemon.status().images[0]?.state === 'ok');
+    expect(rg.engine.maxInFlight).toBe(1);
+  });
+
+  it('keeps the old services open until the check that uses them has finished, then closes them', async () => {
+    r = rig(config(`  - image: ${image}\n`));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
+    const release = holdPulls(rg);
+    await rg.daemon.start();
+    await until('the pull to start', () => rg.engine.inFlight === 1);
+    expect(await rg.daemon.reload()).toBe(true);
+    expect(rg.generations).toHaveLength(2);
+    expect(rg.generations[0]?.closed).toBe(false);
+    release();
+    await until('the old services to close', () => rg.generations[0]?.closed === true);
+    expect(rg.generations[1]?.closed).toBe(false);
+    expect(rg.daemon.status().images[0]?.state).toBe('ok');
+  });
+
+  it('1,000 reloads leave one timer and one cron task per entry and close every old generation', async () => {
+    r = rig(config(`  - image: ${image}\n  - image: ${image}\n    platform: linux/arm64\n`).replace('0 0 1 1 *', '*/10 * * * *'));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm64', variant: 'v8', label: 'b1' }]);
+    const tasksBefore = cron.getTasks().size;
+    await rg.daemon.start();
+    await until('both checked', () => rg.daemon.status().images.every((i) => i.state === 'ok'));
+    const timersAfterStart = vi.getTimerCount();
+    for (let i = 0; i < 1000; i++) expect(await rg.daemon.reload()).toBe(true);
+    await until('old generations closed', () => rg.generations.slice(0, -1).every((g) => g.closed));
+    expect(vi.getTimerCount()).toBe(timersAfterStart);
+    expect(cron.getTasks().size - tasksBefore).toBeLessThanOrEqual(2);
+    await rg.daemon.stop();
+    expect(cron.getTasks().size - tasksBefore).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    r = undefined;
+  });
+});
+
+describe('daemon: held is not a success (issue 9.6)', () => {
+  it('a held check does not move last_success and sets resolver_held', async () => {
+    r = rig(config(`  - image: ${image}\n`));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'arm64', variant: 'v8', label: 'b1' }]);
+    await rg.daemon.start();
+    await until('held', () => rg.daemon.status().images[0]?.state === 'held');
+    const metrics = rg.daemon.metrics.render();
+    expect(metrics).not.toMatch(/resolver_last_success_timestamp_seconds\{image=/);
+    expect(metrics).toContain(`resolver_held{image="${image}",platform="linux/amd64"} 1`);
+    expect(metrics).toContain(`resolver_checks_total{image="${image}",platform="linux/amd64",result="held"} 1`);
+  });
+});
+
+describe('daemon: admission (issue 13.11)', () => {
+  it('a registry that never answers does not starve an image on a healthy one', async () => {
+    r = rig(config('  - image: dead.test/a:1\n  - image: live.test/b:1\n').replace('0 0 1 1 *', '*/5 * * * * *'));
+    const rg = r;
+    rg.registry.hooks.set('dead.test', neverAnswers);
+    rg.registry.publish('live.test/b:1', [{ architecture: 'amd64', label: 'live' }]);
+    await rg.daemon.start();
+    for (let i = 0; i < 12; i++) {
+      await vi.advanceTimersByTimeAsync(5000);
+      await until('the state to settle', () => rg.engine.inFlight === 0);
+    }
+    const live = rg.registry.log.filter((l) => l.startsWith('HEAD live.test/')).length;
+    expect(live).toBeGreaterThanOrEqual(10);
+    expect(rg.daemon.status().images.find((i) => i.image === 'live.test/b:1')?.state).toBe('ok');
+  });
+});
+
+describe('daemon: backoff', () => {
+  it('waits at least Retry-After before the next check of a failing image', async () => {
+    r = rig(config(`  - image: ${image}\n`).replace('0 0 1 1 *', '* * * * * *'));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
+    let fail = true;
+    rg.registry.hooks.set('reg.test', () => {
+      if (fail) throw new RegistryHttpError('ERR_RATE_LIMITED', 'reg.test is rate limiting', { status: 429, method: 'HEAD', url: 'http://reg.test/v2/', retryAfterSeconds: 120 });
+    });
+    await rg.daemon.start();
+    await until('the failure', () => rg.daemon.status().images[0]?.state === 'failing');
+    await vi.advanceTimersByTimeAsync(110_000);
+    expect(rg.registry.requests.HEAD).toBe(1);
+    fail = false;
+    await vi.advanceTimersByTimeAsync(12_000);
+    await until('recovery', () => rg.daemon.status().images[0]?.state === 'ok');
+    expect(rg.registry.requests.HEAD).toBe(2);
+  });
+});

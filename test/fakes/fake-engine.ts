@@ -1,0 +1,139 @@
+/**
+ * An in-memory Docker Engine for unit tests (style.md §17): images with tags and digests, pulls that can
+ * be held or failed on demand, containers that pin images. The container half throws: no unit test runs a
+ * container. Names are kept as the caller spelled them (familiar form), as dockerd reports RepoTags.
+ */
+import { createHash } from 'node:crypto';
+import type { ContainerIo, ContainerSpec, Engine, ImageInfo, PullRequest } from '../../src/engine/engine.js';
+import type { EngineFacts } from '../../src/engine/engine-probe.js';
+import { initialPullState, type PullState } from '../../src/engine/pull-progress.js';
+import { ResolverError } from '../../src/errors.js';
+
+interface FakeImage {
+  id: string;
+  repoTags: Set<string>;
+  repoDigests: Set<string>;
+  platform: { os: string; architecture: string; variant: string };
+}
+
+/** What a pull may do instead of succeeding at once (block, fail). Called before the image appears. */
+export type PullHook = (req: PullRequest) => Promise<void> | void;
+
+/** A fake engine. */
+export class FakeEngine implements Engine {
+  readonly #images = new Map<string, FakeImage>();
+  /** Every call, e.g. `pull localhost:5000/app@sha256:…`, in order. */
+  readonly calls: string[] = [];
+  /** Image IDs a container uses (`imagesInUse`). */
+  readonly inUse = new Set<string>();
+  /** Runs before each pull; throw to fail it, await to hold it. */
+  pullHook: PullHook | undefined;
+  /** When set, every call rejects with this (engine down). */
+  down: Error | undefined;
+  /** Pulls in flight right now, and the most at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+  closed = false;
+
+  readonly factsValue: EngineFacts = {
+    endpoint: 'unix:///fake/docker.sock', local: true, version: '26.1.5', apiVersion: '1.45', os: 'linux', arch: 'amd64',
+    kernelArch: 'x86_64', kernelVersion: '6.1.0', osVersion: undefined, store: 'classic', driver: 'overlay2',
+  };
+
+  #check(call: string): void {
+    this.calls.push(call);
+    if (this.down !== undefined) throw this.down;
+  }
+
+  facts(): Promise<EngineFacts> {
+    this.#check('facts');
+    return Promise.resolve(this.factsValue);
+  }
+
+  async pull(req: PullRequest): Promise<PullState> {
+    this.#check(`pull ${req.repository}@${req.digest}`);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', 'pull cancelled');
+      await this.pullHook?.(req);
+      if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', 'pull cancelled');
+      const id = `sha256:${createHash('sha256').update(`image ${req.digest}`).digest('hex')}`;
+      const image = this.#images.get(id) ?? { id, repoTags: new Set(), repoDigests: new Set(), platform: { os: 'linux', architecture: 'amd64', variant: '' } };
+      image.repoDigests.add(`${req.repository}@${req.digest}`);
+      this.#images.set(id, image);
+      return { ...initialPullState, digest: req.digest, final: `Status: Downloaded newer image for ${req.repository}@${req.digest}` };
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  #find(name: string): FakeImage | undefined {
+    for (const image of this.#images.values()) if (image.repoTags.has(name) || image.repoDigests.has(name) || image.id === name) return image;
+    return undefined;
+  }
+
+  tag(source: string, repository: string, tag: string): Promise<void> {
+    this.#check(`tag ${source} ${repository}:${tag}`);
+    const image = this.#find(source);
+    if (image === undefined) return Promise.reject(new ResolverError('ERR_PULL_FAILED', `No such image: ${source}`));
+    const name = `${repository}:${tag}`;
+    for (const other of this.#images.values()) other.repoTags.delete(name);
+    image.repoTags.add(name);
+    return Promise.resolve();
+  }
+
+  #info(image: FakeImage): ImageInfo {
+    return { id: image.id, repoTags: [...image.repoTags], repoDigests: [...image.repoDigests], ...image.platform };
+  }
+
+  inspectImage(name: string): Promise<ImageInfo | undefined> {
+    this.#check(`inspect ${name}`);
+    const image = this.#find(name);
+    return Promise.resolve(image === undefined ? undefined : this.#info(image));
+  }
+
+  listImages(): Promise<readonly ImageInfo[]> {
+    this.#check('list');
+    return Promise.resolve([...this.#images.values()].map((i) => this.#info(i)));
+  }
+
+  imagesInUse(): Promise<ReadonlySet<string>> {
+    this.#check('in-use');
+    return Promise.resolve(new Set(this.inUse));
+  }
+
+  removeImage(name: string): Promise<void> {
+    this.#check(`remove ${name}`);
+    const image = this.#find(name);
+    if (image === undefined) return Promise.resolve();
+    image.repoDigests.delete(name);
+    image.repoTags.delete(name);
+    if (image.repoDigests.size === 0) this.#images.delete(image.id);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  createContainer(_spec: ContainerSpec): Promise<string> {
+    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  }
+  runAttached(_id: string, _io: ContainerIo, _options: { tty: boolean; stdin: boolean }): Promise<number> {
+    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  }
+  start(_id: string): Promise<void> {
+    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  }
+  kill(_id: string, _signal: string): Promise<void> {
+    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  }
+  remove(_id: string): Promise<void> {
+    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  }
+  resize(_id: string, _rows: number, _columns: number): Promise<void> {
+    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * An in-memory registry with the part of `RegistryClient` a check uses (HEAD a tag, GET a manifest by
+ * digest), for unit tests of faults a real registry cannot produce on demand: a request that never
+ * answers, a 429 with Retry-After, a host that fails. Manifests are real OCI JSON with real digests,
+ * so the resolver's own parsing and selection run unchanged.
+ */
+import { RegistryHttpError, ResolverError } from '../../src/errors.js';
+import { digestOf } from '../../src/manifest/classify.js';
+import type { RateLimit, RegistryClient, Repository, TagDescriptor, FetchedManifest } from '../../src/registry/client.js';
+
+const indexType = 'application/vnd.oci.image.index.v1+json';
+const manifestType = 'application/vnd.oci.image.manifest.v1+json';
+
+/** A child to publish. */
+export interface FakeChild {
+  readonly os?: string;
+  readonly architecture: string;
+  readonly variant?: string;
+  /** Makes the child's digest unique (a rebuild). */
+  readonly label: string;
+}
+
+/** Runs before each request; throw to fail it, await to hold it. */
+export type RequestHook = (repo: Repository, what: 'HEAD' | 'GET', signal: AbortSignal | undefined) => Promise<void> | void;
+
+/** A published index and its children's digests, in the order given. */
+export interface Published {
+  readonly index: string;
+  readonly children: readonly string[];
+}
+
+/** The fake. */
+export class FakeRegistry {
+  readonly #tags = new Map<string, { digest: string; mediaType: string; size: number }>();
+  readonly #blobs = new Map<string, { body: Buffer; mediaType: string }>();
+  readonly rateLimits = new Map<string, RateLimit>();
+  readonly requests = { HEAD: 0, GET: 0 };
+  /** `HEAD host/path:tag` and `GET host/path@digest`, in order. */
+  readonly log: string[] = [];
+  /** Per-host hook (by `Repository.host`). */
+  readonly hooks = new Map<string, RequestHook>();
+
+  #put(body: Buffer, mediaType: string): string {
+    const digest = digestOf(body);
+    this.#blobs.set(digest, { body, mediaType });
+    return digest;
+  }
+
+  /** Publishes an index of `children` as `host/path:tag`. */
+  publish(image: string, children: readonly FakeChild[]): Published {
+    const [name, tag = 'latest'] = splitTag(image);
+    const entries = children.map((c) => {
+      const config = Buffer.from(JSON.stringify({ architecture: c.architecture, os: c.os ?? 'linux', ...(c.variant === undefined ? {} : { variant: c.variant }), label: c.label }));
+      const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: manifestType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.byteLength }, layers: [] }));
+      const digest = this.#put(body, manifestType);
+      return { mediaType: manifestType, digest, size: body.byteLength, platform: { os: c.os ?? 'linux', architecture: c.architecture, ...(c.variant === undefined ? {} : { variant: c.variant }) } };
+    });
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: entries }));
+    const index = this.#put(body, indexType);
+    this.#tags.set(`${name}:${tag}`, { digest: index, mediaType: indexType, size: body.byteLength });
+    return { index, children: entries.map((e) => e.digest) };
+  }
+
+  async #hook(repo: Repository, what: 'HEAD' | 'GET', signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted === true) throw new ResolverError('ERR_ABORTED', 'cancelled');
+    await this.hooks.get(repo.host)?.(repo, what, signal);
+  }
+
+  /** As `RegistryClient.resolveTag`. */
+  async resolveTag(repo: Repository, reference: string, signal?: AbortSignal): Promise<TagDescriptor> {
+    this.requests.HEAD++;
+    this.log.push(`HEAD ${repo.host}/${repo.path}:${reference}`);
+    await this.#hook(repo, 'HEAD', signal);
+    const t = this.#tags.get(`${repo.host}/${repo.path}:${reference}`);
+    if (t === undefined) throw new RegistryHttpError('ERR_NOT_FOUND', `${repo.host}/${repo.path}:${reference}: not found`, { status: 404, method: 'HEAD', url: `http://${repo.host}/v2/${repo.path}/manifests/${reference}` });
+    return { ...t };
+  }
+
+  /** As `RegistryClient.getManifest`. */
+  async getManifest(repo: Repository, digest: string, signal?: AbortSignal): Promise<FetchedManifest> {
+    this.requests.GET++;
+    this.log.push(`GET ${repo.host}/${repo.path}@${digest}`);
+    await this.#hook(repo, 'GET', signal);
+    const b = this.#blobs.get(digest);
+    if (b === undefined) throw new RegistryHttpError('ERR_NOT_FOUND', `${digest}: not found`, { status: 404, method: 'GET', url: `http://${repo.host}/v2/${repo.path}/manifests/${digest}` });
+    return { digest, contentType: b.mediaType, body: b.body };
+  }
+
+  /** The fake where a `RegistryClient` is expected (a check calls only the methods above). */
+  asClient(): RegistryClient {
+    return this as unknown as RegistryClient;
+  }
+}
+
+function splitTag(image: string): [string, string | undefined] {
+  const slash = image.lastIndexOf('/');
+  const colon = image.lastIndexOf(':');
+  return colon > slash ? [image.slice(0, colon), image.slice(colon + 1)] : [image, undefined];
+}
+
+/** A hook that never answers until the request's signal aborts (a dead registry that accepts connections). */
+export const neverAnswers: RequestHook = (_repo, _what, signal) =>
+  new Promise<void>((_resolve, reject) => {
+    signal?.addEventListener('abort', () => reject(new ResolverError('ERR_ABORTED', 'cancelled')), { once: true });
+  });
