@@ -4,6 +4,7 @@
  * `*`, `mod*`, `-x,*` …), builds the program, maps errors to exit codes. The only place that sets the
  * exit code. Shipped bundled (scripts/bundle.mjs) behind bin/resolver.cjs, which sets V8 flags.
  */
+import { hostname } from 'node:os';
 import { CommanderError } from 'commander';
 import { exitCodeOf, ResolverError } from '../errors.js';
 import { printError, processOutput } from './output.js';
@@ -37,6 +38,16 @@ async function main(argv: readonly string[]): Promise<number> {
       exitCode = code;
     },
     services: (opts) => createServices(process.env, { ...opts, onWarning: (m) => processOutput.err(`warning: ${m}`) }),
+    process: {
+      env: process.env,
+      hostname: hostname(),
+      uid: process.getuid?.(),
+      stdoutIsTTY: process.stdout.isTTY,
+      onHangup: (listener) => {
+        process.on('SIGHUP', listener);
+        return () => void process.off('SIGHUP', listener);
+      },
+    },
   });
   try {
     await program.parseAsync(argv);

@@ -13,6 +13,7 @@ import { addEngineOptions, type EngineOptions } from './options.js';
 import type { Output } from './output.js';
 import type { ProgressSink } from './progress.js';
 import type { RunIo } from './commands/run.js';
+import type { DaemonProcess } from './commands/daemon.js';
 import type { ServiceOptions, Services } from './services.js';
 import type { SignalHub } from './signals.js';
 
@@ -24,6 +25,8 @@ export interface ProgramDeps {
   readonly signals: SignalHub;
   readonly services: (opts: ServiceOptions) => Services;
   readonly setExitCode: (code: number) => void;
+  /** The process's environment and SIGHUP, for the daemon commands. */
+  readonly process: DaemonProcess;
 }
 
 /** Commands that take the engine from their config file, not from the global --host/--context. */

@@ -1,33 +1,39 @@
 /**
- * The pre-puller daemon: keeps every configured tag's child for this platform pulled.
- * - Schedules: node-cron computes the next run from the cron string; the daemon arms its own timers,
- *   capped at 30 s and re-armed when the wall clock jumps (node-cron walks every missed slot after a
- *   forward jump and stops after a backward one; reliability.md §2.4). Backoff uses monotonic time.
- * - Each run waits a deterministic splay, takes a concurrency slot, and runs `checkImage`. Runs of the same
- *   image never overlap. Failures back off per image with jitter, honouring Retry-After.
- * - One daemon per state folder (abstract-socket lock, which also serves `resolver status`).
- * - `stop()` stops scheduling, aborts in-flight pulls and waits for them up to the shutdown deadline;
- *   `reload()` swaps in a new config only if it is valid.
+ * The pre-puller daemon as a coordinator (issue 14; the contract is in docs/daemon.md). It owns the
+ * lifecycle (config generations, lock, metrics endpoint, shutdown) and wires three parts that know
+ * nothing of each other:
+ * - `Scheduler` (scheduler.ts): when each entry is due;
+ * - `Runner` (runner.ts): whether a run starts (no overlap, backoff, splay, per-registry concurrency,
+ *   deadline) and which events its outcome is;
+ * - subscribers of `events`: status (`reduceStatus`), metrics, logs, and whatever comes next.
+ * A config generation (config + services + per-generation caches) is reference-counted: a reload swaps in
+ * a new one at once and closes the old one only when the last run that uses it has finished (issue 14
+ * defect 3). Entries are keyed by image and platform everywhere (issue 9.3).
  */
 import { setMaxListeners } from 'node:events';
-import type { Server } from 'node:net';
+import type { Server } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import cron from 'node-cron';
-import { RegistryHttpError, ResolverError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../config/schema.js';
 import type { Engine, ImageInfo } from '../engine/engine.js';
+import { ResolverError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { formatPlatformAll } from '../platform/platform.js';
-import type { Logger } from '../log/logger.js';
-import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
+import { formatReference, parseReference, registryHost, withDefaultTag } from '../reference/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import { checkImage, indexByTag, type CheckOutcome } from '../resolver/reconcile.js';
 import type { StateStore } from '../state/state-store.js';
-import { acquireLock } from './lock.js';
-import { Metrics, serveMetrics } from './metrics.js';
-import { backoffMs, splayFor } from './timing.js';
+import { detectedPlatform, EventBus, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
+import { acquireLock, type ControlRequest, type Lock } from './lock.js';
+import { logEvents } from './log-events.js';
+import { Metrics, serveMetrics, type Probe } from './metrics.js';
+import { Runner } from './runner.js';
+import { Scheduler } from './scheduler.js';
+import { emptyStatus, reduceStatus, type ImageStatus, type StatusState } from './status.js';
+
+export type { ImageStatus } from './status.js';
 
 /** The IO the daemon needs, built by the composition root from a config. */
 export interface DaemonServices {
@@ -48,377 +54,365 @@ export interface DaemonDeps {
   readonly hostname: string;
   readonly monotonic?: () => number;
   readonly random?: () => number;
-  /** Take the single-instance lock (tests of `check` skip it). */
+  /** Take the single-instance lock (`check` without a daemon skips it). */
   readonly lock?: boolean;
+  /** The longest one check may take (default 15 min). */
+  readonly checkDeadlineMs?: number;
+  readonly pid?: number;
 }
 
-/** Per-image status, as `resolver status` shows it. */
-export interface ImageStatus {
-  image: string;
-  platform: string | undefined;
-  schedule: string;
-  state: 'pending' | 'ok' | 'held' | 'failing';
-  indexDigest: string | undefined;
-  childDigest: string | undefined;
-  lastCheck: string | undefined;
-  lastPull: string | undefined;
-  lastResult: CheckOutcome['kind'] | undefined;
-  nextRun: string | undefined;
-  failures: number;
-  backoffUntil: string | undefined;
-  lastError: string | undefined;
-  held: string | undefined;
+/** What `status` answers. */
+export interface DaemonStatus {
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly eventLoopMaxDelayMs: number;
+  readonly images: ImageStatus[];
 }
 
-interface Entry {
-  readonly config: Config['images'][number];
-  readonly key: string;
-  readonly schedule: string;
-  readonly task: ReturnType<typeof cron.createTask>;
-  timer: NodeJS.Timeout | undefined;
-  next: Date | undefined;
-  running: Promise<void> | undefined;
-  backoffUntilMono: number;
-  status: ImageStatus;
+/** The key of an entry: its image and the platform it asks for. */
+export function entryKey(image: string, platformSpec: string | undefined): string {
+  return `${image} ${platformSpec ?? detectedPlatform}`;
 }
 
-class Semaphore {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((r) => this.#waiting.push(r));
-    return () => {
-      const next = this.#waiting.shift();
-      if (next !== undefined) next();
-      else this.#free++;
+/** The entries of a config, in order. */
+export function entriesOf(config: Config): EntrySpec[] {
+  return config.images.map((i) => {
+    const ref = withDefaultTag(parseReference(i.image));
+    const image = formatReference(ref);
+    const platformSpec = i.platform ?? config.platform;
+    return {
+      key: entryKey(image, platformSpec), image, platformSpec, registry: registryHost(ref), schedule: i.schedule ?? config.schedule,
+      onMissingPlatform: i.onMissingPlatform ?? config.onMissingPlatform, retain: i.retain ?? config.retain,
     };
-  }
-}
-
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 && !signal.aborted) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new ResolverError('ERR_ABORTED', 'shutting down'));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new ResolverError('ERR_ABORTED', 'shutting down'));
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
-/** The daemon. */
-export class Daemon {
-  readonly #deps: DaemonDeps;
-  readonly #mono: () => number;
-  readonly #random: () => number;
-  #config: Config | undefined;
-  #services: DaemonServices | undefined;
-  #entries: Entry[] = [];
-  #semaphore = new Semaphore(1);
-  #shutdown = new AbortController();
-  #lock: Server | undefined;
-  #watchdog: NodeJS.Timeout | undefined;
-  #startedAt = new Date().toISOString();
-  #stopping = false;
-  #metricsServer: Server | undefined;
+/** A config with its services and caches; closed once retired and no run holds it. */
+class Generation {
+  readonly config: Config;
+  readonly services: DaemonServices;
+  readonly entries: ReadonlyMap<string, EntrySpec>;
+  #refs = 0;
+  #retired = false;
+  #closed: Promise<void> | undefined;
   /** Detected targets per platform spec, refreshed every 5 minutes (host detection costs ~0.6 ms). */
-  #targets = new Map<string, { at: number; target: Promise<TargetPlatform> }>();
+  readonly #targets = new Map<string, { at: number; target: Promise<TargetPlatform> }>();
   /** One image listing shared by the checks of the next second. */
   #listing: { at: number; tags: Promise<ReadonlyMap<string, ImageInfo>> } | undefined;
-  /** Counters for /metrics. */
-  readonly metrics = new Metrics();
-  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly #mono: () => number;
 
-  constructor(deps: DaemonDeps) {
-    this.#deps = deps;
-    // Every running check (and each of its requests) listens for shutdown: many listeners, no leak.
-    setMaxListeners(0, this.#shutdown.signal);
-    this.#mono = deps.monotonic ?? (() => performance.now());
-    this.#random = deps.random ?? Math.random;
+  constructor(config: Config, services: DaemonServices, mono: () => number) {
+    this.config = config;
+    this.services = services;
+    this.entries = new Map(entriesOf(config).map((e) => [e.key, e]));
+    this.#mono = mono;
   }
 
-  get #log(): Logger {
-    return this.#deps.logger;
+  /** Holds the generation open; call the result when done. */
+  acquire(): () => void {
+    this.#refs++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#refs--;
+      if (this.#retired && this.#refs === 0) void this.close();
+    };
   }
 
-  /** Loads the config, takes the lock, arms the schedules and starts a first check of every image. */
-  async start(): Promise<void> {
-    const config = await this.#deps.loadConfig();
-    if (this.#deps.lock !== false) {
-      this.#lock = await acquireLock(this.#deps.stateDir(config), () => this.status());
-    }
-    this.#apply(config);
-    this.#startWatchdog();
-    this.#loopDelay.enable();
-    if (config.metrics !== undefined) {
-      this.#metricsServer = await serveMetrics(config.metrics.listen, this.metrics, () => {
-        const failing = this.#entries.filter((e) => e.status.state === 'failing').length;
-        return { ok: true, detail: { status: 'ok', images: this.#entries.length, failing, held: this.#entries.filter((e) => e.status.held !== undefined).length } };
-      });
-    }
-    this.#log.info({ images: this.#entries.length, stateDir: this.#deps.stateDir(config), metrics: config.metrics?.listen }, 'daemon started');
-    for (const e of this.#entries) void this.#trigger(e, 'start');
+  /** No new run will use it; closes now or after the last run. */
+  retire(): void {
+    this.#retired = true;
+    if (this.#refs === 0) void this.close();
   }
 
-  /** Applies a config: new services and entries. */
-  #apply(config: Config): void {
-    for (const e of this.#entries) clearTimeout(e.timer);
-    const old = this.#services;
-    this.#config = config;
-    this.#services = this.#deps.services(config);
-    this.#targets.clear();
-    this.#listing = undefined;
-    this.#semaphore = new Semaphore(config.concurrency);
-    const previous = new Map(this.#entries.map((e) => [e.key, e.status]));
-    this.#entries = config.images.map((image) => {
-      const key = formatReference(withDefaultTag(parseReference(image.image)));
-      const schedule = image.schedule ?? config.schedule;
-      const prev = previous.get(key);
-      const entry: Entry = {
-        config: image, key, schedule,
-        task: cron.createTask(schedule, () => undefined),
-        timer: undefined, next: undefined, running: undefined, backoffUntilMono: 0,
-        status: {
-          image: key, platform: prev?.platform, schedule, state: prev?.state ?? 'pending', indexDigest: prev?.indexDigest, childDigest: prev?.childDigest,
-          lastCheck: prev?.lastCheck, lastPull: prev?.lastPull, lastResult: prev?.lastResult, nextRun: undefined,
-          failures: 0, backoffUntil: undefined, lastError: prev?.lastError, held: prev?.held,
-        },
-      };
-      this.#arm(entry);
-      return entry;
-    });
-    if (old !== undefined) void old.close();
+  close(): Promise<void> {
+    this.#closed ??= this.services.close().catch(() => undefined);
+    return this.#closed;
   }
 
-  /** Arms the timer of an entry: the next cron slot, checked at least every 30 s. */
-  #arm(e: Entry): void {
-    clearTimeout(e.timer);
-    if (this.#stopping) return;
-    if (e.next === undefined || e.next.getTime() <= Date.now() - 1000) e.next = e.task.getNextRuns(1)[0];
-    e.status.nextRun = e.next?.toISOString();
-    if (e.next === undefined) return;
-    const delay = Math.max(0, Math.min(30_000, e.next.getTime() - Date.now()));
-    e.timer = setTimeout(() => {
-      if (e.next !== undefined && Date.now() >= e.next.getTime()) {
-        e.next = undefined;
-        void this.#trigger(e, 'schedule');
-      }
-      this.#arm(e);
-    }, delay);
-  }
-
-  /** Detects wall-clock jumps (edge boards without an RTC) and re-arms every schedule. */
-  #startWatchdog(): void {
-    let wall = Date.now();
-    let mono = this.#mono();
-    this.#watchdog = setInterval(() => {
-      const w = Date.now();
-      const m = this.#mono();
-      const drift = w - wall - (m - mono);
-      wall = w;
-      mono = m;
-      if (Math.abs(drift) > 2000) {
-        this.#log.warn({ jumpMs: Math.round(drift) }, 'wall clock jumped; re-arming schedules');
-        for (const e of this.#entries) {
-          e.next = undefined;
-          this.#arm(e);
-        }
-      }
-    }, 5000);
-    this.#watchdog.unref();
-  }
-
-  async #trigger(e: Entry, why: string): Promise<void> {
-    if (this.#stopping) return;
-    if (e.running !== undefined) {
-      this.#log.debug({ image: e.key }, 'previous check still running; skipped');
-      return;
-    }
-    if (this.#mono() < e.backoffUntilMono) {
-      this.#log.debug({ image: e.key }, 'backing off; skipped');
-      return;
-    }
-    e.running = this.#run(e, why).finally(() => {
-      e.running = undefined;
-    });
-    await e.running;
-  }
-
-  async #run(e: Entry, why: string, dryRun = false): Promise<void> {
-    const config = this.#config;
-    const services = this.#services;
-    if (config === undefined || services === undefined) return;
-    const signal = this.#shutdown.signal;
-    try {
-      if (why !== 'once') await abortableDelay(splayFor(this.#deps.hostname, e.key, parseDuration(config.splay)), signal);
-      const release = await this.#semaphore.acquire();
-      try {
-        const target = await this.#target(services, e.config.platform ?? config.platform, signal);
-        e.status.platform = formatPlatformAll(target.platform);
-        const engine = await services.engine(signal);
-        const localTags = (): Promise<ReadonlyMap<string, ImageInfo>> => {
-          const now = this.#mono();
-          if (this.#listing === undefined || now - this.#listing.at > 1000) {
-            const tags = engine.listImages().then(indexByTag);
-            this.#listing = { at: now, tags };
-            tags.catch(() => (this.#listing = undefined));
-          }
-          return this.#listing.tags;
-        };
-        const outcome = await checkImage(
-          { registry: services.registry, engine, credentials: services.credentials, state: services.state, localTags },
-          { reference: parseReference(e.config.image), target, onMissingPlatform: e.config.onMissingPlatform ?? config.onMissingPlatform, retain: e.config.retain ?? config.retain },
-          { signal, dryRun },
-        );
-        this.#record(e, outcome);
-      } finally {
-        release();
-      }
-    } catch (error) {
-      if (error instanceof ResolverError && error.code === 'ERR_ABORTED' && signal.aborted) return;
-      this.#fail(e, error);
-    }
-  }
-
-  #target(services: DaemonServices, platform: string | undefined, signal: AbortSignal): Promise<TargetPlatform> {
+  target(platform: string | undefined, signal: AbortSignal): Promise<TargetPlatform> {
     const key = platform ?? '';
     const hit = this.#targets.get(key);
     if (hit !== undefined && this.#mono() - hit.at < 300_000) return hit.target;
-    const target = services.target({ platform }, signal);
+    const target = this.services.target({ platform }, signal);
     this.#targets.set(key, { at: this.#mono(), target });
     target.catch(() => this.#targets.delete(key));
     return target;
   }
 
-  #record(e: Entry, o: CheckOutcome): void {
-    const now = new Date().toISOString();
-    Metrics.inc(this.metrics.checks, `${e.key}\0${o.kind}`);
-    this.metrics.lastSuccess.set(e.key, Math.floor(Date.now() / 1000));
-    if (o.kind === 'pulled') Metrics.inc(this.metrics.pulls, e.key);
-    for (const [host, rl] of this.#services?.registry.rateLimits ?? []) if (rl.remaining !== undefined) this.metrics.rateLimitRemaining.set(host, rl.remaining);
-    const wasHeld = e.status.held !== undefined;
-    e.status.lastCheck = now;
-    e.status.lastResult = o.kind;
-    e.status.failures = 0;
-    e.backoffUntilMono = 0;
-    e.status.backoffUntil = undefined;
-    e.status.lastError = undefined;
-    e.status.indexDigest = o.indexDigest;
-    if (o.kind === 'held') {
-      e.status.state = 'held';
-      e.status.held = o.message;
-      this.#log.warn({ image: e.key, platform: e.status.platform, available: o.available, keeping: o.childDigest }, 'no child for this platform any more; holding the current image');
-      return;
+  localTags(engine: Engine): () => Promise<ReadonlyMap<string, ImageInfo>> {
+    return () => {
+      const now = this.#mono();
+      if (this.#listing === undefined || now - this.#listing.at > 1000) {
+        const tags = engine.listImages().then(indexByTag);
+        this.#listing = { at: now, tags };
+        tags.catch(() => (this.#listing = undefined));
+      }
+      return this.#listing.tags;
+    };
+  }
+}
+
+/** The daemon. */
+export class Daemon {
+  /** Everything that happens; subscribe with `events.on`. */
+  readonly events: EventBus<DaemonEvent>;
+  /** The Prometheus series (a subscriber). */
+  readonly metrics = new Metrics();
+  readonly #deps: DaemonDeps;
+  readonly #mono: () => number;
+  readonly #runner: Runner;
+  readonly #scheduler: Scheduler;
+  readonly #shutdown = new AbortController();
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly #startedAt = new Date().toISOString();
+  #status: StatusState = emptyStatus;
+  #gen: Generation | undefined;
+  #lock: Lock | undefined;
+  #metricsServer: Server | undefined;
+  #stopping = false;
+  #engineProbe: { at: number; result: Promise<string | undefined> } | undefined;
+
+  constructor(deps: DaemonDeps) {
+    this.#deps = deps;
+    this.#mono = deps.monotonic ?? (() => performance.now());
+    this.events = new EventBus((error, event) => {
+      deps.logger.error({ event: event.type, err: error instanceof Error ? error.message : String(error) }, 'an event subscriber failed');
+    });
+    this.events.on((e) => (this.#status = reduceStatus(this.#status, e)));
+    this.events.on((e) => this.metrics.apply(e));
+    this.events.on(logEvents(deps.logger));
+    this.#runner = new Runner({
+      check: (entry, signal, o) => this.#check(entry, signal, o),
+      emit: (e) => this.events.emit(e),
+      shutdown: this.#shutdown.signal,
+      monotonic: this.#mono,
+      random: deps.random ?? Math.random,
+      hostname: deps.hostname,
+      deadlineMs: deps.checkDeadlineMs ?? 15 * 60_000,
+    });
+    this.#scheduler = new Scheduler({
+      onDue: (key) => this.#due(key, 'schedule'),
+      onArmed: (key, next) => this.events.emit({ type: 'scheduled', key, nextRun: next?.toISOString() }),
+      onJump: (jumpMs) => this.events.emit({ type: 'clock-jumped', jumpMs, at: new Date().toISOString() }),
+      monotonic: this.#mono,
+    });
+  }
+
+  get #pid(): number {
+    return this.#deps.pid ?? process.pid;
+  }
+
+  /**
+   * Loads the config, takes the lock, binds the metrics endpoint, arms the schedules and starts a first
+   * check of every entry. A failure at any step undoes the earlier ones (no half-started daemon, the lock
+   * released) and throws a ResolverError.
+   */
+  async start(): Promise<void> {
+    const config = await this.#deps.loadConfig();
+    const gen = new Generation(config, this.#deps.services(config), this.#mono);
+    let stateDir = this.#deps.stateDir(config);
+    try {
+      if (this.#deps.lock !== false) {
+        this.#lock = await acquireLock(stateDir, (r) => this.#control(r), (m) => this.#deps.logger.warn({}, m));
+        stateDir = this.#lock.stateDir;
+      }
+      if (config.metrics !== undefined) {
+        this.#metricsServer = await serveMetrics(config.metrics.listen, this.metrics, { live: () => this.live(), ready: () => this.ready() });
+      }
+    } catch (error) {
+      await this.#lock?.close();
+      this.#lock = undefined;
+      await gen.close();
+      throw error;
     }
-    e.status.state = 'ok';
-    e.status.childDigest = o.childDigest;
-    e.status.held = undefined;
-    if (wasHeld) this.#log.warn({ image: e.key, platform: e.status.platform }, 'the platform is back in the index');
-    if (o.kind === 'pulled') {
-      e.status.lastPull = now;
-      this.#log.info({ image: e.key, child: o.childDigest, previous: o.previous, pruned: o.pruned }, 'pulled a new child');
-    } else {
-      this.#log.info({ image: e.key, result: o.kind, child: o.childDigest }, 'checked');
+    this.#install(gen, { reload: false, schedule: true });
+    this.#loopDelay.enable();
+    this.events.emit({ type: 'started', entries: gen.entries.size, stateDir, metrics: config.metrics?.listen, at: new Date().toISOString() });
+    for (const e of gen.entries.values()) void this.#runner.trigger(e, 'start');
+  }
+
+  #install(gen: Generation, options: { reload: boolean; schedule: boolean }): void {
+    const old = this.#gen;
+    this.#gen = gen;
+    this.#engineProbe = undefined;
+    const entries = [...gen.entries.values()];
+    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: parseDuration(gen.config.splay), keys: entries.map((e) => e.key) });
+    this.events.emit({ type: 'configured', entries, reload: options.reload, at: new Date().toISOString() });
+    if (options.schedule) this.#scheduler.set(entries);
+    old?.retire();
+  }
+
+  #due(key: string, why: RunReason): void {
+    const entry = this.#gen?.entries.get(key);
+    if (entry !== undefined && !this.#stopping) void this.#runner.trigger(entry, why);
+  }
+
+  async #check(entry: EntrySpec, signal: AbortSignal, options: { dryRun: boolean; onPlatform: (p: string) => void }): Promise<CheckOutcome> {
+    const gen = this.#gen;
+    if (gen === undefined) throw new ResolverError('ERR_ABORTED', 'the daemon is not started');
+    const release = gen.acquire();
+    try {
+      // Each request of this check listens on its signal; a few are expected, more would be a leak.
+      setMaxListeners(64, signal);
+      const target = await gen.target(entry.platformSpec, signal);
+      options.onPlatform(formatPlatformAll(target.platform));
+      const { registry, credentials, state } = gen.services;
+      const engine = await gen.services.engine(signal);
+      const outcome = await checkImage(
+        { registry, engine, credentials, state, localTags: gen.localTags(engine) },
+        { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain },
+        { signal, dryRun: options.dryRun },
+      );
+      for (const [host, rl] of registry.rateLimits) {
+        if (rl.remaining !== undefined) this.events.emit({ type: 'quota', registry: host, remaining: rl.remaining, limit: rl.limit });
+      }
+      return outcome;
+    } finally {
+      release();
     }
   }
 
-  #fail(e: Entry, error: unknown): void {
-    Metrics.inc(this.metrics.failures, e.key);
-    Metrics.inc(this.metrics.checks, `${e.key}\0failed`);
-    e.status.failures++;
-    e.status.state = 'failing';
-    e.status.lastCheck = new Date().toISOString();
-    e.status.lastError = error instanceof Error ? error.message : String(error);
-    const retryAfter = error instanceof RegistryHttpError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : undefined;
-    const wait = backoffMs(e.status.failures, { baseMs: 5_000, capMs: 15 * 60_000, retryAfterMs: retryAfter, random: this.#random });
-    e.backoffUntilMono = this.#mono() + wait;
-    e.status.backoffUntil = new Date(Date.now() + wait).toISOString();
-    this.#log.error({ image: e.key, code: error instanceof ResolverError ? error.code : 'ERR_INTERNAL', failures: e.status.failures, retryInMs: Math.round(wait), err: e.status.lastError }, 'check failed');
+  async #control(request: ControlRequest): Promise<unknown> {
+    if (request.op === 'status') return this.status();
+    const images = await this.checkAllNow({ dryRun: request.dryRun });
+    return { pid: this.#pid, images };
   }
 
-  /** Runs every image once, now (no splay), and returns their statuses. */
+  /** Runs every entry once, now (no splay, no schedule), and returns their statuses: `resolver check`. */
   async runOnce(options: { dryRun: boolean }): Promise<ImageStatus[]> {
     const config = await this.#deps.loadConfig();
-    this.#apply(config);
-    for (const e of this.#entries) clearTimeout(e.timer);
-    await this.checkAllNow(options);
-    return this.#entries.map((e) => ({ ...e.status, nextRun: undefined }));
+    const gen = new Generation(config, this.#deps.services(config), this.#mono);
+    if (this.#deps.lock !== false) {
+      try {
+        this.#lock = await acquireLock(this.#deps.stateDir(config), (r) => this.#control(r), (m) => this.#deps.logger.warn({}, m));
+      } catch (error) {
+        await gen.close();
+        throw error;
+      }
+    }
+    this.#install(gen, { reload: false, schedule: false });
+    return (await this.checkAllNow(options)).map((s) => ({ ...s, nextRun: undefined }));
   }
 
-  /** Checks every image now with the running services (no splay), as one scheduled cycle would. */
-  async checkAllNow(options: { dryRun: boolean } = { dryRun: false }): Promise<void> {
-    await Promise.all(
-      this.#entries.map(async (e) => {
-        // Never two runs of one image at once: wait for a scheduled run in flight, then run.
-        while (e.running !== undefined) await e.running;
-        e.running = this.#run(e, 'once', options.dryRun).finally(() => {
-          e.running = undefined;
-        });
-        await e.running;
-      }),
-    );
+  /** Checks every entry now with the running config (no splay; a run in flight is waited for, never doubled). */
+  async checkAllNow(options: { dryRun: boolean } = { dryRun: false }): Promise<ImageStatus[]> {
+    const gen = this.#gen;
+    if (gen === undefined) return [];
+    await Promise.all([...gen.entries.values()].map((e) => this.#runner.runNow(e, options)));
+    return [...gen.entries.keys()].flatMap((k) => {
+      const s = this.#status.get(k);
+      return s === undefined ? [] : [{ ...s }];
+    });
   }
 
   /** The running services (benchmarks read their request counters). */
   get services(): DaemonServices | undefined {
-    return this.#services;
+    return this.#gen?.services;
   }
 
   /** Re-reads the config; a bad one is rejected and the old one keeps running. */
   async reload(): Promise<boolean> {
+    if (this.#stopping) return false;
     let config: Config;
     try {
       config = await this.#deps.loadConfig();
+      const old = this.#gen?.config;
+      if (old !== undefined && (config.metrics?.listen !== old.metrics?.listen || this.#deps.stateDir(config) !== this.#deps.stateDir(old))) {
+        throw new ResolverError('ERR_CONFIG_INVALID', 'stateDir and metrics.listen cannot change on reload', { details: ['restart the daemon to apply them (systemctl restart resolver)'] });
+      }
     } catch (error) {
-      this.#log.error({ err: error instanceof Error ? error.message : String(error), details: error instanceof ResolverError ? error.details : [] }, 'new config rejected; keeping the running one');
+      this.events.emit({
+        type: 'config-rejected', message: error instanceof Error ? error.message : String(error),
+        details: error instanceof ResolverError ? error.details : [], at: new Date().toISOString(),
+      });
       return false;
     }
-    this.#apply(config);
-    this.#log.info({ images: this.#entries.length }, 'config reloaded');
-    for (const e of this.#entries) if (e.status.state === 'pending') void this.#trigger(e, 'reload');
+    // stop() may have begun while the config loaded.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+    if (this.#stopping) return false;
+    this.#install(new Generation(config, this.#deps.services(config), this.#mono), { reload: true, schedule: true });
+    for (const s of this.#status.values()) {
+      const entry = this.#gen?.entries.get(s.key);
+      if (entry !== undefined && s.state === 'pending') void this.#runner.trigger(entry, 'reload');
+    }
     return true;
   }
 
   /** Stops scheduling, aborts in-flight work and waits for it up to the shutdown deadline. */
   async stop(): Promise<void> {
+    if (this.#stopping) return;
     this.#stopping = true;
-    clearInterval(this.#watchdog);
+    this.#scheduler.stop();
     this.#loopDelay.disable();
-    for (const e of this.#entries) {
-      clearTimeout(e.timer);
-      void e.task.destroy();
-    }
     this.#shutdown.abort();
-    const deadline = parseDuration(this.#config?.shutdownTimeout ?? '20s');
-    const running = this.#entries.flatMap((e) => (e.running === undefined ? [] : [e.running]));
+    const deadline = parseDuration(this.#gen?.config.shutdownTimeout ?? '20s');
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled(running), new Promise((r) => (timer = setTimeout(r, deadline)))]);
+    await Promise.race([this.#runner.idle(), new Promise((r) => (timer = setTimeout(r, deadline)))]);
     clearTimeout(timer);
-    await this.#services?.close();
-    await new Promise<void>((r) => (this.#lock === undefined ? r() : this.#lock.close(() => r())));
-    await new Promise<void>((r) => (this.#metricsServer === undefined ? r() : this.#metricsServer.close(() => r())));
-    this.#log.info({}, 'daemon stopped');
+    this.#gen?.retire();
+    await this.#gen?.close();
+    await this.#lock?.close();
+    const server = this.#metricsServer;
+    if (server !== undefined) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    this.events.emit({ type: 'stopped', at: new Date().toISOString() });
   }
 
-  /** The status of every image. */
-  status(): { pid: number; startedAt: string; eventLoopMaxDelayMs: number; images: ImageStatus[] } {
+  /** The status of every entry. */
+  status(): DaemonStatus {
     return {
-      pid: process.pid,
+      pid: this.#pid,
       startedAt: this.#startedAt,
       eventLoopMaxDelayMs: Math.round(this.#loopDelay.max / 1e6),
-      images: this.#entries.map((e) => ({ ...e.status })),
+      images: [...this.#status.values()].map((s) => ({ ...s })),
     };
+  }
+
+  #counts(): { images: number; failing: number; held: number } {
+    const all = [...this.#status.values()];
+    return { images: all.length, failing: all.filter((s) => s.state === 'failing').length, held: all.filter((s) => s.state === 'held').length };
+  }
+
+  /** Liveness (/healthz): the scheduler's watchdog ticks. */
+  live(): Probe {
+    const ok = !this.#stopping && this.#scheduler.alive();
+    return { ok, detail: { status: ok ? 'ok' : 'not live', ...this.#counts() } };
+  }
+
+  /** Readiness (/readyz): config loaded, engine reachable, and not every entry failing. */
+  async ready(): Promise<Probe> {
+    const counts = this.#counts();
+    const gen = this.#gen;
+    const engine = gen === undefined ? 'no config loaded' : await this.#probeEngine(gen);
+    const allFailing = counts.images > 0 && counts.failing === counts.images;
+    const ok = gen !== undefined && engine === undefined && !allFailing && !this.#stopping;
+    const reason = gen === undefined ? 'no config loaded' : engine !== undefined ? `engine unreachable: ${engine}` : allFailing ? 'the last check of every image failed' : this.#stopping ? 'stopping' : undefined;
+    return { ok, detail: { status: ok ? 'ready' : 'not ready', ...(reason === undefined ? {} : { reason }), ...counts } };
+  }
+
+  /** undefined when the engine answers (a 2 s request, its result kept 5 s), else why not. */
+  #probeEngine(gen: Generation): Promise<string | undefined> {
+    const now = this.#mono();
+    if (this.#engineProbe !== undefined && now - this.#engineProbe.at < 5000) return this.#engineProbe.result;
+    const result = (async (): Promise<string | undefined> => {
+      const signal = AbortSignal.timeout(2000);
+      try {
+        const engine = await gen.services.engine(signal);
+        // An image that cannot exist: a 404 proves the engine answers, at the cost of one small request.
+        await Promise.race([
+          engine.inspectImage(`sha256:${'0'.repeat(64)}`),
+          new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('no answer within 2 s')), { once: true })),
+        ]);
+        return undefined;
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    })();
+    this.#engineProbe = { at: now, result };
+    return result;
   }
 }

@@ -1,62 +1,157 @@
 /**
- * Prometheus text exposition of the daemon's counters, and the loopback HTTP endpoint that serves it
- * with /healthz. Off by default; it binds only to loopback (the config schema refuses anything else).
- * Labels carry image references and registry hosts, never credentials.
+ * Prometheus text exposition of the daemon's events, and the loopback HTTP endpoint that serves it with
+ * /healthz (liveness: the scheduler ticks) and /readyz (readiness: config loaded, engine reachable, the
+ * last results are not failures for every entry; 503 otherwise). Off by default; loopback only (the config
+ * schema refuses anything else). Every per-entry series is labelled by image *and* platform (issue 9.3).
+ * Labels carry image references and registry hosts, never credentials. A held check is not a success: it
+ * sets `resolver_held` and leaves `resolver_last_success_timestamp_seconds` where it was (issue 9.6).
  */
 import { createServer, type Server } from 'node:http';
+import { ResolverError } from '../errors.js';
+import type { DaemonEvent, EntryRef } from './events.js';
 
-/** Counters kept by the daemon. */
+const sep = '\0';
+
+function seriesKey(entry: EntryRef, extra?: string): string {
+  return [entry.image, entry.platform, ...(extra === undefined ? [] : [extra])].join(sep);
+}
+
+/** Counters and gauges, fed by `apply(event)`. */
 export class Metrics {
   readonly checks = new Map<string, number>();
   readonly pulls = new Map<string, number>();
   readonly failures = new Map<string, number>();
   readonly lastSuccess = new Map<string, number>();
+  readonly held = new Map<string, number>();
   readonly rateLimitRemaining = new Map<string, number>();
+  /** Series key of each configured entry, to drop gauges of removed entries. */
+  readonly #seriesOf = new Map<string, string>();
 
-  /** Adds one to a counter. */
-  static inc(map: Map<string, number>, key: string): void {
+  static #inc(map: Map<string, number>, key: string): void {
     map.set(key, (map.get(key) ?? 0) + 1);
+  }
+
+  /** Folds one event into the series. */
+  apply(event: DaemonEvent): void {
+    switch (event.type) {
+      case 'checked':
+      case 'pulled': {
+        const result = event.type === 'pulled' ? 'pulled' : event.result;
+        Metrics.#inc(this.checks, seriesKey(event.entry, result));
+        if (event.type === 'pulled') Metrics.#inc(this.pulls, seriesKey(event.entry));
+        this.lastSuccess.set(seriesKey(event.entry), Math.floor(Date.parse(event.at) / 1000));
+        this.held.set(seriesKey(event.entry), 0);
+        this.#seriesOf.set(event.entry.key, seriesKey(event.entry));
+        return;
+      }
+      case 'held':
+        Metrics.#inc(this.checks, seriesKey(event.entry, 'held'));
+        this.held.set(seriesKey(event.entry), 1);
+        this.#seriesOf.set(event.entry.key, seriesKey(event.entry));
+        return;
+      case 'failed':
+        Metrics.#inc(this.checks, seriesKey(event.entry, 'failed'));
+        Metrics.#inc(this.failures, seriesKey(event.entry));
+        return;
+      case 'quota':
+        this.rateLimitRemaining.set(event.registry, event.remaining);
+        return;
+      case 'configured': {
+        const keep = new Set(event.entries.map((e) => e.key));
+        for (const [key, series] of [...this.#seriesOf]) {
+          if (keep.has(key)) continue;
+          this.#seriesOf.delete(key);
+          this.held.delete(series);
+          this.lastSuccess.delete(series);
+        }
+        return;
+      }
+      case 'config-rejected':
+      case 'started':
+      case 'stopped':
+      case 'scheduled':
+      case 'clock-jumped':
+      case 'skipped':
+      case 'check-started':
+      case 'pruned':
+      case 'platform-back':
+      case 'recovered':
+      case 'rate-limited':
+        return;
+    }
   }
 
   /** The text exposition format. */
   render(): string {
     const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
     const lines: string[] = [];
-    const family = (name: string, help: string, type: 'counter' | 'gauge', map: Map<string, number>, label: string): void => {
+    const family = (name: string, help: string, type: 'counter' | 'gauge', map: Map<string, number>, labels: readonly string[]): void => {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
       for (const [k, v] of [...map].sort(([a], [b]) => a.localeCompare(b))) {
-        const [key, extra] = k.split('\0');
-        lines.push(`${name}{${label}="${esc(key ?? '')}"${extra === undefined ? '' : `,result="${esc(extra)}"`}} ${v}`);
+        const values = k.split(sep);
+        lines.push(`${name}{${labels.map((l, i) => `${l}="${esc(values[i] ?? '')}"`).join(',')}} ${v}`);
       }
     };
-    family('resolver_checks_total', 'Checks run, by image and result.', 'counter', this.checks, 'image');
-    family('resolver_pulls_total', 'Children pulled, by image.', 'counter', this.pulls, 'image');
-    family('resolver_failures_total', 'Failed checks, by image.', 'counter', this.failures, 'image');
-    family('resolver_last_success_timestamp_seconds', 'Unix time of the last successful check, by image.', 'gauge', this.lastSuccess, 'image');
-    family('resolver_registry_ratelimit_remaining', 'Last ratelimit-remaining header seen, by registry.', 'gauge', this.rateLimitRemaining, 'registry');
+    family('resolver_checks_total', 'Checks run, by image, platform and result.', 'counter', this.checks, ['image', 'platform', 'result']);
+    family('resolver_pulls_total', 'Children pulled, by image and platform.', 'counter', this.pulls, ['image', 'platform']);
+    family('resolver_failures_total', 'Failed checks, by image and platform.', 'counter', this.failures, ['image', 'platform']);
+    family('resolver_last_success_timestamp_seconds', 'Unix time of the last successful check (not a held one), by image and platform.', 'gauge', this.lastSuccess, ['image', 'platform']);
+    family('resolver_held', '1 while the index has no child for the platform and the current image is held, by image and platform.', 'gauge', this.held, ['image', 'platform']);
+    family('resolver_registry_ratelimit_remaining', 'Last ratelimit-remaining header seen, by registry.', 'gauge', this.rateLimitRemaining, ['registry']);
     return `${lines.join('\n')}\n`;
   }
 }
 
-/** Serves /healthz and /metrics on `listen` (`127.0.0.1:9464`). */
-export function serveMetrics(listen: string, metrics: Metrics, health: () => { ok: boolean; detail: unknown }): Promise<Server> {
+/** An answer of /healthz or /readyz. */
+export interface Probe {
+  readonly ok: boolean;
+  readonly detail: unknown;
+}
+
+/** Parses `host:port` / `[::1]:port`; a port outside 1–65535 is a config error. */
+export function parseListen(listen: string): { host: string; port: number } {
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = Number.parseInt(listen.slice(colon + 1), 10);
+  const portText = listen.slice(colon + 1);
+  const port = Number(portText);
+  if (colon <= 0 || !/^\d+$/.test(portText) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ResolverError('ERR_CONFIG_INVALID', `metrics.listen ${listen}: the port must be a number from 1 to 65535`, { details: ['e.g. metrics.listen: 127.0.0.1:9464'] });
+  }
+  return { host, port };
+}
+
+/**
+ * Serves /healthz, /readyz and /metrics on `listen` (`127.0.0.1:9464`). A bind failure (port in use, no
+ * such address) is a config error naming the address, never a stack trace (issue 13.5).
+ */
+export function serveMetrics(listen: string, metrics: Metrics, probes: { live: () => Probe; ready: () => Promise<Probe> }): Promise<Server> {
+  const { host, port } = parseListen(listen);
+  const send = (res: import('node:http').ServerResponse, p: Probe): void => {
+    res.writeHead(p.ok ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(p.detail));
+  };
   const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(metrics.render());
-    } else if (req.url === '/healthz') {
-      const h = health();
-      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(h.detail));
+    } else if (path === '/healthz') {
+      send(res, probes.live());
+    } else if (path === '/readyz') {
+      probes.ready().then((p) => send(res, p), () => send(res, { ok: false, detail: { status: 'not ready', reason: 'readiness probe failed' } }));
     } else {
       res.writeHead(404).end();
     }
   });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EADDRNOTAVAIL' ? 'no such local address' : error.code === 'EACCES' ? 'permission denied' : (error.code ?? error.message);
+      reject(new ResolverError('ERR_CONFIG_INVALID', `cannot serve metrics on ${listen}: ${why}`, { details: ['choose another metrics.listen port, or stop what uses it'] }));
+    });
     server.listen(port, host, () => resolve(server));
   });
 }

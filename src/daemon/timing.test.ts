@@ -24,9 +24,10 @@ describe('backoff', () => {
     expect(backoffMs(3, { baseMs: 5000, capMs: 900_000, random: () => 0 })).toBe(2500);
   });
 
-  it('waits at least Retry-After, capped at a day', () => {
+  it('waits at least Retry-After, capped at 15 minutes (issue 13.15: Retry-After: 86400 must not stop checks for a day)', () => {
     expect(backoffMs(1, { baseMs: 5000, capMs: 900_000, retryAfterMs: 120_000, random: () => 0.5 })).toBe(120_000);
-    expect(backoffMs(1, { baseMs: 5000, capMs: 900_000, retryAfterMs: 1e12, random: () => 0.5 })).toBe(86_400_000);
+    expect(backoffMs(1, { baseMs: 5000, capMs: 900_000, retryAfterMs: 86_400_000, random: () => 0.5 })).toBe(900_000);
+    expect(backoffMs(1, { baseMs: 5000, capMs: 900_000, retryAfterMs: 1e12, retryAfterCapMs: 3_600_000, random: () => 0.5 })).toBe(3_600_000);
   });
 
   test.prop([fc.integer({ min: 1, max: 60 }), fc.double({ min: 0, max: 1, noNaN: true })])('is always within [base/2, cap]', (n, r) => {

@@ -11,9 +11,16 @@ export function splayFor(host: string, image: string, maxMs: number): number {
   return h.readUInt32BE(0) % Math.floor(maxMs);
 }
 
-/** Backoff after `failures` consecutive failures: full jitter over min(cap, base·2^(n−1)), at least Retry-After. */
-export function backoffMs(failures: number, options: { baseMs: number; capMs: number; retryAfterMs?: number | undefined; random: () => number }): number {
+/**
+ * Backoff after `failures` consecutive failures: full jitter over min(cap, base·2^(n−1)), at least
+ * Retry-After, which is itself capped at `retryAfterCapMs` (15 min by default, reliability spec): one
+ * `Retry-After: 86400` must not stop an image's checks for a day (issue 13.15).
+ */
+export function backoffMs(failures: number, options: { baseMs: number; capMs: number; retryAfterMs?: number | undefined; retryAfterCapMs?: number; random: () => number }): number {
   const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.max(0, failures - 1));
   const jittered = Math.max(options.baseMs / 2, options.random() * ceiling);
-  return Math.max(jittered, Math.min(options.retryAfterMs ?? 0, 24 * 3_600_000));
+  return Math.max(jittered, Math.min(options.retryAfterMs ?? 0, options.retryAfterCapMs ?? retryAfterCapMs));
 }
+
+/** The longest Retry-After the daemon honours. */
+export const retryAfterCapMs = 15 * 60_000;

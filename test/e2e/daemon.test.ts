@@ -121,9 +121,10 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
       expect(since.every((r) => r.startsWith('HEAD /v2/fleet/app/manifests/stable')), since.join('\n')).toBe(true);
       expect(Math.abs(since.length - checks)).toBeLessThanOrEqual(1);
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      expect(metrics).toMatch(new RegExp(`resolver_checks_total\\{image="${ref.replace(/[.]/g, '\\.')}",result="unchanged"\\} \\d+`));
-      expect(metrics).toContain(`resolver_pulls_total{image="${ref}"} 1`);
-      expect(metrics).toMatch(/resolver_last_success_timestamp_seconds\{image=".*"\} \d{10}/);
+      // Every per-image series also carries the platform (issue 9.3).
+      expect(metrics).toMatch(new RegExp(`resolver_checks_total\\{image="${ref.replace(/[.]/g, '\\.')}",platform="linux/amd64[^"]*",result="unchanged"\\} \\d+`));
+      expect(metrics).toMatch(new RegExp(`resolver_pulls_total\\{image="${ref.replace(/[.]/g, '\\.')}",platform="linux/amd64[^"]*"\\} 1\n`));
+      expect(metrics).toMatch(/resolver_last_success_timestamp_seconds\{image=".*",platform="linux\/amd64[^"]*"\} \d{10}/);
       const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: 'ok', images: 1, failing: 0 });

@@ -65,8 +65,14 @@ export function rig(yaml: string, extra: Partial<DaemonDeps> = {}): Rig {
     generations.push(s);
     return s;
   };
+  // Parsing is pure and costs ~8 ms; a reload of unchanged text reuses it (a fresh object each time, as a load gives).
+  let parsed: { text: string; config: Config } | undefined;
+  const load = (): Config => {
+    if (parsed?.text !== text) parsed = { text, config: parseConfig(text.replace('STATE', join(dir, 'state')), 'rig.yaml') };
+    return structuredClone(parsed.config);
+  };
   const daemon = new Daemon({
-    loadConfig: () => Promise.resolve(parseConfig(text.replace('STATE', join(dir, 'state')), 'rig.yaml')),
+    loadConfig: () => Promise.resolve(load()),
     services,
     stateDir: (c) => c.stateDir ?? join(dir, 'state'),
     logger,

@@ -55,9 +55,9 @@ export class FakeEngine implements Engine {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', 'pull cancelled');
+      req.signal?.throwIfAborted();
       await this.pullHook?.(req);
-      if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', 'pull cancelled');
+      req.signal?.throwIfAborted();
       const id = `sha256:${createHash('sha256').update(`image ${req.digest}`).digest('hex')}`;
       const image = this.#images.get(id) ?? { id, repoTags: new Set(), repoDigests: new Set(), platform: { os: 'linux', architecture: 'amd64', variant: '' } };
       image.repoDigests.add(`${req.repository}@${req.digest}`);

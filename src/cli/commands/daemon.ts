@@ -1,11 +1,15 @@
 /**
- * `resolver daemon --config FILE`, `resolver check --config FILE [--dry-run]`,
+ * `resolver daemon --config FILE`, `resolver check --config FILE [--dry-run] [--json]`,
  * `resolver status [--config FILE] [--json]` and `resolver config check FILE`.
+ * Each command is a plain `run…(options, deps)`; `register` only wires commander. The process (its
+ * environment, SIGHUP, stdout's terminal) comes in through `deps`: nothing here reads `process` itself.
  */
-import { hostname } from 'node:os';
-import type { Command } from 'commander';
+import { access } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
 import type { Config } from '../../config/schema.js';
 import type { Daemon, ImageStatus } from '../../daemon/daemon.js';
+import type { DaemonAnswer } from '../../daemon/lock.js';
+import { ResolverError } from '../../errors.js';
 import { defaultStateDir } from '../../state/state-store.js';
 import { table, type Output } from '../output.js';
 import { createServices } from '../services.js';
@@ -15,16 +19,53 @@ import type { SignalHub } from '../signals.js';
 // `which` and `run` do not pay for them at start-up (bench/README.md).
 const loadConfig = async (file: string): Promise<Config> => (await import('../../config/load.js')).loadConfig(file);
 
-const defaultConfig = '/etc/resolver/resolver.yaml';
+/** The config file when --config is not given. */
+export const defaultConfig = '/etc/resolver/resolver.yaml';
 
-function stateDirOf(config: Config | undefined, env: NodeJS.ProcessEnv): string {
-  return config?.stateDir ?? defaultStateDir(env, env['HOME'] ?? '/root', process.getuid?.() === 0);
+/** The log levels `--log-level` and `logLevel` accept. */
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+
+/** The process as these commands see it (injected by the composition root). */
+export interface DaemonProcess {
+  readonly env: NodeJS.ProcessEnv;
+  readonly hostname: string;
+  readonly uid: number | undefined;
+  readonly stdoutIsTTY: boolean;
+  /** Calls `listener` on every SIGHUP until the returned function is called. */
+  onHangup(listener: () => void): () => void;
 }
 
-async function daemonFor(file: string, env: NodeJS.ProcessEnv, options: { level?: string; human: boolean; lock: boolean; output: Output }): Promise<Daemon> {
+/** Dependencies of the daemon commands. */
+export interface DaemonCommandDeps {
+  readonly output: Output;
+  readonly signals: SignalHub;
+  readonly setExitCode: (code: number) => void;
+  readonly process: DaemonProcess;
+}
+
+/**
+ * Exit codes of `check` (README §Exit codes): every entry ok; some held (3, as `which` exits when no
+ * child fits) and none failed; some failed; every entry failed. Config errors are 78, a daemon that cannot
+ * be asked is 11, cancellation 130/143.
+ */
+export const checkExitCodes = { ok: 0, held: 3, someFailed: 12, allFailed: 13 } as const;
+
+/** The exit code for a cycle's statuses. */
+export function checkExitCode(statuses: readonly Pick<ImageStatus, 'state'>[]): number {
+  const failed = statuses.filter((s) => s.state === 'failing').length;
+  if (failed > 0) return failed === statuses.length ? checkExitCodes.allFailed : checkExitCodes.someFailed;
+  return statuses.some((s) => s.state === 'held') ? checkExitCodes.held : checkExitCodes.ok;
+}
+
+function stateDirOf(config: Config | undefined, p: DaemonProcess): string {
+  return config?.stateDir ?? defaultStateDir(p.env, p.env['HOME'] ?? '/root', p.uid === 0);
+}
+
+async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; write?: (t: string) => void }): Promise<Daemon> {
   const [{ Daemon }, { createLogger }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js')]);
+  const env = deps.process.env;
   let level = options.level ?? 'info';
-  const logger = createLogger({ level, human: options.human });
+  const logger = createLogger({ level, human: options.human, ...(options.write === undefined ? {} : { write: options.write }) });
   return new Daemon({
     loadConfig: async () => {
       const c = await loadConfig(file);
@@ -34,17 +75,17 @@ async function daemonFor(file: string, env: NodeJS.ProcessEnv, options: { level?
       }
       return c;
     },
-    stateDir: (c) => stateDirOf(c, env),
+    stateDir: (c) => stateDirOf(c, deps.process),
     services: (c) => {
       const e: NodeJS.ProcessEnv = {
         ...env,
         ...(c.engine.host === undefined ? {} : { DOCKER_HOST: c.engine.host }),
         ...(c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] ? { DOCKER_CONFIG: c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] } : {}),
       };
-      return createServices(e, { insecureRegistries: c.registries.insecure, onWarning: (m) => logger.warn({}, m), stateDir: stateDirOf(c, env) });
+      return createServices(e, { insecureRegistries: c.registries.insecure, onWarning: (m) => logger.warn({}, m), stateDir: stateDirOf(c, deps.process) });
     },
     logger,
-    hostname: hostname(),
+    hostname: deps.process.hostname,
     lock: options.lock,
   });
 }
@@ -52,13 +93,98 @@ async function daemonFor(file: string, env: NodeJS.ProcessEnv, options: { level?
 function statusRows(images: readonly ImageStatus[]): string {
   const rows = [['IMAGE', 'PLATFORM', 'STATE', 'INDEX', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', 'ERROR']];
   for (const i of images) {
-    rows.push([i.image, i.platform ?? '-', i.held !== undefined ? 'held' : i.state, i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', i.lastError ?? i.held ?? '']);
+    const error = i.lastError === undefined ? (i.held ?? '') : `${i.lastError}${i.retryAfterSeconds === undefined ? '' : ` (registry asked to wait ${i.retryAfterSeconds} s)`}`;
+    rows.push([i.image, i.platform ?? '-', i.held !== undefined && i.state !== 'failing' ? 'held' : i.state, i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', error]);
   }
   return table(rows);
 }
 
+function untrusted(answer: Extract<DaemonAnswer, { kind: 'untrusted' }>): ResolverError {
+  return new ResolverError('ERR_ALREADY_RUNNING', `not trusting the daemon socket: ${answer.reason}`, {
+    details: ['the state folder and its daemon.sock must belong to this user (or root) and be closed to others (0700)'],
+  });
+}
+
+/** `resolver daemon`: runs until SIGTERM/SIGINT; SIGHUP reloads. */
+export async function runDaemon(options: { config: string; logLevel?: string | undefined }, deps: DaemonCommandDeps): Promise<void> {
+  const daemon = await daemonFor(options.config, deps, { level: options.logLevel, human: deps.process.stdoutIsTTY, lock: true });
+  await daemon.start();
+  const offHangup = deps.process.onHangup(() => void daemon.reload());
+  try {
+    await new Promise<void>((resolve) => {
+      const remove = deps.signals.push(() => {
+        remove();
+        void daemon.stop().then(resolve);
+      });
+    });
+  } finally {
+    offHangup();
+  }
+}
+
+/**
+ * `resolver check`: one cycle now. Beside a running daemon (same state folder) the daemon runs the cycle
+ * and this prints its result (issue 9.5); otherwise this process takes the daemon's lock and runs it.
+ * stdout carries only the result (a table, or one JSON document with --json); logs go to stderr.
+ */
+export async function runCheck(options: { config: string; dryRun: boolean; json: boolean }, deps: DaemonCommandDeps): Promise<ImageStatus[]> {
+  const config = await loadConfig(options.config);
+  const { queryDaemon } = await import('../../daemon/lock.js');
+  const stateDir = stateDirOf(config, deps.process);
+  for (let attempt = 0; ; attempt++) {
+    // A cycle with pulls can take long; the daemon bounds each check (15 min), this bounds the wait.
+    const answer = await queryDaemon(stateDir, { op: 'check', dryRun: options.dryRun }, 30 * 60_000);
+    if (answer.kind === 'untrusted') throw untrusted(answer);
+    if (answer.kind === 'answer') {
+      const value = answer.value as { pid?: number; images?: ImageStatus[]; error?: string };
+      if (value.images === undefined) throw new ResolverError('ERR_ALREADY_RUNNING', `the running daemon${value.pid === undefined ? '' : ` (pid ${value.pid})`} refused the cycle: ${value.error ?? 'no answer'}`);
+      deps.output.err(`resolver: the daemon (pid ${value.pid ?? '?'}) ran this cycle`);
+      return value.images;
+    }
+    const daemon = await daemonFor(options.config, deps, { level: 'warn', human: true, lock: true, write: (t) => deps.output.err(t) });
+    try {
+      return await daemon.runOnce({ dryRun: options.dryRun });
+    } catch (error) {
+      // A daemon started between the question and the lock: ask it instead (once).
+      if (error instanceof ResolverError && error.code === 'ERR_ALREADY_RUNNING' && attempt === 0) continue;
+      throw error;
+    } finally {
+      await daemon.stop();
+    }
+  }
+}
+
+/** `resolver status`: the running daemon's view, else what the state file recorded. */
+export async function runStatus(options: { config: string; configGiven: boolean; json: boolean }, deps: DaemonCommandDeps): Promise<void> {
+  let config: Config | undefined;
+  // Without --config, a missing default file means "the default state folder"; any other failure to load
+  // a config is an error, never a silent fallback to another folder (issue 13.17).
+  const missingDefault = !options.configGiven && (await access(options.config).then(() => false, () => true));
+  if (!missingDefault) config = await loadConfig(options.config);
+  const stateDir = stateDirOf(config, deps.process);
+  const { queryDaemon } = await import('../../daemon/lock.js');
+  const { StateStore } = await import('../../state/state-store.js');
+  const live = await queryDaemon(stateDir);
+  if (live.kind === 'untrusted') throw untrusted(live);
+  if (live.kind === 'answer') {
+    const value = live.value as { pid: number; images: ImageStatus[] };
+    deps.output.out(options.json ? JSON.stringify({ daemon: 'running', ...value }, null, 2) : `daemon running (pid ${value.pid})\n${statusRows(value.images)}`);
+    return;
+  }
+  const store = new StateStore(stateDir, (m) => deps.output.err(`warning: ${m}`));
+  const state = await store.load();
+  const records = Object.values(state.images);
+  if (options.json) {
+    deps.output.out(JSON.stringify({ daemon: 'not running', images: records }, null, 2));
+    return;
+  }
+  const rows = [['IMAGE', 'PLATFORM', 'CHILD', 'INDEX', 'PULLED', 'CHECKED']];
+  for (const r of records) rows.push([r.reference, r.platform, r.childDigest.slice(0, 19), r.indexDigest?.slice(0, 19) ?? '-', r.pulledAt, r.checkedAt]);
+  deps.output.out(`daemon not running; recorded in ${store.path}:\n${table(rows)}`);
+}
+
 /** Registers the commands. */
-export function register(program: Command, deps: { output: Output; signals: SignalHub; setExitCode: (code: number) => void }): void {
+export function register(program: Command, deps: DaemonCommandDeps): void {
   const configCmd = program.command('config').description('configuration file commands');
   configCmd
     .command('check')
@@ -74,64 +200,26 @@ export function register(program: Command, deps: { output: Output; signals: Sign
     .command('daemon')
     .description('keep the configured tags pulled for this platform, on a schedule (for systemd)')
     .option('-c, --config <file>', 'config file', defaultConfig)
-    .option('--log-level <level>', 'override logLevel')
-    .action(async (opts: { config: string; logLevel?: string }) => {
-      const daemon = await daemonFor(opts.config, process.env, { level: opts.logLevel, human: process.stdout.isTTY, lock: true, output: deps.output });
-      await daemon.start();
-      const onHup = (): void => void daemon.reload();
-      process.on('SIGHUP', onHup);
-      await new Promise<void>((resolve) => {
-        const remove = deps.signals.push(() => {
-          remove();
-          void daemon.stop().then(resolve);
-        });
-      });
-      process.off('SIGHUP', onHup);
-    });
+    .addOption(new Option('--log-level <level>', 'override logLevel').choices(logLevels))
+    .action((opts: { config: string; logLevel?: string }) => runDaemon(opts, deps));
 
   program
     .command('check')
-    .description('run one check of every configured image now and exit (for timers and scripts)')
+    .description('run one check of every configured image now and exit (for timers and scripts); beside a running daemon, the daemon runs it')
     .option('-c, --config <file>', 'config file', defaultConfig)
     .option('--dry-run', 'report what would be pulled without pulling')
     .option('--json', 'print a JSON array')
     .action(async (opts: { config: string; dryRun?: boolean; json?: boolean }) => {
-      const daemon = await daemonFor(opts.config, process.env, { level: 'warn', human: true, lock: false, output: deps.output });
-      const statuses = await daemon.runOnce({ dryRun: opts.dryRun === true });
-      await daemon.stop();
+      const statuses = await runCheck({ config: opts.config, dryRun: opts.dryRun === true, json: opts.json === true }, deps);
       deps.output.out(opts.json === true ? JSON.stringify(statuses, null, 2) : statusRows(statuses));
-      if (statuses.some((s) => s.state === 'failing')) deps.setExitCode(1);
+      deps.setExitCode(checkExitCode(statuses));
     });
 
-  program
+  const status = program
     .command('status')
     .description('show each tracked image: platform, digests, last check and pull, next run, held/failing')
     .option('-c, --config <file>', 'config file (to find the state folder)', defaultConfig)
-    .option('--json', 'print JSON')
-    .action(async (opts: { config: string; json?: boolean }) => {
-      let config: Config | undefined;
-      try {
-        config = await loadConfig(opts.config);
-      } catch {
-        config = undefined;
-      }
-      const stateDir = stateDirOf(config, process.env);
-      const { queryDaemon } = await import('../../daemon/lock.js');
-      const { StateStore } = await import('../../state/state-store.js');
-      const live = (await queryDaemon(stateDir)) as { pid: number; images: ImageStatus[] } | undefined;
-      if (live !== undefined) {
-        deps.output.out(opts.json === true ? JSON.stringify({ daemon: 'running', ...live }, null, 2) : `daemon running (pid ${live.pid})\n${statusRows(live.images)}`);
-        return;
-      }
-      const store = new StateStore(stateDir, (m) => deps.output.err(`warning: ${m}`));
-      const state = await store.load();
-      const records = Object.values(state.images);
-      if (opts.json === true) {
-        deps.output.out(JSON.stringify({ daemon: 'not running', images: records }, null, 2));
-        return;
-      }
-      const rows = [['IMAGE', 'PLATFORM', 'CHILD', 'INDEX', 'PULLED', 'CHECKED']];
-      for (const r of records) rows.push([r.reference, r.platform, r.childDigest.slice(0, 19), r.indexDigest?.slice(0, 19) ?? '-', r.pulledAt, r.checkedAt]);
-      deps.output.out(`daemon not running; recorded in ${store.path}:\n${table(rows)}`);
-    });
+    .option('--json', 'print JSON');
+  status.action((opts: { config: string; json?: boolean }) =>
+    runStatus({ config: opts.config, configGiven: status.getOptionValueSource('config') !== 'default', json: opts.json === true }, deps));
 }

@@ -1,0 +1,97 @@
+/**
+ * What the daemon says happened, as typed events (issue 14): the check path emits them and knows no
+ * consumer; logs, metrics and status subscribe, as will notifications, hooks, activation and the HTTP API
+ * (docs/daemon.md). The pattern is undici's `diagnostics_channel` and p-queue's event union: synchronous
+ * delivery in emit order, one object per event, never mutated. A subscriber must not block (queue slow
+ * work of your own) and cannot break a check: what it throws is reported to `onError` and dropped.
+ */
+
+/** One configured entry: an image and the platform asked for. Two entries may share an image. */
+export interface EntrySpec {
+  /** `image platform`: unique per entry (a duplicate image and platform is a config error). */
+  readonly key: string;
+  /** Canonical reference, e.g. `registry.example.com/app:stable`. */
+  readonly image: string;
+  /** The platform the config asks for, or undefined for the detected one. */
+  readonly platformSpec: string | undefined;
+  /** Registry host: the admission unit for concurrency. */
+  readonly registry: string;
+  readonly schedule: string;
+  readonly onMissingPlatform: 'hold' | 'fail';
+  readonly retain: number;
+}
+
+/** Which entry an event is about. `platform` is the resolved target (`linux/arm/v7`), or the spec before it is known. */
+export interface EntryRef {
+  readonly key: string;
+  readonly image: string;
+  readonly platform: string;
+}
+
+/** `EntryRef.platform` of an entry without a configured platform before its target is detected. */
+export const detectedPlatform = 'detected';
+
+/** Why a run started. */
+export type RunReason = 'start' | 'schedule' | 'reload' | 'now';
+
+/** Every event the daemon emits. `at` is an ISO time. */
+export type DaemonEvent =
+  | { readonly type: 'configured'; readonly entries: readonly EntrySpec[]; readonly reload: boolean; readonly at: string }
+  | { readonly type: 'config-rejected'; readonly message: string; readonly details: readonly string[]; readonly at: string }
+  | { readonly type: 'started'; readonly entries: number; readonly stateDir: string; readonly metrics: string | undefined; readonly at: string }
+  | { readonly type: 'stopped'; readonly at: string }
+  | { readonly type: 'scheduled'; readonly key: string; readonly nextRun: string | undefined }
+  | { readonly type: 'clock-jumped'; readonly jumpMs: number; readonly at: string }
+  | { readonly type: 'skipped'; readonly entry: EntryRef; readonly reason: 'running' | 'backoff' }
+  | { readonly type: 'check-started'; readonly entry: EntryRef; readonly why: RunReason; readonly at: string }
+  | { readonly type: 'checked'; readonly entry: EntryRef; readonly result: 'unchanged' | 'index-changed' | 'would-pull'; readonly indexDigest: string; readonly childDigest: string; readonly at: string }
+  | { readonly type: 'pulled'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly pruned: readonly string[]; readonly at: string }
+  | { readonly type: 'pruned'; readonly entry: EntryRef; readonly digests: readonly string[]; readonly at: string }
+  | { readonly type: 'held'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string | undefined; readonly message: string; readonly available: readonly string[]; readonly at: string }
+  | { readonly type: 'platform-back'; readonly entry: EntryRef; readonly childDigest: string; readonly at: string }
+  | { readonly type: 'failed'; readonly entry: EntryRef; readonly code: string; readonly message: string; readonly failures: number; readonly retryInMs: number; readonly retryAfterMs: number | undefined; readonly backoffUntil: string; readonly at: string }
+  | { readonly type: 'recovered'; readonly entry: EntryRef; readonly failures: number; readonly at: string }
+  | { readonly type: 'rate-limited'; readonly entry: EntryRef; readonly registry: string; readonly retryAfterMs: number | undefined; readonly at: string }
+  | { readonly type: 'quota'; readonly registry: string; readonly remaining: number; readonly limit: number | undefined };
+
+/** The event types. */
+export type DaemonEventType = DaemonEvent['type'];
+
+/** A listener. */
+export type Listener<E> = (event: E) => void;
+
+/** A tiny synchronous bus; `on` returns the unsubscribe function. */
+export class EventBus<E extends { readonly type: string }> {
+  readonly #listeners = new Set<Listener<E>>();
+  readonly #onError: (error: unknown, event: E) => void;
+
+  constructor(onError: (error: unknown, event: E) => void) {
+    this.#onError = onError;
+  }
+
+  /** Subscribes to every event. */
+  on(listener: Listener<E>): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Delivers an event to every subscriber; a throwing subscriber is reported and skipped. */
+  emit(event: E): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        try {
+          this.#onError(error, event);
+        } catch {
+          // The error sink itself failed: nothing left to tell.
+        }
+      }
+    }
+  }
+
+  /** How many subscribers (tests of leaks). */
+  get size(): number {
+    return this.#listeners.size;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The daemon's log lines, as a subscriber of its events: one line per event worth a line, with the
+ * entry's image and platform on every per-entry line (issue 9.3). Messages are static strings; the
+ * fields carry the data (style.md §15).
+ */
+import type { Logger } from '../log/logger.js';
+import type { DaemonEvent, Listener } from './events.js';
+
+/** A listener that logs daemon events. */
+export function logEvents(logger: Logger): Listener<DaemonEvent> {
+  return (event) => {
+    switch (event.type) {
+      case 'started':
+        logger.info({ images: event.entries, stateDir: event.stateDir, metrics: event.metrics }, 'daemon started');
+        return;
+      case 'stopped':
+        logger.info({}, 'daemon stopped');
+        return;
+      case 'configured':
+        if (event.reload) logger.info({ images: event.entries.length }, 'config reloaded');
+        return;
+      case 'config-rejected':
+        logger.error({ err: event.message, details: event.details }, 'new config rejected; keeping the running one');
+        return;
+      case 'clock-jumped':
+        logger.warn({ jumpMs: event.jumpMs }, 'wall clock jumped; re-arming schedules');
+        return;
+      case 'skipped':
+        logger.debug({ image: event.entry.image, platform: event.entry.platform }, event.reason === 'running' ? 'previous check still running; skipped' : 'backing off; skipped');
+        return;
+      case 'check-started':
+        logger.debug({ image: event.entry.image, platform: event.entry.platform, why: event.why }, 'check started');
+        return;
+      case 'checked':
+        logger.info({ image: event.entry.image, platform: event.entry.platform, result: event.result, child: event.childDigest }, 'checked');
+        return;
+      case 'pulled':
+        logger.info({ image: event.entry.image, platform: event.entry.platform, child: event.childDigest, previous: event.previous, pruned: event.pruned }, 'pulled a new child');
+        return;
+      case 'held':
+        logger.warn({ image: event.entry.image, platform: event.entry.platform, available: event.available, keeping: event.childDigest }, 'no child for this platform any more; holding the current image');
+        return;
+      case 'platform-back':
+        logger.warn({ image: event.entry.image, platform: event.entry.platform, child: event.childDigest }, 'the platform is back in the index');
+        return;
+      case 'failed':
+        logger.error({ image: event.entry.image, platform: event.entry.platform, code: event.code, failures: event.failures, retryInMs: event.retryInMs, err: event.message }, 'check failed');
+        return;
+      case 'recovered':
+        logger.info({ image: event.entry.image, platform: event.entry.platform, failures: event.failures }, 'recovered');
+        return;
+      case 'rate-limited':
+        logger.warn({ image: event.entry.image, platform: event.entry.platform, registry: event.registry, retryAfterMs: event.retryAfterMs }, 'rate limited by the registry');
+        return;
+      case 'scheduled':
+      case 'pruned':
+      case 'quota':
+        return;
+    }
+  };
+}

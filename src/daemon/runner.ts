@@ -1,0 +1,242 @@
+/**
+ * Admission of runs (issue 14): whether a run of an entry starts now, and under which limits.
+ * - Runs of one entry never overlap: a slot that comes while the entry runs is skipped, and "check now"
+ *   waits for the run in flight. Keyed by entry, not by config generation, so reloads cannot start a
+ *   second run (issue 13.6).
+ * - Failures back off per entry (jittered exponential, at least the capped Retry-After) on monotonic time.
+ * - A deterministic splay per host and entry spreads a fleet.
+ * - Concurrency is per registry host, and every run has a deadline, so a registry that never answers holds
+ *   only its own slots, for a bounded time, and cannot starve the others (issue 13.11).
+ * Outcomes become events; the runner knows no subscriber. p-queue was not used: its single queue has no
+ * per-key limit, skip-if-running or backoff, which are most of this file (docs/daemon.md).
+ */
+import { RegistryHttpError, ResolverError } from '../errors.js';
+import type { CheckOutcome } from '../resolver/reconcile.js';
+import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type RunReason } from './events.js';
+import { backoffMs, splayFor } from './timing.js';
+
+/** One check of an entry, as the coordinator runs it. */
+export type CheckEntry = (entry: EntrySpec, signal: AbortSignal, options: { readonly dryRun: boolean; readonly onPlatform: (platform: string) => void }) => Promise<CheckOutcome>;
+
+/** What the runner needs. */
+export interface RunnerDeps {
+  readonly check: CheckEntry;
+  readonly emit: (event: DaemonEvent) => void;
+  readonly shutdown: AbortSignal;
+  readonly monotonic: () => number;
+  readonly random: () => number;
+  readonly hostname: string;
+  /** The longest a run may take before it is cancelled and counted as failed. */
+  readonly deadlineMs: number;
+}
+
+/** A counting limit per key (registry host), FIFO. */
+export class KeyedLimiter {
+  #limit: number;
+  readonly #active = new Map<string, number>();
+  readonly #waiting = new Map<string, (() => void)[]>();
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Changes the limit; waiters are admitted as slots free. */
+  set limit(n: number) {
+    this.#limit = n;
+    for (const key of this.#waiting.keys()) this.#admit(key);
+  }
+
+  #admit(key: string): void {
+    const queue = this.#waiting.get(key) ?? [];
+    while (queue.length > 0 && (this.#active.get(key) ?? 0) < this.#limit) {
+      this.#active.set(key, (this.#active.get(key) ?? 0) + 1);
+      queue.shift()?.();
+    }
+    if (queue.length === 0) this.#waiting.delete(key);
+  }
+
+  /** Waits for a slot of `key`; the returned function frees it. Rejects when `signal` aborts first. */
+  acquire(key: string, signal: AbortSignal): Promise<() => void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new ResolverError('ERR_ABORTED', 'shutting down'));
+        return;
+      }
+      let done = false;
+      const release = (): void => {
+        if (done) return;
+        done = true;
+        this.#active.set(key, (this.#active.get(key) ?? 1) - 1);
+        if ((this.#active.get(key) ?? 0) <= 0) this.#active.delete(key);
+        this.#admit(key);
+      };
+      const grant = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(release);
+      };
+      const onAbort = (): void => {
+        const queue = this.#waiting.get(key);
+        const i = queue?.indexOf(grant) ?? -1;
+        if (queue !== undefined && i !== -1) queue.splice(i, 1);
+        reject(new ResolverError('ERR_ABORTED', 'shutting down'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const queue = this.#waiting.get(key) ?? [];
+      queue.push(grant);
+      this.#waiting.set(key, queue);
+      this.#admit(key);
+    });
+  }
+
+  /** Slots in use per key (tests). */
+  active(key: string): number {
+    return this.#active.get(key) ?? 0;
+  }
+}
+
+/** Resolves after `ms`, or rejects when `signal` aborts; leaves no listener behind either way. */
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new ResolverError('ERR_ABORTED', 'shutting down'));
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new ResolverError('ERR_ABORTED', 'shutting down'));
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+interface Backoff {
+  failures: number;
+  untilMono: number;
+}
+
+/** Decides and runs checks. */
+export class Runner {
+  readonly #deps: RunnerDeps;
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #backoff = new Map<string, Backoff>();
+  readonly #held = new Set<string>();
+  readonly #limiter = new KeyedLimiter(1);
+  #splayMs = 0;
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+  }
+
+  /** Applies a config's limits; forgets the backoff of entries no longer configured. */
+  configure(options: { readonly perRegistry: number; readonly splayMs: number; readonly keys: readonly string[] }): void {
+    this.#limiter.limit = options.perRegistry;
+    this.#splayMs = options.splayMs;
+    const keep = new Set(options.keys);
+    for (const key of [...this.#backoff.keys()]) if (!keep.has(key)) this.#backoff.delete(key);
+    for (const key of [...this.#held]) if (!keep.has(key)) this.#held.delete(key);
+  }
+
+  /** A scheduled (or start/reload) run: skipped while the entry runs or backs off; waits its splay. */
+  async trigger(entry: EntrySpec, why: RunReason): Promise<void> {
+    if (this.#deps.shutdown.aborted) return;
+    const ref: EntryRef = { key: entry.key, image: entry.image, platform: entry.platformSpec ?? detectedPlatform };
+    if (this.#running.has(entry.key)) {
+      this.#deps.emit({ type: 'skipped', entry: ref, reason: 'running' });
+      return;
+    }
+    if (this.#deps.monotonic() < (this.#backoff.get(entry.key)?.untilMono ?? 0)) {
+      this.#deps.emit({ type: 'skipped', entry: ref, reason: 'backoff' });
+      return;
+    }
+    await this.#start(entry, ref, why, false);
+  }
+
+  /** A run now (`check`, or asked over the socket): waits for a run in flight, ignores splay and backoff. */
+  async runNow(entry: EntrySpec, options: { readonly dryRun: boolean }): Promise<void> {
+    for (let r = this.#running.get(entry.key); r !== undefined; r = this.#running.get(entry.key)) await r;
+    if (this.#deps.shutdown.aborted) return;
+    await this.#start(entry, { key: entry.key, image: entry.image, platform: entry.platformSpec ?? detectedPlatform }, 'now', options.dryRun);
+  }
+
+  #start(entry: EntrySpec, ref: EntryRef, why: RunReason, dryRun: boolean): Promise<void> {
+    const run = this.#run(entry, ref, why, dryRun).finally(() => this.#running.delete(entry.key));
+    this.#running.set(entry.key, run);
+    return run;
+  }
+
+  /** Runs in flight. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Resolves when every run in flight has settled. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#running.values()]);
+  }
+
+  async #run(entry: EntrySpec, input: EntryRef, why: RunReason, dryRun: boolean): Promise<void> {
+    const { shutdown } = this.#deps;
+    let ref = input;
+    let deadline: AbortController | undefined;
+    try {
+      if (why !== 'now') await abortableDelay(splayFor(this.#deps.hostname, entry.key, this.#splayMs), shutdown);
+      const release = await this.#limiter.acquire(entry.registry, shutdown);
+      const limit = new AbortController();
+      deadline = limit;
+      const timer = setTimeout(() => {
+        limit.abort(new ResolverError('ERR_NETWORK', `${entry.image}: no result within ${Math.round(this.#deps.deadlineMs / 1000)} s; the check was cancelled`));
+      }, this.#deps.deadlineMs);
+      try {
+        this.#deps.emit({ type: 'check-started', entry: ref, why, at: new Date().toISOString() });
+        const outcome = await this.#deps.check(entry, AbortSignal.any([shutdown, limit.signal]), { dryRun, onPlatform: (p) => (ref = { ...ref, platform: p }) });
+        this.#succeeded(ref, outcome);
+      } finally {
+        clearTimeout(timer);
+        release();
+      }
+    } catch (error) {
+      if (shutdown.aborted) return;
+      const reason: unknown = deadline?.signal.aborted === true ? deadline.signal.reason : error;
+      this.#failed(ref, entry, reason);
+    }
+  }
+
+  #succeeded(ref: EntryRef, o: CheckOutcome): void {
+    const emit = this.#deps.emit;
+    const at = new Date().toISOString();
+    const failures = this.#backoff.get(ref.key)?.failures ?? 0;
+    this.#backoff.delete(ref.key);
+    if (failures > 0) emit({ type: 'recovered', entry: ref, failures, at });
+    if (o.kind === 'held') {
+      this.#held.add(ref.key);
+      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, message: o.message, available: o.available, at });
+      return;
+    }
+    if (this.#held.delete(ref.key)) emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
+    if (o.kind === 'pulled') {
+      emit({ type: 'pulled', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, previous: o.previous, pruned: o.pruned, at });
+      if (o.pruned.length > 0) emit({ type: 'pruned', entry: ref, digests: o.pruned, at });
+      return;
+    }
+    emit({ type: 'checked', entry: ref, result: o.kind, indexDigest: o.indexDigest, childDigest: o.childDigest, at });
+  }
+
+  #failed(ref: EntryRef, entry: EntrySpec, error: unknown): void {
+    const b = this.#backoff.get(ref.key) ?? { failures: 0, untilMono: 0 };
+    b.failures++;
+    const retryAfterMs = error instanceof RegistryHttpError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : undefined;
+    const wait = backoffMs(b.failures, { baseMs: 5_000, capMs: 15 * 60_000, retryAfterMs, random: this.#deps.random });
+    b.untilMono = this.#deps.monotonic() + wait;
+    this.#backoff.set(ref.key, b);
+    const code = error instanceof ResolverError ? error.code : 'ERR_INTERNAL';
+    const at = new Date().toISOString();
+    const cappedRetryAfter = retryAfterMs === undefined ? undefined : Math.min(retryAfterMs, wait);
+    this.#deps.emit({
+      type: 'failed', entry: ref, code, message: error instanceof Error ? error.message : String(error), failures: b.failures,
+      retryInMs: Math.round(wait), retryAfterMs: cappedRetryAfter, backoffUntil: new Date(Date.now() + wait).toISOString(), at,
+    });
+    if (code === 'ERR_RATE_LIMITED') this.#deps.emit({ type: 'rate-limited', entry: ref, registry: entry.registry, retryAfterMs: cappedRetryAfter, at });
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * When each entry runs. node-cron only computes the next slot (a task per distinct schedule, never
+ * started); the scheduler arms one timer per entry, capped at 30 s and re-armed when the wall clock jumps
+ * (node-cron walks every missed slot after a forward jump and stops after a backward one; reliability.md
+ * §2.4). `set` swaps the whole schedule at once: the old timers are cleared and unused tasks destroyed
+ * before the new ones are armed, so timers == entries and node-cron's registry holds one task per schedule
+ * however many reloads happen (issue 13.6). The watchdog tick is also the liveness signal of /healthz.
+ */
+import cron from 'node-cron';
+
+type Task = ReturnType<typeof cron.createTask>;
+
+/** What the scheduler needs. */
+export interface SchedulerDeps {
+  /** An entry's slot came. */
+  readonly onDue: (key: string) => void;
+  /** An entry's next slot, for status. */
+  readonly onArmed: (key: string, next: Date | undefined) => void;
+  /** The wall clock jumped by this much (ms) against monotonic time. */
+  readonly onJump: (jumpMs: number) => void;
+  readonly monotonic: () => number;
+  /** Longest single timer; shorter means quicker notice of a clock change. */
+  readonly maxTimerMs?: number;
+}
+
+interface Slot {
+  readonly key: string;
+  readonly schedule: string;
+  readonly task: Task;
+  timer: NodeJS.Timeout | undefined;
+  next: Date | undefined;
+}
+
+/** The watchdog period. */
+export const watchdogMs = 5000;
+
+/** The scheduler. */
+export class Scheduler {
+  readonly #deps: SchedulerDeps;
+  #tasks = new Map<string, Task>();
+  #slots: Slot[] = [];
+  #watchdog: NodeJS.Timeout | undefined;
+  #stopped = false;
+  /** Monotonic time of the last watchdog tick (or start). */
+  lastTick: number;
+
+  constructor(deps: SchedulerDeps) {
+    this.#deps = deps;
+    this.lastTick = deps.monotonic();
+  }
+
+  /** Replaces the schedule of every entry at once. */
+  set(entries: readonly { readonly key: string; readonly schedule: string }[]): void {
+    for (const slot of this.#slots) clearTimeout(slot.timer);
+    const tasks = new Map<string, Task>();
+    const taskOf = (schedule: string): Task => {
+      const task = tasks.get(schedule) ?? this.#tasks.get(schedule) ?? cron.createTask(schedule, () => undefined);
+      tasks.set(schedule, task);
+      return task;
+    };
+    for (const e of entries) taskOf(e.schedule);
+    for (const [schedule, task] of this.#tasks) if (!tasks.has(schedule)) void task.destroy();
+    this.#tasks = tasks;
+    // An entry whose schedule did not change keeps its next slot (a reload does not skip or repeat a run).
+    const previous = new Map(this.#slots.map((s) => [`${s.key}\0${s.schedule}`, s.next]));
+    this.#slots = entries.map((e) => ({ key: e.key, schedule: e.schedule, task: taskOf(e.schedule), timer: undefined, next: previous.get(`${e.key}\0${e.schedule}`) }));
+    if (this.#stopped) return;
+    for (const slot of this.#slots) {
+      const kept = slot.next;
+      this.#arm(slot);
+      if (kept !== undefined && slot.next === kept) this.#deps.onArmed(slot.key, kept);
+    }
+    this.#startWatchdog();
+  }
+
+  #arm(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.timer = undefined;
+    if (this.#stopped) return;
+    if (slot.next === undefined || slot.next.getTime() <= Date.now() - 1000) {
+      slot.next = slot.task.getNextRuns(1)[0];
+      this.#deps.onArmed(slot.key, slot.next);
+    }
+    if (slot.next === undefined) return;
+    const delay = Math.max(0, Math.min(this.#deps.maxTimerMs ?? 30_000, slot.next.getTime() - Date.now()));
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      if (slot.next !== undefined && Date.now() >= slot.next.getTime()) {
+        slot.next = undefined;
+        this.#deps.onDue(slot.key);
+      }
+      this.#arm(slot);
+    }, delay);
+  }
+
+  #startWatchdog(): void {
+    if (this.#watchdog !== undefined) return;
+    let wall = Date.now();
+    let mono = this.#deps.monotonic();
+    this.lastTick = mono;
+    this.#watchdog = setInterval(() => {
+      const w = Date.now();
+      const m = this.#deps.monotonic();
+      const drift = w - wall - (m - mono);
+      wall = w;
+      mono = m;
+      this.lastTick = m;
+      if (Math.abs(drift) > 2000) {
+        this.#deps.onJump(Math.round(drift));
+        for (const slot of this.#slots) {
+          slot.next = undefined;
+          this.#arm(slot);
+        }
+      }
+    }, watchdogMs);
+    this.#watchdog.unref();
+  }
+
+  /** True while the watchdog ticks (a blocked event loop or a stopped scheduler is not alive). */
+  alive(toleranceMs = 6 * watchdogMs): boolean {
+    return !this.#stopped && this.#watchdog !== undefined && this.#deps.monotonic() - this.lastTick <= toleranceMs;
+  }
+
+  /** Armed timers (one per entry with a next slot). */
+  get timers(): number {
+    return this.#slots.filter((s) => s.timer !== undefined).length + (this.#watchdog === undefined ? 0 : 1);
+  }
+
+  /** Stops every timer and destroys the tasks. */
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
+    for (const slot of this.#slots) clearTimeout(slot.timer);
+    for (const task of this.#tasks.values()) void task.destroy();
+    this.#tasks.clear();
+    this.#slots = [];
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * `resolver status` as a pure fold over the daemon's events: `reduceStatus(state, event)` returns the next
+ * state and never does IO or reads a clock (events carry their time). A reload keeps the status of every
+ * entry whose key (image and platform) is still configured, so two entries of one image never mix.
+ */
+import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec } from './events.js';
+
+/** Per-entry status, as `resolver status` shows it. */
+export interface ImageStatus {
+  /** `image platform`, unique per entry. */
+  key: string;
+  image: string;
+  /** The resolved target platform once known, else the configured one. */
+  platform: string | undefined;
+  schedule: string;
+  state: 'pending' | 'ok' | 'held' | 'failing';
+  indexDigest: string | undefined;
+  childDigest: string | undefined;
+  lastCheck: string | undefined;
+  lastPull: string | undefined;
+  lastResult: 'unchanged' | 'index-changed' | 'pulled' | 'would-pull' | 'held' | 'failed' | undefined;
+  nextRun: string | undefined;
+  failures: number;
+  backoffUntil: string | undefined;
+  /** The registry's Retry-After (capped) behind the current backoff, in seconds. */
+  retryAfterSeconds: number | undefined;
+  lastError: string | undefined;
+  held: string | undefined;
+}
+
+/** The status of every configured entry, in config order. */
+export type StatusState = ReadonlyMap<string, Readonly<ImageStatus>>;
+
+/** No entries yet. */
+export const emptyStatus: StatusState = new Map();
+
+function fresh(spec: EntrySpec): ImageStatus {
+  return {
+    key: spec.key, image: spec.image, platform: spec.platformSpec, schedule: spec.schedule, state: 'pending',
+    indexDigest: undefined, childDigest: undefined, lastCheck: undefined, lastPull: undefined, lastResult: undefined,
+    nextRun: undefined, failures: 0, backoffUntil: undefined, retryAfterSeconds: undefined, lastError: undefined, held: undefined,
+  };
+}
+
+function patch(state: StatusState, key: string, change: (s: Readonly<ImageStatus>) => Partial<ImageStatus>): StatusState {
+  const current = state.get(key);
+  if (current === undefined) return state;
+  const next = new Map(state);
+  next.set(key, { ...current, ...change(current) });
+  return next;
+}
+
+/** An event's platform, unless it is only the placeholder of a not yet detected one. */
+function platformOf(entry: EntryRef, s: Readonly<ImageStatus>): string | undefined {
+  return entry.platform === detectedPlatform ? s.platform : entry.platform;
+}
+
+const success = { failures: 0, backoffUntil: undefined, retryAfterSeconds: undefined, lastError: undefined } as const;
+
+/** The next status after `event`. */
+export function reduceStatus(state: StatusState, event: DaemonEvent): StatusState {
+  switch (event.type) {
+    case 'configured': {
+      const next = new Map<string, ImageStatus>();
+      for (const spec of event.entries) {
+        const prev = state.get(spec.key);
+        next.set(spec.key, prev === undefined ? fresh(spec) : { ...prev, schedule: spec.schedule, nextRun: undefined });
+      }
+      return next;
+    }
+    case 'scheduled':
+      return patch(state, event.key, () => ({ nextRun: event.nextRun }));
+    case 'checked':
+      return patch(state, event.entry.key, (s) => ({
+        ...success, platform: platformOf(event.entry, s), state: 'ok', held: undefined, lastCheck: event.at, lastResult: event.result,
+        indexDigest: event.indexDigest, childDigest: event.childDigest,
+      }));
+    case 'pulled':
+      return patch(state, event.entry.key, (s) => ({
+        ...success, platform: platformOf(event.entry, s), state: 'ok', held: undefined, lastCheck: event.at, lastPull: event.at, lastResult: 'pulled',
+        indexDigest: event.indexDigest, childDigest: event.childDigest,
+      }));
+    case 'held':
+      return patch(state, event.entry.key, (s) => ({
+        ...success, platform: platformOf(event.entry, s), state: 'held', held: event.message, lastCheck: event.at, lastResult: 'held',
+        indexDigest: event.indexDigest, childDigest: event.childDigest ?? s.childDigest,
+      }));
+    case 'failed':
+      return patch(state, event.entry.key, (s) => ({
+        platform: platformOf(event.entry, s), state: 'failing', lastCheck: event.at, lastResult: 'failed', failures: event.failures,
+        backoffUntil: event.backoffUntil, lastError: event.message,
+        retryAfterSeconds: event.retryAfterMs === undefined ? undefined : Math.round(event.retryAfterMs / 1000),
+      }));
+    case 'config-rejected':
+    case 'started':
+    case 'stopped':
+    case 'clock-jumped':
+    case 'skipped':
+    case 'check-started':
+    case 'pruned':
+    case 'platform-back':
+    case 'recovered':
+    case 'rate-limited':
+    case 'quota':
+      return state;
+  }
+}
