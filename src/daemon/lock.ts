@@ -173,7 +173,7 @@ export async function acquireLock(stateDir: string, handle: (request: ControlReq
         const other = await ask(path, { op: 'status' }, 2000);
         if (other.kind === 'answer') {
           const pid = (other.value as { pid?: unknown } | undefined)?.pid;
-          throw new ResolverError('ERR_ALREADY_RUNNING', `another resolver daemon${typeof pid === 'number' ? ` (pid ${pid})` : ''} already uses the state folder ${dir}`, {
+          throw new ResolverError('ERR_ALREADY_RUNNING', `another resolver daemon already uses the state folder ${dir}${typeof pid === 'number' ? ` (pid ${pid})` : ''}`, {
             details: ['stop it first (systemctl stop resolver), or give this one another stateDir'],
           });
         }

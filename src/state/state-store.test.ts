@@ -1,4 +1,5 @@
-import { mkdtemp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,6 +41,24 @@ describe('StateStore', () => {
     const warnings: string[] = [];
     await new StateStore(dir, (w) => warnings.push(w)).load();
     expect(warnings).toHaveLength(1);
+  });
+
+  it.each([
+    ['a FIFO', (p: string) => Promise.resolve(void execFileSync('mkfifo', [p]))],
+    ['a symbolic link', (p: string) => symlink('/etc/hostname', p)],
+  ])('moves %s in place of the file aside without blocking or following it (issue 13.20)', async (what, make) => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-'));
+    await make(join(dir, 'state.json'));
+    const warnings: string[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const loaded = await Promise.race([
+      new StateStore(dir, (w) => warnings.push(w)).load(),
+      new Promise((r) => (timer = setTimeout(() => r('blocked'), 3000))),
+    ]);
+    clearTimeout(timer);
+    expect(loaded).toEqual({ version: 1, images: {} });
+    expect(warnings).toEqual([expect.stringContaining(`(${what}, not a regular file); moved aside`)]);
+    expect((await readdir(dir)).filter((f) => f === 'state.json')).toEqual([]);
   });
 
   it('removes orphaned temp files at load', async () => {

@@ -3,7 +3,8 @@
  * ID, time, registry. Shared by `pull`, `run` (offline fallback) and the daemon. One JSON file, written
  * with writeFileDurable only when its content changes; a corrupt file is moved aside, never discarded.
  */
-import { mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
@@ -63,23 +64,17 @@ export class StateStore {
       await removeOrphans(this.path);
       this.#prepared = true;
     }
-    const info = await stat(this.path).catch(() => undefined);
-    const seen = info === undefined ? 'missing' : `${info.mtimeMs}:${info.size}:${info.ino}:${info.isDirectory()}`;
+    const info = await lstat(this.path).catch(() => undefined);
+    const seen = info === undefined ? 'missing' : `${info.mtimeMs}:${info.size}:${info.ino}:${info.isFile()}`;
     if (this.#current !== undefined && seen === this.#seen) return this.#current;
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        this.#current = empty;
-        this.#text = undefined;
-        this.#seen = seen;
-        return empty;
-      }
-      if (code !== 'EISDIR') throw new ResolverError('ERR_USAGE', `cannot read the state file ${this.path}: ${code ?? String(error)}`);
-      text = '';
+    const read = await readRegular(this.path);
+    if (read.kind === 'missing') {
+      this.#current = empty;
+      this.#text = undefined;
+      this.#seen = seen;
+      return empty;
     }
+    const text = read.kind === 'text' ? read.text : '';
     let parsed: StateFile | undefined;
     try {
       const r = StateFile.safeParse(JSON.parse(text));
@@ -90,7 +85,7 @@ export class StateStore {
     if (parsed === undefined) {
       const aside = `${this.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       await rename(this.path, aside);
-      this.#warn(`the state file ${this.path} was unreadable; moved aside to ${aside} and starting empty`);
+      this.#warn(`the state file ${this.path} was unreadable${read.kind === 'irregular' ? ` (${read.what}, not a regular file)` : ''}; moved aside to ${aside} and starting empty`);
       this.#current = empty;
       this.#text = undefined;
       this.#seen = 'missing';
@@ -119,7 +114,7 @@ export class StateStore {
       const info = await stat(this.path);
       this.#current = next;
       this.#text = text;
-      this.#seen = `${info.mtimeMs}:${info.size}:${info.ino}:false`;
+      this.#seen = `${info.mtimeMs}:${info.size}:${info.ino}:true`;
     });
     this.#chain = run.catch(() => undefined);
     return run;
@@ -128,6 +123,36 @@ export class StateStore {
   /** Records a pulled image. */
   put(record: ImageRecord): Promise<void> {
     return this.update((s) => ({ ...s, images: { ...s.images, [recordKey(record.reference, record.platform)]: record } }));
+  }
+}
+
+/** What reading the state file found. */
+type Read = { kind: 'missing' } | { kind: 'text'; text: string } | { kind: 'irregular'; what: string };
+
+/**
+ * Reads a file only if it is a regular one (issue 13.20): opened with O_NONBLOCK and O_NOFOLLOW, so a FIFO
+ * in its place cannot block the daemon (or a SIGTERM) and a symlink is not followed; fstat then decides.
+ */
+async function readRegular(path: string): Promise<Read> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'missing' };
+    if (code === 'ELOOP') return { kind: 'irregular', what: 'a symbolic link' };
+    if (code === 'ENXIO' || code === 'EISDIR') return { kind: 'irregular', what: code === 'ENXIO' ? 'a socket' : 'a directory' };
+    throw new ResolverError('ERR_USAGE', `cannot read the state file ${path}: ${code ?? String(error)}`);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) {
+      const what = info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : 'not a file';
+      return { kind: 'irregular', what };
+    }
+    return { kind: 'text', text: await handle.readFile('utf8') };
+  } finally {
+    await handle.close();
   }
 }
 

@@ -9,10 +9,20 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Daemon, type DaemonDeps, type DaemonServices } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/log/logger.js';
-import { detectTarget } from '../../src/platform/detect.js';
+import { detectTarget, type TargetPlatform } from '../../src/platform/detect.js';
 import { StateStore } from '../../src/state/state-store.js';
 import { FakeEngine } from './fake-engine.js';
 import { FakeRegistry } from './fake-registry.js';
+
+/** The target a fake x86-64 host with `engine` detects, or `platform` when given. */
+export function targetFor(engine: FakeEngine, platform?: string): Promise<TargetPlatform> {
+  return detectTarget({
+    engine: engine.factsValue,
+    facts: { cpuinfo: () => Promise.resolve(''), unameMachine: () => Promise.resolve('x86_64'), cpuFlags: () => Promise.resolve([]) },
+    processArch: 'x64', processPlatform: 'linux',
+    override: platform === undefined ? undefined : { spec: platform, source: 'config' },
+  });
+}
 
 /** Services of one config generation, with what the test wants to see. */
 export interface RigServices extends DaemonServices {
@@ -50,13 +60,7 @@ export function rig(yaml: string, extra: Partial<DaemonDeps> = {}): Rig {
       credentials: { get: () => Promise.resolve(undefined) },
       state,
       engine: () => (engine.down === undefined ? Promise.resolve(engine) : Promise.reject(engine.down)),
-      target: ({ platform }) =>
-        detectTarget({
-          engine: engine.factsValue,
-          facts: { cpuinfo: () => Promise.resolve(''), unameMachine: () => Promise.resolve('x86_64'), cpuFlags: () => Promise.resolve([]) },
-          processArch: 'x64', processPlatform: 'linux',
-          override: platform === undefined ? undefined : { spec: platform, source: 'config' },
-        }),
+      target: ({ platform }) => targetFor(engine, platform),
       close: () => {
         s.closed = true;
         return Promise.resolve();
