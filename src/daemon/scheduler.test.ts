@@ -1,0 +1,80 @@
+import cron from 'node-cron';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EventBus } from './events.js';
+import { Scheduler } from './scheduler.js';
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: new Date('2026-12-01T12:00:00.000Z') });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Monotonic time follows the fake wall clock, minus `offset` (a jump of the wall clock alone). */
+function scheduler(): { s: Scheduler; due: string[]; jumps: number[]; mono: { offset: number; frozen: number | undefined } } {
+  const due: string[] = [];
+  const jumps: number[] = [];
+  const mono: { offset: number; frozen: number | undefined } = { offset: 0, frozen: undefined };
+  const s = new Scheduler({ onDue: (k) => due.push(`${k}@${new Date().toISOString().slice(11, 19)}`), onArmed: () => undefined, onJump: (ms) => jumps.push(ms), monotonic: () => mono.frozen ?? Date.now() - mono.offset });
+  return { s, due, jumps, mono };
+}
+
+describe('Scheduler', () => {
+  it('fires each entry on its own cron slots', async () => {
+    const { s, due } = scheduler();
+    s.set([{ key: 'a', schedule: '*/10 * * * * *' }, { key: 'b', schedule: '*/15 * * * * *' }]);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(due.sort()).toEqual(['a@12:00:10', 'a@12:00:20', 'a@12:00:30', 'b@12:00:15', 'b@12:00:30']);
+    s.stop();
+  });
+
+  it('a swap replaces every timer at once, reuses a task per schedule, and stop leaves nothing', async () => {
+    const { s, due } = scheduler();
+    const tasks = cron.getTasks().size;
+    for (let i = 0; i < 100; i++) s.set([{ key: 'a', schedule: '*/10 * * * * *' }, { key: 'b', schedule: '*/10 * * * * *' }, { key: 'c', schedule: '0 * * * *' }]);
+    expect(s.timers).toBe(4);
+    expect(vi.getTimerCount()).toBe(4);
+    expect(cron.getTasks().size - tasks).toBe(2);
+    s.set([{ key: 'a', schedule: '*/5 * * * * *' }]);
+    expect(cron.getTasks().size - tasks).toBe(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(due).toEqual(['a@12:00:05', 'a@12:00:10']);
+    s.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(cron.getTasks().size).toBe(tasks);
+  });
+
+  it('notices a wall-clock jump against monotonic time and re-arms; its watchdog is the liveness signal', async () => {
+    const { s, jumps, mono } = scheduler();
+    s.set([{ key: 'a', schedule: '0 0 1 1 *' }]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(s.alive()).toBe(true);
+    vi.setSystemTime(Date.now() + 3_600_000);
+    mono.offset = 3_600_000;
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(jumps).toEqual([3_600_000]);
+    expect(s.alive()).toBe(true);
+    // A blocked event loop: monotonic time moves on, the watchdog does not tick.
+    mono.frozen = Date.now() - mono.offset + 60_000;
+    expect(s.alive()).toBe(false);
+    s.stop();
+  });
+});
+
+describe('EventBus', () => {
+  it('delivers in order; a throwing subscriber is reported and the others still run', () => {
+    const errors: string[] = [];
+    const bus = new EventBus<{ type: string }>((e, ev) => errors.push(`${ev.type}: ${String(e)}`));
+    const seen: string[] = [];
+    bus.on(() => {
+      throw new Error('boom');
+    });
+    const off = bus.on((e) => seen.push(e.type));
+    bus.emit({ type: 'one' });
+    off();
+    bus.emit({ type: 'two' });
+    expect(seen).toEqual(['one']);
+    expect(errors).toEqual(['one: Error: boom', 'two: Error: boom']);
+    expect(bus.size).toBe(1);
+  });
+});
