@@ -17,6 +17,7 @@ function harness(): { parse: (argv: string[]) => Promise<{ error: unknown; asked
         io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
         signals: new SignalHub(),
         setExitCode: () => undefined,
+        process: { env: {}, hostname: 'test', uid: undefined, stdoutIsTTY: false, onHangup: () => () => undefined },
         services: (o) => {
           asked.push(o);
           const refuse = (): never => {

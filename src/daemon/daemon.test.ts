@@ -2,7 +2,7 @@ import cron from 'node-cron';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RegistryHttpError } from '../errors.js';
 import { neverAnswers } from '../../test/fakes/fake-registry.js';
-import { rig, type Rig } from '../../test/fakes/daemon-rig.js';
+import { hostPlatform, rig, type Rig } from '../../test/fakes/daemon-rig.js';
 
 const image = 'reg.test/fleet/app:stable';
 
@@ -51,13 +51,14 @@ describe('daemon: entries are keyed by image and platform (issue 9.3)', () => {
     await rg.daemon.start();
     await until('both checked', () => rg.daemon.status().images.every((i) => i.state === 'ok'));
     const rows = (): [string | undefined, string | undefined][] => rg.daemon.status().images.map((i) => [i.platform, i.childDigest]);
-    expect(rows()).toEqual([['linux/amd64', children[0]], ['linux/arm/v7', children[1]]]);
+    const host = await hostPlatform();
+    expect(rows()).toEqual([[host, children[0]], ['linux/arm/v7', children[1]]]);
 
     expect(await rg.daemon.reload()).toBe(true);
-    expect(rows()).toEqual([['linux/amd64', children[0]], ['linux/arm/v7', children[1]]]);
+    expect(rows()).toEqual([[host, children[0]], ['linux/arm/v7', children[1]]]);
 
     const metrics = rg.daemon.metrics.render();
-    expect(metrics).toContain(`resolver_pulls_total{image="${image}",platform="linux/amd64"} 1`);
+    expect(metrics).toContain(`resolver_pulls_total{image="${image}",platform="${host}"} 1`);
     expect(metrics).toContain(`resolver_pulls_total{image="${image}",platform="linux/arm/v7"} 1`);
     expect(rg.engine.calls.filter((c) => c.startsWith('pull '))).toHaveLength(2);
   });
@@ -125,9 +126,10 @@ describe('daemon: held is not a success (issue 9.6)', () => {
     await rg.daemon.start();
     await until('held', () => rg.daemon.status().images[0]?.state === 'held');
     const metrics = rg.daemon.metrics.render();
+    const host = await hostPlatform();
     expect(metrics).not.toMatch(/resolver_last_success_timestamp_seconds\{image=/);
-    expect(metrics).toContain(`resolver_held{image="${image}",platform="linux/amd64"} 1`);
-    expect(metrics).toContain(`resolver_checks_total{image="${image}",platform="linux/amd64",result="held"} 1`);
+    expect(metrics).toContain(`resolver_held{image="${image}",platform="${host}"} 1`);
+    expect(metrics).toContain(`resolver_checks_total{image="${image}",platform="${host}",result="held"} 1`);
   });
 });
 

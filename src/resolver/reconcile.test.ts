@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { NoMatchingPlatformError } from '../errors.js';
 import { parseReference } from '../reference/reference.js';
 import { StateStore } from '../state/state-store.js';
-import { targetFor } from '../../test/fakes/daemon-rig.js';
+import { hostPlatform, targetFor } from '../../test/fakes/daemon-rig.js';
 import { FakeEngine } from '../../test/fakes/fake-engine.js';
 import { FakeRegistry } from '../../test/fakes/fake-registry.js';
 import { checkImage, type CheckDeps, type TrackedImage } from './reconcile.js';
@@ -30,7 +30,7 @@ describe('checkImage', () => {
     expect(await checkImage(deps, job)).toEqual({ kind: 'pulled', indexDigest: index, childDigest: children[0], previous: undefined, pruned: [] });
     expect(pulls(engine)).toEqual([`pull reg.test/fleet/app@${children[0]}`]);
     expect((await engine.inspectImage('reg.test/fleet/app:stable'))?.repoDigests).toEqual([`reg.test/fleet/app@${children[0]}`]);
-    expect((await state.get(image, 'linux/amd64'))?.childDigest).toBe(children[0]);
+    expect((await state.get(image, await hostPlatform()))?.childDigest).toBe(children[0]);
 
     const before = { ...registry.requests };
     const calls = engine.calls.length;
@@ -46,7 +46,7 @@ describe('checkImage', () => {
     const second = registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm64', variant: 'v8', label: 'b2' }]);
     expect(await checkImage(deps, job)).toEqual({ kind: 'index-changed', indexDigest: second.index, childDigest: first.children[0] });
     expect(pulls(engine)).toHaveLength(1);
-    expect((await state.get(image, 'linux/amd64'))?.indexDigest).toBe(second.index);
+    expect((await state.get(image, await hostPlatform()))?.indexDigest).toBe(second.index);
   });
 
   it('pulls a changed child, keeps `retain` previous ones and prunes older ones unless a container uses them', async () => {
@@ -87,7 +87,7 @@ describe('checkImage', () => {
     const { children } = registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
     expect(await checkImage(deps, job, { dryRun: true })).toMatchObject({ kind: 'would-pull', childDigest: children[0], previous: undefined });
     expect(pulls(engine)).toEqual([]);
-    expect(await state.get(image, 'linux/amd64')).toBeUndefined();
+    expect(await state.get(image, await hostPlatform())).toBeUndefined();
   });
 
   it('a failed pull records nothing and tags nothing; the next check pulls', async () => {
@@ -96,7 +96,7 @@ describe('checkImage', () => {
     engine.pullHook = () => Promise.reject(new Error('no space left on device'));
     await expect(checkImage(deps, job)).rejects.toThrow(/no space left/);
     expect(await engine.inspectImage('reg.test/fleet/app:stable')).toBeUndefined();
-    expect(await state.get(image, 'linux/amd64')).toBeUndefined();
+    expect(await state.get(image, await hostPlatform())).toBeUndefined();
     engine.pullHook = undefined;
     expect(await checkImage(deps, job)).toMatchObject({ kind: 'pulled', childDigest: children[0] });
   });

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
-import { buildImage, buildIndex, platformObject } from '../../src/sandbox/oci-builder.js';
-import { Pusher } from '../../src/sandbox/push.js';
-import { freePort } from '../../src/sandbox/registry-server.js';
+import { buildImage, buildIndex, platformObject } from '../sandbox/oci-builder.js';
+import { Pusher } from '../sandbox/push.js';
+import { freePort } from '../sandbox/registry-server.js';
 import { cli, cliPath } from './cli.js';
 
 const s = inject('services');

@@ -10,6 +10,7 @@ import type { Config } from '../../src/config/schema.js';
 import { Daemon, type DaemonDeps, type DaemonServices } from '../../src/daemon/daemon.js';
 import { createLogger } from '../../src/log/logger.js';
 import { detectTarget, type TargetPlatform } from '../../src/platform/detect.js';
+import { formatPlatformAll } from '../../src/platform/platform.js';
 import { StateStore } from '../../src/state/state-store.js';
 import { FakeEngine } from './fake-engine.js';
 import { FakeRegistry } from './fake-registry.js';
@@ -22,6 +23,11 @@ export function targetFor(engine: FakeEngine, platform?: string): Promise<Target
     processArch: 'x64', processPlatform: 'linux',
     override: platform === undefined ? undefined : { spec: platform, source: 'config' },
   });
+}
+
+/** The platform text (`linux/amd64/v1`) the fake host detects, as status, state and metrics show it. */
+export async function hostPlatform(): Promise<string> {
+  return formatPlatformAll((await targetFor(new FakeEngine())).platform);
 }
 
 /** Services of one config generation, with what the test wants to see. */

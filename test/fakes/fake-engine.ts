@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ContainerIo, ContainerSpec, Engine, ImageInfo, PullRequest } from '../../src/engine/engine.js';
-import type { EngineFacts } from '../../src/engine/engine-probe.js';
+import type { EngineFacts } from '../../src/platform/engine-facts.js';
 import { initialPullState, type PullState } from '../../src/engine/pull-progress.js';
 import { ResolverError } from '../../src/errors.js';
 
@@ -37,7 +37,7 @@ export class FakeEngine implements Engine {
 
   readonly factsValue: EngineFacts = {
     endpoint: 'unix:///fake/docker.sock', local: true, version: '26.1.5', apiVersion: '1.45', os: 'linux', arch: 'amd64',
-    kernelArch: 'x86_64', kernelVersion: '6.1.0', osVersion: undefined, store: 'classic', driver: 'overlay2',
+    kernelArch: 'x86_64', kernelVersion: '6.1.0', osVersion: undefined, store: 'classic', driver: 'overlay2', product: 'docker',
   };
 
   #check(call: string): void {
