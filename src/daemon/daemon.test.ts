@@ -4,7 +4,7 @@ import { RegistryHttpError } from '../errors.js';
 import { neverAnswers } from '../../test/fakes/fake-registry.js';
 import { hostPlatform, rig, type Rig } from '../../test/fakes/daemon-rig.js';
 
-const image = 'reg.test/fleet/app:stable';
+const image = 'localhost:5001/fleet/app:stable';
 
 /** Waits for real IO (the state file) while the timers are fake. */
 async function until(what: string, probe: () => boolean, ms = 5000): Promise<void> {
@@ -135,21 +135,21 @@ describe('daemon: held is not a success (issue 9.6)', () => {
 
 describe('daemon: admission (issue 13.11)', () => {
   it('a registry that never answers does not starve an image on a healthy one', async () => {
-    r = rig(config('  - image: dead.test/a:1\n  - image: live.test/b:1\n').replace('0 0 1 1 *', '*/5 * * * * *'));
+    r = rig(config('  - image: 127.0.0.2:5000/a:1\n  - image: 127.0.0.3:5000/b:1\n').replace('0 0 1 1 *', '*/5 * * * * *'));
     const rg = r;
-    rg.registry.hooks.set('dead.test', neverAnswers);
-    rg.registry.publish('live.test/b:1', [{ architecture: 'amd64', label: 'live' }]);
+    rg.registry.hooks.set('127.0.0.2:5000', neverAnswers);
+    rg.registry.publish('127.0.0.3:5000/b:1', [{ architecture: 'amd64', label: 'live' }]);
     await rg.daemon.start();
-    const heads = (): number => rg.registry.log.filter((l) => l.startsWith('HEAD live.test/')).length;
-    await until('the first live check', () => rg.daemon.status().images.find((i) => i.image === 'live.test/b:1')?.state === 'ok');
+    const heads = (): number => rg.registry.log.filter((l) => l.startsWith('HEAD 127.0.0.3:5000/')).length;
+    await until('the first live check', () => rg.daemon.status().images.find((i) => i.image === '127.0.0.3:5000/b:1')?.state === 'ok');
     for (let i = 0; i < 10; i++) {
       const before = heads();
       await vi.advanceTimersByTimeAsync(5000);
-      await until(`live check ${i}`, () => heads() > before && rg.daemon.status().images.find((s) => s.image === 'live.test/b:1')?.lastResult === 'unchanged');
+      await until(`live check ${i}`, () => heads() > before && rg.daemon.status().images.find((s) => s.image === '127.0.0.3:5000/b:1')?.lastResult === 'unchanged');
     }
     expect(heads()).toBeGreaterThanOrEqual(11);
-    expect(rg.registry.log.filter((l) => l.startsWith('HEAD dead.test/'))).toHaveLength(1);
-    expect(rg.daemon.status().images.find((i) => i.image === 'live.test/b:1')?.state).toBe('ok');
+    expect(rg.registry.log.filter((l) => l.startsWith('HEAD 127.0.0.2:5000/'))).toHaveLength(1);
+    expect(rg.daemon.status().images.find((i) => i.image === '127.0.0.3:5000/b:1')?.state).toBe('ok');
   });
 });
 
@@ -159,8 +159,8 @@ describe('daemon: backoff', () => {
     const rg = r;
     rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
     let fail = true;
-    rg.registry.hooks.set('reg.test', () => {
-      if (fail) throw new RegistryHttpError('ERR_RATE_LIMITED', 'reg.test is rate limiting', { status: 429, method: 'HEAD', url: 'http://reg.test/v2/', retryAfterSeconds: 120 });
+    rg.registry.hooks.set('localhost:5001', () => {
+      if (fail) throw new RegistryHttpError('ERR_RATE_LIMITED', 'localhost:5001 is rate limiting', { status: 429, method: 'HEAD', url: 'http://localhost:5001/v2/', retryAfterSeconds: 120 });
     });
     await rg.daemon.start();
     await until('the failure', () => rg.daemon.status().images[0]?.state === 'failing');

@@ -12,7 +12,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const entry = (image: string, registry = 'reg.test', platformSpec?: string): EntrySpec => ({
+const entry = (image: string, registry = 'localhost:5001', platformSpec?: string): EntrySpec => ({
   key: `${image} ${platformSpec ?? 'detected'}`, image, platformSpec, registry, schedule: '* * * * *', onMissingPlatform: 'hold', retain: 1,
 });
 const ok: CheckOutcome = { kind: 'unchanged', indexDigest: 'sha256:i', childDigest: 'sha256:c' };
@@ -32,7 +32,7 @@ describe('Runner', () => {
       started.push(Date.now());
       return Promise.resolve(ok);
     }, { splayMs: 60_000 });
-    const e = entry('reg.test/app:1');
+    const e = entry('localhost:5001/app:1');
     const t0 = Date.now();
     void r.trigger(e, 'schedule');
     const splay = splayFor('pi-7', e.key, 60_000);
@@ -42,7 +42,7 @@ describe('Runner', () => {
     expect(started).toEqual([t0 + splay]);
     await r.runNow(e, { dryRun: false });
     expect(started).toHaveLength(2);
-    expect(splayFor('pi-7', entry('reg.test/app:1', 'reg.test', 'linux/arm/v7').key, 60_000)).not.toBe(splay);
+    expect(splayFor('pi-7', entry('localhost:5001/app:1', 'localhost:5001', 'linux/arm/v7').key, 60_000)).not.toBe(splay);
   });
 
   it('skips a slot while the entry runs; runNow waits for it and never overlaps', async () => {
@@ -56,7 +56,7 @@ describe('Runner', () => {
       inFlight--;
       return ok;
     });
-    const e = entry('reg.test/app:1');
+    const e = entry('localhost:5001/app:1');
     void r.trigger(e, 'schedule');
     await vi.advanceTimersByTimeAsync(0);
     void r.trigger(e, 'schedule');
@@ -74,7 +74,7 @@ describe('Runner', () => {
   it('backs off after failures (skipping slots), then emits recovered', async () => {
     let fail = true;
     const { r, events } = runner(() => (fail ? Promise.reject(new ResolverError('ERR_NETWORK', 'down')) : Promise.resolve(ok)));
-    const e = entry('reg.test/app:1');
+    const e = entry('localhost:5001/app:1');
     await r.trigger(e, 'schedule');
     const failed = events.find((x) => x.type === 'failed');
     expect(failed).toMatchObject({ type: 'failed', code: 'ERR_NETWORK', failures: 1, retryInMs: 5000 });
@@ -88,7 +88,7 @@ describe('Runner', () => {
 
   it('cancels a run at its deadline and counts it as failed, freeing the registry slot', async () => {
     const { r, events } = runner((_e, signal) => new Promise((_res, rej) => signal.addEventListener('abort', () => rej(new ResolverError('ERR_ABORTED', 'x')))), { deadlineMs: 30_000 });
-    const run = r.trigger(entry('dead.test/app:1', 'dead.test'), 'schedule');
+    const run = r.trigger(entry('127.0.0.2:5000/app:1', '127.0.0.2:5000'), 'schedule');
     await vi.advanceTimersByTimeAsync(30_000);
     await run;
     expect(events.find((x) => x.type === 'failed')).toMatchObject({ code: 'ERR_NETWORK', message: expect.stringMatching(/no result within 30 s/) });

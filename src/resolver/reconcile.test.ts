@@ -10,7 +10,7 @@ import { FakeEngine } from '../../test/fakes/fake-engine.js';
 import { FakeRegistry } from '../../test/fakes/fake-registry.js';
 import { checkImage, type CheckDeps, type TrackedImage } from './reconcile.js';
 
-const image = 'reg.test/fleet/app:stable';
+const image = 'localhost:5001/fleet/app:stable';
 
 async function setup(options: { onMissingPlatform?: 'hold' | 'fail'; retain?: number } = {}): Promise<{ deps: CheckDeps; engine: FakeEngine; registry: FakeRegistry; job: TrackedImage; state: StateStore }> {
   const engine = new FakeEngine();
@@ -28,8 +28,8 @@ describe('checkImage', () => {
     const { deps, engine, registry, job, state } = await setup();
     const { index, children } = registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm64', variant: 'v8', label: 'b1' }]);
     expect(await checkImage(deps, job)).toEqual({ kind: 'pulled', indexDigest: index, childDigest: children[0], previous: undefined, pruned: [] });
-    expect(pulls(engine)).toEqual([`pull reg.test/fleet/app@${children[0]}`]);
-    expect((await engine.inspectImage('reg.test/fleet/app:stable'))?.repoDigests).toEqual([`reg.test/fleet/app@${children[0]}`]);
+    expect(pulls(engine)).toEqual([`pull localhost:5001/fleet/app@${children[0]}`]);
+    expect((await engine.inspectImage('localhost:5001/fleet/app:stable'))?.repoDigests).toEqual([`localhost:5001/fleet/app@${children[0]}`]);
     expect((await state.get(image, await hostPlatform()))?.childDigest).toBe(children[0]);
 
     const before = { ...registry.requests };
@@ -53,19 +53,19 @@ describe('checkImage', () => {
     const { deps, engine, registry, job } = await setup({ retain: 1 });
     const v1 = registry.publish(image, [{ architecture: 'amd64', label: 'v1' }]);
     await checkImage(deps, job);
-    const v1Id = (await engine.inspectImage(`reg.test/fleet/app@${v1.children[0]}`))?.id ?? '';
+    const v1Id = (await engine.inspectImage(`localhost:5001/fleet/app@${v1.children[0]}`))?.id ?? '';
     const v2 = registry.publish(image, [{ architecture: 'amd64', label: 'v2' }]);
     expect(await checkImage(deps, job)).toMatchObject({ kind: 'pulled', childDigest: v2.children[0], previous: v1.children[0], pruned: [] });
     engine.inUse.add(v1Id);
     const v3 = registry.publish(image, [{ architecture: 'amd64', label: 'v3' }]);
     expect(await checkImage(deps, job)).toMatchObject({ kind: 'pulled', childDigest: v3.children[0], pruned: [] });
-    expect(await engine.inspectImage(`reg.test/fleet/app@${v1.children[0]}`)).toBeDefined();
+    expect(await engine.inspectImage(`localhost:5001/fleet/app@${v1.children[0]}`)).toBeDefined();
     engine.inUse.clear();
     const v4 = registry.publish(image, [{ architecture: 'amd64', label: 'v4' }]);
     const o = await checkImage(deps, job);
     expect(o).toMatchObject({ kind: 'pulled', childDigest: v4.children[0] });
     expect(o.kind === 'pulled' ? [...o.pruned].sort() : []).toEqual([v1.children[0], v2.children[0]].sort());
-    expect(await engine.inspectImage(`reg.test/fleet/app@${v3.children[0]}`)).toBeDefined();
+    expect(await engine.inspectImage(`localhost:5001/fleet/app@${v3.children[0]}`)).toBeDefined();
   });
 
   it('holds the current image when the platform leaves the index (hold), or fails (fail)', async () => {
@@ -95,7 +95,7 @@ describe('checkImage', () => {
     const { children } = registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
     engine.pullHook = () => Promise.reject(new Error('no space left on device'));
     await expect(checkImage(deps, job)).rejects.toThrow(/no space left/);
-    expect(await engine.inspectImage('reg.test/fleet/app:stable')).toBeUndefined();
+    expect(await engine.inspectImage('localhost:5001/fleet/app:stable')).toBeUndefined();
     expect(await state.get(image, await hostPlatform())).toBeUndefined();
     engine.pullHook = undefined;
     expect(await checkImage(deps, job)).toMatchObject({ kind: 'pulled', childDigest: children[0] });
