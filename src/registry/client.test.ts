@@ -39,7 +39,7 @@ const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'applica
 const digest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
 const ociIndex = 'application/vnd.oci.image.index.v1+json';
 
-function client(options: { credentials?: CredentialStore; clock?: () => number; sleeps?: number[] } = {}): RegistryClient {
+function client(options: { credentials?: CredentialStore; clock?: () => number; sleeps?: number[]; deadlineMs?: number } = {}): RegistryClient {
   const http = createHttpClient({ connectTimeoutMs: 1000, headersTimeoutMs: 2000 });
   clients.push(http);
   const clock = options.clock ?? (() => performance.now());
@@ -52,6 +52,7 @@ function client(options: { credentials?: CredentialStore; clock?: () => number; 
       return Promise.resolve();
     },
     random: () => 1,
+    ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
   });
 }
 const repo = (host: string): Repository => ({ host, path: 'team/app', credentialKey: host });
@@ -183,6 +184,21 @@ describe('RegistryClient against fake servers', () => {
     expect(e.code).toBe('ERR_REGISTRY_HTTP');
     expect(s.hits.filter((h) => h.method === 'HEAD').length).toBe(3);
     expect(sleeps.length).toBe(2);
+  });
+
+  it('gives a trickling body one deadline for the whole operation, not one per try (13.23)', { timeout: 10_000 }, async () => {
+    const timers: NodeJS.Timeout[] = [];
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': ociIndex });
+      timers.push(setInterval(() => res.write(' '), 100));
+    });
+    const t = performance.now();
+    const e = await failure(client({ deadlineMs: 800 }).getManifest(repo(s.host), digest));
+    const took = performance.now() - t;
+    timers.forEach(clearInterval);
+    expect(e.code).toBe('ERR_NETWORK');
+    expect(took).toBeLessThan(2_500);
+    expect(s.hits.length).toBe(1);
   });
 
   it('stops a 401 loop after one token refresh: ≤ 2 registry and ≤ 2 token requests', async () => {

@@ -27,7 +27,7 @@ interface RequestExtra {
   readonly receive?: ((chunks: AsyncIterable<Buffer>) => Promise<void>) | undefined;
   /** One attempt only (a one-shot stream body, or a download feeding one). */
   readonly noRetry?: boolean;
-  /** Overall deadline; default 60 s, 600 s with a body. */
+  /** Overall deadline of the whole operation, every try and backoff included; default 60 s, 600 s with a body. */
   readonly deadlineMs?: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly scopes?: readonly string[];
@@ -120,6 +120,11 @@ export interface RegistryClientOptions {
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly random?: () => number;
   readonly onWarning?: (message: string) => void;
+  /**
+   * Overall deadline of one operation (all its tries and backoffs), when the call names none (13.23).
+   * @default 60_000
+   */
+  readonly deadlineMs?: number;
 }
 
 interface HostState {
@@ -213,6 +218,7 @@ export class RegistryClient {
   readonly #hosts = new Map<string, HostState>();
   readonly #creds = new Map<string, Promise<Credentials | undefined>>();
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly #deadlineMs: number;
   /** Registry requests answered, by method (token requests are counted by the TokenCache). */
   readonly requests = { HEAD: 0, GET: 0 };
   /** Failed HTTPS attempts on insecure hosts before falling back to HTTP (once per host and process). */
@@ -226,6 +232,7 @@ export class RegistryClient {
     this.#o = options;
     this.#retry = { attempts: 3, baseDelayMs: 500, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryAfterCapMs: 900_000, ...options.retry };
     this.#sleep = options.sleep ?? sleepDefault;
+    this.#deadlineMs = options.deadlineMs ?? 60_000;
   }
 
   #isInsecure(host: string): boolean {
@@ -259,7 +266,7 @@ export class RegistryClient {
       const url = path.startsWith('http://') || path.startsWith('https://') ? new URL(path) : new URL(`${scheme}://${repo.host}${path}`);
       const res = await this.#o.http.send({
         method, url, headers, signal, ...(extra.body === undefined ? {} : { body: extra.body }), ...(extra.receive === undefined ? {} : { receive: extra.receive }),
-        deadlineMs: extra.deadlineMs ?? (extra.body === undefined ? 60_000 : 600_000), maxBytes: extra.maxBytes ?? maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
+        deadlineMs: extra.deadlineMs ?? this.#deadlineMs, maxBytes: extra.maxBytes ?? maxManifestBytes, insecureTls: this.#isInsecure(repo.host),
         ...(method === 'POST' || method === 'PUT' ? { followRedirects: false } : {}),
       });
       if (method === 'GET' || method === 'HEAD') this.requests[method]++;
@@ -316,6 +323,11 @@ export class RegistryClient {
     let challengesSeen = 0;
     let attempt = 0;
     const attempts = extra.noRetry === true ? 1 : this.#retry.attempts;
+    // One deadline for the operation, not one per try (13.23): a trickling body cost `which` 3 × 60 s.
+    const budgetMs = extra.deadlineMs ?? (extra.body === undefined ? this.#deadlineMs : Math.max(this.#deadlineMs, 600_000));
+    const started = this.#o.clock();
+    const remaining = (): number => budgetMs - (this.#o.clock() - started);
+    let tries = 0;
     // An upload URL on another host (some registries hand uploads to a storage service) gets no credentials.
     const foreign = /^https?:\/\//.test(path) && new URL(path).host !== repo.host;
     for (;;) {
@@ -325,9 +337,10 @@ export class RegistryClient {
       if (authorization !== undefined) headers['authorization'] = authorization;
       let res: HttpResponse;
       try {
-        res = await this.#raw(repo, method, path, headers, signal, extra);
+        // The first try starts with the whole budget; later ones get what is left of it.
+        res = await this.#raw(repo, method, path, headers, signal, { ...extra, deadlineMs: tries++ === 0 ? budgetMs : Math.max(1, Math.floor(remaining())) });
       } catch (error) {
-        if (error instanceof ResolverError && error.code === 'ERR_NETWORK' && ++attempt < attempts) {
+        if (error instanceof ResolverError && error.code === 'ERR_NETWORK' && ++attempt < attempts && remaining() > 0) {
           await this.#backoff(attempt, undefined, signal);
           continue;
         }
@@ -367,7 +380,7 @@ export class RegistryClient {
       }
       if (res.status === 429 || res.status >= 500) {
         const retryAfter = parseRetryAfter(res.headers['retry-after']);
-        if (++attempt < attempts && (retryAfter === undefined || retryAfter * 1000 <= this.#retry.maxRetryAfterMs)) {
+        if (++attempt < attempts && (retryAfter === undefined || retryAfter * 1000 <= this.#retry.maxRetryAfterMs) && remaining() > (retryAfter ?? 0) * 1000) {
           await this.#backoff(attempt, retryAfter, signal);
           continue;
         }
