@@ -62,7 +62,8 @@ function engineError(error: unknown, what: string, endpoint: string): ResolverEr
 function containerError(error: unknown, what: string, endpoint: string): ResolverError {
   const e = (typeof error === 'object' && error !== null ? error : {}) as DockerodeError;
   if (e.statusCode === undefined) return engineError(error, what, endpoint);
-  const message = e.json?.message ?? e.reason ?? e.message ?? String(error);
+  // dockerode words a failed hijacked attach "(HTTP code 409) unexpected - <engine message>" (Podman).
+  const message = e.json?.message ?? (e.message ?? String(error)).replace(/^\(HTTP code \d+\) [^-]*- /, '');
   return new ResolverError(containerFailureCode(message), `Error response from daemon: ${message}`, { cause: error });
 }
 
@@ -217,14 +218,23 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
         if (options.stdin && io.stdin !== undefined) io.stdin.pipe(attached);
         // Waiting before start needs condition=next-exit (as the docker CLI does): the default,
         // not-running, is already true of a created container and answers 0 at once. With AutoRemove the
-        // CLI waits for `removed`, which still carries the exit code, so the container is gone on return.
-        const waiting = container.wait({ condition: options.autoRemove ? 'removed' : 'next-exit', abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>;
+        // docker CLI waits for `removed` instead; so does this, to return once the container is gone, but
+        // the code comes from next-exit: Podman 4.3 answers `removed` with StatusCode 0 whatever the exit.
+        const waiting = container.wait({ condition: 'next-exit', abortSignal: waitAbort.signal }) as Promise<{ StatusCode: number }>;
+        const removed = options.autoRemove ? (container.wait({ condition: 'removed', abortSignal: waitAbort.signal }) as Promise<unknown>) : undefined;
         waiting.catch(() => undefined);
+        removed?.catch(() => undefined);
         await container.start();
         const result = await waiting;
-        // The engine closes the attach stream when the container exits; give its last bytes a moment.
+        if (removed !== undefined) {
+          let removal: NodeJS.Timeout | undefined;
+          await Promise.race([removed.catch(() => undefined), new Promise((r) => (removal = setTimeout(r, 10_000)))]);
+          clearTimeout(removal);
+        }
+        // The engine closes the attach stream once it has sent the container's last bytes (the docker CLI
+        // waits for that without a deadline); on a loaded machine that can take more than a moment.
         let grace: NodeJS.Timeout | undefined;
-        await Promise.race([ended, new Promise((r) => (grace = setTimeout(r, 2000)))]);
+        await Promise.race([ended, new Promise((r) => (grace = setTimeout(r, 10_000)))]);
         clearTimeout(grace);
         return result.StatusCode;
       } catch (error) {
@@ -232,6 +242,7 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
         destroyStream(stream);
         throw containerError(error, `running container ${id.slice(0, 12)}`, where);
       } finally {
+        waitAbort.abort();
         if (stream !== undefined) io.stdin?.unpipe(stream);
       }
     },

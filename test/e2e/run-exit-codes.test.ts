@@ -192,13 +192,15 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
       const ours = await resolverRun(args(names[0] ?? ''), extra);
       const theirs = await dockerRun(args(names[1] ?? ''), extra);
       expect(ours.code, ours.stderr).toBe(0);
-      expect(ours.stdout).toContain('RESOLVER_SET=from the caller\n');
-      expect(ours.stdout).toContain('EMPTY=\n');
-      expect(ours.stdout).toContain('GIVEN=x=y\n');
-      expect(ours.stdout).not.toContain('RESOLVER_UNSET');
+      expect(theirs.code, theirs.stderr).toBe(0);
+      const seen = `resolver: ${JSON.stringify(ours)}\ndocker: ${JSON.stringify(theirs)}`;
+      expect(ours.stdout, seen).toContain('RESOLVER_SET=from the caller\n');
+      expect(ours.stdout, seen).toContain('EMPTY=\n');
+      expect(ours.stdout, seen).toContain('GIVEN=x=y\n');
+      expect(ours.stdout, seen).not.toContain('RESOLVER_UNSET');
       const env = async (name: string): Promise<string[]> => ((await api?.get(`/containers/${name}/json`))?.json.Config.Env as string[]).toSorted();
-      expect(await env(names[0] ?? '')).toEqual(await env(names[1] ?? ''));
-      expect(theirs.stdout.split('\n').filter((l) => !l.startsWith('HOSTNAME='))).toEqual(ours.stdout.split('\n').filter((l) => !l.startsWith('HOSTNAME=')));
+      expect(await env(names[0] ?? ''), seen).toEqual(await env(names[1] ?? ''));
+      expect(theirs.stdout.split('\n').filter((l) => !l.startsWith('HOSTNAME=')), seen).toEqual(ours.stdout.split('\n').filter((l) => !l.startsWith('HOSTNAME=')));
     } finally {
       for (const n of names) await api?.del(`/containers/${n}?force=1`);
     }
