@@ -98,6 +98,9 @@ describe('selectManifest', () => {
     const arm64 = parsePlatform('linux/arm64/v8', ctx);
     expect(noMatchMessage(arm64, defaultRules)).toBe('no matching manifest for linux/arm64/v8 in the manifest list entries: no match for platform in manifest: not found');
     expect(noMatchMessage(arm64, rulesFor('26.1', 'classic'))).toBe('no matching manifest for linux/arm64/v8 in the manifest list entries');
+    // The containerd store of dockerd 26.1.5 (seen in the harness) answers containerd's bare text; 27.3 added the platform.
+    expect(noMatchMessage(arm64, rulesFor('26.1', 'containerd'))).toBe('no match for platform in manifest: not found');
+    expect(noMatchMessage(arm64, rulesFor('27.3', 'containerd'))).toBe('no matching manifest for linux/arm64/v8 in the manifest list entries: no match for platform in manifest: not found');
     expect(noMatchMessage(parsePlatform('windows(10.0.17763)/arm64/v8', ctx), rulesFor('26.1', 'classic'))).toBe('no matching manifest for windows(10.0.17763)/arm64/v8 in the manifest list entries');
   });
 });

@@ -142,5 +142,7 @@ export function selectManifest(index: ImageIndex, matcher: PlatformMatcher, rule
  */
 export function noMatchMessage(display: Platform, rules: MatchRules): string {
   const text = `no matching manifest for ${formatPlatformAll(display)} in the manifest list entries`;
-  return rules.store === 'containerd' ? `${text}: no match for platform in manifest: not found` : text;
+  const containerd = 'no match for platform in manifest: not found';
+  if (rules.store !== 'containerd') return text;
+  return rules.c8dNoMatchNamesPlatform ? `${text}: ${containerd}` : containerd;
 }

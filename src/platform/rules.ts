@@ -24,6 +24,12 @@ export interface MatchRules {
   readonly windowsFloor: 'rc1' | 'rc4' | 'rc5';
   /** Windows os.version matching on non-Windows daemons (Docker ≥ 28). */
   readonly windowsVersionOnAnyHost: boolean;
+  /**
+   * The containerd store's no-match error names the platform (`no matching manifest for P in the
+   * manifest list entries: …`) since Docker 27.3 (moby c7f8557); before, it is containerd's bare
+   * `no match for platform in manifest: not found` (seen from dockerd 26.1.5).
+   */
+  readonly c8dNoMatchNamesPlatform: boolean;
 }
 
 function compareVersion(a: string, b: string): number {
@@ -50,6 +56,7 @@ export function rulesFor(engineVersion: string, store: 'containerd' | 'classic')
     arm64Minors: atLeast('28.0'),
     windowsFloor: atLeast('29.8') ? 'rc5' : atLeast('29.0') ? 'rc4' : 'rc1',
     windowsVersionOnAnyHost: atLeast('28.0'),
+    c8dNoMatchNamesPlatform: atLeast('27.3'),
   };
 }
 
