@@ -15,6 +15,9 @@ if [ "$mode" = test ]; then
   command -v htpasswd >/dev/null || need+=(apache2-utils)
   command -v openssl >/dev/null || need+=(openssl)
   command -v skopeo >/dev/null || need+=(skopeo)
+  # Podman 4.3 (its Docker-compatible service) for the Podman e2e; ctr (in containerd) reads the containerd store.
+  command -v podman >/dev/null || need+=(podman)
+  command -v ctr >/dev/null || need+=(containerd)
   [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
   command -v systemd-analyze >/dev/null || need+=(systemd)
 fi

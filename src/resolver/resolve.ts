@@ -100,9 +100,11 @@ export async function resolveImage(registry: RegistryClient, input: Reference, t
   const raw = chosenDescriptor.platform;
   const verdict = levels.at(-1)?.entries.find((e) => e.verdict.kind === 'chosen')?.verdict;
   const lastResort = verdict?.kind === 'chosen' && verdict.rank < 0;
-  if (lastResort && target.requested) {
-    // With an explicit --platform, dockerd checks the pulled image's config platform and fails the
-    // pull on a mismatch (observed with Docker 26.1.5): a platform-less last resort may not fit.
+  if (lastResort && target.requested && target.rules.store === 'classic') {
+    // With an explicit --platform, the classic store checks the pulled image's config platform and
+    // fails the pull on a mismatch (observed with Docker 26.1.5): a platform-less last resort may not
+    // fit. The containerd store has no such check (moby daemon/containerd/image_pull.go, 26.1–29.7):
+    // it pulls the last resort whatever its config says (seen with 26.1.5's containerd store).
     const m = await registry.getManifest(repo, chosenDescriptor.digest, signal, chosenDescriptor.size);
     const image = classifyManifest(m.body, m.contentType, chosenDescriptor.digest, `${what} → ${chosenDescriptor.digest}`);
     const actual = image.kind === 'manifest' ? configPlatform(await registry.getBlob(repo, image.manifest.config.digest, signal)) : undefined;

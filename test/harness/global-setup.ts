@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -16,6 +16,7 @@ import { Pusher } from '../sandbox/push.js';
 import { freePort, startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
 import { publishIndex, superGolangChildren } from '../sandbox/samples.js';
 import { catalogue } from './catalogue.js';
+import { startPodman, type RunningPodman } from './podman.js';
 import { claim, cleanStaleRuns } from './stale.js';
 import { startTokenServer, tokenIssuer, tokenService, tokenUser, type TokenServer } from '../sandbox/token-server.js';
 
@@ -38,6 +39,10 @@ export interface HarnessInfo {
   readonly oracle: string | undefined;
   /** Debian 12's dockerd (20.10), private, for pull and run tests. */
   readonly engine: string | undefined;
+  /** The oracle dockerd (26.1.5) with the containerd image store (`containerd-snapshotter`), on its own managed containerd. */
+  readonly containerdStore: string | undefined;
+  /** Debian 12's Podman 4.3 (`podman system service`), private storage and config. */
+  readonly podman: string | undefined;
   /** Storage folder of the anonymous registry (to corrupt a blob). */
   readonly anonymousStorage: string;
   readonly tmp: string;
@@ -55,7 +60,17 @@ let registries: RunningRegistry[] = [];
 let tokenServer: TokenServer | undefined;
 let oracle: RunningDockerd | undefined;
 let engine: RunningDockerd | undefined;
+let containerdStore: RunningDockerd | undefined;
+let podman: RunningPodman | undefined;
 let tmp = '';
+
+/** dockerd with `"features":{"containerd-snapshotter":true}`; the containerd store has no vfs: `native` is its equivalent. */
+async function startContainerdStore(binary: string, dir: string): Promise<RunningDockerd> {
+  await mkdir(dir, { recursive: true });
+  const config = join(dir, 'daemon.json');
+  await writeFile(config, JSON.stringify({ features: { 'containerd-snapshotter': true } }));
+  return startDockerd({ binary, dir, extraArgs: ['--config-file', config, '--storage-driver', 'native'] });
+}
 
 export async function setup(project: TestProject): Promise<void> {
   for (const dir of await cleanStaleRuns(tmpdir())) process.stderr.write(`harness: cleaned up ${dir}, left by a run that died\n`);
@@ -126,15 +141,28 @@ export async function setup(project: TestProject): Promise<void> {
 
     const binary = oracleCandidates.find((p) => p !== undefined && existsSync(p));
     const root = process.getuid?.() === 0;
-    const [o, e] = await Promise.all([
-      binary !== undefined && root ? startDockerd({ binary, dir: join(tmp, 'oracle') }) : undefined,
-      existsSync('/usr/sbin/dockerd') && root ? startDockerd({ binary: '/usr/sbin/dockerd', dir: join(tmp, 'engine') }) : undefined,
-    ]);
-    oracle = o;
-    engine = e;
+    const podmanBinary = ['/usr/bin/podman', '/usr/local/bin/podman'].find((p) => existsSync(p));
+    // All engines start at once (each takes seconds); a failure stops the others before it is reported.
+    const maybe = <T>(ok: boolean, start: () => Promise<T>): Promise<T | undefined> => (ok ? start() : Promise.resolve(undefined));
+    const started = await Promise.allSettled([
+      maybe(binary !== undefined && root, () => startDockerd({ binary: binary ?? '', dir: join(tmp, 'oracle') })),
+      maybe(existsSync('/usr/sbin/dockerd') && root, () => startDockerd({ binary: '/usr/sbin/dockerd', dir: join(tmp, 'engine') })),
+      maybe(binary !== undefined && root, () => startContainerdStore(binary ?? '', join(tmp, 'c8d'))),
+      maybe(podmanBinary !== undefined && root, () => startPodman({ binary: podmanBinary ?? 'podman', dir: join(tmp, 'podman'), insecureRegistries: ['127.0.0.1', 'localhost'] })),
+    ] as const);
+    const value = <T>(r: PromiseSettledResult<T>): T | undefined => (r.status === 'fulfilled' ? r.value : undefined);
+    oracle = value(started[0]);
+    engine = value(started[1]);
+    containerdStore = value(started[2]);
+    podman = value(started[3]);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      await Promise.all([oracle?.stop(), engine?.stop(), containerdStore?.stop(), podman?.stop()]);
+      throw failed.reason;
+    }
     project.provide('services', {
       anonymous: anonymous.host, basic: basic.host, token: token.host, tokenRealm: tokenServer.realm,
-      images, oracle: oracle?.dockerHost, engine: engine?.dockerHost, anonymousStorage: join(anonymous.dir, 'storage'), tmp,
+      images, oracle: oracle?.dockerHost, engine: engine?.dockerHost, containerdStore: containerdStore?.dockerHost, podman: podman?.dockerHost, anonymousStorage: join(anonymous.dir, 'storage'), tmp,
     });
   } finally {
     await http.close();
@@ -142,8 +170,7 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
-  await oracle?.stop();
-  await engine?.stop();
+  await Promise.all([oracle?.stop(), engine?.stop(), containerdStore?.stop(), podman?.stop()]);
   await Promise.all(registries.map((r) => r.stop()));
   await tokenServer?.stop();
   if (tmp !== '') {
