@@ -16,7 +16,7 @@ import { Pusher } from '../sandbox/push.js';
 import { freePort, startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
 import { publishIndex, superGolangChildren } from '../sandbox/samples.js';
 import { catalogue } from './catalogue.js';
-import { startPodman, type RunningPodman } from './podman.js';
+import { startPodman, type RunningPodman } from '../sandbox/podman.js';
 import { claim, cleanStaleRuns } from './stale.js';
 import { startTokenServer, tokenIssuer, tokenService, tokenUser, type TokenServer } from '../sandbox/token-server.js';
 
