@@ -8,6 +8,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
+import { linkAbort } from './abort.js';
 import { isPrivateIpLiteral, normalizeIp } from './ip.js';
 import { bypassesProxy } from './no-proxy.js';
 
@@ -266,14 +267,12 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
       // requests a second under one long-lived shutdown signal, and those pile up until they expire.
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(new Error('deadline')), req.deadlineMs);
-      const onCallerAbort = (): void => controller.abort(req.signal?.reason);
-      if (req.signal?.aborted === true) controller.abort(req.signal.reason);
-      else req.signal?.addEventListener('abort', onCallerAbort, { once: true });
+      const unlink = linkAbort(req.signal, controller);
       try {
         return await sendWithin(req, controller.signal, () => !req.signal?.aborted && controller.signal.aborted);
       } finally {
         clearTimeout(timer);
-        req.signal?.removeEventListener('abort', onCallerAbort);
+        unlink();
       }
     },
     async close() {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ResolverError } from '../errors.js';
+import { linkAbort } from '../http/abort.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { RegistryClient, Repository } from '../registry/client.js';
 
@@ -49,9 +50,7 @@ export class BlobCopier {
     // Failures are reported through the two promises; an 'error' event with no listener would crash.
     pipe.on('error', () => undefined);
     const stop = new AbortController();
-    const onAbort = (): void => stop.abort(signal?.reason);
-    if (signal?.aborted === true) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unlink = linkAbort(signal, stop);
     let opened = false;
     const upload = this.#registry.pushBlob(to, blob.digest, {
       length: blob.size,
@@ -100,7 +99,7 @@ export class BlobCopier {
       if (up.status === 'rejected' && !badSource) throw up.reason;
       if (down.status === 'rejected') throw down.reason;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      unlink();
     }
   }
 

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { linkAbort } from '../http/abort.js';
 import { classifyManifest, configPlatform, digestOf } from '../manifest/classify.js';
 import { mediaTypes } from '../manifest/media-types.js';
 import type { Descriptor, ImageManifest } from '../manifest/schema.js';
@@ -142,9 +143,7 @@ class Transfer {
 /** Runs `work` over `items`, `limit` at a time; the first failure stops the rest and is thrown. */
 export async function inPool<T>(items: readonly T[], limit: number, outer: AbortSignal | undefined, work: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
   const stop = new AbortController();
-  const onAbort = (): void => stop.abort(outer?.reason);
-  if (outer?.aborted === true) onAbort();
-  outer?.addEventListener('abort', onAbort, { once: true });
+  const unlink = linkAbort(outer, stop);
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
@@ -161,7 +160,7 @@ export async function inPool<T>(items: readonly T[], limit: number, outer: Abort
   try {
     await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   } finally {
-    outer?.removeEventListener('abort', onAbort);
+    unlink();
   }
   if (failure !== undefined) throw failure.error;
 }

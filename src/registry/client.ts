@@ -7,6 +7,7 @@
  */
 import { ResolverError, RegistryHttpError, type ErrorCode } from '../errors.js';
 import { createHash } from 'node:crypto';
+import { sleep } from '../http/abort.js';
 import { isLoopbackIp } from '../http/ip.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
 import type { HttpClient, HttpResponse, StreamBody } from '../http/http.js';
@@ -16,6 +17,7 @@ import { isSha256Digest, parseDigest } from '../reference/digest.js';
 import type { Repository } from '../reference/repository.js';
 import type { Clock, TokenCache, TokenRequest } from './auth.js';
 import type { CredentialStore, Credentials } from './credentials.js';
+import { PromiseMemo } from './memo.js';
 import { parseWwwAuthenticate, preferredChallenge } from './www-authenticate.js';
 
 export type { Repository } from '../reference/repository.js';
@@ -134,16 +136,6 @@ interface HostState {
 
 const knownManifestTypes = new Set(manifestAccept);
 
-function sleepDefault(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new ResolverError('ERR_ABORTED', 'cancelled while waiting to retry'));
-    }, { once: true });
-  });
-}
-
 /** Parses `Retry-After` (delta-seconds or HTTP-date) into seconds ≥ 0, or undefined. */
 export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
   if (value === undefined) return undefined;
@@ -216,7 +208,7 @@ export class RegistryClient {
   readonly #o: RegistryClientOptions;
   readonly #retry: RetryPolicy;
   readonly #hosts = new Map<string, HostState>();
-  readonly #creds = new Map<string, Promise<Credentials | undefined>>();
+  readonly #creds = new PromiseMemo<string, Credentials | undefined>();
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #deadlineMs: number;
   /** Registry requests answered, by method (token requests are counted by the TokenCache). */
@@ -231,7 +223,7 @@ export class RegistryClient {
   constructor(options: RegistryClientOptions) {
     this.#o = options;
     this.#retry = { attempts: 3, baseDelayMs: 500, maxDelayMs: 5_000, maxRetryAfterMs: 10_000, retryAfterCapMs: 900_000, ...options.retry };
-    this.#sleep = options.sleep ?? sleepDefault;
+    this.#sleep = options.sleep ?? sleep;
     this.#deadlineMs = options.deadlineMs ?? 60_000;
   }
 
@@ -251,12 +243,8 @@ export class RegistryClient {
   }
 
   #credentials(repo: Repository, signal?: AbortSignal): Promise<Credentials | undefined> {
-    let p = this.#creds.get(repo.credentialKey);
-    if (p === undefined) {
-      p = this.#o.credentials.get(repo.credentialKey, signal);
-      this.#creds.set(repo.credentialKey, p);
-    }
-    return p;
+    // A failed lookup (a helper timeout) is forgotten, so the next check asks again (issue 14, defect 1).
+    return this.#creds.get(repo.credentialKey, () => this.#o.credentials.get(repo.credentialKey, signal));
   }
 
   /** Sends one request on the host's scheme; learns the scheme of insecure hosts (HTTPS, then HTTP, as dockerd). */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { Secret } from '../secret/secret.js';
+import { PromiseMemo } from './memo.js';
 
 /** What a registry login has. */
 export interface Credentials {
@@ -141,7 +142,8 @@ export interface DockerCredentialOptions {
 /** Credentials from docker's configuration, read once per process. */
 export function dockerCredentialStore(options: DockerCredentialOptions): CredentialStore {
   const path = join(options.configDir, 'config.json');
-  let loaded: Promise<DockerConfigFile> | undefined;
+  // Read once per process; a failed read (a file caught mid-write) is tried again next time.
+  const loaded = new PromiseMemo<string, DockerConfigFile>();
   const load = async (): Promise<DockerConfigFile> => {
     let text: string;
     try {
@@ -178,8 +180,7 @@ export function dockerCredentialStore(options: DockerCredentialOptions): Credent
     async get(key, signal) {
       const fromEnv = envAuths?.[key] ?? Object.entries(envAuths ?? {}).find(([k]) => convertToHostname(k) === convertToHostname(key))?.[1];
       if (fromEnv !== undefined) return fromEntry(fromEnv, 'DOCKER_AUTH_CONFIG');
-      loaded ??= load();
-      const config = await loaded;
+      const config = await loaded.get(path, load);
       const helper = config.credHelpers?.[key] ?? config.credsStore;
       const fileEntry = config.auths?.[key] ?? Object.entries(config.auths ?? {}).find(([k]) => convertToHostname(k) === convertToHostname(key))?.[1];
       if (helper !== undefined && helper !== '') {
