@@ -2,6 +2,7 @@
  * Bad input never gives a stack trace (issues 9.7, 13.12, 13.14): each case is run through the built CLI
  * and must end with a clear message naming the thing, the documented exit code, and no `    at …` line.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,6 +14,8 @@ let tmp = '';
 beforeAll(async () => {
   tmp = await mkdtemp(join(s.tmp, 'cli-input-'));
   await writeFile(join(tmp, 'file'), 'not a folder');
+  execFileSync('mkfifo', [join(tmp, 'fifo')]);
+  await writeFile(join(tmp, 'big.yml'), `image: ${'a'.repeat(2_000_000)}\n`);
 });
 
 const noStack = /\n\s+at /;
@@ -33,6 +36,18 @@ describe('bad input is a clear error, never a stack trace', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(noStack);
     expect(r.stdout).toBe('');
+  });
+
+  it.each([
+    ['a FIFO (it used to hang, even past SIGTERM)', 'fifo', /is not a regular file \(a FIFO, socket or device\)/],
+    ['/dev/zero (it used to read 600 MB)', '/dev/zero', /is not a regular file/],
+    ['a 2 MB file', 'big.yml', /has 2000\d+ bytes, more than the 1048576 a spec may have/],
+  ])('manifest push --from-spec of %s: refused at once (exit 2)', async (_name, file, message) => {
+    const started = performance.now();
+    const r = await cli(['manifest', 'push', '--from-spec', file.startsWith('/') ? file : join(tmp, file)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(performance.now() - started).toBeLessThan(30_000);
   });
 
   it('a state folder whose parent is a file: draft commands say so (exit 2)', async () => {

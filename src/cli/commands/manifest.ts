@@ -191,15 +191,49 @@ function insecureHosts(refs: readonly Reference[]): string[] {
   return [...new Set(refs.map((r) => registryHost(r)))];
 }
 
+/** Largest spec file read (a spec names a few images; this bounds memory for a mistaken path). */
+export const maxSpecBytes = 1 << 20;
+
+/**
+ * Reads a spec file: a regular file of at most `maxSpecBytes`. Opened non-blocking and checked with fstat
+ * first, so a FIFO or a device (`/dev/zero`, `/dev/stdin`) is refused at once instead of hanging or
+ * filling memory.
+ */
+async function readSpecText(file: string): Promise<string> {
+  const { open } = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory()) throw new ResolverError('ERR_USAGE', `the spec ${file} is a folder, not a file`);
+    if (!st.isFile()) throw new ResolverError('ERR_USAGE', `the spec ${file} is not a regular file (a FIFO, socket or device)`, { details: ['write the spec to a file and pass its path'] });
+    if (st.size > maxSpecBytes) throw new ResolverError('ERR_USAGE', `the spec ${file} has ${st.size} bytes, more than the ${maxSpecBytes} a spec may have`);
+    const buffer = Buffer.alloc(Math.min(st.size, maxSpecBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > maxSpecBytes) throw new ResolverError('ERR_USAGE', `the spec ${file} grew past the ${maxSpecBytes} bytes a spec may have`);
+      if (length === buffer.length) break;
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 async function readSpec(file: string): Promise<import('../../publish/push-spec.js').ManifestSpec> {
-  const { readFile } = await import('node:fs/promises');
   const { parse } = await import('yaml');
   const { ManifestSpec } = await import('../../publish/push-spec.js');
   let doc: unknown;
   try {
-    doc = parse(await readFile(file, 'utf8'));
+    doc = parse(await readSpecText(file));
   } catch (error) {
-    throw new ResolverError('ERR_USAGE', `cannot read the spec ${file}: ${error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error)}`);
+    if (error instanceof ResolverError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : (code ?? (error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error)));
+    throw new ResolverError('ERR_USAGE', `cannot read the spec ${file}: ${why}`);
   }
   const parsed = ManifestSpec.safeParse(doc);
   if (!parsed.success) {
