@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { EngineFacts } from './engine-facts.js';
 import { noMatchMessage } from '../manifest/select.js';
 import { onlyMatcher } from './match.js';
-import { formatPlatformAll, platform } from './platform.js';
+import { formatPlatform, formatPlatformAll, platform } from './platform.js';
+import { rulesFor } from './rules.js';
 import { detectTarget, hostFacts, windowsVersionFromKernel } from './detect.js';
 
 const root = (name: string): string => fileURLToPath(new URL(`../../test/fixtures/cpuinfo/${name}`, import.meta.url));
@@ -58,6 +59,18 @@ describe('detectTarget on fixture hosts', () => {
     expect(formatPlatformAll((await detect('x86_64-v1', { version: '29.5.0', store: 'containerd' })).display)).toBe('linux/amd64');
     // The child is the same: v1 normalises away.
     expect(onlyMatcher(c8d.platform, c8d.rules, 'linux').rank(platform('linux', 'amd64'))).toBe(0);
+  });
+
+  it('Podman keeps Docker\'s rules (not "Docker 4.3.1" with 23.0\'s) and carries what Podman itself would want', async () => {
+    const t = await detect('x86_64-avx2', { product: 'podman', version: '4.3.1', apiVersion: '1.41', store: 'classic' });
+    expect(t.rules).toEqual(rulesFor('29.7', 'containerd'));
+    expect(t.rulesSource).toBe("Podman Engine 4.3.1 (Docker API 1.41): resolver keeps Docker's rules (Docker 29.7, containerd image store)");
+    expect(t.warnings.join('\n')).not.toMatch(/predates/);
+    expect(formatPlatformAll(t.platform)).toBe('linux/amd64/v3');
+    expect(t.podman?.wanted.map(formatPlatform)).toEqual(['linux/amd64']);
+    const pi = await detect('rpi4-aarch64', { product: 'podman', version: '4.3.1', arch: 'arm64', kernelArch: 'aarch64' }, { override: { spec: 'linux/arm', source: '--platform' } });
+    expect(pi.podman?.wanted.map(formatPlatform)).toEqual(['linux/arm/v7', 'linux/arm/v6', 'linux/arm/v5', 'linux/arm']);
+    expect((await detect('x86_64-avx2', {})).podman).toBeUndefined();
   });
 
   it('a remote arm engine takes a weak hint from /info Architecture', async () => {
