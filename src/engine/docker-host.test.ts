@@ -152,3 +152,21 @@ describe('parseDockerHost (docker opts.ParseHost)', () => {
     expect(() => parseDockerHost(raw, 'DOCKER_HOST')).toThrow(message);
   });
 });
+
+describe('the real file reader', () => {
+  it('a FIFO in place of config.json or meta.json is refused at once, never read (a sync read would block past signals)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, mkdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'docker-host-'));
+    execFileSync('mkfifo', [join(dir, 'config.json')]);
+    const warnings: string[] = [];
+    const ep = resolveEngineEndpoint({ env: { DOCKER_CONFIG: dir }, homeDir: home }, { onWarning: (m) => warnings.push(m) });
+    expect(ep).toMatchObject({ socketPath: '/var/run/docker.sock' });
+    expect(warnings).toEqual([expect.stringContaining('not a regular file')]);
+    mkdirSync(join(dir, 'contexts', 'meta', sha('x')), { recursive: true });
+    execFileSync('mkfifo', [join(dir, 'contexts', 'meta', sha('x'), 'meta.json')]);
+    expect(() => resolveEngineEndpoint({ env: { DOCKER_CONFIG: dir }, homeDir: home, context: 'x' })).toThrow(/meta\.json: not a regular file/);
+  });
+});

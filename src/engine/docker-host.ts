@@ -13,7 +13,7 @@
  * resolved, as docker does; it never applies to a unix socket.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
@@ -59,12 +59,28 @@ export interface EndpointSources {
 /** Reads a whole file; `undefined` when it does not exist. Other errors throw. */
 export type FileReader = (path: string) => Buffer | undefined;
 
+/** Largest config, metadata or PEM file read (they are a few kB). */
+const maxFileBytes = 1 << 20;
+
+/**
+ * Reads a regular file of at most 1 MiB without blocking on a FIFO or a device (opened non-blocking and
+ * checked with fstat first: a synchronous read of a FIFO would block the process past any signal).
+ */
 const readIfExists: FileReader = (path) => {
+  let fd: number;
   try {
-    return readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'not a regular file' });
+    if (st.size > maxFileBytes) throw Object.assign(new Error(`${path} is too large`), { code: `larger than ${maxFileBytes} bytes` });
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
   }
 };
 
