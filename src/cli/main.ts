@@ -9,6 +9,7 @@ import { CommanderError } from 'commander';
 import { exitCodeOf, ResolverError } from '../errors.js';
 import { printError, processOutput } from './output.js';
 import { noEscapesWanted } from './progress.js';
+import { runUsageCode } from './commands/run.js';
 import { buildProgram, commanderExit } from './program.js';
 import { createServices } from './services.js';
 import { SignalHub } from './signals.js';
@@ -54,6 +55,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
+      if (error.code === runUsageCode) return error.exitCode;
       const usage = commanderExit(error);
       return usage === undefined ? 0 : exitCodeOf(usage);
     }

@@ -74,7 +74,8 @@ export function buildProgram(programDeps: ProgramDeps): Command {
   runCommand.register(program, deps);
   daemonCommands.register(program, deps);
   manifestCommands.register(program, { ...deps, signal, writeRaw: (bytes) => void process.stdout.write(bytes) });
-  for (const cmd of program.commands) cmd.exitOverride();
+  // run sets its own: its usage errors exit as docker run's do.
+  for (const cmd of program.commands) if (cmd.name() !== 'run') cmd.exitOverride();
   return program;
 }
 

@@ -163,6 +163,16 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
     expect(await createdSince(before)).toEqual([]);
   });
 
+  it('usage errors exit as docker run’s: an unknown option 125, no IMAGE 1; --help 0', async () => {
+    for (const [args, code] of [[['--resolver-bogus', image, 'true'], 125], [[], 1]] as [string[], number][]) {
+      const ours = await timed(process.execPath, [cliPath, 'run', ...args], {});
+      const theirs = await dockerRun(args);
+      expect(ours.code, ours.stderr).toBe(code);
+      expect(theirs.code, theirs.stderr).toBe(code);
+    }
+    expect((await timed(process.execPath, [cliPath, 'run', '--help'], {})).code).toBe(0);
+  });
+
   it('a bad --pull value and a failure before the container exists exit 125', async () => {
     const bad = await resolverRun(['--pull', 'sometimes', image, 'true']);
     expect(bad.code).toBe(125);
@@ -200,7 +210,9 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
       expect(ours.stdout, seen).not.toContain('RESOLVER_UNSET');
       const env = async (name: string): Promise<string[]> => ((await api?.get(`/containers/${name}/json`))?.json.Config.Env as string[]).toSorted();
       expect(await env(names[0] ?? ''), seen).toEqual(await env(names[1] ?? ''));
-      expect(theirs.stdout.split('\n').filter((l) => !l.startsWith('HOSTNAME=')), seen).toEqual(ours.stdout.split('\n').filter((l) => !l.startsWith('HOSTNAME=')));
+      // Sorted: the docker CLI passes -e values through a Go map, so their order changes from run to run.
+      const lines = (out: string): string[] => out.split('\n').filter((l) => !l.startsWith('HOSTNAME=')).toSorted();
+      expect(lines(theirs.stdout), seen).toEqual(lines(ours.stdout));
     } finally {
       for (const n of names) await api?.del(`/containers/${n}?force=1`);
     }

@@ -6,7 +6,7 @@
  * not exist, else the container's own. `--pull` picks when the registry is asked (default `newer`: every
  * run, bounded to a few seconds when a known child could be started instead).
  */
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { RegistryHttpError, ResolverError } from '../../errors.js';
 import type { Engine } from '../../engine/engine.js';
 import { onlyMatcher } from '../../platform/match.js';
@@ -232,6 +232,15 @@ export function containerEnv(entries: readonly string[], env: Readonly<Record<st
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
+/** The CommanderError code of a `run` usage error; its exitCode is docker run's (main.ts returns it). */
+export const runUsageCode = 'resolver.run.usage';
+
+/** docker run: a bad flag exits 125, a missing IMAGE 1 ("'docker run' requires at least 1 argument"). */
+function runUsageExit(error: CommanderError): never {
+  if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') throw error;
+  throw new CommanderError(error.code === 'commander.missingArgument' ? 1 : 125, runUsageCode, error.message);
+}
+
 function pullPolicy(value: string): PullPolicy {
   const policy = pullPolicies.find((p) => p === value);
   if (policy === undefined) throw new ResolverError('ERR_USAGE', `invalid pull option: '${value}': must be one of "always", "missing", "never" or "newer"`);
@@ -262,6 +271,7 @@ export function register(
     .option('-q, --quiet', 'no pull progress')
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', collect, [] as string[])
     .passThroughOptions()
+    .exitOverride(runUsageExit)
     .action(async (image: string, command: string[], opts: Omit<RunOptions, 'pull'> & { pull: string; insecureRegistry: string[] }) => {
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
