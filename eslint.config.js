@@ -14,6 +14,7 @@ export const layers = [
   ['reference', 'platform'],
   ['manifest'],
   ['http', 'log', 'state'],
+  ['notify'],
   ['registry', 'engine', 'config'],
   ['resolver', 'publish'],
   ['daemon'],
@@ -26,7 +27,7 @@ const pendingMoves = [
   // Its no-match message case runs manifest/select.ts on a detected platform: a case for manifest/ (helper "engines").
   'src/platform/detect.test.ts',
 ];
-const pureFiles = ['src/platform/**', 'src/reference/**', 'src/manifest/**', 'src/config/schema.ts', 'src/registry/www-authenticate.ts', 'src/engine/pull-progress.ts', 'src/publish/source-child.ts', 'src/cli/format-bytes.ts'];
+const pureFiles = ['src/platform/**', 'src/reference/**', 'src/manifest/**', 'src/config/schema.ts', 'src/registry/www-authenticate.ts', 'src/engine/pull-progress.ts', 'src/publish/source-child.ts', 'src/cli/format-bytes.ts', 'src/notify/config.ts', 'src/notify/template.ts', 'src/notify/derive.ts', 'src/notify/notification.ts'];
 const pureIgnores = ['src/platform/detect.ts', '**/*.test.ts'];
 const pureRule = { paths: io.map((name) => ({ name, message: 'the pure core does no IO (style.md §2)' })), patterns: [{ group: ['**/log/*'], message: 'the pure core does not log' }] };
 

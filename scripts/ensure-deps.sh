@@ -20,6 +20,9 @@ if [ "$mode" = test ]; then
   command -v ctr >/dev/null || need+=(containerd)
   [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
   command -v systemd-analyze >/dev/null || need+=(systemd)
+  # The MQTT broker (and mosquitto_sub) the notification tests publish to, started by the test on loopback.
+  [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+  command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { notificationsField } from '../notify/config.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import { checkCronFields } from './cron.js';
 import { hostnameOf, isLoopbackHostname, loopbackListenProblem, platformKey, platformProblem, portProblem } from './values.js';
@@ -107,6 +108,7 @@ function buildSchema(checkCron: CronCheck) {
       stateDir: z.string().optional().describe('state folder; default: $STATE_DIRECTORY, /var/lib/resolver for root'),
       logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
       metrics: Metrics.nullish().transform((v) => v ?? undefined).describe('loopback HTTP endpoint, off by default'),
+      notifications: notificationsField,
       shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
       allowSubMinuteSchedule: z.boolean().default(false).describe('allow schedules that fire more than once a minute against registries that are not on loopback (it burns registry quota on a fleet)'),
       images: z.array(Image).min(1, 'name at least one image to keep pulled').max(maxImages, `at most ${maxImages} entries`).describe('the tags to keep pulled'),

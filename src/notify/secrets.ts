@@ -1,0 +1,62 @@
+/**
+ * Reads the secret values of the notifications config: `{ file }` (trailing newline removed) or
+ * `{ credential }` from `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`). The value becomes a `Secret`
+ * (prints `[REDACTED]`), and every revealed value is registered with a `Redactor` so that no log line or
+ * error of this folder can carry it, even inside a receiver's error text.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ResolverError } from '../errors.js';
+import { Secret } from '../secret/secret.js';
+import type { SecretSource } from './config.js';
+
+/** Replaces every known secret value in a text with `[REDACTED]`. */
+export class Redactor {
+  readonly #values = new Set<string>();
+
+  /** Remembers a value (and its URL-encoded form) to redact; values shorter than 4 characters are not (too many false hits). */
+  add(value: string): void {
+    if (value.length < 4) return;
+    this.#values.add(value);
+    const encoded = encodeURIComponent(value);
+    if (encoded !== value) this.#values.add(encoded);
+  }
+
+  /** The text without any known secret. */
+  redact(text: string): string {
+    let out = text;
+    for (const v of this.#values) out = out.split(v).join('[REDACTED]');
+    return out;
+  }
+}
+
+/** A resolved source: the value, and whether it came from a file or credential (then it is secret). */
+export interface ResolvedValue {
+  readonly value: Secret;
+  readonly secret: boolean;
+}
+
+/** Reads one source. @throws ResolverError ERR_CONFIG_INVALID naming `what` and the file, never the value. */
+export async function resolveSecret(source: SecretSource, what: string, env: Readonly<Record<string, string | undefined>>, redactor: Redactor): Promise<ResolvedValue> {
+  if (typeof source === 'string') return { value: new Secret(source), secret: false };
+  let path: string;
+  if ('file' in source) path = source.file;
+  else {
+    const dir = env['CREDENTIALS_DIRECTORY'];
+    if (dir === undefined || dir === '') {
+      throw new ResolverError('ERR_CONFIG_INVALID', `${what}: credential ${source.credential} needs $CREDENTIALS_DIRECTORY (systemd LoadCredential=${source.credential}:PATH), which is not set`);
+    }
+    path = join(dir, source.credential);
+  }
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new ResolverError('ERR_CONFIG_INVALID', `${what}: cannot read ${path} (${code})`, { cause: error });
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new ResolverError('ERR_CONFIG_INVALID', `${what}: ${path} is empty`);
+  redactor.add(value);
+  return { value: new Secret(value), secret: true };
+}
