@@ -14,7 +14,6 @@ import { setMaxListeners } from 'node:events';
 import type { Server } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Config } from '../config/schema.js';
-import { parseDuration } from '../config/schema.js';
 import type { Engine, ImageInfo } from '../engine/engine.js';
 import { ResolverError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -238,7 +237,7 @@ export class Daemon {
     this.#gen = gen;
     this.#engineProbe = undefined;
     const entries = [...gen.entries.values()];
-    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: parseDuration(gen.config.splay), keys: entries.map((e) => e.key) });
+    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key) });
     this.events.emit({ type: 'configured', entries, reload: options.reload, at: new Date().toISOString() });
     if (options.schedule) this.#scheduler.set(entries);
     old?.retire();
@@ -347,7 +346,7 @@ export class Daemon {
     this.#scheduler.stop();
     this.#loopDelay.disable();
     this.#shutdown.abort();
-    const deadline = parseDuration(this.#gen?.config.shutdownTimeout ?? '20s');
+    const deadline = this.#gen?.config.shutdownTimeoutMs ?? 20_000;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#runner.idle(), new Promise((r) => (timer = setTimeout(r, deadline)))]);
     clearTimeout(timer);

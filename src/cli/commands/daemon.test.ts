@@ -1,0 +1,71 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { acquireLock } from '../../daemon/lock.js';
+import { SignalHub } from '../signals.js';
+import { checkExitCode, checkExitCodes, runCheck, runStatus, type DaemonCommandDeps } from './daemon.js';
+
+function deps(env: NodeJS.ProcessEnv = {}): { deps: DaemonCommandDeps; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out, err,
+    deps: {
+      output: { out: (t) => void out.push(t), err: (t) => void err.push(t) },
+      signals: new SignalHub(),
+      setExitCode: () => undefined,
+      process: { env, hostname: 'unit', uid: process.getuid?.(), stdoutIsTTY: false, onHangup: () => () => undefined },
+    },
+  };
+}
+
+describe('check exit codes', () => {
+  it.each([
+    [['ok', 'ok'], checkExitCodes.ok],
+    [['ok', 'held'], checkExitCodes.held],
+    [['held', 'failing'], checkExitCodes.someFailed],
+    [['failing', 'failing'], checkExitCodes.allFailed],
+    [[], checkExitCodes.ok],
+  ] as const)('%j → %i', (states, code) => {
+    expect(checkExitCode(states.map((state) => ({ state })))).toBe(code);
+  });
+});
+
+describe('runStatus', () => {
+  it('fails on a --config that does not load; without --config a missing default file means the default folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'status-'));
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'images: [\n');
+    const a = deps({ RESOLVER_STATE_DIR: join(dir, 'default-state') });
+    await expect(runStatus({ config: bad, configGiven: true, json: true }, a.deps)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    expect(a.out).toEqual([]);
+    await runStatus({ config: join(dir, 'absent.yaml'), configGiven: false, json: true }, a.deps);
+    expect(JSON.parse(a.out[0] ?? '')).toEqual({ daemon: 'not running', images: [] });
+    await expect(runStatus({ config: join(dir, 'absent.yaml'), configGiven: true, json: true }, a.deps)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+  });
+});
+
+describe('runCheck', () => {
+  it('beside a running daemon, asks it to run the cycle and returns its result (issue 9.5)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'check-'));
+    const stateDir = join(dir, 'state');
+    const file = join(dir, 'c.yaml');
+    await writeFile(file, `stateDir: ${stateDir}\nimages:\n  - image: localhost:5001/app:1\n`);
+    const asked: unknown[] = [];
+    const images = [{ key: 'localhost:5001/app:1 detected', image: 'localhost:5001/app:1', state: 'ok', lastResult: 'unchanged' }];
+    const lock = await acquireLock(stateDir, (r) => {
+      asked.push(r);
+      return Promise.resolve({ pid: 4242, images });
+    });
+    try {
+      const d = deps();
+      expect(await runCheck({ config: file, dryRun: true, json: true }, d.deps)).toEqual(images);
+      expect(asked).toEqual([{ op: 'check', dryRun: true }]);
+      expect(d.err.join('')).toMatch(/the daemon \(pid 4242\) ran this cycle/);
+      expect(d.out).toEqual([]);
+    } finally {
+      await lock.close();
+    }
+  });
+});
