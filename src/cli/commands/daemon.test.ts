@@ -69,3 +69,27 @@ describe('runCheck', () => {
     }
   });
 });
+
+describe('runDaemon', () => {
+  it('listens for SIGHUP before the daemon starts, so an early one cannot end the process; a failed start removes the listener', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'daemon-cmd-'));
+    const file = join(dir, 'c.yaml');
+    // A metrics port that cannot be bound makes start fail after the config loaded.
+    await writeFile(file, `stateDir: ${join(dir, 'state')}\nmetrics:\n  listen: 127.0.0.1:0\nimages:\n  - image: localhost:5001/app:1\n`);
+    const listeners: (() => void)[] = [];
+    const d = deps();
+    const withHangup: DaemonCommandDeps = {
+      ...d.deps,
+      process: {
+        ...d.deps.process,
+        onHangup: (l) => {
+          listeners.push(l);
+          return () => void listeners.splice(listeners.indexOf(l), 1);
+        },
+      },
+    };
+    const { runDaemon } = await import('./daemon.js');
+    await expect(runDaemon({ config: file }, withHangup)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    expect(listeners).toEqual([]);
+  });
+});

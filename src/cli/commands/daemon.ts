@@ -108,8 +108,21 @@ function untrusted(answer: Extract<DaemonAnswer, { kind: 'untrusted' }>): Resolv
 /** `resolver daemon`: runs until SIGTERM/SIGINT; SIGHUP reloads. */
 export async function runDaemon(options: { config: string; logLevel?: string | undefined }, deps: DaemonCommandDeps): Promise<void> {
   const daemon = await daemonFor(options.config, deps, { level: options.logLevel, human: deps.process.stdoutIsTTY, lock: true });
-  await daemon.start();
-  const offHangup = deps.process.onHangup(() => void daemon.reload());
+  // Listen before start: SIGHUP's default action ends the process, and systemd's ExecReload may come early.
+  // A SIGHUP during start is applied once start is done.
+  const hup = { started: false, pending: false };
+  const offHangup = deps.process.onHangup(() => {
+    if (hup.started) void daemon.reload();
+    else hup.pending = true;
+  });
+  try {
+    await daemon.start();
+  } catch (error) {
+    offHangup();
+    throw error;
+  }
+  hup.started = true;
+  if (hup.pending) void daemon.reload();
   try {
     await new Promise<void>((resolve) => {
       const remove = deps.signals.push(() => {
