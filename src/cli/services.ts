@@ -51,7 +51,8 @@ export interface ServiceOptions {
 export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions & { onWarning: (m: string) => void; root?: string; stateDir?: string | undefined }): Services {
   const endpoint = resolveEngineEndpoint({ env, homeDir: homedir(), host: options.engineHost, context: options.engineContext }, { onWarning: options.onWarning });
   const http = createHttpClient({ proxyEnv: env, userAgent: 'resolver/0.1' });
-  const clock = (): number => performance.now();
+  // Monotonic milliseconds without `performance` (its first use loads perf_hooks: ~2 ms a one-shot start does not need).
+  const clock = (): number => Number(process.hrtime.bigint()) / 1e6;
   const tokens = new TokenCache(http, clock);
   const credentials = dockerCredentialStore({
     configDir: env['DOCKER_CONFIG'] ?? join(homedir(), '.docker'),
