@@ -29,4 +29,14 @@ describe.runIf(existsSync('/usr/bin/systemd-analyze'))('systemd units', () => {
     expect(unit).toMatch(/^UnsetEnvironment=.*\bDEBUG\b/m);
     expect(unit).toMatch(/^ExecStartPre=.* config check /m);
   });
+
+  it('resolver-check.service counts a held entry (check exits 3) as success, a failed one (12, 13) not', () => {
+    const r = spawnSync('systemd-analyze', ['verify', 'systemd/resolver-check.service'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const unit = readFileSync('systemd/resolver-check.service', 'utf8');
+    const success = [...unit.matchAll(/^SuccessExitStatus=(.+)$/gm)].flatMap((m) => (m[1] ?? '').trim().split(/\s+/));
+    expect(success).toContain('3');
+    expect(success).not.toContain('12');
+    expect(success).not.toContain('13');
+  });
 });
