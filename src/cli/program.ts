@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { ResolverError } from '../errors.js';
 import * as daemonCommands from './commands/daemon.js';
 import * as manifestCommands from './commands/manifest.js';
+import * as notifyCommand from './commands/notify.js';
 import * as platformCommand from './commands/platform.js';
 import * as pullCommand from './commands/pull.js';
 import * as runCommand from './commands/run.js';
@@ -73,6 +74,7 @@ export function buildProgram(programDeps: ProgramDeps): Command {
   pullCommand.register(program, { ...deps, signal });
   runCommand.register(program, deps);
   daemonCommands.register(program, deps);
+  notifyCommand.register(program, deps);
   manifestCommands.register(program, { ...deps, signal, writeRaw: (bytes) => void process.stdout.write(bytes) });
   // run sets its own: its usage errors exit as docker run's do.
   for (const cmd of program.commands) if (cmd.name() !== 'run') cmd.exitOverride();

@@ -62,11 +62,11 @@ function stateDirOf(config: Config | undefined, p: DaemonProcess): string {
 }
 
 async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; write?: (t: string) => void }): Promise<Daemon> {
-  const [{ Daemon }, { createLogger }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js')]);
+  const [{ Daemon }, { createLogger }, { notifyListener }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js'), import('./notify.js')]);
   const env = deps.process.env;
   let level = options.level ?? 'info';
   const logger = createLogger({ level, human: options.human, ...(options.write === undefined ? {} : { write: options.write }) });
-  return new Daemon({
+  const daemon = new Daemon({
     loadConfig: async () => {
       const c = await loadConfig(file);
       if (options.level === undefined && c.logLevel !== level) {
@@ -88,6 +88,8 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
     hostname: deps.process.hostname,
     lock: options.lock,
   });
+  daemon.events.on(notifyListener({ configFile: file, env, hostname: deps.process.hostname, logger, stateDir: (c) => stateDirOf(c, deps.process) }));
+  return daemon;
 }
 
 function statusRows(images: readonly ImageStatus[]): string {
