@@ -1,0 +1,138 @@
+/**
+ * Notifications from the built daemon against a real registry and the private dockerd: a webhook receiver
+ * that is down when the first child is pulled and comes back only after a daemon restart still gets that
+ * `pulled`, once; an index rebuilt for other platforms notifies nothing; a new child for this platform sends
+ * exactly one `pulled` (old → new), signed; the pulled hook sees the digests in its environment.
+ */
+import { createHmac } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from '../../src/http/http.js';
+import { closeLoopbackServers, startLoopbackServer } from '../fakes/loopback-server.js';
+import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
+import { Pusher } from '../sandbox/push.js';
+import { freePort, startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
+import { cliPath } from './cli.js';
+
+const s = inject('services');
+const dockerHost = s.engine;
+const http = createHttpClient();
+let dir = '';
+let registry: RunningRegistry;
+
+const image = (arch: string, variant: string | undefined, label: string): BuiltImage =>
+  buildImage({ platform: { os: 'linux', architecture: arch, ...(variant === undefined ? {} : { variant }) }, files: [{ path: 'v', content: Buffer.from(label) }], format: 'oci', label });
+
+async function publish(children: BuiltImage[]): Promise<string> {
+  const pusher = new Pusher({ http, host: registry.host, repository: 'notify/app' });
+  for (const c of children) await pusher.image(c);
+  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
+  await pusher.manifest(index, 'stable');
+  return index.digest;
+}
+
+function startDaemon(config: string, env: Record<string, string>): { child: ChildProcess; logs: () => Record<string, any>[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  return { child, exited, logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>) };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(100);
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(s.tmp, 'notify-daemon-'));
+  registry = await startRegistry({ dir: join(dir, 'registry'), auth: { kind: 'none' } });
+});
+afterAll(async () => {
+  await closeLoopbackServers();
+  await registry.stop();
+  await http.close();
+});
+
+describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('notifications from the daemon', () => {
+  it('a pulled survives a receiver down and a daemon restart; other platforms notify nothing; a new child notifies once', async () => {
+    const port = await freePort();
+    const stateDir = join(dir, 'state');
+    await writeFile(join(dir, 'hmac'), 'daemon-hmac-canary\n');
+    const hookOut = join(dir, 'hook.env');
+    const config = join(dir, 'resolver.yaml');
+    await writeFile(config, `engine:
+  host: ${dockerHost ?? ''}
+schedule: "*/2 * * * * *"
+splay: 0s
+stateDir: ${stateDir}
+shutdownTimeout: 5s
+notifications:
+  webhooks:
+    - name: ops
+      url: http://127.0.0.1:${port}/hook
+      secret: { file: ${join(dir, 'hmac')} }
+  hooks:
+    - command: ["/bin/sh", "-c", "env | grep ^RESOLVER_ | sort >> ${hookOut}"]
+      events: [pulled]
+images:
+  - image: ${registry.host}/notify/app:stable
+`);
+    const v1amd = image('amd64', undefined, 'amd64 v1');
+    const v1arm = image('arm64', 'v8', 'arm64 v1');
+    await publish([v1amd, v1arm]);
+
+    // 1. Receiver down: the daemon pulls, the notification waits in the outbox; the daemon stops.
+    const first = startDaemon(config, {});
+    await until('the first pull', () => first.logs().find((l) => l['msg'] === 'pulled a new child'));
+    await until('a failed delivery', () => first.logs().find((l) => l['msg'] === 'notification delivery failed; will retry'));
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const outbox = JSON.parse(await readFile(join(stateDir, 'notify-outbox.json'), 'utf8'));
+    expect(outbox.queues.ops).toHaveLength(1);
+    expect((await readFile(hookOut, 'utf8')).split('\n')).toContain(`RESOLVER_NEW_DIGEST=${v1amd.manifest.digest}`);
+
+    // 2. Receiver up, daemon restarted: the queued pulled arrives once (the restart itself pulls nothing new).
+    const receiver = await startLoopbackServer((_req, res) => void res.writeHead(204).end(), { port });
+    const second = startDaemon(config, {});
+    try {
+      await until('the queued notification', () => (receiver.requests.length >= 1 ? true : undefined));
+      const bodies = (): Record<string, any>[] => receiver.requests.map((r) => JSON.parse(r.body.toString()) as Record<string, any>);
+      expect(bodies()).toEqual([expect.objectContaining({ event: 'pulled', newDigest: v1amd.manifest.digest, platform: expect.stringMatching(/^linux\/amd64/) })]);
+      const [r] = receiver.requests;
+      expect(r?.headers['x-resolver-signature']).toBe(`sha256=${createHmac('sha256', 'daemon-hmac-canary').update(r?.body ?? '').digest('hex')}`);
+
+      // 3. Only the arm64 child changes: the index moves, this platform's child does not: nothing is sent.
+      await publish([v1amd, image('arm64', 'v8', 'arm64 v2')]);
+      await until('the index change', () => second.logs().find((l) => l['result'] === 'index-changed'));
+      const checks = second.logs().filter((l) => l['result'] === 'unchanged' || l['result'] === 'index-changed').length;
+      await until('two more checks', () => (second.logs().filter((l) => l['result'] === 'unchanged').length + 1 >= checks + 2 ? true : undefined));
+      expect(receiver.requests).toHaveLength(1);
+
+      // 4. This platform's child changes: exactly one pulled, old → new.
+      const v2amd = image('amd64', undefined, 'amd64 v2');
+      await publish([v2amd, image('arm64', 'v8', 'arm64 v2')]);
+      await until('the second notification', () => (receiver.requests.length >= 2 ? true : undefined));
+      const unchangedNow = second.logs().filter((l) => l['result'] === 'unchanged').length;
+      await until('two checks after it', () => (second.logs().filter((l) => l['result'] === 'unchanged').length >= unchangedNow + 2 ? true : undefined));
+      expect(bodies().map((b) => [b['event'], b['oldDigest'], b['newDigest']])).toEqual([
+        ['pulled', undefined, v1amd.manifest.digest],
+        ['pulled', v1amd.manifest.digest, v2amd.manifest.digest],
+      ]);
+      const logText = second.logs().map((l) => JSON.stringify(l)).join('\n');
+      expect(logText).not.toContain('daemon-hmac-canary');
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+});
