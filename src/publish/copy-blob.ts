@@ -14,7 +14,7 @@ import { PassThrough } from 'node:stream';
 import { ResolverError } from '../errors.js';
 import { linkAbort } from '../http/abort.js';
 import type { Descriptor } from '../manifest/schema.js';
-import type { RegistryClient, Repository } from '../registry/client.js';
+import type { Registry, Repository } from '../registry/registry.js';
 
 type Blob = Pick<Descriptor, 'digest' | 'size'>;
 
@@ -25,9 +25,9 @@ export type CopyPath = 'streamed' | 'spooled';
 export class BlobCopier {
   #dir: string | undefined;
   readonly #parent: string;
-  readonly #registry: RegistryClient;
+  readonly #registry: Registry;
 
-  constructor(registry: RegistryClient, parent: string = tmpdir()) {
+  constructor(registry: Registry, parent: string = tmpdir()) {
     this.#registry = registry;
     this.#parent = parent;
   }

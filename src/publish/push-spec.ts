@@ -15,7 +15,7 @@ import { mediaTypes } from '../manifest/media-types.js';
 import type { Descriptor, ImageManifest } from '../manifest/schema.js';
 import { formatPlatform, normalizePlatform, platform as makePlatform, type Platform } from '../platform/platform.js';
 import { formatReference, isValidTag, parseReference, withDefaultTag, type Reference } from '../reference/reference.js';
-import type { RegistryClient, Repository } from '../registry/client.js';
+import type { Registry, Repository } from '../registry/registry.js';
 import { repositoryOf } from '../reference/repository.js';
 import { BlobCopier } from './copy-blob.js';
 import { pickSourceChild } from './source-child.js';
@@ -98,11 +98,11 @@ class Transfer {
   copied = 0;
   readonly #copier: BlobCopier;
   readonly #done = new Set<string>();
-  readonly registry: RegistryClient;
+  readonly registry: Registry;
   readonly target: Repository;
   readonly options: PushOptions;
 
-  constructor(registry: RegistryClient, target: Repository, options: PushOptions) {
+  constructor(registry: Registry, target: Repository, options: PushOptions) {
     this.registry = registry;
     this.target = target;
     this.options = options;
@@ -165,7 +165,7 @@ export async function inPool<T>(items: readonly T[], limit: number, outer: Abort
   if (failure !== undefined) throw failure.error;
 }
 
-async function fetchImage(registry: RegistryClient, repo: Repository, digest: string, where: string, signal: AbortSignal | undefined): Promise<Fetched> {
+async function fetchImage(registry: Registry, repo: Repository, digest: string, where: string, signal: AbortSignal | undefined): Promise<Fetched> {
   const fetched = await registry.getManifest(repo, digest, signal);
   const doc = classifyManifest(fetched.body, fetched.contentType, digest, where);
   if (doc.kind !== 'manifest') throw new ResolverError('ERR_USAGE', `${where} points to an index inside an index; name one per-platform image`);
@@ -194,7 +194,7 @@ export function parseSpecReferences(spec: ManifestSpec): { target: Reference; en
 }
 
 /** Reads one entry and settles its platform; moves nothing. */
-async function plan(registry: RegistryClient, entry: ManifestSpec['manifests'][number], ref: Reference, where: string, options: PushOptions): Promise<Planned> {
+async function plan(registry: Registry, entry: ManifestSpec['manifests'][number], ref: Reference, where: string, options: PushOptions): Promise<Planned> {
   const signal = options.signal;
   const repo = repositoryOf(ref);
   const given = entry.platform === undefined ? undefined : makePlatform(entry.platform.os, entry.platform.architecture, entry.platform.variant ?? '', { osVersion: entry.platform['os.version'] ?? '', osFeatures: entry.platform['os.features'] ?? [] });
@@ -237,7 +237,7 @@ async function plan(registry: RegistryClient, entry: ManifestSpec['manifests'][n
  * Pushes the index a spec describes. Every entry is read and checked first (missing images, contradicting
  * or duplicate platforms fail before anything is written); then blobs and manifests move; the tags last.
  */
-export async function pushFromSpec(registry: RegistryClient, spec: ManifestSpec, options: PushOptions = {}): Promise<PushedIndex> {
+export async function pushFromSpec(registry: Registry, spec: ManifestSpec, options: PushOptions = {}): Promise<PushedIndex> {
   const { target, entries } = parseSpecReferences(spec);
   const targetRepo = repositoryOf(target);
   const planned: Planned[] = [];

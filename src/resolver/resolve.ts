@@ -1,6 +1,6 @@
 /**
  * The `which` use case: reference + target platform → the child digest Docker would pull, with the
- * explanation of every index level. Depends on the registry client only.
+ * explanation of every index level. Depends on the RegistryReader interface only.
  */
 import { NoMatchingPlatformError, ResolverError } from '../errors.js';
 import { classifyManifest, configPlatform } from '../manifest/classify.js';
@@ -12,7 +12,7 @@ import { formatPlatform, platform, type Platform } from '../platform/platform.js
 import type { TargetPlatform } from '../platform/detect.js';
 import { formatReference, withDefaultTag, type Reference } from '../reference/reference.js';
 import { repositoryOf } from '../reference/repository.js';
-import type { RegistryClient, TagDescriptor } from '../registry/client.js';
+import type { RegistryReader, TagDescriptor } from '../registry/registry.js';
 
 /** One index that was walked. */
 export interface IndexLevel {
@@ -43,7 +43,7 @@ export interface ResolveOptions {
 }
 
 /** Resolves a reference to the child Docker would pull for `target`. */
-export async function resolveImage(registry: RegistryClient, input: Reference, target: TargetPlatform, options: ResolveOptions = {}): Promise<Resolution> {
+export async function resolveImage(registry: RegistryReader, input: Reference, target: TargetPlatform, options: ResolveOptions = {}): Promise<Resolution> {
   const ref = withDefaultTag(input);
   const repo = repositoryOf(ref);
   const signal = options.signal;
