@@ -134,8 +134,8 @@ describe('MQTT sink (mosquitto)', () => {
   });
 
   it('resolver notify test publishes a test event and reports ok; a wrong password is reported, exit 1', async () => {
-    // Subscribed once the retained status arrives; then the test event.
-    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-u', 'ha', '-P', 'ha-pass', '-t', 'home/resolver/status', '-t', 'home/resolver/events', '-v', '-C', '2', '-W', '20']);
+    // Subscribed once the retained status arrives; then the CLI's own "online" and the test event.
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-u', 'ha', '-P', 'ha-pass', '-t', 'home/resolver/status', '-t', 'home/resolver/events', '-v', '-C', '3', '-W', '20']);
     let received = '';
     sub.stdout.on('data', (c: Buffer) => (received += c.toString()));
     await until(() => received.startsWith('home/resolver/status '), 'the subscription');
