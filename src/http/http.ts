@@ -195,6 +195,9 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
       // Plain-HTTP targets go in absolute form, as Go's ProxyFromEnvironment (dockerd) and curl send
       // them; many proxies refuse CONNECT to non-TLS ports. HTTPS targets are tunnelled with CONNECT.
       proxyTunnel: false,
+      // The registry's TLS inside the tunnel: ProxyAgent ignores `connect` for it and verifies with the
+      // defaults, so without this an insecure registry or a certs.d CA failed behind an HTTPS proxy.
+      requestTls: { ...(options.tls ?? {}), ...(insecure ? { rejectUnauthorized: false, ca: [] } : {}) },
       httpProxy: pick('http_proxy'),
       httpsProxy: pick('https_proxy'),
       // NO_PROXY is decided before this agent is chosen (bypassesProxy).

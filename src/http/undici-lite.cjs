@@ -6,6 +6,11 @@
 const Agent = require('undici/lib/dispatcher/agent.js');
 const api = require('undici/lib/api/index.js');
 
+// undici's index.js gives every dispatcher the api methods (request, stream, pipeline, connect, upgrade);
+// ProxyAgent tunnels HTTPS with `this[kClient].connect(...)`, so without this every proxied HTTPS request
+// failed with "connect is not a function".
+Object.assign(require('undici/lib/dispatcher/dispatcher.js').prototype, api);
+
 function request(url, opts) {
   const u = typeof url === 'string' ? new URL(url) : url;
   const { dispatcher, ...rest } = opts;
