@@ -153,6 +153,20 @@ class Generation {
   }
 }
 
+/**
+ * Whether `entry` owns its tag (`name:tag` in the engine). Docker has one `name:tag` per engine; an image
+ * listed for several platforms gives it to the entry of the host's platform (os and architecture), else to
+ * the first listed; the others keep their child by digest only (README, "One tag for two platforms").
+ */
+async function ownsTag(gen: Generation, entry: EntrySpec, signal: AbortSignal): Promise<boolean> {
+  const same = [...gen.entries.values()].filter((e) => e.image === entry.image);
+  if (same.length <= 1) return true;
+  const host = (await gen.target(undefined, signal)).platform;
+  const targets = await Promise.all(same.map(async (e) => (await gen.target(e.platformSpec, signal)).platform));
+  const i = targets.findIndex((p) => p.os === host.os && p.architecture === host.architecture);
+  return same[i === -1 ? 0 : i]?.key === entry.key;
+}
+
 /** The daemon. */
 export class Daemon {
   /** Everything that happens; subscribe with `events.on`. */
@@ -259,9 +273,10 @@ export class Daemon {
       options.onPlatform(formatPlatformAll(target.platform));
       const { registry, credentials, state } = gen.services;
       const engine = await gen.services.engine(signal);
+      const tag = await ownsTag(gen, entry, signal);
       const outcome = await checkImage(
         { registry, engine, credentials, state, localTags: gen.localTags(engine) },
-        { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain },
+        { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag },
         { signal, dryRun: options.dryRun },
       );
       for (const [host, rl] of registry.rateLimits) {

@@ -43,6 +43,8 @@ export interface PullOptions {
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: ((s: PullState) => void) | undefined;
   readonly stallTimeoutMs?: number;
+  /** False: keep the child by digest only and leave `name:tag` alone (another platform's entry owns it). */
+  readonly tag?: boolean;
 }
 
 /** `X-Registry-Auth` for a reference, from the credential store. */
@@ -75,7 +77,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   let progress: PullState | undefined;
   let pulled = false;
   let streamError: string | undefined;
-  const tagged = ref.digest === undefined && ref.tag !== undefined ? `${name}:${ref.tag}` : undefined;
+  const tagged = options.tag !== false && ref.digest === undefined && ref.tag !== undefined ? `${name}:${ref.tag}` : undefined;
   // Fast path: the tag (or the digest reference) already points to the child. One inspect, nothing else.
   let check = await deps.engine.inspectImage(tagged ?? digestReference);
   if (check === undefined || !hasRepoDigest(check.repoDigests, ref, child)) {

@@ -28,6 +28,12 @@ export interface TrackedImage {
   readonly target: TargetPlatform;
   readonly onMissingPlatform: 'hold' | 'fail';
   readonly retain: number;
+  /**
+   * False when another entry of the same tag (the host's platform) owns `name:tag`: this platform's child
+   * is kept by digest only (RepoDigests), never tagged, so two entries of one tag do not re-tag it back and
+   * forth every cycle. Default true.
+   */
+  readonly tag?: boolean;
 }
 
 /** What a check found and did. */
@@ -97,7 +103,7 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   const record = await deps.state.get(key, platform);
   const top = await deps.registry.resolveTag(repo, ref.tag ?? 'latest', options.signal);
   const name = familiarName(ref);
-  const tagged = ref.tag === undefined ? undefined : `${name}:${ref.tag}`;
+  const tagged = ref.tag === undefined || job.tag === false ? undefined : `${name}:${ref.tag}`;
 
   const presentAsTagged = async (child: string): Promise<boolean> => {
     const image = await deps.engine.inspectImage(tagged ?? `${name}@${child}`);
@@ -133,7 +139,7 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest };
 
   await pullResolved(deps, ref, resolution, job.target, {
-    signal: options.signal, onProgress: options.onProgress,
+    signal: options.signal, onProgress: options.onProgress, tag: job.tag !== false,
     ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
   });
   const after = await deps.state.get(key, platform);
