@@ -151,6 +151,27 @@ describe('parseDockerHost (docker opts.ParseHost)', () => {
   ])('%j is refused', (raw, message) => {
     expect(() => parseDockerHost(raw, 'DOCKER_HOST')).toThrow(message);
   });
+
+  it('accepts and ignores userinfo as docker does, and never prints it', () => {
+    expect(parseDockerHost('tcp://user:s3cret@127.0.0.1:1', 'DOCKER_HOST')).toMatchObject({ kind: 'tcp', host: '127.0.0.1', port: 1, display: 'tcp://127.0.0.1:1' });
+    const messages: string[] = [];
+    for (const raw of ['tcp://user:s3cret@127.0.0.1:1?x', 'ssh://user:s3cret@host', 'foo://user:s3cret@x', 'tcp://user:s3cret@127.0.0.1:1/path']) {
+      for (const sources of [{ env: env({ DOCKER_HOST: raw }), homeDir: home }, { env: env({}), homeDir: home, host: raw }]) {
+        try {
+          resolveEngineEndpoint(sources, { read });
+          messages.push('resolved');
+        } catch (error) {
+          const e = error as { message: string; details?: readonly string[] };
+          messages.push([e.message, ...(e.details ?? [])].join('\n'));
+        }
+      }
+    }
+    expect(messages).toHaveLength(8);
+    for (const m of messages) {
+      expect(m).not.toBe('resolved');
+      expect(m).not.toMatch(/s3cret|user:/);
+    }
+  });
 });
 
 describe('the real file reader', () => {

@@ -136,7 +136,18 @@ function sshRefusal(raw: string, origin: string): ResolverError {
  * default socket. `ssh://`, `npipe://` and `fd://` are refused with a hint; anything else is docker's
  * `invalid bind address format`.
  */
-export function parseDockerHost(raw: string, origin: string): { kind: 'unix'; socketPath: string; display: string } | { kind: 'tcp'; host: string; port: number; display: string } {
+/**
+ * A host string with any userinfo (`user:password@`) removed, for messages: docker accepts and ignores it,
+ * and it may hold a secret. Not a parser: it cuts everything between `//` (or the start) and the last `@`
+ * before the first `/`.
+ */
+export function redactDockerHost(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, '$1');
+}
+
+export function parseDockerHost(secretRaw: string, origin: string): { kind: 'unix'; socketPath: string; display: string } | { kind: 'tcp'; host: string; port: number; display: string } {
+  // Every message shows the value without userinfo; the tcp parser ignores userinfo, as docker does.
+  const raw = redactDockerHost(secretRaw);
   const value = raw.trim();
   if (value === '') return { kind: 'unix', socketPath: defaultSocket, display: `unix://${defaultSocket}` };
   const sep = value.indexOf('://');
@@ -173,7 +184,7 @@ function parseTcp(rest: string, raw: string, origin: string): { kind: 'tcp'; hos
   } catch {
     throw bad('not a host[:port]');
   }
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw bad('user, query or fragment');
+  if (url.search !== '' || url.hash !== '') throw bad('query or fragment');
   if (url.pathname !== '/' && url.pathname !== '') {
     throw usage(`${origin}: ${raw} has a path prefix (${url.pathname}); resolver supports only engines at the root of tcp://HOST:PORT`);
   }
@@ -241,7 +252,8 @@ export function resolveEngineEndpoint(sources: EndpointSources, options: { read?
 
   if (chosen.name === defaultContextName) {
     const raw = sources.host !== undefined && sources.host !== '' ? sources.host : (env['DOCKER_HOST'] ?? '');
-    const origin = sources.host !== undefined && sources.host !== '' ? `--host ${raw}` : raw === '' ? 'the default socket' : `DOCKER_HOST=${raw}`;
+    const shown = redactDockerHost(raw);
+    const origin = sources.host !== undefined && sources.host !== '' ? `--host ${shown}` : raw === '' ? 'the default socket' : `DOCKER_HOST=${shown}`;
     const source = raw === '' ? 'default socket' : sources.host !== undefined && sources.host !== '' ? '--host' : 'DOCKER_HOST';
     const parsed = parseDockerHost(raw, origin);
     if (parsed.kind === 'unix') return { ...parsed, context: defaultContextName, source };
