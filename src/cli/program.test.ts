@@ -90,3 +90,17 @@ describe('program options', () => {
     expect(usage(error)).toBe('give at most one of --raw, --verbose and --table');
   });
 });
+
+describe('usage errors', () => {
+  it.each([
+    [['which', '--bogus', 'x'], "See 'resolver which --help'."],
+    [['manifest', 'inspect'], "See 'resolver manifest inspect --help'."],
+    [['frob'], "See 'resolver --help'."],
+  ])('%j prints the error and one line pointing at the help, as docker does, not the whole help', async (argv, hint) => {
+    const { error, err } = await harness().parse(argv);
+    expect(usage(error)).toBeDefined();
+    expect(err).toContain(hint);
+    expect(err).not.toMatch(/^Usage:/m);
+    expect(err.trim().split('\n')).toHaveLength(2);
+  });
+});

@@ -44,7 +44,6 @@ export function buildProgram(programDeps: ProgramDeps): Command {
   const program = new Command('resolver')
     .description('Resolve a multi-arch image tag to the child Docker would pull on this host, by Docker\'s own rules.')
     .version('0.1.0')
-    .showHelpAfterError()
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => programDeps.output.out(s), writeErr: (s) => programDeps.output.err(s) });
@@ -76,6 +75,13 @@ export function buildProgram(programDeps: ProgramDeps): Command {
   daemonCommands.register(program, deps);
   notifyCommand.register(program, deps);
   manifestCommands.register(program, { ...deps, signal, writeRaw: (bytes) => void process.stdout.write(bytes) });
+  // A usage error is one line and a pointer to the help, as docker prints it ("See 'docker run --help'."),
+  // not the whole help text on stderr.
+  const hint = (cmd: Command, path: string): void => {
+    cmd.showHelpAfterError(`See '${path} --help'.`);
+    for (const sub of cmd.commands) hint(sub, `${path} ${sub.name()}`);
+  };
+  hint(program, 'resolver');
   // run sets its own: its usage errors exit as docker run's do.
   for (const cmd of program.commands) if (cmd.name() !== 'run') cmd.exitOverride();
   return program;
