@@ -172,3 +172,43 @@ describe('daemon: backoff', () => {
     expect(rg.registry.requests.HEAD).toBe(2);
   });
 });
+
+describe('daemon: held warnings (one per streak; nothing held is not "holding")', () => {
+  it('warns once that no child fits and nothing is pulled, not every cycle; once more when the platform returns', async () => {
+    r = rig(config(`  - image: ${image}\n`).replace('0 0 1 1 *', '* * * * * *'));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'arm64', variant: 'v8', label: 'b1' }]);
+    await rg.daemon.start();
+    await until('held', () => rg.daemon.status().images[0]?.state === 'held');
+    for (let i = 0; i < 3; i++) {
+      const before = rg.registry.requests.HEAD;
+      await vi.advanceTimersByTimeAsync(1000);
+      await until(`check ${i}`, () => rg.registry.requests.HEAD > before && rg.daemon.status().images[0]?.lastResult === 'held');
+    }
+    const warnings = (): Record<string, unknown>[] => rg.logs.filter((l) => Number(l['level']) >= 40);
+    expect(warnings().map((l) => l['msg'])).toEqual(['no child for this platform in the index; nothing to pull']);
+    expect(warnings()[0]).toMatchObject({ image, platform: await hostPlatform() });
+    rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm64', variant: 'v8', label: 'b1' }]);
+    await vi.advanceTimersByTimeAsync(1000);
+    await until('pulled', () => rg.daemon.status().images[0]?.lastResult === 'pulled');
+    expect(warnings().map((l) => l['msg'])).toEqual(['no child for this platform in the index; nothing to pull', 'the platform is back in the index']);
+  });
+
+  it('after a reload, no entry but the held one is said to be back (the held flag stays with its entry)', async () => {
+    const other = 'localhost:5001/fleet/other:1';
+    const third = 'localhost:5001/fleet/third:1';
+    r = rig(config(`  - image: ${image}\n  - image: ${other}\n`));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'arm64', variant: 'v8', label: 'b1' }]);
+    rg.registry.publish(other, [{ architecture: 'amd64', label: 'o1' }]);
+    rg.registry.publish(third, [{ architecture: 'amd64', label: 't1' }]);
+    await rg.daemon.start();
+    await until('both checked', () => rg.daemon.status().images.every((i) => i.state !== 'pending'));
+    rg.setConfig(config(`  - image: ${third}\n  - image: ${other}\n  - image: ${image}\n`));
+    expect(await rg.daemon.reload()).toBe(true);
+    await until('all checked', () => rg.daemon.status().images.every((i) => i.state !== 'pending'));
+    await rg.daemon.checkAllNow();
+    expect(rg.logs.filter((l) => l['msg'] === 'the platform is back in the index')).toEqual([]);
+    expect(rg.daemon.status().images.map((i) => [i.image, i.state])).toEqual([[third, 'ok'], [other, 'ok'], [image, 'held']]);
+  });
+});

@@ -47,7 +47,7 @@ export type DaemonEvent =
   | { readonly type: 'checked'; readonly entry: EntryRef; readonly result: 'unchanged' | 'index-changed' | 'would-pull'; readonly indexDigest: string; readonly childDigest: string; readonly at: string }
   | { readonly type: 'pulled'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly pruned: readonly string[]; readonly at: string }
   | { readonly type: 'pruned'; readonly entry: EntryRef; readonly digests: readonly string[]; readonly at: string }
-  | { readonly type: 'held'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string | undefined; readonly message: string; readonly available: readonly string[]; readonly at: string }
+  | { readonly type: 'held'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string | undefined; readonly message: string; readonly available: readonly string[]; readonly repeat: boolean; readonly at: string }
   | { readonly type: 'platform-back'; readonly entry: EntryRef; readonly childDigest: string; readonly at: string }
   | { readonly type: 'failed'; readonly entry: EntryRef; readonly code: string; readonly message: string; readonly failures: number; readonly retryInMs: number; readonly retryAfterMs: number | undefined; readonly backoffUntil: string; readonly at: string }
   | { readonly type: 'recovered'; readonly entry: EntryRef; readonly failures: number; readonly at: string }

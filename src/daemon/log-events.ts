@@ -38,7 +38,12 @@ export function logEvents(logger: Logger): Listener<DaemonEvent> {
         logger.info({ image: event.entry.image, platform: event.entry.platform, child: event.childDigest, previous: event.previous, pruned: event.pruned }, 'pulled a new child');
         return;
       case 'held':
-        logger.warn({ image: event.entry.image, platform: event.entry.platform, available: event.available, keeping: event.childDigest }, 'no child for this platform any more; holding the current image');
+        // One warning per streak (README): the repeats of every cycle are debug lines.
+        if (event.childDigest === undefined) {
+          (event.repeat ? logger.debug : logger.warn).call(logger, { image: event.entry.image, platform: event.entry.platform, available: event.available }, 'no child for this platform in the index; nothing to pull');
+        } else {
+          (event.repeat ? logger.debug : logger.warn).call(logger, { image: event.entry.image, platform: event.entry.platform, available: event.available, keeping: event.childDigest }, 'no child for this platform any more; holding the current image');
+        }
         return;
       case 'platform-back':
         logger.warn({ image: event.entry.image, platform: event.entry.platform, child: event.childDigest }, 'the platform is back in the index');

@@ -210,8 +210,9 @@ export class Runner {
     this.#backoff.delete(ref.key);
     if (failures > 0) emit({ type: 'recovered', entry: ref, failures, at });
     if (o.kind === 'held') {
+      const repeat = this.#held.has(ref.key);
       this.#held.add(ref.key);
-      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, message: o.message, available: o.available, at });
+      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, message: o.message, available: o.available, repeat, at });
       return;
     }
     if (this.#held.delete(ref.key)) emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
