@@ -9,14 +9,14 @@ import type { PullState } from '../engine/pull-progress.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { formatPlatformAll } from '../platform/platform.js';
 import { credentialKey, familiarName, formatReference, parseReference, registryHost, repositoryName, withDefaultTag, type Reference } from '../reference/reference.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryReader } from '../registry/registry.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
 import { resolveImage, type Resolution } from './resolve.js';
 
 /** What a pull needs. */
 export interface PullDeps {
-  readonly registry: RegistryClient;
+  readonly registry: RegistryReader;
   readonly engine: Engine;
   readonly credentials: CredentialStore;
   readonly state: StateStore;

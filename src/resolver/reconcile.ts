@@ -15,7 +15,7 @@ import type { PullState } from '../engine/pull-progress.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { formatPlatformAll } from '../platform/platform.js';
 import { familiarName, formatReference, parseReference, withDefaultTag, type Reference } from '../reference/reference.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryReader } from '../registry/registry.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
 import { hasRepoDigest, pullResolved } from './pull.js';
@@ -46,7 +46,7 @@ export type CheckOutcome =
 
 /** What a check needs. */
 export interface CheckDeps {
-  readonly registry: RegistryClient;
+  readonly registry: RegistryReader;
   readonly engine: Engine;
   readonly credentials: CredentialStore;
   readonly state: StateStore;
