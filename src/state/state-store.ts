@@ -39,27 +39,41 @@ export function recordKey(reference: string, platform: string): string {
   return `${reference} ${platform}`;
 }
 
+/** A state file that cannot be read, found by a read-only store (which leaves it where it is). */
+export class UnreadableStateError extends Error {
+  readonly path: string;
+  constructor(path: string, what: string | undefined) {
+    super(`the state file ${path} is unreadable${what === undefined ? '' : ` (${what}, not a regular file)`}`);
+    this.name = 'UnreadableStateError';
+    this.path = path;
+  }
+}
+
 /** Reads and updates the state file. Updates within a process are serialised. */
 export class StateStore {
   readonly path: string;
   readonly #warn: (message: string) => void;
+  /** Read-only (`status`): creates no folder, removes no temp file, moves nothing aside, writes nothing. */
+  readonly #readOnly: boolean;
   #current: StateFile | undefined;
   #text: string | undefined;
   #seen: string | undefined;
   #prepared = false;
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(dir: string, warn: (message: string) => void) {
+  constructor(dir: string, warn: (message: string) => void, options: { readonly readOnly?: boolean } = {}) {
     this.path = join(dir, 'state.json');
     this.#warn = warn;
+    this.#readOnly = options.readOnly === true;
   }
 
   /**
    * Loads the file. The first load creates the folder and removes temp files that killed writers left;
-   * later loads re-read only when the file changed on disk. A corrupt file is moved aside with a warning.
+   * later loads re-read only when the file changed on disk. A corrupt file is moved aside with a warning;
+   * a read-only store throws UnreadableStateError instead and changes nothing.
    */
   async load(): Promise<StateFile> {
-    if (!this.#prepared) {
+    if (!this.#prepared && !this.#readOnly) {
       await mkdir(join(this.path, '..'), { recursive: true, mode: 0o700 });
       await removeOrphans(this.path);
       this.#prepared = true;
@@ -83,6 +97,7 @@ export class StateStore {
       parsed = undefined;
     }
     if (parsed === undefined) {
+      if (this.#readOnly) throw new UnreadableStateError(this.path, read.kind === 'irregular' ? read.what : undefined);
       const aside = `${this.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       await rename(this.path, aside);
       this.#warn(`the state file ${this.path} was unreadable${read.kind === 'irregular' ? ` (${read.what}, not a regular file)` : ''}; moved aside to ${aside} and starting empty`);
@@ -106,6 +121,7 @@ export class StateStore {
   /** Applies a change and writes the file if its content changed; one update at a time. */
   update(change: (s: StateFile) => StateFile): Promise<void> {
     const run = this.#chain.then(async () => {
+      if (this.#readOnly) throw new Error(`${this.path}: the store is read-only`);
       const current = await this.load();
       const next = change(current);
       const text = `${JSON.stringify(next, null, 2)}\n`;

@@ -93,3 +93,26 @@ describe('runDaemon', () => {
     expect(listeners).toEqual([]);
   });
 });
+
+describe('runStatus is read-only', () => {
+  it('reports a corrupt state file, exits 1 and leaves the folder exactly as it was; a missing folder is not created', async () => {
+    const { mkdir, readdir, readFile, stat } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'status-ro-'));
+    const stateDir = join(dir, 'state');
+    await mkdir(stateDir, { mode: 0o700 });
+    await writeFile(join(stateDir, 'state.json'), 'garbage{');
+    await writeFile(join(stateDir, 'state.json.tmp-1-2'), 'left by a killed writer');
+    const codes: number[] = [];
+    const a = deps({ RESOLVER_STATE_DIR: stateDir });
+    const d = { ...a.deps, setExitCode: (c: number) => void codes.push(c) };
+    await runStatus({ config: join(dir, 'absent.yaml'), configGiven: false, json: false }, d);
+    expect(codes).toEqual([1]);
+    expect(a.out).toEqual([]);
+    expect(a.err.join('\n')).toMatch(/state file .*state\.json is unreadable; left as it is/);
+    expect((await readdir(stateDir)).sort()).toEqual(['state.json', 'state.json.tmp-1-2']);
+    expect(await readFile(join(stateDir, 'state.json'), 'utf8')).toBe('garbage{');
+    const missing = join(dir, 'never');
+    await runStatus({ config: join(dir, 'absent.yaml'), configGiven: false, json: true }, deps({ RESOLVER_STATE_DIR: missing }).deps);
+    await expect(stat(missing)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

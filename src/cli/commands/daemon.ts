@@ -10,7 +10,7 @@ import type { Config } from '../../config/schema.js';
 import type { Daemon, ImageStatus } from '../../daemon/daemon.js';
 import type { DaemonAnswer } from '../../daemon/lock.js';
 import { ResolverError } from '../../errors.js';
-import { defaultStateDir } from '../../state/state-store.js';
+import { defaultStateDir, UnreadableStateError } from '../../state/state-store.js';
 import { table, type Output } from '../output.js';
 import { createServices } from '../services.js';
 import type { SignalHub } from '../signals.js';
@@ -56,6 +56,9 @@ export function checkExitCode(statuses: readonly Pick<ImageStatus, 'state'>[]): 
   if (failed > 0) return failed === statuses.length ? checkExitCodes.allFailed : checkExitCodes.someFailed;
   return statuses.some((s) => s.state === 'held') ? checkExitCodes.held : checkExitCodes.ok;
 }
+
+/** `status` exits 1 when the state file cannot be read (README, Exit codes: a file-system error). */
+export const statusExitCodes = { unreadableState: 1 } as const;
 
 function stateDirOf(config: Config | undefined, p: DaemonProcess): string {
   return config?.stateDir ?? defaultStateDir(p.env, p.env['HOME'] ?? '/root', p.uid === 0);
@@ -186,8 +189,17 @@ export async function runStatus(options: { config: string; configGiven: boolean;
     deps.output.out(options.json ? JSON.stringify({ daemon: 'running', ...value }, null, 2) : `daemon running (pid ${value.pid})\n${statusRows(value.images)}`);
     return;
   }
-  const store = new StateStore(stateDir, (m) => deps.output.err(`warning: ${m}`));
-  const state = await store.load();
+  // Read-only: status never creates, moves or writes a file (a corrupt state file is the daemon's to move aside).
+  const store = new StateStore(stateDir, (m) => deps.output.err(`warning: ${m}`), { readOnly: true });
+  let state;
+  try {
+    state = await store.load();
+  } catch (error) {
+    if (!(error instanceof UnreadableStateError)) throw error;
+    deps.output.err(`resolver: ${error.message}; left as it is (the daemon moves it aside when it next starts)`);
+    deps.setExitCode(statusExitCodes.unreadableState);
+    return;
+  }
   const records = Object.values(state.images);
   if (options.json) {
     deps.output.out(JSON.stringify({ daemon: 'not running', images: records }, null, 2));
