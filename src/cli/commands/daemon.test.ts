@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireLock } from '../../daemon/lock.js';
 import { SignalHub } from '../signals.js';
-import { checkExitCode, checkExitCodes, runCheck, runStatus, type DaemonCommandDeps } from './daemon.js';
+import { checkExitCode, checkExitCodes, runCheck, runStatus, statusRows, type DaemonCommandDeps } from './daemon.js';
 
 function deps(env: NodeJS.ProcessEnv = {}): { deps: DaemonCommandDeps; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -114,5 +114,20 @@ describe('runStatus is read-only', () => {
     const missing = join(dir, 'never');
     await runStatus({ config: join(dir, 'absent.yaml'), configGiven: false, json: true }, deps({ RESOLVER_STATE_DIR: missing }).deps);
     await expect(stat(missing)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('the check table', () => {
+  it('says which entries a dry run would pull, and the child it would pull', () => {
+    const base = {
+      platform: 'linux/amd64', schedule: '* * * * *', state: 'ok', indexDigest: `sha256:${'1'.repeat(64)}`, lastCheck: 'T', lastPull: undefined,
+      nextRun: undefined, failures: 0, backoffUntil: undefined, retryAfterSeconds: undefined, lastError: undefined, held: undefined,
+    } as const;
+    const text = statusRows([
+      { ...base, key: 'a', image: 'r/a:1', childDigest: `sha256:${'a'.repeat(64)}`, lastResult: 'would-pull' },
+      { ...base, key: 'b', image: 'r/b:1', childDigest: `sha256:${'b'.repeat(64)}`, lastResult: 'unchanged' },
+    ]);
+    expect(text).toMatch(/r\/a:1\s+linux\/amd64\s+would pull\s+sha256:1{12}\s+sha256:a{12}/);
+    expect(text).toMatch(/r\/b:1\s+linux\/amd64\s+ok\s/);
   });
 });

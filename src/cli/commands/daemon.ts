@@ -95,11 +95,18 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
   return daemon;
 }
 
-function statusRows(images: readonly ImageStatus[]): string {
+/** What the STATE column says: `would pull` for a dry run's pending pull (its CHILD is what would be pulled). */
+function stateText(i: ImageStatus): string {
+  if (i.held !== undefined && i.state !== 'failing') return 'held';
+  return i.lastResult === 'would-pull' && i.state === 'ok' ? 'would pull' : i.state;
+}
+
+/** The table of `status` (running daemon) and `check`. */
+export function statusRows(images: readonly ImageStatus[]): string {
   const rows = [['IMAGE', 'PLATFORM', 'STATE', 'INDEX', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', 'ERROR']];
   for (const i of images) {
     const error = i.lastError === undefined ? (i.held ?? '') : `${i.lastError}${i.retryAfterSeconds === undefined ? '' : ` (registry asked to wait ${i.retryAfterSeconds} s)`}`;
-    rows.push([i.image, i.platform ?? '-', i.held !== undefined && i.state !== 'failing' ? 'held' : i.state, i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', error]);
+    rows.push([i.image, i.platform ?? '-', stateText(i), i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', error]);
   }
   return table(rows);
 }
