@@ -42,6 +42,7 @@ async function fakeEngine(onCreate: Script, apiVersion = '1.45', images: Record<
       const name = decodeURIComponent((req.url ?? '').replace(/^\/v[\d.]+\/images\//, '').replace(/\/json$/, ''));
       const image = images[name];
       if (image === undefined) res.writeHead(404).end('{"message":"No such image"}');
+      else if (image instanceof Error) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ message: image.message }));
       else res.end(JSON.stringify(image));
     } else {
       res.writeHead(404).end('{"message":"no"}');
@@ -123,6 +124,44 @@ describe('dockerode engine against a fake Engine API', () => {
     });
     const e = await pullError(engine);
     expect(e.message).toContain('writing blob: unauthorized');
+  });
+
+  // Issue 13.18: the engine's text (often quoting the registry) must not drive the terminal.
+  const hostile = '\u001b]0;owned\u0007\u001b[2J\u001b[31mdenied\u001b[0m\r\nforged: line\u0000\u202e';
+  const clean = (text: string): void => {
+    // eslint-disable-next-line no-control-regex -- asserting their absence
+    expect(text).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
+  };
+
+  it('an error line with escape sequences and control characters reaches the message sanitised', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.end([ok[0], JSON.stringify({ errorDetail: { message: hostile }, error: hostile })].join('\n')));
+    const e = await pullError(engine);
+    clean(e.message);
+    expect(e.message).toContain('denied forged: line');
+    expect(e.message).not.toContain('owned');
+  });
+
+  it('status lines with escape sequences reach onProgress sanitised', async () => {
+    const seen: string[] = [];
+    const { engine } = await fakeEngine((_req, res) => res.end([ok[0], JSON.stringify({ status: `Downloading${hostile}`, id: 'bbbbbbbbbbbb' }), JSON.stringify({ status: `WARNING: ${hostile}` }), ...ok.slice(2)].join('\n')));
+    const state = await engine.pull({ repository: 'localhost:5000/app', digest, auth: undefined, onProgress: (s) => { seen.push(...[...s.layers.values()].map((l) => l.status), ...s.warnings); } });
+    expect(seen.some((t) => t.startsWith('Downloading'))).toBe(true);
+    expect(state.warnings).toEqual(['WARNING: denied forged: line']);
+    for (const t of [...seen, state.final ?? '', state.digest ?? '']) clean(t);
+  });
+
+  it('an engine error response with escape sequences is sanitised', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.end(ok.slice(0, 3).join('\n')), '1.45', { [`localhost:5000/app@${digest}`]: new Error(hostile) });
+    const e = await pullError(engine);
+    clean(e.message);
+    expect(e.message).toContain('denied forged: line');
+  });
+
+  it('a malformed line is quoted sanitised', async () => {
+    const { engine } = await fakeEngine((_req, res) => res.end(`${ok[0]}\n\u001b[2Jnot json\u0007\n`));
+    const e = await pullError(engine);
+    clean(e.message);
+    expect(e.message).toContain('not json');
   });
 
   it('aborts a pull that makes no progress (stall watchdog)', async () => {

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { ResolverError } from '../errors.js';
+import { sanitizeRemoteText } from '../http/remote-text.js';
 import type { EngineEndpoint, EngineTls } from './docker-host.js';
 import type { ContainerIo, Engine, ImageInfo, PullRequest } from './engine.js';
 import { containerFailureCode, encodeRegistryAuth } from './engine.js';
@@ -50,7 +51,7 @@ function engineError(error: unknown, what: string, endpoint: string): ResolverEr
   if (e.code === 'ABORT_ERR' || (error instanceof Error && error.name === 'AbortError')) {
     return new ResolverError('ERR_ABORTED', `${what} was cancelled`, { cause: error });
   }
-  const message = e.json?.message ?? e.reason ?? e.message ?? String(error);
+  const message = sanitizeRemoteText(e.json?.message ?? e.reason ?? e.message ?? String(error), 1000);
   return new ResolverError('ERR_PULL_FAILED', `${what} failed: ${message}`, { cause: error });
 }
 
@@ -63,7 +64,7 @@ function containerError(error: unknown, what: string, endpoint: string): Resolve
   const e = (typeof error === 'object' && error !== null ? error : {}) as DockerodeError;
   if (e.statusCode === undefined) return engineError(error, what, endpoint);
   // dockerode words a failed hijacked attach "(HTTP code 409) unexpected - <engine message>" (Podman).
-  const message = e.json?.message ?? (e.message ?? String(error)).replace(/^\(HTTP code \d+\) [^-]*- /, '');
+  const message = sanitizeRemoteText(e.json?.message ?? (e.message ?? String(error)).replace(/^\(HTTP code \d+\) [^-]*- /, ''), 1000);
   return new ResolverError(containerFailureCode(message), `Error response from daemon: ${message}`, { cause: error });
 }
 

@@ -5,6 +5,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
+import { sanitizeRemoteText } from '../http/remote-text.js';
 
 /** One progress message. */
 export const ProgressMessage = z.object({
@@ -53,18 +54,22 @@ export function parseProgressLine(line: string): ParsedLine {
   try {
     json = JSON.parse(line);
   } catch {
-    return { kind: 'malformed', reason: `not JSON: ${line.slice(0, 80)}` };
+    return { kind: 'malformed', reason: `not JSON: ${sanitizeRemoteText(line, 80)}` };
   }
   const parsed = ProgressMessage.safeParse(json);
   return parsed.success ? { kind: 'message', message: parsed.data } : { kind: 'malformed', reason: 'unexpected progress message shape' };
 }
 
-/** Folds one message into the state. An error line is sticky. */
+/**
+ * Folds one message into the state. An error line is sticky. Every string the engine chose (error,
+ * status; they often quote the registry) goes through sanitizeRemoteText first, so the state holds only
+ * text safe to print or log (issue 13.18).
+ */
 export function foldProgress(state: PullState, m: ProgressMessage): PullState {
   const messages = state.messages + 1;
-  const error = m.errorDetail?.message ?? m.error;
-  if (error !== undefined) return { ...state, messages, error: state.error ?? error };
-  const status = m.status ?? '';
+  const rawError = m.errorDetail?.message ?? m.error;
+  if (rawError !== undefined) return { ...state, messages, error: state.error ?? sanitizeRemoteText(rawError, 1000) };
+  const status = sanitizeRemoteText(m.status ?? '', 1000);
   if (status.startsWith('Digest: ')) return { ...state, messages, digest: status.slice('Digest: '.length).trim() };
   if (status.startsWith('Status: ')) return { ...state, messages, final: status.slice('Status: '.length).trim() };
   if (status.startsWith('WARNING:')) return { ...state, messages, warnings: [...state.warnings, status] };
