@@ -39,12 +39,12 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
   let http: HttpClient | undefined;
   const client = (): { http: HttpClient; base: string } => {
     if (endpoint.kind === 'unix') {
-      http ??= createHttpClient({ socketPath: endpoint.socketPath, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000 });
+      http ??= createHttpClient({ socketPath: endpoint.socketPath, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, peer: 'engine' });
       return { http, base: 'http://localhost' };
     }
     const tls = endpoint.tls === undefined ? undefined : { ca: endpoint.tls.ca?.toString('utf8'), cert: endpoint.tls.cert?.toString('utf8'), key: endpoint.tls.key?.toString('utf8') };
     const pem = tls === undefined ? undefined : Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
-    http ??= createHttpClient({ connectTimeoutMs: 3_000, headersTimeoutMs: 5_000, ...(pem === undefined ? {} : { tls: pem }) });
+    http ??= createHttpClient({ connectTimeoutMs: 3_000, headersTimeoutMs: 5_000, peer: 'engine', ...(pem === undefined ? {} : { tls: pem }) });
     const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
     return { http, base: `${tls === undefined ? 'http' : 'https'}://${host}:${endpoint.port}` };
   };

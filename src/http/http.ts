@@ -34,6 +34,8 @@ export interface HttpOptions {
    * to record connect attempts (a guard must refuse before anything connects).
    */
   readonly onConnect?: (target: { readonly hostname: string; readonly port: string; readonly protocol: string }) => void;
+  /** What answers at the other end, for the hints of connection errors (default `registry`). */
+  readonly peer?: 'registry' | 'engine';
 }
 
 /** One request. */
@@ -109,7 +111,16 @@ export function isTlsError(error: unknown): boolean {
   return error instanceof ResolverError && error.code === 'ERR_TLS';
 }
 
-function transportError(error: unknown, url: URL, deadlineMs: number, deadlinePassed: boolean, caller: AbortSignal | undefined): ResolverError {
+/** The proxy a request went through: its variable and host (never its userinfo), for connection errors. */
+interface ProxyUsed {
+  readonly variable: string;
+  readonly host: string;
+}
+
+/** Connection errors that, behind a proxy, are the proxy's: the client connects only to the proxy. */
+const connectCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function transportError(error: unknown, url: URL, deadlineMs: number, deadlinePassed: boolean, caller: AbortSignal | undefined, peer: 'registry' | 'engine', proxy: ProxyUsed | undefined): ResolverError {
   const where = url.host;
   if (caller?.aborted === true) return new ResolverError('ERR_ABORTED', `request to ${where} was cancelled`, { cause: error });
   if (deadlinePassed) {
@@ -117,14 +128,21 @@ function transportError(error: unknown, url: URL, deadlineMs: number, deadlinePa
   }
   const code = codeOf(error) ?? 'unknown';
   const message = error instanceof Error ? error.message : String(error);
+  if (proxy !== undefined && connectCodes.has(code)) {
+    const what: Record<string, string> = { ECONNREFUSED: 'refused the connection', ECONNRESET: 'reset the connection', ENOTFOUND: 'has a name DNS does not know', EAI_AGAIN: 'could not be looked up (EAI_AGAIN)', UND_ERR_CONNECT_TIMEOUT: 'did not accept the connection in time' };
+    return new ResolverError('ERR_NETWORK', `the proxy ${proxy.host} (${proxy.variable}) for ${where} ${what[code] ?? `is unreachable (${code})`}`, {
+      cause: error,
+      details: [`check that the proxy is running, or correct ${proxy.variable} (NO_PROXY lists hosts reached directly)`],
+    });
+  }
   if (tlsCodes.has(code) || /ssl|tls|certificate/i.test(message)) {
     const hint = code === 'CERT_NOT_YET_VALID' ? 'the system clock looks wrong' : 'check the registry certificate, or mark a loopback/test registry insecure';
     return new ResolverError('ERR_TLS', `TLS connection to ${where} failed (${code}): ${message}`, { cause: error, details: [hint] });
   }
   const text: Record<string, string> = {
-    ECONNREFUSED: `connection to ${where} refused: is the registry running and the port right?`,
+    ECONNREFUSED: peer === 'registry' ? `connection to ${where} refused: is the registry running and the port right?` : `connection to ${where} refused`,
     ECONNRESET: `connection to ${where} was reset`,
-    ENOTFOUND: `DNS lookup of ${url.hostname} failed (ENOTFOUND): check the registry name`,
+    ENOTFOUND: `DNS lookup of ${url.hostname} failed (ENOTFOUND): check the ${peer === 'registry' ? 'registry name' : 'engine host'}`,
     EAI_AGAIN: `DNS lookup of ${url.hostname} failed temporarily (EAI_AGAIN)`,
     UND_ERR_CONNECT_TIMEOUT: `connecting to ${where} timed out`,
     UND_ERR_HEADERS_TIMEOUT: `${where} sent no response headers in time`,
@@ -203,6 +221,18 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
       // NO_PROXY is decided before this agent is chosen (bypassesProxy).
       noProxy: '',
     });
+  };
+  const proxyUsed = (url: URL): ProxyUsed | undefined => {
+    if (!proxyConfigured || bypassesProxy(url, noProxy)) return undefined;
+    const name = url.protocol === 'https:' ? 'https_proxy' : 'http_proxy';
+    const variable = (env[name] ?? '') !== '' ? name : name.toUpperCase();
+    const value = pick(name);
+    if (value === '') return undefined;
+    try {
+      return { variable, host: new URL(value.includes('://') ? value : `http://${value}`).host };
+    } catch {
+      return { variable, host: '(unparsable)' };
+    }
   };
   const agents = new Map<string, Dispatcher>();
   const agentFor = (url: URL, insecure: boolean): Dispatcher => {
@@ -293,7 +323,7 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
         res = await once(req, url, headers, signal);
       } catch (error) {
         if (error instanceof ResolverError) throw error;
-        throw transportError(error, url, req.deadlineMs, deadlinePassed(), req.signal);
+        throw transportError(error, url, req.deadlineMs, deadlinePassed(), req.signal, options.peer ?? 'registry', proxyUsed(url));
       }
       const location = res.headers['location'];
       if (req.followRedirects === false || ![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
