@@ -84,7 +84,8 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
         if (!(error instanceof ResolverError)) throw error;
         engineError = error.message;
       }
-      const spec = o.platform ?? (env['DOCKER_DEFAULT_PLATFORM'] === '' ? undefined : env['DOCKER_DEFAULT_PLATFORM']);
+      // docker: an empty --platform is no platform (the host's), also over DOCKER_DEFAULT_PLATFORM.
+      const spec = o.platform === '' ? undefined : (o.platform ?? (env['DOCKER_DEFAULT_PLATFORM'] === '' ? undefined : env['DOCKER_DEFAULT_PLATFORM']));
       const source = o.platform !== undefined ? '--platform' : 'DOCKER_DEFAULT_PLATFORM';
       return detectTarget({
         engine, engineError, facts: hostFacts(options.root ?? env['RESOLVER_HOST_ROOT'] ?? '/'),

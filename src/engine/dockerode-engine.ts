@@ -8,7 +8,7 @@ import type Dockerode from 'dockerode';
 import { ResolverError } from '../errors.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
 import type { EngineEndpoint, EngineTls } from './docker-host.js';
-import type { ContainerIo, Engine, ImageInfo, PullRequest } from './engine.js';
+import type { ContainerIo, Engine, ImageInfo, PullRequest, RunAttachedOptions } from './engine.js';
 import { containerFailureCode, encodeRegistryAuth } from './engine.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
 import type { EngineProbe } from './engine-probe.js';
@@ -181,27 +181,40 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
     },
 
     async createContainer(spec) {
+      // modem.dial, not docker.createContainer: that one drops the answer's Warnings.
+      const body = {
+        Image: spec.image,
+        ...(spec.cmd === undefined ? {} : { Cmd: [...spec.cmd] }),
+        Env: [...spec.env],
+        Tty: spec.tty,
+        OpenStdin: spec.stdin,
+        StdinOnce: spec.stdin,
+        AttachStdin: spec.stdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: { ...(spec.networkMode === undefined ? {} : { NetworkMode: spec.networkMode }), Binds: [...spec.binds], AutoRemove: spec.autoRemove },
+      };
       try {
-        const c = await docker.createContainer({
-          Image: spec.image,
-          ...(spec.name === undefined ? {} : { name: spec.name }),
-          ...(spec.cmd === undefined ? {} : { Cmd: [...spec.cmd] }),
-          Env: [...spec.env],
-          Tty: spec.tty,
-          OpenStdin: spec.stdin,
-          StdinOnce: spec.stdin,
-          AttachStdin: spec.stdin,
-          AttachStdout: true,
-          AttachStderr: true,
-          HostConfig: { ...(spec.networkMode === undefined ? {} : { NetworkMode: spec.networkMode }), Binds: [...spec.binds], AutoRemove: spec.autoRemove },
+        const answer = await new Promise<{ Id?: unknown; Warnings?: unknown }>((resolve, reject) => {
+          docker.modem.dial({
+            path: '/containers/create?', method: 'POST', options: { ...(spec.name === undefined ? {} : { name: spec.name }), ...body },
+            statusCodes: { 200: true, 201: true, 400: 'bad parameter', 404: 'no such image', 406: 'impossible to attach', 409: 'conflict', 500: 'server error' },
+          }, (error: unknown, data: unknown) => {
+            // docker-modem's errors are Errors carrying statusCode and json (containerError reads them).
+            if (error instanceof Error) reject(error);
+            else resolve((typeof data === 'object' && data !== null ? data : {}));
+          });
         });
-        return c.id;
+        if (typeof answer.Id !== 'string') throw new ResolverError('ERR_CONTAINER_FAILED', `the engine at ${where} created a container but sent no ID`);
+        const warnings = Array.isArray(answer.Warnings) ? answer.Warnings.filter((w): w is string => typeof w === 'string' && w !== '') : [];
+        return { id: answer.Id, warnings };
       } catch (error) {
+        if (error instanceof ResolverError) throw error;
         throw containerError(error, `creating a container from ${spec.image}`, where);
       }
     },
 
-    async runAttached(id, io: ContainerIo, options) {
+    async runAttached(id, io: ContainerIo, options: RunAttachedOptions) {
       const container = docker.getContainer(id);
       // Closes the wait request if the start fails (a container that never ran never answers it).
       const waitAbort = new AbortController();
@@ -226,6 +239,7 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
         waiting.catch(() => undefined);
         removed?.catch(() => undefined);
         await container.start();
+        options.onStarted?.();
         const result = await waiting;
         if (removed !== undefined) {
           let removal: NodeJS.Timeout | undefined;

@@ -53,6 +53,21 @@ export interface ContainerSpec {
   readonly autoRemove: boolean;
 }
 
+/** What `POST /containers/create` answered. */
+export interface CreatedContainer {
+  readonly id: string;
+  readonly warnings: readonly string[];
+}
+
+/** How runAttached runs a container. */
+export interface RunAttachedOptions {
+  readonly tty: boolean;
+  readonly stdin: boolean;
+  readonly autoRemove: boolean;
+  /** Called once the engine started the container (docker sizes the terminal then). */
+  readonly onStarted?: (() => void) | undefined;
+}
+
 /** A created container's I/O. */
 export interface ContainerIo {
   readonly stdin: Readable | undefined;
@@ -72,14 +87,17 @@ export interface Engine {
   tag(source: string, repository: string, tag: string): Promise<void>;
   /** undefined when the engine has no such image. */
   inspectImage(name: string): Promise<ImageInfo | undefined>;
-  /** Creates a container; a refusal is an ERR_CONTAINER_FAILED/…NOT_FOUND/…NOT_INVOKABLE (see containerFailureCode). */
-  createContainer(spec: ContainerSpec): Promise<string>;
+  /**
+   * Creates a container; a refusal is an ERR_CONTAINER_FAILED/…NOT_FOUND/…NOT_INVOKABLE (see containerFailureCode).
+   * `warnings` are the engine's (e.g. an image platform that does not match the host), which docker run prints.
+   */
+  createContainer(spec: ContainerSpec): Promise<CreatedContainer>;
   /**
    * Attaches (before start), starts, and resolves with the exit code once the container stops (with
    * `autoRemove`, once the engine removed it). A start the engine refuses rejects at once, with the attach
    * stream and the wait request closed, so nothing keeps the process alive.
    */
-  runAttached(id: string, io: ContainerIo, options: { tty: boolean; stdin: boolean; autoRemove: boolean }): Promise<number>;
+  runAttached(id: string, io: ContainerIo, options: RunAttachedOptions): Promise<number>;
   start(id: string): Promise<void>;
   kill(id: string, signal: string): Promise<void>;
   /** Force-removes a container and its anonymous volumes; one already gone (or going) is not an error. */

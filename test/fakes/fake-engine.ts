@@ -4,7 +4,7 @@
  * container. Names are kept as the caller spelled them (familiar form), as dockerd reports RepoTags.
  */
 import { createHash } from 'node:crypto';
-import type { ContainerIo, ContainerSpec, Engine, ImageInfo, PullRequest } from '../../src/engine/engine.js';
+import type { ContainerIo, ContainerSpec, CreatedContainer, Engine, ImageInfo, PullRequest } from '../../src/engine/engine.js';
 import type { EngineFacts } from '../../src/platform/engine-facts.js';
 import { initialPullState, type PullState } from '../../src/engine/pull-progress.js';
 import { ResolverError } from '../../src/errors.js';
@@ -118,7 +118,7 @@ export class FakeEngine implements Engine {
     return Promise.resolve();
   }
 
-  createContainer(_spec: ContainerSpec): Promise<string> {
+  createContainer(_spec: ContainerSpec): Promise<CreatedContainer> {
     return Promise.reject(new Error('FakeEngine: containers are not implemented'));
   }
   runAttached(_id: string, _io: ContainerIo, _options: { tty: boolean; stdin: boolean }): Promise<number> {

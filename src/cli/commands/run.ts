@@ -16,6 +16,7 @@ import { familiarName, formatReference, parseReference, registryHost, withDefaul
 import { hasRepoDigest, pullResolved } from '../../resolver/pull.js';
 import { resolveImage, type Resolution } from '../../resolver/resolve.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
+import { addInsecureRegistryOption } from '../options.js';
 import { printError, type Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
 import type { SignalHub } from '../signals.js';
@@ -149,11 +150,17 @@ async function imageToRun(image: string, options: RunOptions, services: Services
   return outcome.digestReference;
 }
 
+/** The docker CLI exits (status 1) at the third SIGINT/SIGTERM, whatever the container does. */
+export const forcefulExitLimit = 3;
+
 /** Signals the docker CLI forwards too (SIGINT/SIGTERM come through the hub, which also cancels a pull). */
 const extraForwarded = ['SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 /** Runs the command; returns the exit code (the container's, or 1 for docker's terminal check). */
-export async function run(image: string, command: readonly string[], options: RunOptions, services: Services, deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub }): Promise<number> {
+export async function run(
+  image: string, command: readonly string[], options: RunOptions, services: Services,
+  deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub; exit?: (code: number) => void },
+): Promise<number> {
   const tty = options.tty === true;
   const stdin = options.interactive === true && options.detach !== true;
   // docker checks this before pulling or creating anything (cli/command/container/run.go, CheckTty).
@@ -165,10 +172,12 @@ export async function run(image: string, command: readonly string[], options: Ru
   const engine = await services.engine(signal);
   const reference = await imageToRun(image, options, services, engine, { ...deps, signal });
   const autoRemove = options.rm === true;
-  const id = await engine.createContainer({
+  const { id, warnings } = await engine.createContainer({
     image: reference, name: options.name, cmd: command.length > 0 ? command : undefined, env: options.env, tty, stdin,
     networkMode: options.network, binds: options.volume, autoRemove,
   });
+  // As docker run: the engine's warnings (an image platform that does not match the host's, …) on stderr.
+  for (const warning of warnings) deps.output.err(`WARNING: ${warning}`);
   if (options.detach === true) {
     // As docker: the ID is printed once the container exists, also when its start then fails.
     deps.output.out(id);
@@ -180,7 +189,18 @@ export async function run(image: string, command: readonly string[], options: Ru
     }
     return 0;
   }
+  const rawMode = tty && stdin && deps.io.stdin.isTTY;
+  // As the docker CLI: SIGINT/SIGTERM go to the container; the third one makes the CLI give up waiting
+  // (cmd/docker/docker.go, exitLimit). The container keeps running; with --rm the engine removes it later.
+  let interrupts = 0;
   const forward = deps.signals.push((sig) => {
+    interrupts += 1;
+    if (interrupts >= forcefulExitLimit) {
+      if (rawMode) deps.io.stdin.setRawMode(false);
+      deps.output.err(`got ${interrupts} SIGTERM/SIGINTs, forcefully exiting`);
+      (deps.exit ?? process.exit)(1);
+      return;
+    }
     void engine.kill(id, sig);
   });
   const extra = extraForwarded.map((sig) => {
@@ -188,14 +208,15 @@ export async function run(image: string, command: readonly string[], options: Ru
     process.on(sig, listener);
     return () => process.off(sig, listener);
   });
-  const rawMode = tty && stdin && deps.io.stdin.isTTY;
+  const sized = tty && deps.io.stdout.isTTY;
   const onResize = (): void => void engine.resize(id, deps.io.stdout.rows, deps.io.stdout.columns);
   try {
     if (rawMode) deps.io.stdin.setRawMode(true);
-    if (tty && deps.io.stdout.isTTY) deps.io.stdout.on('resize', onResize);
-    const code = await engine.runAttached(id, { stdin: stdin ? deps.io.stdin : undefined, stdout: deps.io.stdout, stderr: deps.io.stderr }, { tty, stdin, autoRemove });
-    if (tty && deps.io.stdout.isTTY) onResize();
-    return code;
+    if (sized) deps.io.stdout.on('resize', onResize);
+    // As docker: the terminal is sized once the container started, then at every SIGWINCH.
+    return await engine.runAttached(id, { stdin: stdin ? deps.io.stdin : undefined, stdout: deps.io.stdout, stderr: deps.io.stderr }, {
+      tty, stdin, autoRemove, onStarted: sized ? onResize : undefined,
+    });
   } catch (error) {
     // The engine removes an AutoRemove container whose start failed; this covers engines that do not.
     if (autoRemove) await engine.remove(id).catch(() => undefined);
@@ -252,10 +273,11 @@ export function register(
   program: Command,
   deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub; services: (opts: { insecureRegistries: string[] }) => Services; setExitCode: (code: number) => void },
 ): void {
-  program
+  const cmd = program
     .command('run')
     .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
-    .description('resolve IMAGE for this host, pull the child if needed, and run it (pinned to its digest), as docker run: everything after IMAGE, -- included, is the container\'s command; exit status 125 = resolver or the engine failed, 126 = the command cannot be invoked, 127 = it does not exist, else the container\'s')
+    .summary('resolve IMAGE for this host, pull the child if needed, and run it, as docker run')
+    .description('resolve IMAGE for this host, pull the child if needed, and run it (pinned to its digest), as docker run: everything after IMAGE, -- included, is the container\'s command. Exit status: the container\'s own, or 125 when resolver or the engine failed, 126 when the command cannot be invoked, 127 when it does not exist')
     .argument('<image>', 'image reference')
     .argument('[command...]', 'command and arguments (override the image\'s CMD)')
     .option('--platform <platform>', 'target platform instead of the host; default $DOCKER_DEFAULT_PLATFORM')
@@ -268,8 +290,8 @@ export function register(
     .option('-t, --tty', 'allocate a terminal')
     .option('--network <network>', 'network mode (e.g. none, host, bridge)')
     .option('-v, --volume <src:dst>', 'bind mount (repeatable)', collect, [] as string[])
-    .option('-q, --quiet', 'no pull progress')
-    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', collect, [] as string[])
+    .option('-q, --quiet', 'no pull progress');
+  addInsecureRegistryOption(cmd)
     .passThroughOptions()
     .exitOverride(runUsageExit)
     .action(async (image: string, command: string[], opts: Omit<RunOptions, 'pull'> & { pull: string; insecureRegistry: string[] }) => {
