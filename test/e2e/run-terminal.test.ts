@@ -130,7 +130,7 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('resolv
   it('an empty --platform is no platform (the host’s), also over DOCKER_DEFAULT_PLATFORM, as docker pull --platform ""', async () => {
     const plain = await timed(process.execPath, [cliPath, 'which', image]);
     expect(plain.code, plain.stderr).toBe(0);
-    for (const extra of [{}, { DOCKER_DEFAULT_PLATFORM: 'linux/arm64' }]) {
+    for (const extra of [{}, { DOCKER_DEFAULT_PLATFORM: 'linux/arm64' }] as Record<string, string>[]) {
       const empty = await timed(process.execPath, [cliPath, 'which', '--platform', '', image], extra);
       expect(empty.code, empty.stderr).toBe(0);
       expect(empty.stdout).toBe(plain.stdout);
