@@ -2,7 +2,8 @@
  * pullResolved against an in-memory engine, for the engine faults a real one does not produce on
  * demand: a pull reported as failed after the engine already stored the child, and one that did not.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -82,5 +83,39 @@ describe('pullResolved when the engine reports a failed pull', () => {
     const engine = fakeEngine({ storesChild: true, error: new ResolverError('ERR_ABORTED', 'pull was cancelled') });
     const d = await deps(engine);
     await expect(pullResolved(d, ref, resolution, await target())).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+});
+
+// Issue 13.12: a full disk under the state folder. A real tmpfs, filled up (root only, like the e2e test).
+describe.runIf(process.getuid?.() === 0)('pullResolved with the state folder on a full disk', () => {
+  async function fullDisk(): Promise<{ dir: string; unmount: () => void }> {
+    const dir = await mkdtemp(join(tmpdir(), 'pull-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    await mkdir(join(dir, 'state'));
+    await writeFile(join(dir, 'filler'), Buffer.alloc(64 * 1024)).catch(() => undefined);
+    return { dir: join(dir, 'state'), unmount: () => execFileSync('umount', [dir]) };
+  }
+  const stored = (): ReturnType<typeof fakeEngine> => fakeEngine({ storesChild: true, error: new ResolverError('ERR_PULL_FAILED', 'stream reset') });
+
+  it("recordFailure 'warn': the image is pulled and tagged, the outcome carries a warning instead of an ENOSPC", async () => {
+    const disk = await fullDisk();
+    try {
+      const engine = stored();
+      const outcome = await pullResolved({ registry: undefined as never, engine, credentials: { get: () => Promise.resolve(undefined) }, state: new StateStore(disk.dir, () => undefined) }, ref, resolution, await target(), { recordFailure: 'warn' });
+      expect(engine.images.get('127.0.0.1:5000/app:latest')?.repoDigests).toContain(`127.0.0.1:5000/app@${child}`);
+      expect(outcome.stateWarning).toMatch(/127\.0\.0\.1:5000\/app:latest was pulled, but its state record could not be written \(ENOSPC: the disk is full\)/);
+    } finally {
+      disk.unmount();
+    }
+  });
+
+  it('by default (the daemon) the ENOSPC still propagates, so the round is retried', async () => {
+    const disk = await fullDisk();
+    try {
+      const d = { registry: undefined as never, engine: stored(), credentials: { get: () => Promise.resolve(undefined) }, state: new StateStore(disk.dir, () => undefined) };
+      await expect(pullResolved(d, ref, resolution, await target())).rejects.toMatchObject({ code: 'ENOSPC' });
+    } finally {
+      disk.unmount();
+    }
   });
 });

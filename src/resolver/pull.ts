@@ -36,6 +36,8 @@ export interface PullOutcome {
   readonly progress: PullState | undefined;
   /** The engine reported the pull as failed, yet it holds the child: what it said. */
   readonly streamError?: string | undefined;
+  /** With `recordFailure: 'warn'`: the image is pulled and tagged, but its state record could not be written (why). */
+  readonly stateWarning?: string | undefined;
 }
 
 /** Options of a pull. */
@@ -45,7 +47,15 @@ export interface PullOptions {
   readonly stallTimeoutMs?: number;
   /** False: keep the child by digest only and leave `name:tag` alone (another platform's entry owns it). */
   readonly tag?: boolean;
+  /**
+   * A state write that fails for want of room (ENOSPC, EDQUOT, EROFS): 'throw' (default; the daemon
+   * retries on its next round) or 'warn' (the `pull` command: the image is pulled and tagged, so the
+   * command succeeded; the outcome carries stateWarning and the record is written by the next pull).
+   */
+  readonly recordFailure?: 'throw' | 'warn';
 }
+
+const noRoom = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
 
 /** `X-Registry-Auth` for a reference, from the credential store. */
 export async function registryAuthFor(credentials: CredentialStore, ref: Reference, signal?: AbortSignal): Promise<RegistryAuth | undefined> {
@@ -113,7 +123,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   const previous = await deps.state.get(formatReference(ref), platformText);
   const unchanged = previous !== undefined && !pulled && previous.childDigest === child && previous.imageId === check.id && previous.indexDigest === (resolution.levels[0]?.digest ?? null);
   // An unchanged image costs no disk write (SD cards on edge devices wear out).
-  if (!unchanged) await deps.state.put({
+  const record = unchanged ? undefined : {
     reference: formatReference(ref),
     platform: platformText,
     registry: registryHost(ref),
@@ -127,8 +137,18 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
       previous === undefined || previous.childDigest === child
         ? (previous?.previousChildren ?? [])
         : [previous.childDigest, ...previous.previousChildren.filter((d) => d !== child && d !== previous.childDigest)],
-  });
-  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError };
+  };
+  let stateWarning: string | undefined;
+  if (record !== undefined) {
+    try {
+      await deps.state.put(record);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException | undefined)?.code;
+      if (options.recordFailure !== 'warn' || code === undefined || !noRoom.has(code)) throw error;
+      stateWarning = `${tagged ?? digestReference} was pulled, but its state record could not be written (${code}: ${code === 'EROFS' ? 'the file system is read-only' : 'the disk is full'}); free space in the state folder (RESOLVER_STATE_DIR) and pull again to record it`;
+    }
+  }
+  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError, ...(stateWarning === undefined ? {} : { stateWarning }) };
 }
 
 /** Resolves and pulls. */

@@ -24,7 +24,7 @@ export async function run(image: string, options: PullCommandOptions, services: 
   const engine = await services.engine(signal);
   const renderer = sink === undefined ? undefined : createProgressRenderer(sink);
   const outcome = await pullImage({ registry: services.registry, engine, credentials: services.credentials, state: services.state }, ref, target, {
-    signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s),
+    signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s), recordFailure: 'warn',
   });
   renderer?.finish();
   return outcome;
@@ -46,6 +46,8 @@ export function register(program: Command, deps: { output: Output; stderr: Progr
       try {
         const quiet = opts.quiet === true || opts.json === true;
         const o = await run(image, opts, services, quiet ? undefined : deps.stderr, deps.signal);
+        // Pulled and tagged, only the record failed (full disk): exit 0 like docker, say so on stderr.
+        if (o.stateWarning !== undefined) deps.output.err(`resolver: warning: ${o.stateWarning}`);
         if (opts.json === true) {
           deps.output.out(JSON.stringify({ digest: o.resolution.chosen.digest, reference: o.digestReference, tagged: o.tagged ?? null, imageId: o.imageId, pulled: o.pulled }, null, 2));
           return;
