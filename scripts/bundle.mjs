@@ -6,7 +6,11 @@
 // `debug` (docker-modem's logger, which prints X-Registry-Auth: passwords) is a no-op that no DEBUG value
 // can enable (issue 13.1).
 import { constants as http2Constants } from 'node:http2';
+import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// `resolver --version` is package.json's (src/cli/version.ts).
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 // Built-in modules that dependencies require at load time but a one-shot command never uses, loaded on first
 // use instead (measured: bench/README.md). undici's HTTP/2 client reads ten constants at load and calls
@@ -37,6 +41,9 @@ await build({
   minifyWhitespace: true,
   legalComments: 'eof',
   logLevel: 'warning',
+  define: { RESOLVER_VERSION: JSON.stringify(version) },
+  // src/cli/version.ts reads import.meta.url only where RESOLVER_VERSION is undefined, never in the bundle.
+  logOverride: { 'empty-import-meta': 'silent' },
   // Lazy imports of the external packages become require() calls: vm.Script has no dynamic-import hook.
   supported: { 'dynamic-import': false },
   plugins: [

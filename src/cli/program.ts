@@ -11,6 +11,7 @@ import * as pullCommand from './commands/pull.js';
 import * as runCommand from './commands/run.js';
 import * as whichCommand from './commands/which.js';
 import { addEngineOptions, type EngineOptions } from './options.js';
+import { resolverVersion } from './version.js';
 import type { Output } from './output.js';
 import type { ProgressSink } from './progress.js';
 import type { RunIo } from './commands/run.js';
@@ -43,7 +44,7 @@ function topLevel(cmd: Command, root: Command): string {
 export function buildProgram(programDeps: ProgramDeps): Command {
   const program = new Command('resolver')
     .description('Resolve a multi-arch image tag to the child Docker would pull on this host, by Docker\'s own rules.')
-    .version('0.1.0')
+    .version(resolverVersion())
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ writeOut: (s) => programDeps.output.out(s), writeErr: (s) => programDeps.output.err(s) });
