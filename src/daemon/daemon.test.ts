@@ -212,3 +212,34 @@ describe('daemon: held warnings (one per streak; nothing held is not "holding")'
     expect(rg.daemon.status().images.map((i) => [i.image, i.state])).toEqual([[third, 'ok'], [other, 'ok'], [image, 'held']]);
   });
 });
+
+describe('daemon: status starts from what the state file recorded', () => {
+  it('a restarted daemon shows the recorded pull time, and a failing first check the recorded digests', async () => {
+    const first = rig(config(`  - image: ${image}\n`));
+    const { children } = first.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
+    await first.daemon.start();
+    await until('pulled', () => first.daemon.status().images[0]?.lastResult === 'pulled');
+    const pulledAt = first.daemon.status().images[0]?.lastPull;
+    expect(pulledAt).toBeDefined();
+    await first.daemon.stop();
+    vi.setSystemTime(new Date('2026-12-01T13:00:00.000Z'));
+
+    // The same state folder, engine and registry: the next daemon's first check is unchanged.
+    r = rig(config(`  - image: ${image}\n`), {}, { from: first });
+    const rg = r;
+    await rg.daemon.start();
+    await until('checked', () => rg.daemon.status().images[0]?.lastResult === 'unchanged');
+    expect(rg.daemon.status().images[0]).toMatchObject({ lastPull: pulledAt, childDigest: children[0] });
+    await rg.daemon.stop();
+
+    r = rig(config(`  - image: ${image}\n`), {}, { from: first });
+    const failing = r;
+    failing.registry.hooks.set('localhost:5001', () => {
+      throw new RegistryHttpError('ERR_REGISTRY_HTTP', 'localhost:5001 answered 500', { status: 500, method: 'HEAD', url: 'http://localhost:5001/v2/' });
+    });
+    await failing.daemon.start();
+    await until('failed', () => failing.daemon.status().images[0]?.state === 'failing');
+    expect(failing.daemon.status().images[0]).toMatchObject({ lastPull: pulledAt, childDigest: children[0], lastResult: 'failed' });
+    expect(failing.daemon.status().images[0]?.indexDigest).toMatch(/^sha256:/);
+  });
+});

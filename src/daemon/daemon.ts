@@ -28,7 +28,7 @@ import { detectedPlatform, EventBus, type DaemonEvent, type EntrySpec, type RunR
 import { acquireLock, type ControlRequest, type Lock } from './lock.js';
 import { logEvents } from './log-events.js';
 import { Metrics, serveMetrics, type Probe } from './metrics.js';
-import { Runner } from './runner.js';
+import { Runner, type CheckEntry } from './runner.js';
 import { Scheduler } from './scheduler.js';
 import { emptyStatus, reduceStatus, type ImageStatus, type StatusState } from './status.js';
 
@@ -262,7 +262,7 @@ export class Daemon {
     if (entry !== undefined && !this.#stopping) void this.#runner.trigger(entry, why);
   }
 
-  async #check(entry: EntrySpec, signal: AbortSignal, options: { dryRun: boolean; onPlatform: (p: string) => void }): Promise<CheckOutcome> {
+  async #check(entry: EntrySpec, signal: AbortSignal, options: Parameters<CheckEntry>[2]): Promise<CheckOutcome> {
     const gen = this.#gen;
     if (gen === undefined) throw new ResolverError('ERR_ABORTED', 'the daemon is not started');
     const release = gen.acquire();
@@ -272,6 +272,8 @@ export class Daemon {
       const target = await gen.target(entry.platformSpec, signal);
       options.onPlatform(formatPlatformAll(target.platform));
       const { registry, credentials, state } = gen.services;
+      const record = await state.get(entry.image, formatPlatformAll(target.platform)).catch(() => undefined);
+      options.onRecorded?.(record === undefined ? undefined : { indexDigest: record.indexDigest, childDigest: record.childDigest, pulledAt: record.pulledAt });
       const engine = await gen.services.engine(signal);
       const tag = await ownsTag(gen, entry, signal);
       const outcome = await checkImage(

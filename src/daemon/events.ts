@@ -31,6 +31,13 @@ export interface EntryRef {
 /** `EntryRef.platform` of an entry without a configured platform before its target is detected. */
 export const detectedPlatform = 'detected';
 
+/** What the state file recorded for an entry when its check started (status shows it while a check fails). */
+export interface Recorded {
+  readonly indexDigest: string | null;
+  readonly childDigest: string;
+  readonly pulledAt: string;
+}
+
 /** Why a run started. */
 export type RunReason = 'start' | 'schedule' | 'reload' | 'now';
 
@@ -44,12 +51,12 @@ export type DaemonEvent =
   | { readonly type: 'clock-jumped'; readonly jumpMs: number; readonly at: string }
   | { readonly type: 'skipped'; readonly entry: EntryRef; readonly reason: 'running' | 'backoff' }
   | { readonly type: 'check-started'; readonly entry: EntryRef; readonly why: RunReason; readonly at: string }
-  | { readonly type: 'checked'; readonly entry: EntryRef; readonly result: 'unchanged' | 'index-changed' | 'would-pull'; readonly indexDigest: string; readonly childDigest: string; readonly at: string }
+  | { readonly type: 'checked'; readonly entry: EntryRef; readonly result: 'unchanged' | 'index-changed' | 'would-pull'; readonly indexDigest: string; readonly childDigest: string; readonly pulledAt: string | undefined; readonly at: string }
   | { readonly type: 'pulled'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly pruned: readonly string[]; readonly at: string }
   | { readonly type: 'pruned'; readonly entry: EntryRef; readonly digests: readonly string[]; readonly at: string }
-  | { readonly type: 'held'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string | undefined; readonly message: string; readonly available: readonly string[]; readonly repeat: boolean; readonly at: string }
+  | { readonly type: 'held'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string | undefined; readonly pulledAt: string | undefined; readonly message: string; readonly available: readonly string[]; readonly repeat: boolean; readonly at: string }
   | { readonly type: 'platform-back'; readonly entry: EntryRef; readonly childDigest: string; readonly at: string }
-  | { readonly type: 'failed'; readonly entry: EntryRef; readonly code: string; readonly message: string; readonly failures: number; readonly retryInMs: number; readonly retryAfterMs: number | undefined; readonly backoffUntil: string; readonly at: string }
+  | { readonly type: 'failed'; readonly entry: EntryRef; readonly code: string; readonly message: string; readonly failures: number; readonly retryInMs: number; readonly retryAfterMs: number | undefined; readonly backoffUntil: string; readonly recorded: Recorded | undefined; readonly at: string }
   | { readonly type: 'recovered'; readonly entry: EntryRef; readonly failures: number; readonly at: string }
   | { readonly type: 'rate-limited'; readonly entry: EntryRef; readonly registry: string; readonly retryAfterMs: number | undefined; readonly at: string }
   | { readonly type: 'quota'; readonly registry: string; readonly remaining: number; readonly limit: number | undefined };

@@ -15,7 +15,7 @@ afterEach(() => {
 const entry = (image: string, registry = 'localhost:5001', platformSpec?: string): EntrySpec => ({
   key: `${image} ${platformSpec ?? 'detected'}`, image, platformSpec, registry, schedule: '* * * * *', onMissingPlatform: 'hold', retain: 1,
 });
-const ok: CheckOutcome = { kind: 'unchanged', indexDigest: 'sha256:i', childDigest: 'sha256:c' };
+const ok: CheckOutcome = { kind: 'unchanged', indexDigest: 'sha256:i', childDigest: 'sha256:c', pulledAt: '2026-12-01T00:00:00.000Z' };
 
 function runner(check: CheckEntry, options: { splayMs?: number; deadlineMs?: number; perRegistry?: number } = {}): { r: Runner; events: DaemonEvent[]; shutdown: AbortController } {
   const events: DaemonEvent[] = [];

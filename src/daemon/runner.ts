@@ -12,11 +12,14 @@
  */
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
-import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type RunReason } from './events.js';
+import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type Recorded, type RunReason } from './events.js';
 import { backoffMs, splayFor } from './timing.js';
 
 /** One check of an entry, as the coordinator runs it. */
-export type CheckEntry = (entry: EntrySpec, signal: AbortSignal, options: { readonly dryRun: boolean; readonly onPlatform: (platform: string) => void }) => Promise<CheckOutcome>;
+export type CheckEntry = (
+  entry: EntrySpec, signal: AbortSignal,
+  options: { readonly dryRun: boolean; readonly onPlatform: (platform: string) => void; readonly onRecorded?: (recorded: Recorded | undefined) => void },
+) => Promise<CheckOutcome>;
 
 /** What the runner needs. */
 export interface RunnerDeps {
@@ -179,6 +182,7 @@ export class Runner {
   async #run(entry: EntrySpec, input: EntryRef, why: RunReason, dryRun: boolean): Promise<void> {
     const { shutdown } = this.#deps;
     let ref = input;
+    let recorded: Recorded | undefined;
     let deadline: AbortController | undefined;
     try {
       if (why !== 'now') await abortableDelay(splayFor(this.#deps.hostname, entry.key, this.#splayMs), shutdown);
@@ -190,7 +194,9 @@ export class Runner {
       }, this.#deps.deadlineMs);
       try {
         this.#deps.emit({ type: 'check-started', entry: ref, why, at: new Date().toISOString() });
-        const outcome = await this.#deps.check(entry, AbortSignal.any([shutdown, limit.signal]), { dryRun, onPlatform: (p) => (ref = { ...ref, platform: p }) });
+        const outcome = await this.#deps.check(entry, AbortSignal.any([shutdown, limit.signal]), {
+          dryRun, onPlatform: (p) => (ref = { ...ref, platform: p }), onRecorded: (r) => (recorded = r),
+        });
         this.#succeeded(ref, outcome);
       } finally {
         clearTimeout(timer);
@@ -199,7 +205,7 @@ export class Runner {
     } catch (error) {
       if (shutdown.aborted) return;
       const reason: unknown = deadline?.signal.aborted === true ? deadline.signal.reason : error;
-      this.#failed(ref, entry, reason);
+      this.#failed(ref, entry, reason, recorded);
     }
   }
 
@@ -212,7 +218,7 @@ export class Runner {
     if (o.kind === 'held') {
       const repeat = this.#held.has(ref.key);
       this.#held.add(ref.key);
-      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, message: o.message, available: o.available, repeat, at });
+      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.pulledAt, message: o.message, available: o.available, repeat, at });
       return;
     }
     if (this.#held.delete(ref.key)) emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
@@ -221,10 +227,10 @@ export class Runner {
       if (o.pruned.length > 0) emit({ type: 'pruned', entry: ref, digests: o.pruned, at });
       return;
     }
-    emit({ type: 'checked', entry: ref, result: o.kind, indexDigest: o.indexDigest, childDigest: o.childDigest, at });
+    emit({ type: 'checked', entry: ref, result: o.kind, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.kind === 'would-pull' ? undefined : o.pulledAt, at });
   }
 
-  #failed(ref: EntryRef, entry: EntrySpec, error: unknown): void {
+  #failed(ref: EntryRef, entry: EntrySpec, error: unknown, recorded: Recorded | undefined): void {
     const b = this.#backoff.get(ref.key) ?? { failures: 0, untilMono: 0 };
     b.failures++;
     const retryAfterMs = error instanceof RegistryHttpError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : undefined;
@@ -236,7 +242,7 @@ export class Runner {
     const cappedRetryAfter = retryAfterMs === undefined ? undefined : Math.min(retryAfterMs, wait);
     this.#deps.emit({
       type: 'failed', entry: ref, code, message: error instanceof Error ? error.message : String(error), failures: b.failures,
-      retryInMs: Math.round(wait), retryAfterMs: cappedRetryAfter, backoffUntil: new Date(Date.now() + wait).toISOString(), at,
+      retryInMs: Math.round(wait), retryAfterMs: cappedRetryAfter, backoffUntil: new Date(Date.now() + wait).toISOString(), recorded, at,
     });
     if (code === 'ERR_RATE_LIMITED') this.#deps.emit({ type: 'rate-limited', entry: ref, registry: entry.registry, retryAfterMs: cappedRetryAfter, at });
   }

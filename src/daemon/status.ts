@@ -73,7 +73,7 @@ export function reduceStatus(state: StatusState, event: DaemonEvent): StatusStat
     case 'checked':
       return patch(state, event.entry.key, (s) => ({
         ...success, platform: platformOf(event.entry, s), state: 'ok', held: undefined, lastCheck: event.at, lastResult: event.result,
-        indexDigest: event.indexDigest, childDigest: event.childDigest,
+        indexDigest: event.indexDigest, childDigest: event.childDigest, lastPull: s.lastPull ?? event.pulledAt,
       }));
     case 'pulled':
       return patch(state, event.entry.key, (s) => ({
@@ -83,12 +83,15 @@ export function reduceStatus(state: StatusState, event: DaemonEvent): StatusStat
     case 'held':
       return patch(state, event.entry.key, (s) => ({
         ...success, platform: platformOf(event.entry, s), state: 'held', held: event.message, lastCheck: event.at, lastResult: 'held',
-        indexDigest: event.indexDigest, childDigest: event.childDigest ?? s.childDigest,
+        indexDigest: event.indexDigest, childDigest: event.childDigest ?? s.childDigest, lastPull: s.lastPull ?? event.pulledAt,
       }));
     case 'failed':
       return patch(state, event.entry.key, (s) => ({
         platform: platformOf(event.entry, s), state: 'failing', lastCheck: event.at, lastResult: 'failed', failures: event.failures,
         backoffUntil: event.backoffUntil, lastError: event.message,
+        // Before this daemon's first success the digests and pull time are what the state file recorded.
+        indexDigest: s.indexDigest ?? event.recorded?.indexDigest ?? undefined, childDigest: s.childDigest ?? event.recorded?.childDigest,
+        lastPull: s.lastPull ?? event.recorded?.pulledAt,
         retryAfterSeconds: event.retryAfterMs === undefined ? undefined : Math.round(event.retryAfterMs / 1000),
       }));
     case 'config-rejected':

@@ -34,7 +34,7 @@ describe('checkImage', () => {
 
     const before = { ...registry.requests };
     const calls = engine.calls.length;
-    expect(await checkImage(deps, job)).toEqual({ kind: 'unchanged', indexDigest: index, childDigest: children[0] });
+    expect(await checkImage(deps, job)).toEqual({ kind: 'unchanged', indexDigest: index, childDigest: children[0], pulledAt: expect.any(String) });
     expect(registry.requests).toEqual({ HEAD: before.HEAD + 1, GET: before.GET });
     expect(engine.calls.slice(calls).filter((c) => !c.startsWith('inspect'))).toEqual([]);
   });
@@ -44,7 +44,7 @@ describe('checkImage', () => {
     const first = registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm64', variant: 'v8', label: 'b1' }]);
     await checkImage(deps, job);
     const second = registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm64', variant: 'v8', label: 'b2' }]);
-    expect(await checkImage(deps, job)).toEqual({ kind: 'index-changed', indexDigest: second.index, childDigest: first.children[0] });
+    expect(await checkImage(deps, job)).toEqual({ kind: 'index-changed', indexDigest: second.index, childDigest: first.children[0], pulledAt: expect.any(String) });
     expect(pulls(engine)).toHaveLength(1);
     expect((await state.get(image, await hostPlatform()))?.indexDigest).toBe(second.index);
   });

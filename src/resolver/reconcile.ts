@@ -38,11 +38,11 @@ export interface TrackedImage {
 
 /** What a check found and did. */
 export type CheckOutcome =
-  | { kind: 'unchanged'; indexDigest: string; childDigest: string }
-  | { kind: 'index-changed'; indexDigest: string; childDigest: string }
+  | { kind: 'unchanged'; indexDigest: string; childDigest: string; pulledAt: string }
+  | { kind: 'index-changed'; indexDigest: string; childDigest: string; pulledAt: string }
   | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[] }
   | { kind: 'would-pull'; indexDigest: string; childDigest: string; previous: string | undefined }
-  | { kind: 'held'; indexDigest: string; childDigest: string | undefined; message: string; available: readonly string[] };
+  | { kind: 'held'; indexDigest: string; childDigest: string | undefined; pulledAt: string | undefined; message: string; available: readonly string[] };
 
 /** What a check needs. */
 export interface CheckDeps {
@@ -117,7 +117,7 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   };
 
   if (record !== undefined && (record.indexDigest ?? record.childDigest) === top.digest && (await presentInListing(record.childDigest))) {
-    return { kind: 'unchanged', indexDigest: top.digest, childDigest: record.childDigest };
+    return { kind: 'unchanged', indexDigest: top.digest, childDigest: record.childDigest, pulledAt: record.pulledAt };
   }
 
   let resolution;
@@ -125,7 +125,7 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     resolution = await resolveImage(deps.registry, ref, job.target, { signal: options.signal, top });
   } catch (error) {
     if (error instanceof NoMatchingPlatformError && job.onMissingPlatform === 'hold') {
-      return { kind: 'held', indexDigest: top.digest, childDigest: record?.childDigest, message: error.message, available: error.available };
+      return { kind: 'held', indexDigest: top.digest, childDigest: record?.childDigest, pulledAt: record?.pulledAt, message: error.message, available: error.available };
     }
     throw error;
   }
@@ -134,7 +134,7 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
 
   if (record?.childDigest === child && (await presentAsTagged(child))) {
     if (!options.dryRun) await deps.state.put({ ...record, indexDigest: resolution.levels[0]?.digest ?? null, checkedAt: new Date().toISOString() });
-    return { kind: 'index-changed', indexDigest, childDigest: child };
+    return { kind: 'index-changed', indexDigest, childDigest: child, pulledAt: record.pulledAt };
   }
   if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest };
 

@@ -49,11 +49,11 @@ export interface Rig {
   setConfig(yaml: string): void;
 }
 
-/** Builds a daemon over fakes. `yaml` is the config; `stateDir` is filled in. */
-export function rig(yaml: string, extra: Partial<DaemonDeps> = {}): Rig {
-  const dir = mkdtempSync(join(tmpdir(), 'daemon-unit-'));
-  const engine = new FakeEngine();
-  const registry = new FakeRegistry();
+/** Builds a daemon over fakes. `yaml` is the config; `stateDir` is filled in. `from`: a restart, on that rig's folder, engine and registry. */
+export function rig(yaml: string, extra: Partial<DaemonDeps> = {}, share: { readonly from?: Rig } = {}): Rig {
+  const dir = share.from?.dir ?? mkdtempSync(join(tmpdir(), 'daemon-unit-'));
+  const engine = share.from?.engine ?? new FakeEngine();
+  const registry = share.from?.registry ?? new FakeRegistry();
   const generations: RigServices[] = [];
   const logs: Record<string, unknown>[] = [];
   let text = yaml;

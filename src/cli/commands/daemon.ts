@@ -212,7 +212,9 @@ export async function runStatus(options: { config: string; configGiven: boolean;
     deps.output.out(JSON.stringify({ daemon: 'not running', images: records }, null, 2));
     return;
   }
-  const rows = [['IMAGE', 'PLATFORM', 'CHILD', 'INDEX', 'PULLED', 'CHECKED']];
+  // checkedAt is when the record last changed: an unchanged check writes nothing (SD cards wear out), so it is
+  // not the last check; only a running daemon knows that (its LAST CHECK column).
+  const rows = [['IMAGE', 'PLATFORM', 'CHILD', 'INDEX', 'PULLED', 'RECORDED']];
   for (const r of records) rows.push([r.reference, r.platform, r.childDigest.slice(0, 19), r.indexDigest?.slice(0, 19) ?? '-', r.pulledAt, r.checkedAt]);
   deps.output.out(`daemon not running; recorded in ${store.path}:\n${table(rows)}`);
 }
