@@ -21,6 +21,12 @@ export interface TargetOptions {
   readonly platform?: string | undefined;
   readonly store?: 'containerd' | 'classic' | undefined;
   readonly engineVersion?: string | undefined;
+  /**
+   * Fail (exit 9) when the engine was named explicitly (--host, DOCKER_HOST, --context, DOCKER_CONTEXT,
+   * currentContext) and cannot be reached, unless the platform is given: an answer for this machine instead
+   * of that engine's would be wrong. Only the default socket missing falls back to this host, with a warning.
+   */
+  readonly needsNamedEngine?: boolean | undefined;
 }
 
 /** Everything a resolving command needs. */
@@ -78,14 +84,20 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
     async target(o, signal) {
       let engine: EngineFacts | undefined;
       let engineError: string | undefined;
+      // docker: an empty --platform is no platform (the host's), also over DOCKER_DEFAULT_PLATFORM.
+      const spec = o.platform === '' ? undefined : (o.platform ?? (env['DOCKER_DEFAULT_PLATFORM'] === '' ? undefined : env['DOCKER_DEFAULT_PLATFORM']));
       try {
         engine = await probe.facts(signal);
       } catch (error) {
         if (!(error instanceof ResolverError)) throw error;
+        if (o.needsNamedEngine === true && spec === undefined && endpoint.source !== 'default socket' && error.code === 'ERR_ENGINE_UNAVAILABLE') {
+          throw new ResolverError('ERR_ENGINE_UNAVAILABLE', error.message, {
+            cause: error,
+            details: [...error.details, 'or pass --platform (or DOCKER_DEFAULT_PLATFORM) to answer without the engine'],
+          });
+        }
         engineError = error.message;
       }
-      // docker: an empty --platform is no platform (the host's), also over DOCKER_DEFAULT_PLATFORM.
-      const spec = o.platform === '' ? undefined : (o.platform ?? (env['DOCKER_DEFAULT_PLATFORM'] === '' ? undefined : env['DOCKER_DEFAULT_PLATFORM']));
       const source = o.platform !== undefined ? '--platform' : 'DOCKER_DEFAULT_PLATFORM';
       return detectTarget({
         engine, engineError, facts: hostFacts(options.root ?? env['RESOLVER_HOST_ROOT'] ?? '/'),

@@ -14,7 +14,7 @@ const podmanNote = "resolver pulls Docker's choice by digest; `which --explain` 
 
 /** Detects without printing. */
 export function run(options: TargetOptions, services: Services, signal?: AbortSignal): Promise<TargetPlatform> {
-  return services.target(options, signal);
+  return services.target({ ...options, needsNamedEngine: true }, signal);
 }
 
 /** JSON shape. */

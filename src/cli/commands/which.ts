@@ -29,7 +29,7 @@ export interface WhichResult {
 /** Resolves without printing. */
 export async function run(image: string, options: WhichOptions, services: Services, signal?: AbortSignal): Promise<WhichResult> {
   const ref = parseReference(image);
-  const target = await services.target(options, signal);
+  const target = await services.target({ ...options, needsNamedEngine: true }, signal);
   const resolution = await resolveImage(services.registry, ref, target, { signal, describeSingle: options.json === true || options.explain === true });
   return { resolution, target };
 }
