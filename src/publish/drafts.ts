@@ -22,6 +22,34 @@ const DraftPlatform = z.object({ os: PlatformField.optional(), architecture: Pla
 
 const flagNames: Readonly<Record<string, string>> = { architecture: 'arch', 'os.version': 'os-version', 'os.features': 'os-features' };
 
+/** The os/arch pairs `docker manifest annotate` accepts (cli/command/manifest/util.go, validOSArches). */
+export const validOsArches: Readonly<Record<string, readonly string[]>> = {
+  darwin: ['386', 'amd64', 'arm', 'arm64'],
+  dragonfly: ['amd64'],
+  freebsd: ['386', 'amd64', 'arm'],
+  linux: ['386', 'amd64', 'arm', 'arm64', 'ppc64le', 'mips64', 'mips64le', 'riscv64', 's390x'],
+  netbsd: ['386', 'amd64', 'arm'],
+  openbsd: ['386', 'amd64', 'arm'],
+  plan9: ['386', 'amd64'],
+  solaris: ['amd64'],
+  windows: ['386', 'amd64', 'arm', 'arm64'],
+};
+
+/** Refuses an --os/--arch docker would refuse, naming the valid forms (armv7 is --arch arm --variant v7). */
+function checkOsArch(source: string, os: string | undefined, architecture: string | undefined): void {
+  if (os === undefined && architecture === undefined) return;
+  const ok = os === undefined
+    ? Object.values(validOsArches).some((arches) => arches.includes(architecture ?? ''))
+    : (validOsArches[os] ?? []).includes(architecture ?? (validOsArches[os]?.[0] ?? ''));
+  if (ok) return;
+  throw new ResolverError('ERR_PLATFORM_INVALID', `manifest entry for ${source} has unsupported os/arch combination: ${os ?? ''}/${architecture ?? ''}`, {
+    details: [
+      'give the variant on its own: --arch arm --variant v7, --arch arm64 --variant v8',
+      `valid --os/--arch pairs: ${Object.entries(validOsArches).map(([o, a]) => `${o}/${a.join('|')}`).join(', ')}`,
+    ],
+  });
+}
+
 /** A draft list. */
 export const Draft = z.object({
   list: z.string(),
@@ -117,6 +145,7 @@ export class DraftStore {
     if (!checked.success) {
       throw new ResolverError('ERR_PLATFORM_INVALID', `annotate ${source}: ${checked.error.issues.map((i) => `--${flagNames[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('; ')}`);
     }
+    checkOsArch(source, platform.os, platform.architecture);
     const draft = await this.get(list);
     if (draft === undefined) throw new ResolverError('ERR_USAGE', `no draft of ${canonical(list)}; run resolver manifest create first`);
     const image = canonical(source);

@@ -125,6 +125,26 @@ describe('manifest drafts: rm, and names that do not collide', () => {
     expect(other.code).toBe(4);
   });
 
+  it('create checks that every image exists (docker: "no such manifest"); annotate refuses an os/arch docker refuses, naming the valid forms', async () => {
+    const env = { RESOLVER_STATE_DIR: await mkdtemp(join(s.tmp, 'drafts-check-')) };
+    const list = `${s.anonymous}/check/list:v1`;
+    const nope = await cli(['manifest', 'create', list, `${s.anonymous}/single:latest`, `${s.anonymous}/src/nope:latest`], env);
+    expect(nope.code, nope.stderr).toBe(4);
+    expect(nope.stdout).toBe('');
+    expect(nope.stderr).toContain(`no such manifest: ${s.anonymous}/src/nope:latest`);
+    expect((await cli(['manifest', 'annotate', list, `${s.anonymous}/single:latest`, '--variant', 'v8'], env)).stderr).toContain('no draft of');
+    expect((await cli(['manifest', 'create', list, `${s.anonymous}/single:latest`], env)).code).toBe(0);
+    const armv7 = await cli(['manifest', 'annotate', list, `${s.anonymous}/single:latest`, '--arch', 'armv7'], env);
+    expect(armv7.code, armv7.stderr).toBe(2);
+    expect(armv7.stderr).toContain(`manifest entry for ${s.anonymous}/single:latest has unsupported os/arch combination: /armv7`);
+    expect(armv7.stderr).toContain('--arch arm --variant v7');
+    const linuxArmv7 = await cli(['manifest', 'annotate', list, `${s.anonymous}/single:latest`, '--os', 'linux', '--arch', 'armv7'], env);
+    expect(linuxArmv7.code).toBe(2);
+    expect(linuxArmv7.stderr).toContain('unsupported os/arch combination: linux/armv7');
+    const ok = await cli(['manifest', 'annotate', list, `${s.anonymous}/single:latest`, '--os', 'linux', '--arch', 'arm64', '--variant', 'v8'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
   it('rm deletes drafts silently, like docker manifest rm; a missing one is "No such manifest", the others are still removed', async () => {
     const env = { RESOLVER_STATE_DIR: await mkdtemp(join(s.tmp, 'drafts-rm-')) };
     const one = `${s.anonymous}/rm/one:v1`;

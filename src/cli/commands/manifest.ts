@@ -285,6 +285,23 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('-a, --amend', 'add to an existing draft')
     .option('--insecure', 'allow plain HTTP / unverified TLS for these registries when the draft is pushed')
     .action(async (list: string, sources: string[], opts: { amend?: boolean; insecure?: boolean }) => {
+      // As docker manifest create: every image must exist (one HEAD, or GET by digest, each) before a draft is written.
+      const refs = sources.map((source) => withDefaultTag(parseReference(source)));
+      const services = deps.services({ insecureRegistries: opts.insecure === true ? insecureHosts(refs) : [] });
+      try {
+        for (const ref of refs) {
+          try {
+            await run(formatReference(ref), services, deps.signal);
+          } catch (error) {
+            if (error instanceof ResolverError && error.code === 'ERR_NOT_FOUND') {
+              throw new ResolverError('ERR_NOT_FOUND', `no such manifest: ${formatReference(ref)}`, { cause: error, details: ['push the image first, or check its name and tag'] });
+            }
+            throw error;
+          }
+        }
+      } finally {
+        await services.close();
+      }
       const draft = await (await drafts()).create(list, sources, opts.amend === true, opts.insecure === true);
       deps.output.out(`created draft ${draft.list} with ${draft.entries.length} image${draft.entries.length === 1 ? '' : 's'}`);
     });
