@@ -151,13 +151,21 @@ export function parseConfig(text: string, file: string): Config {
       const firstLine = lineOf(lines, doc.getIn(['images', issue.params['duplicateOf']], true) as Node | undefined);
       message = `${message} (images[${String(issue.params['duplicateOf'])}] is on line ${firstLine ?? '?'})`;
     }
-    if (node === undefined && issue.code === 'invalid_type' && issue.path.length > 0) message = `${message} (required)`;
+    if (node === undefined && issue.code === 'invalid_type' && issue.path.length > 0) {
+      // A missing key has no line: say what is missing and what to write, not the validator's words.
+      const key = keyPath(path);
+      const example = key === 'images' ? ': list the images to keep pulled, e.g.\n  images:\n    - image: docker.io/library/alpine:3.20' : '; see config/resolver.example.yaml';
+      return `${file}: \`${key}\` is missing${example}`;
+    }
     const line = lineOf(lines, node);
-    return `${file}:${line ?? '?'}: ${keyPath(path)}: ${message}`;
+    return line === undefined ? `${file}: ${keyPath(path)}: ${message}` : `${file}:${line}: ${keyPath(path)}: ${message}`;
   });
   const more = parsed.error.issues.length - messages.length;
   throw new ResolverError('ERR_CONFIG_INVALID', `invalid configuration ${file}`, { details: more > 0 ? [...messages, `… and ${more} more`] : messages });
 }
+
+/** Where to name another file: a flag for daemon/check/status/notify, an argument for `config check`. */
+const fileHint = 'name a config file: --config FILE, or `resolver config check FILE`';
 
 /** Reads and validates a config file: a regular file (never a FIFO or device, which could block) of at most `maxConfigBytes`. */
 export async function loadConfig(file: string): Promise<Config> {
@@ -166,8 +174,8 @@ export async function loadConfig(file: string): Promise<Config> {
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
     const st = await handle.stat();
-    if (st.isDirectory()) throw invalid(`${file} is a folder, not a config file`, ['pass --config FILE']);
-    if (!st.isFile()) throw invalid(`${file} is not a regular file (a pipe or device could block the daemon)`, ['pass --config FILE']);
+    if (st.isDirectory()) throw invalid(`${file} is a folder, not a config file`, [fileHint]);
+    if (!st.isFile()) throw invalid(`${file} is not a regular file (a pipe or device could block the daemon)`, [fileHint]);
     if (st.size > maxConfigBytes) throw invalid(`${file} is ${(st.size / 1024 / 1024).toFixed(1)} MiB; the limit is ${maxConfigBytes / 1024 / 1024} MiB and ${maxImages} images`);
     const buffer = Buffer.alloc(maxConfigBytes + 1);
     let length = 0;
@@ -183,7 +191,7 @@ export async function loadConfig(file: string): Promise<Config> {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
     throw new ResolverError('ERR_CONFIG_INVALID', `cannot read the config file ${file}: ${why}`, {
-      details: ['pass --config FILE; see config/resolver.example.yaml'],
+      details: [`${fileHint}; see config/resolver.example.yaml`],
     });
   } finally {
     await handle?.close();
