@@ -24,7 +24,7 @@ describe('config messages a person understands', () => {
 
   it('an unreadable file names both ways to pass a file (config check takes it as an argument)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
-    const e = await loadConfig(join(dir, 'missing.yaml')).catch((error: unknown) => error as ResolverError);
+    const e = (await loadConfig(join(dir, 'missing.yaml')).then(() => undefined, (error: unknown) => error)) as ResolverError;
     expect(e.details.join('\n')).toMatch(/--config FILE, or `resolver config check FILE`/);
   });
 });
