@@ -13,6 +13,14 @@
 // A header repeats the key and a SHA-256 of the cached data, so a foreign, stale or corrupt file is ignored
 // (and replaced), never handed to V8. RESOLVER_CODE_CACHE=0 turns the cache off.
 'use strict';
+// Supported Node versions (package.json "engines"): one line naming them instead of a crash deep in the bundle.
+{
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (!((major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major >= 24)) {
+    process.stderr.write(`resolver: Node ${process.versions.node} is not supported; it needs Node 20.19+, 22.12+ or 24+ (scripts/ensure-deps.sh says how to install one)\n`);
+    process.exit(1);
+  }
+}
 // No DEBUG value may enable the debug package (docker-modem prints X-Registry-Auth, i.e. passwords): issue 13.1.
 for (const k of Object.keys(process.env)) if (k === 'DEBUG' || k.startsWith('DEBUG_')) delete process.env[k];
 const fs = require('node:fs');

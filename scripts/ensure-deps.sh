@@ -6,6 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-test}"
 
+# Node 20.19+, 22.12+ or 24+ (package.json "engines"); Debian 12 ships Node 18, which cannot run resolver.
+node_ok() {
+  command -v node >/dev/null || return 1
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a >= 24 ? 0 : 1)'
+}
+if ! node_ok; then
+  echo "resolver needs Node 20.19+, 22.12+ or 24+; found: $(command -v node >/dev/null && node -p "\"v\" + process.versions.node" || echo none)." >&2
+  echo "  install one, e.g. from NodeSource (https://github.com/nodesource/distributions) or nvm, or Debian 13's nodejs, then run this script again" >&2
+  exit 1
+fi
+
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
