@@ -306,6 +306,26 @@ export function register(program: Command, deps: { output: Output; services: (op
       deps.output.out(`created draft ${draft.list} with ${draft.entries.length} image${draft.entries.length === 1 ? '' : 's'}`);
     });
 
+  /** The os/arch of a draft entry's image (from its config) when the draft has none yet; undefined for an index. */
+  const imagePlatformForAnnotate = async (store: import('../../publish/drafts.js').DraftStore, list: string, source: string): Promise<{ os: string; architecture: string } | undefined> => {
+    const draft = await store.get(list);
+    const image = formatReference(withDefaultTag(parseReference(source)));
+    const entry = draft?.entries.find((e) => e.image === image);
+    if (entry === undefined || (entry.platform.os !== undefined && entry.platform.architecture !== undefined)) return undefined;
+    const ref = withDefaultTag(parseReference(image));
+    const services = deps.services({ insecureRegistries: draft?.insecure === true ? insecureHosts([ref]) : [] });
+    try {
+      const x = await run(image, services, deps.signal);
+      const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
+      if (doc.kind !== 'manifest') return undefined;
+      const p = configPlatform(await services.registry.getBlob(repositoryOf(ref), doc.manifest.config.digest, deps.signal));
+      if (p === undefined || p.os === '' || p.architecture === '') return undefined;
+      return { os: entry.platform.os ?? p.os, architecture: entry.platform.architecture ?? p.architecture };
+    } finally {
+      await services.close();
+    }
+  };
+
   manifest
     .command('annotate')
     .description('set the platform of one image in a draft, like docker manifest annotate')
@@ -314,8 +334,11 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('--os <os>').option('--arch <arch>').option('--variant <variant>').option('--os-version <version>')
     .option('--os-features <features>', 'comma-separated')
     .action(async (list: string, source: string, opts: { os?: string; arch?: string; variant?: string; osVersion?: string; osFeatures?: string }) => {
-      await (await drafts()).annotate(list, source, {
-        os: opts.os, architecture: opts.arch, variant: opts.variant, 'os.version': opts.osVersion,
+      const store = await drafts();
+      // As docker: the flags change the image's own platform, so `--variant v8` alone keeps the config's os/arch.
+      const base = opts.os === undefined || opts.arch === undefined ? await imagePlatformForAnnotate(store, list, source) : undefined;
+      await store.annotate(list, source, {
+        os: opts.os ?? base?.os, architecture: opts.arch ?? base?.architecture, variant: opts.variant, 'os.version': opts.osVersion,
         'os.features': opts.osFeatures?.split(',').filter((f) => f !== ''),
       });
       deps.output.out(`annotated ${source} in ${list}`);
