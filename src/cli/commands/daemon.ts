@@ -235,14 +235,14 @@ export function register(program: Command, deps: DaemonCommandDeps): void {
   program
     .command('daemon')
     .description('keep the configured tags pulled for this platform, on a schedule (for systemd)')
-    .option('-c, --config <file>', 'config file', defaultConfig)
+    .option('--config <file>', 'config file', defaultConfig)
     .addOption(new Option('--log-level <level>', 'override logLevel').choices(logLevels))
     .action((opts: { config: string; logLevel?: string }) => runDaemon(opts, deps));
 
   program
     .command('check')
     .description('run one check of every configured image now and exit (for timers and scripts); beside a running daemon, the daemon runs it')
-    .option('-c, --config <file>', 'config file', defaultConfig)
+    .option('--config <file>', 'config file', defaultConfig)
     .option('--dry-run', 'report what would be pulled without pulling')
     .option('--json', 'print a JSON array')
     .action(async (opts: { config: string; dryRun?: boolean; json?: boolean }) => {
@@ -254,7 +254,7 @@ export function register(program: Command, deps: DaemonCommandDeps): void {
   const status = program
     .command('status')
     .description('show each tracked image: platform, digests, last check and pull, next run, held/failing')
-    .option('-c, --config <file>', 'config file (to find the state folder)', defaultConfig)
+    .option('--config <file>', 'config file (to find the state folder)', defaultConfig)
     .option('--json', 'print JSON');
   status.action((opts: { config: string; json?: boolean }) =>
     runStatus({ config: opts.config, configGiven: status.getOptionValueSource('config') !== 'default', json: opts.json === true }, deps));

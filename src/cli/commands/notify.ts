@@ -105,7 +105,7 @@ export function register(program: Command, deps: NotifyCommandDeps): void {
   notify
     .command('test')
     .description('send a test notification to every configured sink and report each result (exit 1 if any failed)')
-    .option('-c, --config <file>', 'config file', defaultConfig)
+    .option('--config <file>', 'config file', defaultConfig)
     .option('--json', 'print a JSON array')
     .action(async (opts: { config: string; json?: boolean }) => {
       const results = await runNotifyTest({ config: opts.config }, deps);
