@@ -68,6 +68,14 @@ describe.runIf(hasDocker || process.env['CI'] === 'true')('manifest inspect -v p
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(d.stdout);
   });
+
+  it.each(['multi/docker:latest', 'multi/oci:latest', 'single:latest', 'super-golang:latest'])('%s without -v: byte for byte', async (name) => {
+    const ref = `${s.anonymous}/${name}`;
+    const [d, r] = await Promise.all([docker(['manifest', 'inspect', '--insecure', ref]), cli(['manifest', 'inspect', ref])]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(d.stdout);
+  });
 });
 
 describe('manifest inspect of documents that cannot be printed', () => {

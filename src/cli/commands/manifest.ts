@@ -95,9 +95,64 @@ export function describe(x: Inspected): string {
   return [...head, table(rows)].join('\n');
 }
 
-/** The default output: the document indented (3 spaces, as docker prints a list). */
+/**
+ * The default output, as `docker manifest inspect`: an image manifest is its own bytes re-indented with tabs
+ * (Go's json.Indent: key order and literals kept); an index is re-marshalled with 3 spaces and docker's
+ * descriptor order (manifestlist.ManifestDescriptor: mediaType, size, digest, …) and no entry annotations.
+ */
 export function indented(x: Inspected): string {
-  return JSON.stringify(parseForPrint(x), null, 3);
+  const parsed = parseForPrint(x);
+  const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
+  if (doc.kind === 'manifest') return goIndent(x.body.toString('utf8'), '\t');
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { manifests?: unknown }).manifests)) return JSON.stringify(parsed, null, 3);
+  const list = parsed as Record<string, unknown> & { manifests: Record<string, unknown>[] };
+  const manifests = list.manifests.map((d) => {
+    // docker's manifestlist types have no per-entry annotations: they are not printed (checked against docker 28).
+    const { mediaType, size, digest, annotations: _annotations, ...rest } = d;
+    return { mediaType, size, digest, ...rest };
+  });
+  return JSON.stringify({ ...list, manifests }, null, 3);
+}
+
+/** Go's json.Indent(dst, src, "", indent) for valid JSON: tokens kept as written, empty {} and [] compact. */
+function goIndent(text: string, indent: string): string {
+  let out = '';
+  let depth = 0;
+  let inString = false;
+  let pendingOpen = false;
+  const newline = (): string => `\n${indent.repeat(depth)}`;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] ?? '';
+    if (inString) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
+    if (pendingOpen && c !== ']' && c !== '}') {
+      pendingOpen = false;
+      depth += 1;
+      out += newline();
+    }
+    if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (c === '{' || c === '[') {
+      out += c;
+      pendingOpen = true;
+    } else if (c === '}' || c === ']') {
+      if (pendingOpen) pendingOpen = false;
+      else {
+        depth -= 1;
+        out += newline();
+      }
+      out += c;
+    } else if (c === ',') out += `,${newline()}`;
+    else if (c === ':') out += ': ';
+    else out += c;
+  }
+  return out;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
