@@ -14,7 +14,9 @@
 // (and replaced), never handed to V8. RESOLVER_CODE_CACHE=0 turns the cache off.
 'use strict';
 // Supported Node versions (package.json "engines"): one line naming them instead of a crash deep in the bundle.
-{
+// RESOLVER_UNSUPPORTED_NODE=1 runs anyway, at the operator's risk (npm's newest armv7l Node is 20.11: the ARM
+// smoke test runs on it that way; armhf devices get Debian's 20.19 through the package).
+if (process.env.RESOLVER_UNSUPPORTED_NODE !== '1') {
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (!((major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major >= 24)) {
     process.stderr.write(`resolver: Node ${process.versions.node} is not supported; it needs Node 20.19+, 22.12+ or 24+ (scripts/ensure-deps.sh says how to install one)\n`);

@@ -145,7 +145,7 @@ describe('MQTT sink (mosquitto)', () => {
     await writeFile(join(dir, 'good'), 'ha-pass');
     await writeFile(join(dir, 'bad'), 'wrong-pass-canary');
     await writeFile(config, yaml('good'));
-    const ok = await cli(['notify', 'test', '-c', config, '--json']);
+    const ok = await cli(['notify', 'test', '--config', config, '--json']);
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual([expect.objectContaining({ sink: 'mqtt', kind: 'mqtt', ok: true })]);
@@ -154,7 +154,7 @@ describe('MQTT sink (mosquitto)', () => {
     expect(JSON.parse(event.slice('home/resolver/events '.length))).toMatchObject({ event: 'test', version: 1 });
 
     await writeFile(config, yaml('bad'));
-    const bad = await cli(['notify', 'test', '-c', config]);
+    const bad = await cli(['notify', 'test', '--config', config]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/mqtt +mqtt +mqtt:\/\/127\.0\.0\.1:\d+ +failed: .*(Not authorized|Bad username or password)/i);
     expect(bad.stdout + bad.stderr).not.toContain('wrong-pass-canary');

@@ -28,6 +28,7 @@ describe('the npm package', () => {
     expect(files).toEqual([
       'README.md',
       'bin/resolver.cjs',
+      'config/notification.schema.json',
       'config/resolver.example.yaml',
       'config/resolver.schema.json',
       'dist/resolver.bundle.cjs',
