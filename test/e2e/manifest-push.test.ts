@@ -145,7 +145,8 @@ async function buildxOutput(host: string, repository: string, p: { architecture:
 interface IndexDoc { mediaType: string; manifests: { digest: string; mediaType: string; platform?: { architecture: string; os: string; variant?: string }; annotations?: Record<string, string> }[] }
 
 async function rawIndex(reference: string, env: Record<string, string> = {}): Promise<IndexDoc> {
-  const r = await cli(['manifest', 'inspect', reference], env);
+  // --raw: the document as served (docker's default print drops the entries' annotations).
+  const r = await cli(['manifest', 'inspect', '--raw', reference], env);
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as IndexDoc;
 }
