@@ -1,4 +1,7 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { detectTarget, hostFacts } from '../platform/detect.js';
+import type { EngineFacts } from '../platform/engine-facts.js';
 import { onlyMatcher } from '../platform/match.js';
 import { parsePlatform } from '../platform/platform.js';
 import { defaultRules, rulesFor, type MatchRules } from '../platform/rules.js';
@@ -102,5 +105,22 @@ describe('selectManifest', () => {
     expect(noMatchMessage(arm64, rulesFor('26.1', 'containerd'))).toBe('no match for platform in manifest: not found');
     expect(noMatchMessage(arm64, rulesFor('27.3', 'containerd'))).toBe('no matching manifest for linux/arm64/v8 in the manifest list entries: no match for platform in manifest: not found');
     expect(noMatchMessage(parsePlatform('windows(10.0.17763)/arm64/v8', ctx), rulesFor('26.1', 'classic'))).toBe('no matching manifest for windows(10.0.17763)/arm64/v8 in the manifest list entries');
+  });
+});
+
+// Moved from src/platform/detect.test.ts: the no-match text of a detected platform is select.ts's.
+describe('noMatchMessage on a detected x86-64-v1 host', () => {
+  const facts = hostFacts(fileURLToPath(new URL('../../test/fixtures/cpuinfo/x86_64-v1', import.meta.url)));
+  const engine = (over: Partial<EngineFacts>): EngineFacts => ({
+    endpoint: 'unix:///run/docker.sock', local: true, version: '29.7.1', apiVersion: '1.54', os: 'linux', arch: 'amd64',
+    kernelArch: 'x86_64', kernelVersion: '6.1.0', osVersion: undefined, store: 'containerd', driver: 'overlayfs', product: 'docker', ...over,
+  });
+  const detect = (over: Partial<EngineFacts>) => detectTarget({ engine: engine(over), facts, processArch: 'x64', processPlatform: 'linux' });
+
+  it('the containerd store prints the v1 level when nothing matches; the classic store does not', async () => {
+    const c8d = await detect({ version: '29.7.1', store: 'containerd' });
+    expect(noMatchMessage(c8d.display, c8d.rules)).toBe('no matching manifest for linux/amd64/v1 in the manifest list entries: no match for platform in manifest: not found');
+    const classic = await detect({ version: '28.5.2', store: 'classic' });
+    expect(noMatchMessage(classic.display, classic.rules)).toBe('no matching manifest for linux/amd64 in the manifest list entries');
   });
 });
