@@ -39,3 +39,14 @@ export interface EngineOptions {
   readonly host?: string | undefined;
   readonly context?: string | undefined;
 }
+
+/** A command group (`config`, `notify`, `manifest`): found when already registered, else added; usage errors throw. */
+export function commandGroup(program: Command, name: string, description: string): Command {
+  const group = program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
+  return group.exitOverride();
+}
+
+/** `--config FILE` with the daemon's default config file. */
+export function addConfigOption(cmd: Command, defaultFile: string, help = 'config file'): Command {
+  return cmd.option('--config <file>', help, defaultFile);
+}

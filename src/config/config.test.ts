@@ -16,6 +16,13 @@ function configError(text: string): ResolverError {
   throw new Error('expected an invalid config');
 }
 
+/** The config `text` is invalid (exit 78), and a detail line contains `message`. */
+function expectInvalid(text: string, message: string): void {
+  const e = configError(text);
+  expect(e.code).toBe('ERR_CONFIG_INVALID');
+  expect(e.details.join('\n')).toContain(message);
+}
+
 describe('config', () => {
   it('the example file is valid and shows the defaults', () => {
     const c = parseConfig(readFileSync(example, 'utf8'), 'example');
@@ -40,11 +47,7 @@ describe('config', () => {
     ['images: []\n', 'c.yaml:1: images: name at least one image to keep pulled'],
     ['metrics:\n  listen: 0.0.0.0:9464\nimages:\n  - image: alpine\n', 'c.yaml:2: metrics.listen: a loopback address'],
     ['splay: soon\nimages:\n  - image: alpine\n', 'c.yaml:1: splay:'],
-  ])('names the key, the line and the fix: %j', (text, message) => {
-    const e = configError(text);
-    expect(e.code).toBe('ERR_CONFIG_INVALID');
-    expect(e.details.join('\n')).toContain(message);
-  });
+  ])('names the key, the line and the fix: %j', expectInvalid);
 
   it('reports YAML syntax errors with the line', () => {
     const e = configError('images:\n  - image: alpine\n bad: [\n');
@@ -101,11 +104,7 @@ describe('config', () => {
     ['splay: 600h\nimages:\n  - image: alpine\n', `c.yaml:1: splay: "600h" is longer than Node's timers allow (2^31-1 ms, about 24.8 days)`],
     ['shutdownTimeout: 3000000\nimages:\n  - image: alpine\n', 'c.yaml:1: shutdownTimeout:'],
     ['shutdownTimeout: 2147484m\nimages:\n  - image: alpine\n', 'c.yaml:1: shutdownTimeout: "2147484m" is longer than'],
-  ])('rejects values that pass node-cron, containerd or a regex but can never work: %j', (text, message) => {
-    const e = configError(text);
-    expect(e.code).toBe('ERR_CONFIG_INVALID');
-    expect(e.details.join('\n')).toContain(message);
-  });
+  ])('rejects values that pass node-cron, containerd or a regex but can never work: %j', expectInvalid);
 
   it.each([
     'schedule: "*/59 * * * *"', 'schedule: "0 0 * * 7"', 'schedule: "0 0 * jan-mar mon-fri"', 'schedule: "@hourly"', 'schedule: "0 */5 * * * *"',

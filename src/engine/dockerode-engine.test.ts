@@ -13,6 +13,7 @@ import { Secret } from '../secret/secret.js';
 import { createDockerodeEngine, negotiateApiVersion } from './dockerode-engine.js';
 import { createEngineProbe } from './engine-probe.js';
 import { encodeRegistryAuth, type Engine } from './engine.js';
+import { expectResolverError } from '../../test/fakes/expect-error.js';
 
 const servers: Server[] = [];
 const engines: Engine[] = [];
@@ -59,15 +60,8 @@ async function fakeEngine(onCreate: Script, apiVersion = '1.45', images: Record<
 const ok = ['{"status":"Pulling from app","id":"latest"}', '{"status":"Pulling fs layer","progressDetail":{},"id":"abcdef012345"}', '{"status":"Pull complete","progressDetail":{},"id":"abcdef012345"}', '{"status":"Digest: sha256:1111111111111111111111111111111111111111111111111111111111111111"}', '{"status":"Status: Downloaded newer image for app@sha256:1111"}'];
 const digest = `sha256:${'1'.repeat(64)}`;
 
-async function pullError(engine: Engine, stallTimeoutMs?: number): Promise<ResolverError> {
-  try {
-    await engine.pull({ repository: 'localhost:5000/app', digest, auth: undefined, ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }) });
-  } catch (error) {
-    if (error instanceof ResolverError) return error;
-    throw error;
-  }
-  throw new Error('the pull succeeded');
-}
+const pullError = (engine: Engine, stallTimeoutMs?: number): Promise<ResolverError> =>
+  expectResolverError(engine.pull({ repository: 'localhost:5000/app', digest, auth: undefined, ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }) }));
 
 describe('dockerode engine against a fake Engine API', () => {
   it('pulls by digest with a negotiated API version and a padded base64url X-Registry-Auth', async () => {

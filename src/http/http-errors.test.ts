@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ResolverError } from '../errors.js';
 import { createHttpClient } from './http.js';
+import { expectResolverError } from '../../test/fakes/expect-error.js';
 
 /** A loopback port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -12,15 +13,8 @@ async function closedPort(): Promise<number> {
   return typeof a === 'object' && a !== null ? a.port : 0;
 }
 
-async function failure(p: Promise<unknown>): Promise<ResolverError> {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof ResolverError) return error;
-    throw error;
-  }
-  throw new Error('no failure');
-}
+/** The ResolverError `p` rejects with (of any code). */
+const failure = (p: Promise<unknown>): Promise<ResolverError> => expectResolverError(p);
 
 describe('connection errors name what refused', () => {
   it('a refused registry gets the registry hint; a refused engine does not', async () => {

@@ -13,6 +13,7 @@ import { TokenCache } from './auth.js';
 import { blobDeadlineMs, parseRateLimit, parseRetryAfter, RegistryClient, uploadTarget, type Repository } from './client.js';
 import type { CredentialStore } from './credentials.js';
 import { Secret } from '../secret/secret.js';
+import { expectResolverError } from '../../test/fakes/expect-error.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const servers: Server[] = [];
@@ -57,15 +58,8 @@ function client(options: { credentials?: CredentialStore; clock?: () => number; 
 }
 const repo = (host: string): Repository => ({ host, path: 'team/app', credentialKey: host });
 
-async function failure(p: Promise<unknown>): Promise<ResolverError> {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof ResolverError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
+/** The ResolverError `p` rejects with (of any code). */
+const failure = (p: Promise<unknown>): Promise<ResolverError> => expectResolverError(p);
 
 describe('RegistryClient against fake servers', () => {
   it('HEAD gives the digest; GET by digest verifies it: 1 HEAD + 1 GET', async () => {

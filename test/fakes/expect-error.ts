@@ -9,18 +9,19 @@ import { ResolverError, type ErrorCode } from '../../src/errors.js';
 
 type Outcome = { readonly threw: false; readonly value: unknown } | { readonly threw: true; readonly error: unknown };
 
-function check(outcome: Outcome, code: ErrorCode): ResolverError {
+function check(outcome: Outcome, code: ErrorCode | undefined): ResolverError {
+  const wanted = code === undefined ? 'a ResolverError' : `a ResolverError ${code}`;
   if (!outcome.threw) {
-    expect.fail(`expected a ResolverError ${code}, but it succeeded with ${inspect(outcome.value, { depth: 2 })}`);
+    expect.fail(`expected ${wanted}, but it succeeded with ${inspect(outcome.value, { depth: 2 })}`);
   }
   const { error } = outcome;
-  if (!(error instanceof ResolverError)) expect.fail(`expected a ResolverError ${code}, got ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-  expect(error.code, `${error.code}: ${error.message}`).toBe(code);
+  if (!(error instanceof ResolverError)) expect.fail(`expected ${wanted}, got ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+  if (code !== undefined) expect(error.code, `${error.code}: ${error.message}`).toBe(code);
   return error;
 }
 
-/** `run()` (or the promise) must reject, or throw, with a ResolverError of `code`. */
-export async function expectResolverError(run: PromiseLike<unknown> | (() => unknown), code: ErrorCode): Promise<ResolverError> {
+/** `run()` (or the promise) must reject, or throw, with a ResolverError of `code` (of any code when omitted). */
+export async function expectResolverError(run: PromiseLike<unknown> | (() => unknown), code?: ErrorCode): Promise<ResolverError> {
   let outcome: Outcome;
   try {
     outcome = { threw: false, value: await (typeof run === 'function' ? run() : run) };

@@ -6,6 +6,7 @@
  */
 import { access } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
+import { commandGroup } from '../options.js';
 import type { Config } from '../../config/schema.js';
 import type { Daemon, ImageStatus } from '../../daemon/daemon.js';
 import type { DaemonAnswer } from '../../daemon/lock.js';
@@ -221,8 +222,7 @@ export async function runStatus(options: { config: string; configGiven: boolean;
 
 /** Registers the commands. */
 export function register(program: Command, deps: DaemonCommandDeps): void {
-  const configCmd = program.command('config').description('configuration file commands');
-  configCmd
+  commandGroup(program, 'config', 'configuration file commands')
     .command('check')
     .description('validate a config file (exit 78 when invalid)')
     .argument('[file]', 'config file', defaultConfig)
@@ -230,7 +230,6 @@ export function register(program: Command, deps: DaemonCommandDeps): void {
       const c = await loadConfig(file);
       deps.output.out(`${file}: valid (${c.images.length} image${c.images.length === 1 ? '' : 's'})`);
     });
-  configCmd.exitOverride();
 
   program
     .command('daemon')

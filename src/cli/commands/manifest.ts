@@ -18,7 +18,7 @@ import { formatPlatformAll } from '../../platform/platform.js';
 import { isAttestationEntry, referenceDigestAnnotation } from '../../publish/source-child.js';
 import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { repositoryOf } from '../../reference/repository.js';
-import { addInsecureRegistryOption } from '../options.js';
+import { addInsecureRegistryOption, commandGroup } from '../options.js';
 import { table, type Output } from '../output.js';
 import type { Services } from '../services.js';
 
@@ -299,8 +299,7 @@ async function readSpec(file: string): Promise<import('../../publish/push-spec.j
 
 /** Registers `manifest inspect|create|annotate|push|rm`. */
 export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void; signal?: AbortSignal }): void {
-  const manifest = program.commands.find((c) => c.name() === 'manifest') ?? program.command('manifest').description('inspect, draft, push and remove manifest lists (like docker manifest)');
-  manifest.exitOverride();
+  const manifest = commandGroup(program, 'manifest', 'inspect, draft, push and remove manifest lists (like docker manifest)');
   const inspect = manifest
     .command('inspect')
     .description('show the manifest or index a reference points to')

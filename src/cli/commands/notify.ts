@@ -5,6 +5,7 @@
  * `cli/commands/daemon.ts` makes (docs/notifications.md).
  */
 import type { Command } from 'commander';
+import { addConfigOption, commandGroup } from '../options.js';
 import type { Config } from '../../config/schema.js';
 import type { DaemonEvent } from '../../daemon/events.js';
 import { ResolverError } from '../../errors.js';
@@ -101,11 +102,10 @@ export async function runNotifyTest(options: { config: string }, deps: NotifyCom
 
 /** Registers `notify test`. */
 export function register(program: Command, deps: NotifyCommandDeps): void {
-  const notify = program.command('notify').description('notification commands');
-  notify
+  const test = commandGroup(program, 'notify', 'notification commands')
     .command('test')
-    .description('send a test notification to every configured sink and report each result (exit 1 if any failed)')
-    .option('--config <file>', 'config file', defaultConfig)
+    .description('send a test notification to every configured sink and report each result (exit 1 if any failed)');
+  addConfigOption(test, defaultConfig)
     .option('--json', 'print a JSON array')
     .action(async (opts: { config: string; json?: boolean }) => {
       const results = await runNotifyTest({ config: opts.config }, deps);
@@ -117,7 +117,6 @@ export function register(program: Command, deps: NotifyCommandDeps): void {
       }
       if (results.some((r) => !r.ok)) deps.setExitCode(1);
     });
-  notify.exitOverride();
 }
 
 /** What the daemon's notifier needs from its composition root. */
