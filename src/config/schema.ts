@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { mirrorsField } from '../mirror/config.js';
 import { notificationsField } from '../notify/config.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import { checkCronFields } from './cron.js';
@@ -109,6 +110,7 @@ function buildSchema(checkCron: CronCheck) {
       logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
       metrics: Metrics.nullish().transform((v) => v ?? undefined).describe('loopback HTTP endpoint, off by default'),
       notifications: notificationsField,
+      mirrors: mirrorsField,
       shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
       allowSubMinuteSchedule: z.boolean().default(false).describe('allow schedules that fire more than once a minute against registries that are not on loopback (it burns registry quota on a fleet)'),
       images: z.array(Image).min(1, 'name at least one image to keep pulled').max(maxImages, `at most ${maxImages} entries`).describe('the tags to keep pulled'),
