@@ -4,7 +4,8 @@
 //                                        depends on the distribution's nodejs (>= 20.19), see docs/packaging.md
 //   release/resolver-<version>.tar.gz    the same files for other distributions: one folder, `resolver/`,
 //                                        to extract into /usr/lib (the systemd units expect /usr/lib/resolver)
-// Both carry the bundle, the launcher and only the packages the bundle leaves external (pure JavaScript).
+// Both carry the bundle, its lazily loaded MQTT chunk (dist/resolver-mqtt.cjs), the launcher and only the
+// packages the bundle leaves external (pure JavaScript).
 // Reproducible: file times are SOURCE_DATE_EPOCH (default: the last commit), owners root, names sorted.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,8 @@ const work = join(root, '.tmp', `package-${process.pid}`);
 
 /** Packages the bundle requires at run time (scripts/bundle.mjs `external`, less cpu-features: only ssh2 wants it, and ssh2 is stubbed). */
 const runtimeExternals = ['systeminformation', 'node-cron', 'pino', 'yaml'];
+/** What scripts/bundle.mjs writes: the bundle and the MQTT client it requires only for an MQTT sink. */
+const bundleFiles = ['resolver.bundle.cjs', 'resolver-mqtt.cjs'];
 
 function fail(message) {
   process.stderr.write(`package: ${message}\n`);
@@ -99,7 +102,7 @@ function stageApp(app) {
   mkdirSync(join(app, 'dist'), { recursive: true });
   cpSync(join(root, 'bin', 'resolver.cjs'), join(app, 'bin', 'resolver.cjs'));
   chmodSync(join(app, 'bin', 'resolver.cjs'), 0o755);
-  cpSync(join(root, 'dist', 'resolver.bundle.cjs'), join(app, 'dist', 'resolver.bundle.cjs'));
+  for (const f of bundleFiles) cpSync(join(root, 'dist', f), join(app, 'dist', f));
   cpSync(join(root, 'config'), join(app, 'config'), { recursive: true });
   cpSync(join(root, 'systemd'), join(app, 'systemd'), { recursive: true });
   cpSync(join(root, 'README.md'), join(app, 'README.md'));
@@ -179,7 +182,7 @@ function buildTarball(time) {
 }
 
 if (!/^\d+\.\d+\.\d+([~+.-][0-9A-Za-z.~+-]+)?$/.test(version)) fail(`version ${version} is not a Debian upstream version`);
-if (!existsSync(join(root, 'dist', 'resolver.bundle.cjs'))) fail('dist/resolver.bundle.cjs is missing: run npm run build first');
+for (const f of bundleFiles) if (!existsSync(join(root, 'dist', f))) fail(`dist/${f} is missing: run npm run build first`);
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 mkdirSync(release, { recursive: true });

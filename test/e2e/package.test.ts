@@ -1,5 +1,5 @@
 /**
- * What `npm pack` ships: the launcher, the one bundle it runs, the example config and schema, the systemd units
+ * What `npm pack` ships: the launcher, the bundle it runs and the MQTT chunk the bundle requires for an MQTT sink, the example config and schema, the systemd units
  * and the README — no test sandbox (token server with fixed passwords, dockerd launcher), no tests, no source
  * maps, no per-module ESM build. The unpacked package then runs as the product: `which` against the harness's
  * anonymous registry, from a folder that holds only the packed files (and the dependencies, linked).
@@ -31,6 +31,7 @@ describe('the npm package', () => {
       'config/notification.schema.json',
       'config/resolver.example.yaml',
       'config/resolver.schema.json',
+      'dist/resolver-mqtt.cjs',
       'dist/resolver.bundle.cjs',
       'package.json',
       'systemd/resolver-check.service',

@@ -3,11 +3,16 @@
  * A canary password on a real htpasswd registry, pulled through the real dockerd (X-Registry-Auth carries
  * the password), looked up by `which`, and kept pulled by the daemon: 0 hits of the canary, plain or in
  * any base64 / base64url run of the output, for every pattern form of the debug package's syntax.
+ * The MQTT client is a second file (dist/resolver-mqtt.cjs, loaded only for an MQTT sink): with the canary as
+ * the broker password (Debian's mosquitto on loopback), neither `notify test` through the launcher nor the
+ * chunk loaded on its own with DEBUG set prints the canary or any of mqtt's `mqttjs:*` debug lines.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
@@ -121,5 +126,63 @@ describe('no DEBUG value prints a secret', () => {
       expect(out).toMatch(/"msg":"pulled a new child"/);
       expect(canaryHits(out)).toEqual([]);
     });
+  });
+});
+
+describe('the MQTT chunk prints no debug output and no secret', () => {
+  const mqttUser = 'canary-mqtt';
+  let broker: ChildProcess | undefined;
+  let port = 0;
+  let mqttDir = '';
+
+  beforeAll(async () => {
+    mqttDir = await mkdtemp(join(dir, 'mqtt-'));
+    port = await new Promise<number>((ok) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const a = srv.address();
+        srv.close(() => ok(typeof a === 'object' && a !== null ? a.port : 0));
+      });
+    });
+    execFileSync('mosquitto_passwd', ['-b', '-c', join(mqttDir, 'passwd'), mqttUser, canary]);
+    await writeFile(join(mqttDir, 'mosquitto.conf'), [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${join(mqttDir, 'passwd')}`, 'persistence false', 'user root', ''].join('\n'));
+    broker = spawn('/usr/sbin/mosquitto', ['-c', join(mqttDir, 'mosquitto.conf')], { stdio: 'ignore' });
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const r = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-u', mqttUser, '-P', canary, '-t', 'probe', '-m', 'x'], { timeout: 2000 });
+      if (r.status === 0) break;
+      if (Date.now() > end) throw new Error(`mosquitto did not start: ${r.stderr.toString()}`);
+      await delay(50);
+    }
+    await writeFile(join(mqttDir, 'password'), `${canary}\n`);
+  });
+  afterAll(async () => {
+    const b = broker;
+    if (b?.exitCode !== null) return;
+    await new Promise<void>((r) => {
+      b.once('exit', () => r());
+      b.kill('SIGTERM');
+    });
+  });
+
+  it.each(['*', 'mqttjs*', 'mqttjs:client'])('notify test with DEBUG=%j publishes and prints no secret', async (value) => {
+    const config = join(mqttDir, `resolver-${value.replace(/\W/g, '_')}.yaml`);
+    await writeFile(config, [`images: [{ image: 127.0.0.1:1/app:1 }]`, `stateDir: ${join(mqttDir, 'state')}`, 'notifications:', '  mqtt:', `    url: mqtt://127.0.0.1:${port}`, `    username: ${mqttUser}`, `    password: { file: ${join(mqttDir, 'password')} }`, '    topicPrefix: canary', '    timeout: 5s', ''].join('\n'));
+    const r = await cli(['notify', 'test', '--config', config], { DEBUG: value, ...debugKnobs });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/mqtt +mqtt +mqtt:\/\/127\.0\.0\.1:\d+ +ok/);
+    expect(r.stdout + r.stderr).not.toMatch(/mqttjs/);
+    expect(canaryHits(r.stdout + r.stderr)).toEqual([]);
+  });
+
+  it('dist/resolver-mqtt.cjs loaded with DEBUG=* set (no launcher to clear it) connects and prints nothing', () => {
+    const chunk = resolve('dist/resolver-mqtt.cjs');
+    const script = `process.env.DEBUG = '*'; process.env.DEBUG_COLORS = 'false';
+      const { connectAsync } = require(${JSON.stringify(chunk)});
+      connectAsync('mqtt://127.0.0.1:${port}', { username: ${JSON.stringify(mqttUser)}, password: process.argv[1], reconnectPeriod: 0, connectTimeout: 5000 })
+        .then(async (c) => { await c.publishAsync('canary/t', 'x'); await c.endAsync(); process.exitCode = 0; }, (e) => { process.exitCode = 3; process.stdout.write('failed ' + e.message); });`;
+    const r = spawnSync(process.execPath, ['-e', script, canary], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env['PATH'], HOME: process.env['HOME'] } });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(readFileSync(chunk, 'utf8')).not.toMatch(/require\("debug"\)/);
   });
 });

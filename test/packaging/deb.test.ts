@@ -39,6 +39,18 @@ afterAll(async () => {
   await Promise.all(releases.map((r) => rm(r, { recursive: true, force: true })));
 });
 
+describe('what the artifacts carry', () => {
+  const exec = promisify(execFile);
+  const app = ['bin/resolver.cjs', 'dist/resolver.bundle.cjs', 'dist/resolver-mqtt.cjs', 'node_modules/pino/package.json', 'node_modules/yaml/package.json', 'package.json'];
+
+  it('the .deb and the tarball carry the launcher, the bundle and its MQTT chunk', async () => {
+    const debFiles = (await exec('dpkg-deb', ['-c', deb(releases[0] ?? '', pkg.version)], { maxBuffer: 64 << 20 })).stdout;
+    for (const f of app) expect(debFiles, f).toMatch(new RegExp(` \\./usr/lib/resolver/${f.replace(/\./g, '\\.')}$`, 'm'));
+    const tarFiles = (await exec('tar', ['-tzf', join(releases[0] ?? '', `resolver-${pkg.version}.tar.gz`)], { maxBuffer: 64 << 20 })).stdout;
+    for (const f of app) expect(tarFiles.split('\n'), f).toContain(`resolver/${f}`);
+  });
+});
+
 describe.runIf(s.engine !== undefined)('resolver_<version>_all.deb in Debian 13 amd64: apt install, run, upgrade, remove, purge', () => {
   const arch: Arch = 'amd64';
   let root = '';
