@@ -10,6 +10,7 @@ import { sanitizeRemoteText } from '../http/remote-text.js';
 import type { EngineEndpoint, EngineTls } from './docker-host.js';
 import type { ContainerIo, Engine, ImageInfo, PullRequest, RunAttachedOptions } from './engine.js';
 import { containerFailureCode, encodeRegistryAuth } from './engine.js';
+import { dockerodeContainers } from './dockerode-containers.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
 import type { EngineProbe } from './engine-probe.js';
 import { foldProgress, initialPullState, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
@@ -143,6 +144,7 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
   }
 
   return {
+    ...dockerodeContainers(docker, where, engineError),
     facts: () => Promise.resolve(facts),
 
     async pull(req) {

@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
 import type { Secret } from '../secret/secret.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
+import type { ContainerEngine } from './containers.js';
 import type { PullState } from './pull-progress.js';
 
 /** Credentials for `X-Registry-Auth`. */
@@ -75,8 +76,8 @@ export interface ContainerIo {
   readonly stderr: Writable;
 }
 
-/** The engine operations resolver needs. */
-export interface Engine {
+/** The engine operations resolver needs (the container listing and events: containers.ts). */
+export interface Engine extends ContainerEngine {
   facts(signal?: AbortSignal): Promise<EngineFacts>;
   /**
    * Pulls `repository@digest`; resolves only when the stream ended with no error line and either with

@@ -48,6 +48,7 @@ function fakeEngine(options: { storesChild: boolean; error: ResolverError }): En
     inspectImage: (name) => Promise.resolve(images.get(name)),
     createContainer: unused, runAttached: unused, start: unused, kill: unused, remove: unused,
     listImages: unused, imagesInUse: unused, removeImage: unused, resize: unused,
+    listContainers: unused, inspectContainer: unused, containerEvents: unused,
     close: () => Promise.resolve(),
   };
 }

@@ -1,9 +1,12 @@
 /**
  * An in-memory Docker Engine for unit tests (style.md §17): images with tags and digests, pulls that can
- * be held or failed on demand, containers that pin images. The container half throws: no unit test runs a
- * container. Names are kept as the caller spelled them (familiar form), as dockerd reports RepoTags.
+ * be held or failed on demand, containers that pin images. Running containers throws: no unit test runs a
+ * container; but containers can be added and removed (`addContainer`, `removeContainer`: listed, inspected,
+ * announced on the events stream), and the events stream can be dropped or refused (an engine restart).
+ * Names are kept as the caller spelled them (familiar form), as dockerd reports RepoTags.
  */
 import { createHash } from 'node:crypto';
+import type { ContainerDetails, ContainerEvent, ContainerEventStream, ContainerSummary } from '../../src/engine/containers.js';
 import type { ContainerIo, ContainerSpec, CreatedContainer, Engine, ImageInfo, PullRequest } from '../../src/engine/engine.js';
 import type { EngineFacts } from '../../src/platform/engine-facts.js';
 import { initialPullState, type PullState } from '../../src/engine/pull-progress.js';
@@ -19,9 +22,20 @@ interface FakeImage {
 /** What a pull may do instead of succeeding at once (block, fail). Called before the image appears. */
 export type PullHook = (req: PullRequest) => Promise<void> | void;
 
+interface EventSubscriber {
+  push(event: ContainerEvent): void;
+  end(error?: Error): void;
+}
+
 /** A fake engine. */
 export class FakeEngine implements Engine {
   readonly #images = new Map<string, FakeImage>();
+  readonly #containers = new Map<string, ContainerDetails>();
+  readonly #streams = new Set<EventSubscriber>();
+  /** When set, opening the events stream rejects with it (the engine is restarting). */
+  eventsRefused: Error | undefined;
+  /** Events streams opened so far, and open now. */
+  eventConnections = 0;
   /** Every call, e.g. `pull localhost:5000/app@sha256:…`, in order. */
   readonly calls: string[] = [];
   /** Image IDs a container uses (`imagesInUse`). */
@@ -111,6 +125,110 @@ export class FakeEngine implements Engine {
     image.repoTags.delete(name);
     if (image.repoDigests.size === 0) this.#images.delete(image.id);
     return Promise.resolve();
+  }
+
+  /** Adds an image (a pull that already happened); returns its ID. */
+  addImage(options: { tags?: readonly string[]; platform?: { os: string; architecture: string; variant?: string }; id?: string }): string {
+    const id = options.id ?? `sha256:${createHash('sha256').update(`image ${this.#images.size} ${JSON.stringify(options)}`).digest('hex')}`;
+    for (const tag of options.tags ?? []) for (const other of this.#images.values()) other.repoTags.delete(tag);
+    const p = options.platform ?? { os: 'linux', architecture: 'amd64' };
+    this.#images.set(id, { id, repoTags: new Set(options.tags), repoDigests: new Set(), platform: { os: p.os, architecture: p.architecture, variant: p.variant ?? '' } });
+    return id;
+  }
+
+  /**
+   * Adds a container created from `image` (a name the fake has, or an image ID) and announces it (`create`,
+   * then `start` unless its state is `created`/`exited`). Its `Config.Image` is `configImage ?? image`.
+   */
+  addContainer(options: { name: string; image: string; configImage?: string; labels?: Record<string, string>; state?: string }): ContainerDetails {
+    const image = this.#find(options.image);
+    if (image === undefined) throw new Error(`FakeEngine: no image ${options.image}`);
+    const id = createHash('sha256').update(`container ${options.name} ${this.#containers.size} ${String(Math.random())}`).digest('hex');
+    const c: ContainerDetails = { id, name: options.name, imageId: image.id, image: options.configImage ?? options.image, labels: { ...options.labels }, state: options.state ?? 'running' };
+    this.#containers.set(id, c);
+    this.emitContainerEvent('create', id);
+    if (c.state === 'running') this.emitContainerEvent('start', id);
+    return c;
+  }
+
+  /** Removes a container (by name or ID) and announces `destroy`. */
+  removeContainer(nameOrId: string): void {
+    for (const c of this.#containers.values()) {
+      if (c.name !== nameOrId && c.id !== nameOrId) continue;
+      this.#containers.delete(c.id);
+      this.emitContainerEvent('destroy', c.id);
+    }
+  }
+
+  /** Sends an event to every open events stream. */
+  emitContainerEvent(action: string, id: string): void {
+    for (const s of this.#streams) s.push({ action, id });
+  }
+
+  /** Ends every open events stream (with `error`: as a lost connection). */
+  dropEventStreams(error?: Error): void {
+    for (const s of [...this.#streams]) s.end(error);
+  }
+
+  /** Events streams open now. */
+  get openEventStreams(): number {
+    return this.#streams.size;
+  }
+
+  listContainers(): Promise<readonly ContainerSummary[]> {
+    this.#check('containers');
+    return Promise.resolve([...this.#containers.values()].map(({ image: _image, ...summary }) => ({ ...summary, labels: { ...summary.labels } })));
+  }
+
+  inspectContainer(id: string): Promise<ContainerDetails | undefined> {
+    this.#check(`inspect-container ${id.slice(0, 12)}`);
+    const c = this.#containers.get(id);
+    return Promise.resolve(c === undefined ? undefined : { ...c, labels: { ...c.labels } });
+  }
+
+  containerEvents(signal: AbortSignal): Promise<ContainerEventStream> {
+    this.#check('events');
+    if (this.eventsRefused !== undefined) return Promise.reject(this.eventsRefused);
+    signal.throwIfAborted();
+    this.eventConnections++;
+    const queue: ContainerEvent[] = [];
+    let wake: (() => void) | undefined;
+    let ended: { error: Error | undefined } | undefined;
+    const sub: EventSubscriber = {
+      push: (e) => {
+        queue.push(e);
+        wake?.();
+      },
+      end: (error) => {
+        ended = { error };
+        wake?.();
+      },
+    };
+    const onAbort = (): void => sub.end();
+    signal.addEventListener('abort', onAbort, { once: true });
+    this.#streams.add(sub);
+    const streams = this.#streams;
+    async function* events(): AsyncGenerator<ContainerEvent> {
+      try {
+        for (;;) {
+          const next = queue.shift();
+          if (next !== undefined) {
+            yield next;
+            continue;
+          }
+          if (ended !== undefined) {
+            if (ended.error !== undefined && !signal.aborted) throw ended.error;
+            return;
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+      } finally {
+        streams.delete(sub);
+        signal.removeEventListener('abort', onAbort);
+      }
+    }
+    return Promise.resolve(events());
   }
 
   close(): Promise<void> {

@@ -1,0 +1,106 @@
+/**
+ * The container listing, container inspect and container events of the Engine API over dockerode, for
+ * dockerode-engine.ts. Podman's compat API answers the same paths with the same fields (Podman 4.3 was
+ * tested: test/e2e/discovery-podman.test.ts).
+ */
+import type { Readable } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { ResolverError } from '../errors.js';
+import type { ContainerDetails, ContainerEngine, ContainerEvent, ContainerSummary } from './containers.js';
+import { LineSplitter } from './pull-progress.js';
+
+interface ErrorLike {
+  statusCode?: number;
+}
+
+type EngineError = (error: unknown, what: string, endpoint: string) => ResolverError;
+
+function labelsOf(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null) return {};
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** One line of the events stream as a container event, or undefined for anything else. */
+export function parseContainerEvent(line: string): ContainerEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const e = value as { Type?: unknown; Action?: unknown; status?: unknown; Actor?: { ID?: unknown } | null; id?: unknown };
+  if (e.Type !== undefined && e.Type !== 'container') return undefined;
+  const action = typeof e.Action === 'string' ? e.Action : typeof e.status === 'string' ? e.status : undefined;
+  const id = typeof e.Actor?.ID === 'string' ? e.Actor.ID : typeof e.id === 'string' ? e.id : undefined;
+  return action === undefined || id === undefined ? undefined : { action, id };
+}
+
+/** The container operations over `docker` (an engine at `where`). */
+export function dockerodeContainers(docker: Dockerode, where: string, engineError: EngineError): ContainerEngine {
+  return {
+    async listContainers(signal) {
+      try {
+        const list = await docker.listContainers({ all: true, ...(signal === undefined ? {} : { abortSignal: signal }) });
+        return list.map((c): ContainerSummary => ({
+          id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), imageId: c.ImageID, labels: labelsOf(c.Labels), state: c.State,
+        }));
+      } catch (error) {
+        throw engineError(error, 'listing containers', where);
+      }
+    },
+
+    async inspectContainer(id, signal) {
+      try {
+        const c: { Id: string; Name?: string; Image: string; Config?: { Image?: string; Labels?: unknown } | null; State?: { Status?: string } | null } =
+          await docker.getContainer(id).inspect(signal === undefined ? {} : { abortSignal: signal });
+        const details: ContainerDetails = {
+          id: c.Id, name: (c.Name ?? c.Id).replace(/^\//, ''), imageId: c.Image, image: c.Config?.Image ?? '',
+          labels: labelsOf(c.Config?.Labels), state: c.State?.Status ?? '',
+        };
+        return details;
+      } catch (error) {
+        if ((error as ErrorLike).statusCode === 404) return undefined;
+        throw engineError(error, `inspecting container ${id.slice(0, 12)}`, where);
+      }
+    },
+
+    async containerEvents(signal, options = {}) {
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort(signal.reason);
+      if (signal.aborted) throw new ResolverError('ERR_ABORTED', 'the events stream was cancelled');
+      signal.addEventListener('abort', onAbort, { once: true });
+      const connectMs = options.connectTimeoutMs ?? 10_000;
+      const timer = setTimeout(() => controller.abort(new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} did not answer GET /events within ${connectMs / 1000} s`)), connectMs);
+      let stream: Readable;
+      try {
+        // dockerode resolves to the engine's http.IncomingMessage, a Readable.
+        stream = (await docker.getEvents({ filters: { type: ['container'] }, abortSignal: controller.signal })) as unknown as Readable;
+      } catch (error) {
+        signal.removeEventListener('abort', onAbort);
+        const reason: unknown = controller.signal.reason;
+        if (reason instanceof ResolverError) throw reason;
+        throw engineError(error, 'opening the events stream', where);
+      } finally {
+        clearTimeout(timer);
+      }
+      const splitter = new LineSplitter();
+      return (async function* events(): AsyncGenerator<ContainerEvent> {
+        try {
+          for await (const chunk of stream) {
+            for (const line of splitter.push(chunk as Buffer)) {
+              const event = parseContainerEvent(line);
+              if (event !== undefined) yield event;
+            }
+          }
+        } catch (error) {
+          if (signal.aborted) return;
+          throw engineError(error, 'reading the events stream', where);
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+          stream.destroy();
+        }
+      })();
+    },
+  };
+}
