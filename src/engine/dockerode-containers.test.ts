@@ -51,7 +51,7 @@ describe('container events', () => {
   });
 
   it('asks for container events only and yields them as they come, across chunk boundaries, until the engine closes', async () => {
-    const { engine, paths } = await engineWith((req, res) => {
+    const { engine, paths } = await engineWith((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"Type":"container","Action":"create","Actor":{"ID":"a1"}}\n{"Type":"network","Action":"connect","Actor":{"ID":"n"}}\n{"Type":"contai');
       setTimeout(() => res.end('ner","Action":"start","Actor":{"ID":"a1"}}\n'), 20);
@@ -71,7 +71,7 @@ describe('container events', () => {
   });
 
   it('ends quietly when its signal aborts', async () => {
-    const { engine } = await engineWith((req, res) => {
+    const { engine } = await engineWith((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"Type":"container","Action":"create","Actor":{"ID":"a1"}}\n');
     });
