@@ -18,6 +18,7 @@ import { formatPlatformAll } from '../../platform/platform.js';
 import { isAttestationEntry, referenceDigestAnnotation } from '../../publish/source-child.js';
 import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { repositoryOf } from '../../reference/repository.js';
+import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption, commandGroup } from '../options.js';
 import { table, type Output } from '../output.js';
 import type { Services } from '../services.js';
@@ -298,7 +299,7 @@ async function readSpec(file: string): Promise<import('../../publish/push-spec.j
 }
 
 /** Registers `manifest inspect|create|annotate|push|rm`. */
-export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void; signal?: AbortSignal }): void {
+export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void; signal?: AbortSignal; process: { readonly env: NodeJS.ProcessEnv } }): void {
   const manifest = commandGroup(program, 'manifest', 'inspect, draft, push and remove manifest lists (like docker manifest)');
   const inspect = manifest
     .command('inspect')
@@ -308,17 +309,21 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('-v, --verbose', 'docker\'s verbose JSON: per image Ref, Descriptor (with platform), Raw and the parsed manifest')
     .option('--table', 'print a readable table of the entries (or of a manifest\'s config and layers)')
     .option('--insecure', 'allow plain HTTP / unverified TLS for the registry of IMAGE');
-  addInsecureRegistryOption(inspect);
-  inspect.action(async (image: string, opts: { raw?: boolean; verbose?: boolean; table?: boolean; insecure?: boolean; insecureRegistry: string[] }) => {
+  addTimeoutOption(addInsecureRegistryOption(inspect), 'reading IMAGE');
+  inspect.action(async (image: string, opts: { raw?: boolean; verbose?: boolean; table?: boolean; insecure?: boolean; insecureRegistry: string[]; timeout?: number }) => {
     if ([opts.raw, opts.verbose, opts.table].filter((o) => o === true).length > 1) throw new ResolverError('ERR_USAGE', 'give at most one of --raw, --verbose and --table');
     const ref = parseReference(image);
+    const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
     const services = deps.services({ insecureRegistries: [...opts.insecureRegistry, ...(opts.insecure === true ? insecureHosts([ref]) : [])] });
     try {
-      const x = await run(image, services, deps.signal);
-      if (opts.raw === true) deps.writeRaw(x.body);
-      else if (opts.verbose === true) deps.output.out(await verbose(x, services, deps.signal));
-      else if (opts.table === true) deps.output.out(describe(x));
-      else deps.output.out(indented(x));
+      const printed = await withinDeadline(timeoutMs, deps.signal, `reading ${formatReference(withDefaultTag(ref))}`, async (signal) => {
+        const x = await run(image, services, signal);
+        if (opts.raw === true) return x.body;
+        if (opts.verbose === true) return verbose(x, services, signal);
+        return opts.table === true ? describe(x) : indented(x);
+      });
+      if (Buffer.isBuffer(printed)) deps.writeRaw(printed);
+      else deps.output.out(printed);
     } finally {
       await services.close();
     }
@@ -331,28 +336,32 @@ export function register(program: Command, deps: { output: Output; services: (op
     return new DraftStore(defaultStateDir(process.env, homedir(), process.getuid?.() === 0));
   };
 
-  manifest
+  const create = manifest
     .command('create')
     .description('start (or with --amend extend) a local draft of a manifest list, like docker manifest create')
     .argument('<list>', 'the multi-platform name:tag')
     .argument('<sources...>', 'per-platform images')
     .option('-a, --amend', 'add to an existing draft')
-    .option('--insecure', 'allow plain HTTP / unverified TLS for these registries when the draft is pushed')
-    .action(async (list: string, sources: string[], opts: { amend?: boolean; insecure?: boolean }) => {
+    .option('--insecure', 'allow plain HTTP / unverified TLS for these registries when the draft is pushed');
+  addTimeoutOption(create, 'checking that the images exist');
+  create.action(async (list: string, sources: string[], opts: { amend?: boolean; insecure?: boolean; timeout?: number }) => {
       // As docker manifest create: every image must exist (one HEAD, or GET by digest, each) before a draft is written.
       const refs = sources.map((source) => withDefaultTag(parseReference(source)));
+      const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
       const services = deps.services({ insecureRegistries: opts.insecure === true ? insecureHosts(refs) : [] });
       try {
-        for (const ref of refs) {
-          try {
-            await run(formatReference(ref), services, deps.signal);
-          } catch (error) {
-            if (error instanceof ResolverError && error.code === 'ERR_NOT_FOUND') {
-              throw new ResolverError('ERR_NOT_FOUND', `no such manifest: ${formatReference(ref)}`, { cause: error, details: ['push the image first, or check its name and tag'] });
+        await withinDeadline(timeoutMs, deps.signal, `checking the images of ${list}`, async (signal) => {
+          for (const ref of refs) {
+            try {
+              await run(formatReference(ref), services, signal);
+            } catch (error) {
+              if (error instanceof ResolverError && error.code === 'ERR_NOT_FOUND') {
+                throw new ResolverError('ERR_NOT_FOUND', `no such manifest: ${formatReference(ref)}`, { cause: error, details: ['push the image first, or check its name and tag'] });
+              }
+              throw error;
             }
-            throw error;
           }
-        }
+        });
       } finally {
         await services.close();
       }

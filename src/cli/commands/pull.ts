@@ -3,8 +3,10 @@
  * engine, tag it `name:tag`, verify, record. Progress on stderr; the child digest on stdout.
  */
 import type { Command } from 'commander';
-import { parseReference } from '../../reference/reference.js';
-import { pullImage, type PullOutcome } from '../../resolver/pull.js';
+import { formatReference, parseReference } from '../../reference/reference.js';
+import { pullResolved, type PullOutcome } from '../../resolver/pull.js';
+import { resolveImage } from '../../resolver/resolve.js';
+import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { formatBytes } from '../format-bytes.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
 import { addInsecureRegistryOption } from '../options.js';
@@ -15,15 +17,23 @@ import type { Services, TargetOptions } from '../services.js';
 export interface PullCommandOptions extends TargetOptions {
   readonly quiet?: boolean;
   readonly json?: boolean;
+  /**
+   * The deadline of the resolution in ms (0: none; src/cli/deadline.ts); default none. The engine's layer
+   * download is not under it (docker's pull has no overall timeout): its stall timeout bounds it.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** Pulls without printing anything but progress to `sink`. */
 export async function run(image: string, options: PullCommandOptions, services: Services, sink: ProgressSink | undefined, signal?: AbortSignal): Promise<PullOutcome> {
   const ref = parseReference(image);
-  const target = await services.target(options, signal);
+  const { target, resolution } = await withinDeadline(options.timeoutMs ?? 0, signal, `resolving ${formatReference(ref)}`, async (s) => {
+    const t = await services.target(options, s);
+    return { target: t, resolution: await resolveImage(services.registry, ref, t, { signal: s }) };
+  });
   const engine = await services.engine(signal);
   const renderer = sink === undefined ? undefined : createProgressRenderer(sink);
-  const outcome = await pullImage({ registry: services.registry, engine, credentials: services.credentials, state: services.state }, ref, target, {
+  const outcome = await pullResolved({ registry: services.registry, engine, credentials: services.credentials, state: services.state }, ref, resolution, target, {
     signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s), recordFailure: 'warn',
   });
   renderer?.finish();
@@ -31,7 +41,7 @@ export async function run(image: string, options: PullCommandOptions, services: 
 }
 
 /** Registers the command. */
-export function register(program: Command, deps: { output: Output; stderr: ProgressSink; services: (opts: { insecureRegistries: string[] }) => Services; signal: AbortSignal }): void {
+export function register(program: Command, deps: { output: Output; stderr: ProgressSink; services: (opts: { insecureRegistries: string[] }) => Services; signal: AbortSignal; process: { readonly env: NodeJS.ProcessEnv } }): void {
   const cmd = program
     .command('pull')
     .description('pull the child image Docker would pull for IMAGE, by digest, and tag it name:tag')
@@ -40,12 +50,14 @@ export function register(program: Command, deps: { output: Output; stderr: Progr
     .option('-q, --quiet', 'print only the digest')
     .option('--json', 'print a JSON object');
   addInsecureRegistryOption(cmd);
-  cmd.action(async (image: string, opts: PullCommandOptions & { insecureRegistry: string[] }) => {
+  addTimeoutOption(cmd, 'resolving IMAGE (the layer download has its own stall timeout)');
+  cmd.action(async (image: string, opts: PullCommandOptions & { insecureRegistry: string[]; timeout?: number }) => {
+      const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       const started = performance.now();
       try {
         const quiet = opts.quiet === true || opts.json === true;
-        const o = await run(image, opts, services, quiet ? undefined : deps.stderr, deps.signal);
+        const o = await run(image, { ...opts, timeoutMs }, services, quiet ? undefined : deps.stderr, deps.signal);
         // Pulled and tagged, only the record failed (full disk): exit 0 like docker, say so on stderr.
         if (o.stateWarning !== undefined) deps.output.err(`resolver: warning: ${o.stateWarning}`);
         if (opts.json === true) {

@@ -16,6 +16,7 @@ import { familiarName, formatReference, parseReference, registryHost, withDefaul
 import { hasRepoDigest, pullResolved } from '../../resolver/pull.js';
 import { resolveImage, type Resolution } from '../../resolver/resolve.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
+import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption } from '../options.js';
 import { printError, type Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
@@ -44,6 +45,8 @@ export interface RunOptions extends TargetOptions {
   readonly quiet?: boolean;
   readonly pull: PullPolicy;
   readonly resolveBoundMs?: number;
+  /** The deadline of the resolution in ms (0: none; src/cli/deadline.ts); the layer download is not under it. */
+  readonly timeoutMs?: number;
 }
 
 /** Terminal streams of the process. */
@@ -91,26 +94,15 @@ async function localImage(ref: Reference, target: TargetPlatform, services: Serv
 }
 
 /** Resolves, giving up after `ms` (the HTTP stack's own deadlines are a minute; undici cannot cancel a connect). */
-async function resolveWithin(ms: number, ref: Reference, target: TargetPlatform, services: Services, outer: AbortSignal): Promise<Resolution> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new ResolverError('ERR_NETWORK', `${registryHost(ref)} did not answer within ${ms / 1000} s`);
-      controller.abort(error);
-      reject(error);
-    }, ms);
-  });
-  const work = resolveImage(services.registry, ref, target, { signal: AbortSignal.any([outer, controller.signal]) });
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([work, timedOut]);
-  } catch (error) {
-    if (outer.aborted) throw error;
-    throw controller.signal.aborted && controller.signal.reason instanceof ResolverError ? controller.signal.reason : error;
-  } finally {
-    clearTimeout(timer);
-  }
+function resolveWithin(ms: number, ref: Reference, target: TargetPlatform, services: Services, outer: AbortSignal): Promise<Resolution> {
+  return withinDeadline(ms, outer, (bound) => new ResolverError('ERR_NETWORK', `${registryHost(ref)} did not answer within ${bound / 1000} s`), (signal) =>
+    resolveImage(services.registry, ref, target, { signal }));
+}
+
+/** How long a known child waits for the registry: 5 s, or the command's deadline when that is shorter. */
+function knownChildBoundMs(options: RunOptions): number {
+  const bound = options.resolveBoundMs ?? defaultResolveBoundMs;
+  return options.timeoutMs === undefined || options.timeoutMs === 0 ? bound : Math.min(bound, options.timeoutMs);
 }
 
 async function imageToRun(image: string, options: RunOptions, services: Services, engine: Engine, deps: ImageDeps): Promise<string> {
@@ -130,8 +122,8 @@ async function imageToRun(image: string, options: RunOptions, services: Services
   let resolution: Resolution;
   try {
     resolution = known === undefined
-      ? await resolveImage(services.registry, ref, target, { signal: deps.signal })
-      : await resolveWithin(options.resolveBoundMs ?? defaultResolveBoundMs, ref, target, services, deps.signal);
+      ? await withinDeadline(options.timeoutMs ?? 0, deps.signal, `resolving ${formatReference(ref)}`, (signal) => resolveImage(services.registry, ref, target, { signal }))
+      : await resolveWithin(knownChildBoundMs(options), ref, target, services, deps.signal);
   } catch (error) {
     if (deps.signal.aborted || !isUnreachable(error) || !(error instanceof ResolverError)) throw error;
     if (known === undefined) {
@@ -271,7 +263,7 @@ function pullPolicy(value: string): PullPolicy {
 /** Registers the command. */
 export function register(
   program: Command,
-  deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub; services: (opts: { insecureRegistries: string[] }) => Services; setExitCode: (code: number) => void },
+  deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub; services: (opts: { insecureRegistries: string[] }) => Services; setExitCode: (code: number) => void; process: { readonly env: NodeJS.ProcessEnv } },
 ): void {
   const cmd = program
     .command('run')
@@ -291,15 +283,16 @@ export function register(
     .option('--network <network>', 'network mode (e.g. none, host, bridge)')
     .option('-v, --volume <src:dst>', 'bind mount (repeatable)', collect, [] as string[])
     .option('-q, --quiet', 'no pull progress');
-  addInsecureRegistryOption(cmd)
+  addTimeoutOption(addInsecureRegistryOption(cmd), 'resolving IMAGE (the layer download has its own stall timeout)')
     .passThroughOptions()
     .exitOverride(runUsageExit)
-    .action(async (image: string, command: string[], opts: Omit<RunOptions, 'pull'> & { pull: string; insecureRegistry: string[] }) => {
+    .action(async (image: string, command: string[], opts: Omit<RunOptions, 'pull'> & { pull: string; insecureRegistry: string[]; timeout?: number }) => {
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
         const pull = pullPolicy(opts.pull);
         const env = containerEnv(opts.env, process.env);
-        deps.setExitCode(await run(image, command, { ...opts, env, pull }, services, deps));
+        const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
+        deps.setExitCode(await run(image, command, { ...opts, env, pull, timeoutMs }, services, deps));
       } catch (error) {
         if (!(error instanceof ResolverError)) throw error;
         printError(deps.output, error, false);

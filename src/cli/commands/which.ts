@@ -10,6 +10,7 @@ import type { TargetPlatform } from '../../platform/detect.js';
 import type { Verdict } from '../../manifest/select.js';
 import { formatReference, parseReference } from '../../reference/reference.js';
 import { resolveImage, type Resolution } from '../../resolver/resolve.js';
+import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption, addRulesOptions } from '../options.js';
 import { table, type Output } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
@@ -18,6 +19,8 @@ import type { Services, TargetOptions } from '../services.js';
 export interface WhichOptions extends TargetOptions {
   readonly json?: boolean;
   readonly explain?: boolean;
+  /** The command's overall deadline in ms (0: none; src/cli/deadline.ts); default none. */
+  readonly timeoutMs?: number;
 }
 
 /** Result of `which`. */
@@ -27,11 +30,13 @@ export interface WhichResult {
 }
 
 /** Resolves without printing. */
-export async function run(image: string, options: WhichOptions, services: Services, signal?: AbortSignal): Promise<WhichResult> {
+export async function run(image: string, options: WhichOptions, services: Services, outer?: AbortSignal): Promise<WhichResult> {
   const ref = parseReference(image);
-  const target = await services.target({ ...options, needsNamedEngine: true }, signal);
-  const resolution = await resolveImage(services.registry, ref, target, { signal, describeSingle: options.json === true || options.explain === true });
-  return { resolution, target };
+  return withinDeadline(options.timeoutMs ?? 0, outer, `resolving ${formatReference(ref)}`, async (signal) => {
+    const target = await services.target({ ...options, needsNamedEngine: true }, signal);
+    const resolution = await resolveImage(services.registry, ref, target, { signal, describeSingle: options.json === true || options.explain === true });
+    return { resolution, target };
+  });
 }
 
 function verdictText(v: Verdict): string {
@@ -132,7 +137,7 @@ export function toJson(r: WhichResult): unknown {
 }
 
 /** Registers the command. */
-export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; signal?: AbortSignal }): void {
+export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; signal?: AbortSignal; process: { readonly env: NodeJS.ProcessEnv } }): void {
   const cmd = program
     .command('which')
     .description('print the digest of the child image Docker would pull for IMAGE on this host')
@@ -141,11 +146,13 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('--json', 'print a JSON object')
     .option('--explain', 'show every index entry and why it was or was not chosen')
   addInsecureRegistryOption(cmd);
+  addTimeoutOption(cmd, 'the whole resolution');
   addRulesOptions(cmd, { store: 'imitate this image store (default: the engine\'s)', engineVersion: 'imitate this Docker Engine version (default: the engine\'s, else 29.7)' });
-  cmd.action(async (image: string, opts: WhichOptions & { insecureRegistry: string[] }) => {
+  cmd.action(async (image: string, opts: WhichOptions & { insecureRegistry: string[]; timeout?: number }) => {
+      const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
-        const result = await run(image, opts, services, deps.signal);
+        const result = await run(image, { ...opts, timeoutMs }, services, deps.signal);
         for (const w of result.target.warnings) {
           if (!(result.target.requested && w.startsWith('no Docker Engine reachable'))) deps.output.err(`warning: ${w}`);
         }
