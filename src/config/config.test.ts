@@ -46,8 +46,18 @@ describe('config', () => {
     ['onMissingPlatform: retry\nimages:\n  - image: alpine\n', 'c.yaml:1: onMissingPlatform:'],
     ['images: []\n', 'c.yaml:1: images: name at least one image to keep pulled'],
     ['metrics:\n  listen: 0.0.0.0:9464\nimages:\n  - image: alpine\n', 'c.yaml:2: metrics.listen: a loopback address'],
+    ['metrics:\n  listen: "[::]:9464"\nimages:\n  - image: alpine\n', 'without metrics.token the endpoint is served on loopback only; to serve on [::]:9464, set metrics.token'],
+    ['metrics:\n  listen: 0.0.0.0:9464\n  token: {file: /t}\n  tokenFile: /t\nimages:\n  - image: alpine\n', 'metrics.tokenFile: give either token or tokenFile, not both'],
+    ['metrics:\n  listen: 0.0.0.0:9464\n  token: s3cret-in-the-config\nimages:\n  - image: alpine\n', 'c.yaml:3: metrics.token:'],
     ['splay: soon\nimages:\n  - image: alpine\n', 'c.yaml:1: splay:'],
   ])('names the key, the line and the fix: %j', expectInvalid);
+
+  it('metrics: any address with a token (file, tokenFile or credential) and optional TLS files', () => {
+    const base = 'images:\n  - image: alpine\nmetrics:\n  listen: 0.0.0.0:9464\n';
+    expect(parseConfig(`${base}  tokenFile: /etc/resolver/api-token\n`, 'c.yaml').metrics).toEqual({ listen: '0.0.0.0:9464', token: { file: '/etc/resolver/api-token' }, tls: undefined });
+    expect(parseConfig(`${base}  token: {credential: api-token}\n  tls: {cert: /c.pem, key: /k.pem}\n`, 'c.yaml').metrics).toEqual({ listen: '0.0.0.0:9464', token: { credential: 'api-token' }, tls: { cert: '/c.pem', key: '/k.pem' } });
+    expect(parseConfig('images:\n  - image: alpine\nmetrics:\n  listen: 127.0.0.1:9464\n', 'c.yaml').metrics).toEqual({ listen: '127.0.0.1:9464', token: undefined, tls: undefined });
+  });
 
   it('reports YAML syntax errors with the line', () => {
     const e = configError('images:\n  - image: alpine\n bad: [\n');

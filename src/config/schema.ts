@@ -7,11 +7,12 @@
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { apiConfigSchema } from '../api/config.js';
 import { mirrorsField } from '../mirror/config.js';
 import { notificationsField } from '../notify/config.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import { checkCronFields } from './cron.js';
-import { hostnameOf, isLoopbackHostname, loopbackListenProblem, platformKey, platformProblem, portProblem } from './values.js';
+import { hostnameOf, isLoopbackHostname, listenProblem, platformKey, platformProblem, portProblem } from './values.js';
 
 /** Checks a cron expression; returns a reason when it is invalid. */
 export type CronCheck = (expression: string) => string | undefined;
@@ -85,15 +86,7 @@ function buildSchema(checkCron: CronCheck) {
     insecure: z.array(z.string()).default([]).describe('hosts reached over plain HTTP / unverified TLS (loopback always is)'),
     dockerConfig: z.string().optional().describe('folder holding a docker config.json with credentials; default: $CREDENTIALS_DIRECTORY or $DOCKER_CONFIG'),
   });
-  const Metrics = z.strictObject({
-    listen: z
-      .string()
-      .superRefine((value, ctx) => {
-        const problem = loopbackListenProblem(value);
-        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .describe('serve /healthz and /metrics here: a loopback address such as 127.0.0.1:9464'),
-  });
+  const Metrics = apiConfigSchema(listenProblem);
 
   return z
     .strictObject({
@@ -108,7 +101,7 @@ function buildSchema(checkCron: CronCheck) {
       registries: Registries.nullish().transform((v) => v ?? Registries.parse({})).describe('registry access'),
       stateDir: z.string().optional().describe('state folder; default: $STATE_DIRECTORY, /var/lib/resolver for root'),
       logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
-      metrics: Metrics.nullish().transform((v) => v ?? undefined).describe('loopback HTTP endpoint, off by default'),
+      metrics: Metrics.nullish().transform((v) => v ?? undefined).describe('the HTTP endpoint (health, metrics, /v1 API), off by default; loopback only unless a token is set'),
       notifications: notificationsField,
       mirrors: mirrorsField,
       shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),

@@ -72,13 +72,20 @@ export function hostnameOf(hostPort: string): string {
   return v6 === null ? hostPort.replace(/:\d*$/, '') : `[${v6[1] ?? ''}]`;
 }
 
-/** Why `host:port` is not a listen address on loopback, or undefined. */
-export function loopbackListenProblem(value: string): string | undefined {
+/**
+ * Why `host:port` is not a listen address for `metrics.listen`, or undefined. With `loopbackOnly` (no
+ * `metrics.token`) it must be on loopback; the message names the key and both fixes.
+ */
+export function listenProblem(value: string, options: { readonly loopbackOnly: boolean } = { loopbackOnly: true }): string | undefined {
   const m = /^(.*):(\d+)$/.exec(value);
-  if (m === null) return `a loopback address with a port, such as 127.0.0.1:9464 ("${value}" has no port)`;
+  if (m === null) return `${options.loopbackOnly ? 'a loopback address' : 'an address'} with a port, such as 127.0.0.1:9464 ("${value}" has no port)`;
   const port = portProblem(m[2] ?? '');
   if (port !== undefined) return port;
-  if (!isLoopbackHostname(m[1] ?? '')) return `a loopback address such as 127.0.0.1:9464, [::1]:9464 or localhost:9464 ("${m[1] ?? ''}" is not one: metrics are served on loopback only)`;
+  const host = m[1] ?? '';
+  if (host === '') return `an address with a host, such as 127.0.0.1:9464 or 0.0.0.0:9464 ("${value}" has none)`;
+  if (options.loopbackOnly && !isLoopbackHostname(host)) {
+    return `a loopback address such as 127.0.0.1:9464, [::1]:9464 or localhost:9464 ("${host}" is not one): without metrics.token the endpoint is served on loopback only; to serve on ${value}, set metrics.token (token: {file: /etc/resolver/api-token} or {credential: NAME}, docs/api.md)`;
+  }
   return undefined;
 }
 

@@ -243,3 +243,34 @@ describe('daemon: status starts from what the state file recorded', () => {
     expect(failing.daemon.status().images[0]?.indexDigest).toMatch(/^sha256:/);
   });
 });
+
+describe('daemon: check now (POST /v1/check and the control socket share it)', () => {
+  it('checks one image (at one platform) or all; an unknown one is ERR_NOT_FOUND; a second request while one is queued joins it', async () => {
+    r = rig(config(`  - image: ${image}\n  - image: ${image}\n    platform: linux/arm/v7\n  - image: localhost:5001/other:1\n`));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm', variant: 'v7', label: 'r1' }]);
+    rg.registry.publish('localhost:5001/other:1', [{ architecture: 'amd64', label: 'o1' }]);
+    await rg.daemon.start();
+    await until('all checked', () => rg.daemon.status().images.every((i) => i.state === 'ok'));
+    const checks = (): string[] => rg.daemon.recent.list({ types: ['check-started'] }).events.map((e) => (e.type === 'check-started' ? `${e.entry.image} ${e.entry.platform} ${e.why}` : ''));
+    const before = checks().length;
+
+    const one = rg.daemon.checkNow({ image, platform: 'linux/arm/v7', dryRun: false });
+    expect(one.accepted).toEqual([{ key: `${image} linux/arm/v7`, image, platform: 'linux/arm/v7' }]);
+    const again = rg.daemon.checkNow({ image: 'localhost:5001/fleet/app:stable', platform: 'linux/armhf', dryRun: false });
+    expect(again.joined).toEqual([`${image} linux/arm/v7`]);
+    expect((await one.done).images.map((i) => i.platform)).toEqual(['linux/arm/v7']);
+    await again.done;
+    expect(checks().slice(before)).toEqual([`${image} linux/arm/v7 now`]);
+
+    // Both platforms of the image, the host one also by its detected platform.
+    expect(rg.daemon.checkNow({ image, dryRun: true }).accepted).toHaveLength(2);
+    expect(rg.daemon.checkNow({ image, platform: await hostPlatform(), dryRun: false }).accepted).toEqual([{ key: `${image} detected`, image, platform: await hostPlatform() }]);
+    expect(rg.daemon.checkNow({ dryRun: false }).accepted).toHaveLength(3);
+    for (const selector of [{ image: 'localhost:5001/missing:1' }, { image, platform: 'linux/s390x' }]) {
+      expect(() => rg.daemon.checkNow({ ...selector, dryRun: false })).toThrow(/no configured image is/);
+    }
+    expect(() => rg.daemon.checkNow({ image: 'Not/Valid', dryRun: false })).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }) as Error);
+    await rg.daemon.checkAllNow();
+  });
+});

@@ -11,9 +11,10 @@
  * defect 3). Entries are keyed by image and platform everywhere (issue 9.3).
  */
 import { setMaxListeners } from 'node:events';
-import type { Server } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { serveApi, type ApiBackend, type ApiServer, type CheckSelector, type CheckStarted, type Probe } from '../api/server.js';
 import type { Config } from '../config/schema.js';
+import { platformKey } from '../config/values.js';
 import type { Engine, ImageInfo } from '../engine/engine.js';
 import { ResolverError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -27,7 +28,8 @@ import type { StateStore } from '../state/state-store.js';
 import { detectedPlatform, EventBus, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
 import { acquireLock, type ControlRequest, type Lock } from './lock.js';
 import { logEvents } from './log-events.js';
-import { Metrics, serveMetrics, type Probe } from './metrics.js';
+import { Metrics } from './metrics.js';
+import { RecentEvents } from './recent-events.js';
 import { Runner, type CheckEntry } from './runner.js';
 import { Scheduler } from './scheduler.js';
 import { emptyStatus, reduceStatus, type ImageStatus, type StatusState } from './status.js';
@@ -58,6 +60,8 @@ export interface DaemonDeps {
   /** The longest one check may take (default 15 min). */
   readonly checkDeadlineMs?: number;
   readonly pid?: number;
+  /** Where `metrics.token`'s credential is read ($CREDENTIALS_DIRECTORY); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What `status` answers. */
@@ -173,6 +177,8 @@ export class Daemon {
   readonly events: EventBus<DaemonEvent>;
   /** The Prometheus series (a subscriber). */
   readonly metrics = new Metrics();
+  /** The newest events, for `GET /v1/events` (a subscriber). */
+  readonly recent = new RecentEvents();
   readonly #deps: DaemonDeps;
   readonly #mono: () => number;
   readonly #runner: Runner;
@@ -183,7 +189,9 @@ export class Daemon {
   #status: StatusState = emptyStatus;
   #gen: Generation | undefined;
   #lock: Lock | undefined;
-  #metricsServer: Server | undefined;
+  #metricsServer: ApiServer | undefined;
+  /** Check-now runs queued or running, per entry key and dry-run flag: a second request joins the first. */
+  readonly #nowRuns = new Map<string, Promise<void>>();
   #stopping = false;
   #engineProbe: { at: number; result: Promise<string | undefined> } | undefined;
 
@@ -195,6 +203,7 @@ export class Daemon {
     });
     this.events.on((e) => (this.#status = reduceStatus(this.#status, e)));
     this.events.on((e) => this.metrics.apply(e));
+    this.events.on(this.recent.push);
     this.events.on(logEvents(deps.logger));
     this.#runner = new Runner({
       check: (entry, signal, o) => this.#check(entry, signal, o),
@@ -232,7 +241,7 @@ export class Daemon {
         stateDir = this.#lock.stateDir;
       }
       if (config.metrics !== undefined) {
-        this.#metricsServer = await serveMetrics(config.metrics.listen, this.metrics, { live: () => this.live(), ready: () => this.ready() });
+        this.#metricsServer = await serveApi(config.metrics, this.#api(), { env: this.#deps.env ?? process.env });
       }
     } catch (error) {
       await this.#lock?.close();
@@ -292,8 +301,86 @@ export class Daemon {
 
   async #control(request: ControlRequest): Promise<unknown> {
     if (request.op === 'status') return this.status();
-    const images = await this.checkAllNow({ dryRun: request.dryRun });
-    return { pid: this.#pid, images };
+    return this.checkNow({ dryRun: request.dryRun }).done;
+  }
+
+  /** What the HTTP endpoint serves (src/api/). */
+  #api(): ApiBackend {
+    return {
+      live: () => this.live(),
+      ready: () => this.ready(),
+      metrics: () => this.metrics.render(),
+      // The `resolver status --json` document of a running daemon.
+      status: () => ({ daemon: 'running', ...this.status() }),
+      events: (q) => this.recent.list(q),
+      check: (selector) => this.checkNow(selector),
+    };
+  }
+
+  /** The entries a check-now names: all, or one image (at one platform). @throws ResolverError ERR_NOT_FOUND, ERR_USAGE */
+  #select(gen: Generation, selector: CheckSelector): EntrySpec[] {
+    const all = [...gen.entries.values()];
+    let image: string | undefined;
+    let platform: string | undefined;
+    try {
+      image = selector.image === undefined ? undefined : formatReference(withDefaultTag(parseReference(selector.image)));
+      platform = selector.platform === undefined ? undefined : platformKey(selector.platform);
+    } catch (error) {
+      throw new ResolverError('ERR_USAGE', error instanceof Error ? error.message : String(error));
+    }
+    // An entry's platform: the configured one, else (host platform) the detected one once known.
+    const platformOf = (e: EntrySpec): string | undefined => {
+      const p = e.platformSpec ?? this.#status.get(e.key)?.platform;
+      try {
+        return p === undefined ? undefined : platformKey(p);
+      } catch {
+        return undefined;
+      }
+    };
+    const picked = all.filter((e) => (image === undefined || e.image === image) && (platform === undefined || platformOf(e) === platform || (selector.platform === detectedPlatform && e.platformSpec === undefined)));
+    if (picked.length === 0 && (image !== undefined || platform !== undefined)) {
+      const what = `${selector.image ?? 'any image'}${selector.platform === undefined ? '' : ` for ${selector.platform}`}`;
+      throw new ResolverError('ERR_NOT_FOUND', `no configured image is ${what}`, { details: [`configured: ${all.map((e) => e.key).join(', ')}`] });
+    }
+    return picked;
+  }
+
+  /**
+   * "Check now", the one implementation behind `resolver check` beside a daemon (control socket) and
+   * `POST /v1/check`: runs the selected entries now (no splay; a run in flight is waited for, never doubled).
+   * A request for an entry whose check-now is already queued or running joins it instead of queueing
+   * another. `done` settles with `{pid, images}`.
+   */
+  checkNow(selector: CheckSelector): CheckStarted & { readonly done: Promise<{ pid: number; images: ImageStatus[] }> } {
+    const gen = this.#gen;
+    if (gen === undefined || this.#stopping) throw new ResolverError('ERR_ABORTED', 'the daemon is not running');
+    const entries = this.#select(gen, selector);
+    const joined: string[] = [];
+    const runs = entries.map((e) => {
+      const k = `${e.key}\0${selector.dryRun}`;
+      const queued = this.#nowRuns.get(k);
+      if (queued !== undefined) {
+        joined.push(e.key);
+        return queued;
+      }
+      const run = this.#runner.runNow(e, { dryRun: selector.dryRun }).finally(() => this.#nowRuns.delete(k));
+      this.#nowRuns.set(k, run);
+      return run;
+    });
+    const done = Promise.all(runs).then(() => ({ pid: this.#pid, images: this.#statusesOf(entries.map((e) => e.key)) }));
+    return { accepted: entries.map((e) => ({ key: e.key, image: e.image, platform: e.platformSpec ?? this.#status.get(e.key)?.platform ?? detectedPlatform })), joined, done };
+  }
+
+  /** Checks every entry now: `checkNow` of all (benchmarks and tests). */
+  async checkAllNow(options: { dryRun: boolean } = { dryRun: false }): Promise<ImageStatus[]> {
+    return (await this.checkNow(options).done).images;
+  }
+
+  #statusesOf(keys: readonly string[]): ImageStatus[] {
+    return keys.flatMap((k) => {
+      const s = this.#status.get(k);
+      return s === undefined ? [] : [{ ...s }];
+    });
   }
 
   /** Runs every entry once, now (no splay, no schedule), and returns their statuses: `resolver check`. */
@@ -309,18 +396,7 @@ export class Daemon {
       }
     }
     this.#install(gen, { reload: false, schedule: false });
-    return (await this.checkAllNow(options)).map((s) => ({ ...s, nextRun: undefined }));
-  }
-
-  /** Checks every entry now with the running config (no splay; a run in flight is waited for, never doubled). */
-  async checkAllNow(options: { dryRun: boolean } = { dryRun: false }): Promise<ImageStatus[]> {
-    const gen = this.#gen;
-    if (gen === undefined) return [];
-    await Promise.all([...gen.entries.values()].map((e) => this.#runner.runNow(e, options)));
-    return [...gen.entries.keys()].flatMap((k) => {
-      const s = this.#status.get(k);
-      return s === undefined ? [] : [{ ...s }];
-    });
+    return (await this.checkNow(options).done).images.map((s) => ({ ...s, nextRun: undefined }));
   }
 
   /** The running services (benchmarks read their request counters). */
@@ -370,11 +446,7 @@ export class Daemon {
     this.#gen?.retire();
     await this.#gen?.close();
     await this.#lock?.close();
-    const server = this.#metricsServer;
-    if (server !== undefined) {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
+    await this.#metricsServer?.close();
     this.events.emit({ type: 'stopped', at: new Date().toISOString() });
   }
 

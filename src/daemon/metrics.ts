@@ -6,8 +6,6 @@
  * Labels carry image references and registry hosts, never credentials. A held check is not a success: it
  * sets `resolver_held` and leaves `resolver_last_success_timestamp_seconds` where it was (issue 9.6).
  */
-import { createServer, type Server } from 'node:http';
-import { ResolverError } from '../errors.js';
 import type { DaemonEvent, EntryRef } from './events.js';
 
 const sep = '\0';
@@ -100,58 +98,4 @@ export class Metrics {
     family('resolver_registry_ratelimit_remaining', 'Last ratelimit-remaining header seen, by registry.', 'gauge', this.rateLimitRemaining, ['registry']);
     return `${lines.join('\n')}\n`;
   }
-}
-
-/** An answer of /healthz or /readyz. */
-export interface Probe {
-  readonly ok: boolean;
-  readonly detail: unknown;
-}
-
-/** Parses `host:port` / `[::1]:port`; a port outside 1–65535 is a config error. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
-  const portText = listen.slice(colon + 1);
-  const port = Number(portText);
-  if (colon <= 0 || !/^\d+$/.test(portText) || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ResolverError('ERR_CONFIG_INVALID', `metrics.listen ${listen}: the port must be a number from 1 to 65535`, { details: ['e.g. metrics.listen: 127.0.0.1:9464'] });
-  }
-  return { host, port };
-}
-
-/**
- * Serves /healthz, /readyz and /metrics on `listen` (`127.0.0.1:9464`). A bind failure (port in use, no
- * such address) is a config error naming the address, never a stack trace (issue 13.5).
- */
-export function serveMetrics(listen: string, metrics: Metrics, probes: { live: () => Probe; ready: () => Promise<Probe> }): Promise<Server> {
-  const { host, port } = parseListen(listen);
-  const send = (res: import('node:http').ServerResponse, p: Probe): void => {
-    res.writeHead(p.ok ? 200 : 503, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(p.detail));
-  };
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-    } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(metrics.render());
-    } else if (path === '/healthz') {
-      send(res, probes.live());
-    } else if (path === '/readyz') {
-      probes.ready().then((p) => send(res, p), () => send(res, { ok: false, detail: { status: 'not ready', reason: 'readiness probe failed' } }));
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const why = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EADDRNOTAVAIL' ? 'no such local address' : error.code === 'EACCES' ? 'permission denied' : (error.code ?? error.message);
-      reject(new ResolverError('ERR_CONFIG_INVALID', `cannot serve metrics on ${listen}: ${why}`, { details: ['choose another metrics.listen port, or stop what uses it'] }));
-    });
-    server.listen(port, host, () => resolve(server));
-  });
 }

@@ -91,6 +91,7 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
     logger,
     hostname: deps.process.hostname,
     lock: options.lock,
+    env,
   });
   daemon.events.on(notifyListener({ configFile: file, env, hostname: deps.process.hostname, logger, stateDir: (c) => stateDirOf(c, deps.process) }));
   return daemon;
