@@ -15,6 +15,9 @@ import { RegistryClient } from '../registry/client.js';
 import { dockerCredentialStore, spawnHelper, type CredentialStore } from '../registry/credentials.js';
 import type { Engine } from '../engine/engine.js';
 import { defaultStateDir, StateStore } from '../state/state-store.js';
+import { mirrorSources, type MirrorsConfig } from '../mirror/config.js';
+import { mirrorTable } from '../mirror/read.js';
+import type { MirrorAnswer } from '../registry/client.js';
 
 /** Options shared by commands that resolve. */
 export interface TargetOptions {
@@ -48,6 +51,10 @@ export interface ServiceOptions {
   readonly engineHost?: string | undefined;
   /** `--context` (docker's). */
   readonly engineContext?: string | undefined;
+  /** resolver.yaml `mirrors:` (the daemon); default: the engine's own files (docs/mirrors.md). */
+  readonly mirrors?: MirrorsConfig | undefined;
+  /** Hears which host answered each read of a registry that has mirrors. */
+  readonly onMirrorAnswer?: ((answer: MirrorAnswer) => void) | undefined;
 }
 
 /**
@@ -65,7 +72,21 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
     envAuthConfig: env['DOCKER_AUTH_CONFIG'],
     runHelper: spawnHelper({ env }),
   });
-  const registry = new RegistryClient({ http, tokens, credentials, clock, insecureRegistries: options.insecureRegistries, onWarning: options.onWarning });
+  // The engine's mirror files, or the folders RESOLVER_HOSTS_DIRS names (':'-separated; empty: none) and
+  // RESOLVER_DOCKER_DAEMON_JSON; the config's `mirrors:` wins over both.
+  const envDirs = env['RESOLVER_HOSTS_DIRS'];
+  const envDaemon = env['RESOLVER_DOCKER_DAEMON_JSON'];
+  const sources = mirrorSources({
+    ...(envDirs === undefined ? {} : { hostsDirs: envDirs.split(':').filter((d) => d !== '') }),
+    ...(envDaemon === undefined ? {} : { daemonConfig: envDaemon === '' ? false : envDaemon }),
+    ...options.mirrors,
+  });
+  const registry = new RegistryClient({
+    http, tokens, credentials, clock, insecureRegistries: options.insecureRegistries, onWarning: options.onWarning,
+    mirrors: mirrorTable(sources, options.onWarning),
+    onMirrorSkip: (s) => options.onWarning(`mirror ${s.host} skipped for ${s.what}: ${s.reason}; trying the next host`),
+    ...(options.onMirrorAnswer === undefined ? {} : { onMirrorAnswer: options.onMirrorAnswer }),
+  });
   const probe = createEngineProbe(endpoint);
   const state = new StateStore(options.stateDir ?? defaultStateDir(env, homedir(), process.getuid?.() === 0), options.onWarning);
   let engine: Promise<Engine> | undefined;

@@ -21,12 +21,15 @@ import { registryError } from './errors.js';
 import { contentTypeOf, uploadTarget, type RateLimit } from './headers.js';
 import { authLayer, compose, HostTable, rateLimitLayer, retryLayer, schemeSend, type Method, type RegistryResponse, type RetryPolicy, type Send } from './layers.js';
 import { PromiseMemo } from './memo.js';
+import { mirrorLayer, type MirrorAnswer, type MirrorSkip } from './mirror-layer.js';
+import type { MirrorTable } from '../mirror/read.js';
 import type { BlobSink, FetchedManifest, RegistryReader, RegistryWriter, TagDescriptor } from './registry.js';
 
 export type { Repository } from '../reference/repository.js';
 export type { BlobSink, FetchedManifest, Registry, RegistryReader, RegistryWriter, TagDescriptor } from './registry.js';
 export { parseRateLimit, parseRetryAfter, uploadTarget, type RateLimit } from './headers.js';
 export type { RetryPolicy } from './layers.js';
+export type { MirrorAnswer, MirrorSkip } from './mirror-layer.js';
 
 interface RequestExtra {
   readonly body?: Buffer | StreamBody | undefined;
@@ -73,6 +76,12 @@ export interface RegistryClientOptions {
    * @default 60_000
    */
   readonly deadlineMs?: number;
+  /** Mirrors per registry namespace (hosts.toml, daemon.json, resolver.yaml; docs/mirrors.md). */
+  readonly mirrors?: MirrorTable;
+  /** Which host answered a read (a mirror or the origin), when mirrors are configured for it. */
+  readonly onMirrorAnswer?: (answer: MirrorAnswer) => void;
+  /** A mirror that was tried and skipped, and why. */
+  readonly onMirrorSkip?: (skip: MirrorSkip) => void;
 }
 
 const knownManifestTypes = new Set(manifestAccept);
@@ -98,6 +107,8 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
   readonly requests = this.#counters.requests;
   /** Last rate-limit headers seen per host. */
   readonly rateLimits = new Map<string, RateLimit>();
+  /** Mirror hosts configured with `skip_verify = true`. */
+  readonly #skipVerify = new Set<string>();
 
   constructor(options: RegistryClientOptions) {
     this.#o = options;
@@ -108,6 +119,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
     this.#send = compose(
       schemeSend(options.http, hosts, this.#counters),
       retryLayer({ policy: this.#retry, sleep: options.sleep ?? sleep, random: options.random ?? Math.random }),
+      ...(options.mirrors === undefined ? [] : [mirrorLayer({ table: options.mirrors, hosts, skipVerify: this.#skipVerify, onAnswer: options.onMirrorAnswer, onSkip: options.onMirrorSkip })]),
       authLayer({ hosts, tokens: options.tokens, credentials: (repo, signal) => this.#credentials(repo, signal) }),
       rateLimitLayer(this.rateLimits),
     );
@@ -126,7 +138,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
   #isInsecure(host: string): boolean {
     const list = (this.#o.insecureRegistries ?? []).map((h) => h.toLowerCase());
     const h = host.toLowerCase();
-    return isLoopbackHost(h) || list.includes(h) || list.includes(h.replace(/:\d+$/, ''));
+    return isLoopbackHost(h) || list.includes(h) || list.includes(h.replace(/:\d+$/, '')) || this.#skipVerify.has(host);
   }
 
   #credentials(repo: Repository, signal?: AbortSignal): Promise<Credentials | undefined> {
@@ -135,7 +147,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
   }
 
   /** One logical request through the layers. Returns 2xx responses (and a HEAD's 404/405/501) only. */
-  async #request(repo: Repository, method: Method, path: string, accept: string | undefined, what: string, signal?: AbortSignal, extra: RequestExtra = {}): Promise<HttpResponse> {
+  async #request(repo: Repository, method: Method, path: string, accept: string | undefined, what: string, signal?: AbortSignal, extra: RequestExtra = {}): Promise<RegistryResponse> {
     const headers: Record<string, string> = { ...extra.headers };
     if (accept !== undefined) headers['accept'] = accept;
     // One deadline for the operation, not one per try (13.23): a trickling body cost `which` 3 × 60 s.
@@ -172,7 +184,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
     const mediaType = contentTypeOf(head.headers);
     const size = Number.parseInt(head.headers['content-length'] ?? '', 10);
     if (head.status === 200 && digest !== undefined && parseDigest(digest).ok && knownManifestTypes.has(mediaType as never) && Number.isFinite(size)) {
-      return { digest, mediaType, size };
+      return { digest, mediaType, size, ...(head.servedBy === undefined ? {} : { servedBy: head.servedBy }) };
     }
     const res = head.status === 200 && head.body.byteLength > 0 ? head : await this.#request(repo, 'GET', path, accept, what, signal);
     const computed = digestOf(res.body);
@@ -180,7 +192,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
     if (header !== undefined && header !== computed) {
       this.#o.onWarning?.(`${what}: Docker-Content-Digest ${sanitizeRemoteText(header, 100)} does not match the served bytes (${computed}); using the computed digest`);
     }
-    return { digest: computed, mediaType: contentTypeOf(res.headers), size: res.body.byteLength, body: res.body };
+    return { digest: computed, mediaType: contentTypeOf(res.headers), size: res.body.byteLength, body: res.body, ...(res.servedBy === undefined ? {} : { servedBy: res.servedBy }) };
   }
 
   /** GETs a manifest by digest and verifies it byte for byte. */
@@ -191,7 +203,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
     if (expectedSize !== undefined && res.body.byteLength !== expectedSize) {
       throw new ResolverError('ERR_DIGEST_MISMATCH', `${what}: the index says ${expectedSize} bytes, the registry served ${res.body.byteLength}`);
     }
-    return { digest, contentType: sanitizeRemoteText(res.headers['content-type'] ?? '', 200), body: res.body };
+    return { digest, contentType: sanitizeRemoteText(res.headers['content-type'] ?? '', 200), body: res.body, ...(res.servedBy === undefined ? {} : { servedBy: res.servedBy }) };
   }
 
   /** True when the repository has the blob. */

@@ -45,6 +45,8 @@ export interface RegistryRequest {
 /** A response, with how auth stood when it came (set by the auth layer on a final 401). */
 export interface RegistryResponse extends HttpResponse {
   readonly auth?: AuthState;
+  /** The host that answered, when the mirror layer chose it (docs/mirrors.md). */
+  readonly servedBy?: string;
 }
 
 /** Sends a request through the rest of the chain. */

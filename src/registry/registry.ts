@@ -13,6 +13,8 @@ export interface FetchedManifest {
   readonly digest: string;
   readonly contentType: string;
   readonly body: Buffer;
+  /** The host that served it, when mirrors are configured for its registry (docs/mirrors.md). */
+  readonly servedBy?: string;
 }
 
 /** What a HEAD (or the GET fallback) says about a tag. */
@@ -22,6 +24,8 @@ export interface TagDescriptor {
   readonly size: number;
   /** Present when the tag had to be fetched with GET (the body is already verified by hashing). */
   readonly body?: Buffer;
+  /** The host that answered, when mirrors are configured for its registry. */
+  readonly servedBy?: string;
 }
 
 /** Where `downloadBlob` writes. */

@@ -20,6 +20,8 @@ export interface FaultProxy {
   /** Requests (any path) from a client while some Retry-After given to it was running: a per-registry throttle would make this 0. */
   readonly duringAnyRetryAfter: () => Readonly<Record<'resolver' | 'engine', number>>;
   readonly total: () => number;
+  /** Every request in arrival order (method, path without the query, client), to count at the registry. */
+  readonly log: () => readonly { readonly method: string; readonly path: string; readonly client: 'resolver' | 'engine' }[];
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startFaultProxy(upstream: string, options: { rate?: number
   const throttledUntil = { resolver: 0, engine: 0 };
   const duringAnyRetryAfter = { resolver: 0, engine: 0 };
   let total = 0;
+  const log: { method: string; path: string; client: 'resolver' | 'engine' }[] = [];
   const sockets = new Set<Socket>();
   const [upHost, upPort] = upstream.split(':');
 
@@ -77,6 +80,7 @@ export async function startFaultProxy(upstream: string, options: { rate?: number
     total++;
     const url = req.url ?? '/';
     const client = clientOf(req);
+    log.push({ method: req.method ?? '', path: url.split('?')[0] ?? url, client });
     const key = `${client} ${req.socket.remoteAddress ?? ''} ${url.split('?')[0] ?? url}`;
     if (Date.now() < throttledUntil[client]) duringAnyRetryAfter[client]++;
     const until = notBefore.get(key);
@@ -120,6 +124,7 @@ export async function startFaultProxy(upstream: string, options: { rate?: number
     earlyAfterRetryAfter: () => ({ ...early }),
     duringAnyRetryAfter: () => ({ ...duringAnyRetryAfter }),
     total: () => total,
+    log: () => [...log],
     stop: () => new Promise<void>((r) => {
       for (const s of sockets) s.destroy();
       server.close(() => r());

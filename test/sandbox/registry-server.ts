@@ -48,8 +48,11 @@ function authYaml(auth: RegistryAuth): string {
   }
 }
 
-/** Starts `docker-registry` with storage under `dir`. Resolves when it answers /v2/. */
-export async function startRegistry(options: { dir: string; auth: RegistryAuth; binary?: string; port?: number }): Promise<RunningRegistry> {
+/**
+ * Starts `docker-registry` with storage under `dir`. Resolves when it answers /v2/. With `proxy`, it is a
+ * pull-through cache of that registry (distribution's proxy mode, docs/mirrors.md).
+ */
+export async function startRegistry(options: { dir: string; auth: RegistryAuth; binary?: string; port?: number; proxy?: { remoteurl: string; ttl?: string } }): Promise<RunningRegistry> {
   await mkdir(join(options.dir, 'storage'), { recursive: true });
   const port = options.port ?? (await freePort());
   const config = [
@@ -69,6 +72,7 @@ export async function startRegistry(options: { dir: string; auth: RegistryAuth; 
     'http:',
     `  addr: 127.0.0.1:${port}`,
     authYaml(options.auth),
+    ...(options.proxy === undefined ? [] : ['proxy:', `  remoteurl: ${options.proxy.remoteurl}`, ...(options.proxy.ttl === undefined ? [] : [`  ttl: ${options.proxy.ttl}`])]),
   ].join('\n');
   const configPath = join(options.dir, 'config.yml');
   await writeFile(configPath, config);
