@@ -106,6 +106,21 @@ function codeOf(error: unknown): string | undefined {
     : undefined;
 }
 
+/** Codes of a TCP connection that was never made: no byte reached the host:port. */
+const noConnectionCodes = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * How a request failed to connect: `timeout` (no answer to the SYN within the connect timeout: a blackhole),
+ * `refused` (refused, unreachable, or no address), or undefined when a connection was made (or for any other
+ * error). The registry client neither falls back to HTTP on the same port after either, nor retries a timeout.
+ */
+export function connectFailure(error: unknown): 'timeout' | 'refused' | undefined {
+  if (!(error instanceof ResolverError) || error.code !== 'ERR_NETWORK') return undefined;
+  const code = codeOf(error.cause);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
+  return code !== undefined && noConnectionCodes.has(code) ? 'refused' : undefined;
+}
+
 /** True when a transport error is a TLS failure (used for the HTTPS → HTTP fallback on insecure hosts). */
 export function isTlsError(error: unknown): boolean {
   return error instanceof ResolverError && error.code === 'ERR_TLS';

@@ -9,7 +9,7 @@
  * Every layer has a bound: at most `attempts` tries, at most two challenges per try, one scheme probe.
  */
 import { ResolverError } from '../errors.js';
-import type { HttpClient, HttpResponse, StreamBody } from '../http/http.js';
+import { connectFailure, type HttpClient, type HttpResponse, type StreamBody } from '../http/http.js';
 import type { Repository } from '../reference/repository.js';
 import type { Clock, TokenCache, TokenRequest } from './auth.js';
 import type { Credentials } from './credentials.js';
@@ -127,6 +127,9 @@ export function schemeSend(http: HttpClient, hosts: HostTable, counters: Request
       return res;
     } catch (error) {
       if (error instanceof ResolverError && error.code === 'ERR_ABORTED') throw error;
+      // HTTP goes to the same host and port: where no TCP connection could be made (a dropped SYN, a
+      // refusal), it cannot do better, and a blackhole would cost a second connect timeout (§6 case 2).
+      if (connectFailure(error) !== undefined) throw error;
       counters.schemeProbes++;
       const res = await attempt('http');
       state.scheme = 'http';
@@ -259,7 +262,9 @@ export function retryLayer(o: RetryLayerOptions): Layer {
       try {
         res = await next({ ...req, deadlineMs: attempt === 1 ? req.budgetMs : Math.max(1, Math.floor(remaining())) });
       } catch (error) {
-        if (error instanceof ResolverError && error.code === 'ERR_NETWORK' && attempt < attempts && remaining() > 0) {
+        // A connect timeout is not retried: the host had the whole connect timeout (5 s) to answer a SYN, and
+        // each retry would cost as much again (§6 case 2: 34 s for `which`); the next check tries again.
+        if (error instanceof ResolverError && error.code === 'ERR_NETWORK' && connectFailure(error) !== 'timeout' && attempt < attempts && remaining() > 0) {
           await backoff(attempt, undefined, req.signal);
           continue;
         }

@@ -5,26 +5,17 @@
  * up at its deadline: exit 6, a message naming the deadline and how to raise it. Through the built CLI,
  * against a loopback registry that delays the tag's HEAD by 1.5 s and trickles each index over 2.4 s.
  */
-import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../e2e/cli.js';
 import { closeLoopbackServers, startLoopbackServer, type LoopbackServer } from '../fakes/loopback-server.js';
+import { imageManifest, indexOf, mediaTypes, sha } from './documents.js';
 
-const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const configBlob = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
-const manifest = Buffer.from(JSON.stringify({
-  schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(configBlob), size: configBlob.byteLength }, layers: [],
-}));
-const indexType = 'application/vnd.oci.image.index.v1+json';
-const indexOf = (child: Buffer, mediaType: string): Buffer => Buffer.from(JSON.stringify({
-  schemaVersion: 2, mediaType: indexType,
-  manifests: [{ mediaType, digest: sha(child), size: child.byteLength, platform: { os: 'linux', architecture: 'amd64' } }],
-}));
+const manifest = imageManifest();
+const indexType = mediaTypes.index;
 // A nested index: the tag's index points to another index, which points to the image. `which` reads both
 // indexes (two trickled bodies) after the tag's HEAD (whose headers come after 1.5 s).
-const inner = indexOf(manifest, 'application/vnd.oci.image.manifest.v1+json');
+const inner = indexOf(manifest);
 const index = indexOf(inner, indexType);
 
 /** Sends `body` in 8 slices 300 ms apart: each answer takes 2.4 s, far inside the per-operation deadline. */
@@ -53,7 +44,7 @@ beforeAll(async () => {
     if (url === '/v2/' || url === '/v2') return void res.writeHead(200).end('{}');
     const doc = [index, inner, manifest].find((d) => url.endsWith(`/manifests/${sha(d)}`)) ?? (url.endsWith('/manifests/v1') ? index : undefined);
     if (doc === undefined) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}');
-    const type = doc === manifest ? 'application/vnd.oci.image.manifest.v1+json' : indexType;
+    const type = doc === manifest ? mediaTypes.manifest : indexType;
     if (req.method === 'HEAD') {
       setTimeout(() => res.writeHead(200, { 'content-type': type, 'content-length': doc.byteLength, 'docker-content-digest': sha(doc) }).end(), 1500);
       return;
