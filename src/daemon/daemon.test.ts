@@ -254,6 +254,8 @@ describe('daemon: check now (POST /v1/check and the control socket share it)', (
     await until('all checked', () => rg.daemon.status().images.every((i) => i.state === 'ok'));
     const checks = (): string[] => rg.daemon.recent.list({ types: ['check-started'] }).events.map((e) => (e.type === 'check-started' ? `${e.entry.image} ${e.entry.platform} ${e.why}` : ''));
     const before = checks().length;
+    const configured = rg.daemon.recent.list({ types: ['configured'] }).events[0];
+    expect(configured?.type === 'configured' ? configured.summary : undefined).toMatchObject({ images: 3, concurrency: 1, splayMs: 0, metrics: undefined, notifications: undefined });
 
     const one = rg.daemon.checkNow({ image, platform: 'linux/arm/v7', dryRun: false });
     expect(one.accepted).toEqual([{ key: `${image} linux/arm/v7`, image, platform: 'linux/arm/v7' }]);

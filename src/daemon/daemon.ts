@@ -25,10 +25,10 @@ import type { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import { checkImage, indexByTag, type CheckOutcome } from '../resolver/reconcile.js';
 import type { StateStore } from '../state/state-store.js';
-import { detectedPlatform, EventBus, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
+import { detectedPlatform, EventBus, type ConfigSummary, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
 import { acquireLock, type ControlRequest, type Lock } from './lock.js';
 import { logEvents } from './log-events.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type ProcessSample } from './metrics.js';
 import { RecentEvents } from './recent-events.js';
 import { Runner, type CheckEntry } from './runner.js';
 import { Scheduler } from './scheduler.js';
@@ -60,6 +60,8 @@ export interface DaemonDeps {
   /** The longest one check may take (default 15 min). */
   readonly checkDeadlineMs?: number;
   readonly pid?: number;
+  /** resolver's version, for resolver_build_info. */
+  readonly version?: string;
   /** Where `metrics.token`'s credential is read ($CREDENTIALS_DIRECTORY); default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -88,6 +90,17 @@ export function entriesOf(config: Config): EntrySpec[] {
       onMissingPlatform: i.onMissingPlatform ?? config.onMissingPlatform, retain: i.retain ?? config.retain,
     };
   });
+}
+
+/** The effective config without secrets, for the `configured` event. */
+export function summaryOf(config: Config): ConfigSummary {
+  const n = config.notifications;
+  return {
+    images: config.images.length, schedule: config.schedule, splayMs: config.splayMs, concurrency: config.concurrency, platform: config.platform,
+    onMissingPlatform: config.onMissingPlatform, retain: config.retain, logLevel: config.logLevel,
+    metrics: config.metrics === undefined ? undefined : { listen: config.metrics.listen, token: config.metrics.token !== undefined, tls: config.metrics.tls !== undefined },
+    notifications: n === undefined ? undefined : { webhooks: n.webhooks.length, mqtt: n.mqtt !== undefined, hooks: n.hooks.length },
+  };
 }
 
 /** A config with its services and caches; closed once retired and no run holds it. */
@@ -176,7 +189,7 @@ export class Daemon {
   /** Everything that happens; subscribe with `events.on`. */
   readonly events: EventBus<DaemonEvent>;
   /** The Prometheus series (a subscriber). */
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   /** The newest events, for `GET /v1/events` (a subscriber). */
   readonly recent = new RecentEvents();
   readonly #deps: DaemonDeps;
@@ -185,6 +198,8 @@ export class Daemon {
   readonly #scheduler: Scheduler;
   readonly #shutdown = new AbortController();
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  /** The event-loop delay between two scrapes of /metrics (reset by each). */
+  readonly #scrapeDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly #startedAt = new Date().toISOString();
   #status: StatusState = emptyStatus;
   #gen: Generation | undefined;
@@ -198,6 +213,10 @@ export class Daemon {
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
     this.#mono = deps.monotonic ?? (() => performance.now());
+    this.metrics = new Metrics({
+      build: { version: deps.version ?? '0.0.0', node: process.versions.node, runtime: `${process.platform}/${process.arch}` },
+      sample: () => this.#processSample(),
+    });
     this.events = new EventBus((error, event) => {
       deps.logger.error({ event: event.type, err: error instanceof Error ? error.message : String(error) }, 'an event subscriber failed');
     });
@@ -251,6 +270,7 @@ export class Daemon {
     }
     this.#install(gen, { reload: false, schedule: true });
     this.#loopDelay.enable();
+    this.#scrapeDelay.enable();
     this.events.emit({ type: 'started', entries: gen.entries.size, stateDir, metrics: config.metrics?.listen, at: new Date().toISOString() });
     for (const e of gen.entries.values()) void this.#runner.trigger(e, 'start');
   }
@@ -261,7 +281,7 @@ export class Daemon {
     this.#engineProbe = undefined;
     const entries = [...gen.entries.values()];
     this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key) });
-    this.events.emit({ type: 'configured', entries, reload: options.reload, at: new Date().toISOString() });
+    this.events.emit({ type: 'configured', entries, reload: options.reload, summary: summaryOf(gen.config), at: new Date().toISOString() });
     if (options.schedule) this.#scheduler.set(entries);
     old?.retire();
   }
@@ -438,6 +458,7 @@ export class Daemon {
     this.#stopping = true;
     this.#scheduler.stop();
     this.#loopDelay.disable();
+    this.#scrapeDelay.disable();
     this.#shutdown.abort();
     const deadline = this.#gen?.config.shutdownTimeoutMs ?? 20_000;
     let timer: NodeJS.Timeout | undefined;
@@ -448,6 +469,22 @@ export class Daemon {
     await this.#lock?.close();
     await this.#metricsServer?.close();
     this.events.emit({ type: 'stopped', at: new Date().toISOString() });
+  }
+
+  /** The process metrics of one scrape. */
+  #processSample(): ProcessSample {
+    const cpu = process.cpuUsage();
+    const heap = process.memoryUsage();
+    const lag = this.#scrapeDelay;
+    // An empty histogram reports a huge min and max 0; percentile() of it is 0.
+    const sample = {
+      residentMemoryBytes: heap.rss, cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      startTimeSeconds: Math.round((Date.now() - process.uptime() * 1000) / 10) / 100,
+      heapUsedBytes: heap.heapUsed, heapTotalBytes: heap.heapTotal,
+      eventLoopLagMaxSeconds: lag.count === 0 ? 0 : lag.max / 1e9, eventLoopLagP99Seconds: lag.count === 0 ? 0 : lag.percentile(99) / 1e9,
+    };
+    lag.reset();
+    return sample;
   }
 
   /** The status of every entry. */

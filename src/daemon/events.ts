@@ -38,12 +38,29 @@ export interface Recorded {
   readonly pulledAt: string;
 }
 
+/**
+ * The effective config of a `configured` event, without secrets: only whether a token, TLS or a sink is set,
+ * never a path's content, a URL or a header (GET /v1/events serves it).
+ */
+export interface ConfigSummary {
+  readonly images: number;
+  readonly schedule: string;
+  readonly splayMs: number;
+  readonly concurrency: number;
+  readonly platform: string | undefined;
+  readonly onMissingPlatform: 'hold' | 'fail';
+  readonly retain: number;
+  readonly logLevel: string;
+  readonly metrics: { readonly listen: string; readonly token: boolean; readonly tls: boolean } | undefined;
+  readonly notifications: { readonly webhooks: number; readonly mqtt: boolean; readonly hooks: number } | undefined;
+}
+
 /** Why a run started. */
 export type RunReason = 'start' | 'schedule' | 'reload' | 'now';
 
 /** Every event the daemon emits. `at` is an ISO time. */
 export type DaemonEvent =
-  | { readonly type: 'configured'; readonly entries: readonly EntrySpec[]; readonly reload: boolean; readonly at: string }
+  | { readonly type: 'configured'; readonly entries: readonly EntrySpec[]; readonly reload: boolean; readonly summary: ConfigSummary; readonly at: string }
   | { readonly type: 'config-rejected'; readonly message: string; readonly details: readonly string[]; readonly at: string }
   | { readonly type: 'started'; readonly entries: number; readonly stateDir: string; readonly metrics: string | undefined; readonly at: string }
   | { readonly type: 'stopped'; readonly at: string }

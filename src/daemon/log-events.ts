@@ -4,7 +4,10 @@
  * fields carry the data (style.md §15).
  */
 import type { Logger } from '../log/logger.js';
-import type { DaemonEvent, Listener } from './events.js';
+import type { DaemonEvent, EntryRef, Listener } from './events.js';
+
+/** The fields every per-entry line starts with. */
+const about = (entry: EntryRef): { image: string; platform: string } => ({ image: entry.image, platform: entry.platform });
 
 /** A listener that logs daemon events. */
 export function logEvents(logger: Logger): Listener<DaemonEvent> {
@@ -26,36 +29,36 @@ export function logEvents(logger: Logger): Listener<DaemonEvent> {
         logger.warn({ jumpMs: event.jumpMs }, 'wall clock jumped; re-arming schedules');
         return;
       case 'skipped':
-        logger.debug({ image: event.entry.image, platform: event.entry.platform }, event.reason === 'running' ? 'previous check still running; skipped' : 'backing off; skipped');
+        logger.debug(about(event.entry), event.reason === 'running' ? 'previous check still running; skipped' : 'backing off; skipped');
         return;
       case 'check-started':
-        logger.debug({ image: event.entry.image, platform: event.entry.platform, why: event.why }, 'check started');
+        logger.debug({ ...about(event.entry), why: event.why }, 'check started');
         return;
       case 'checked':
-        logger.info({ image: event.entry.image, platform: event.entry.platform, result: event.result, child: event.childDigest }, 'checked');
+        logger.info({ ...about(event.entry), result: event.result, child: event.childDigest }, 'checked');
         return;
       case 'pulled':
-        logger.info({ image: event.entry.image, platform: event.entry.platform, child: event.childDigest, previous: event.previous, pruned: event.pruned }, 'pulled a new child');
+        logger.info({ ...about(event.entry), child: event.childDigest, previous: event.previous, pruned: event.pruned }, 'pulled a new child');
         return;
       case 'held':
         // One warning per streak (README): the repeats of every cycle are debug lines.
         if (event.childDigest === undefined) {
-          (event.repeat ? logger.debug : logger.warn).call(logger, { image: event.entry.image, platform: event.entry.platform, available: event.available }, 'no child for this platform in the index; nothing to pull');
+          (event.repeat ? logger.debug : logger.warn).call(logger, { ...about(event.entry), available: event.available }, 'no child for this platform in the index; nothing to pull');
         } else {
-          (event.repeat ? logger.debug : logger.warn).call(logger, { image: event.entry.image, platform: event.entry.platform, available: event.available, keeping: event.childDigest }, 'no child for this platform any more; holding the current image');
+          (event.repeat ? logger.debug : logger.warn).call(logger, { ...about(event.entry), available: event.available, keeping: event.childDigest }, 'no child for this platform any more; holding the current image');
         }
         return;
       case 'platform-back':
-        logger.warn({ image: event.entry.image, platform: event.entry.platform, child: event.childDigest }, 'the platform is back in the index');
+        logger.warn({ ...about(event.entry), child: event.childDigest }, 'the platform is back in the index');
         return;
       case 'failed':
-        logger.error({ image: event.entry.image, platform: event.entry.platform, code: event.code, failures: event.failures, retryInMs: event.retryInMs, err: event.message }, 'check failed');
+        logger.error({ ...about(event.entry), code: event.code, failures: event.failures, retryInMs: event.retryInMs, err: event.message }, 'check failed');
         return;
       case 'recovered':
-        logger.info({ image: event.entry.image, platform: event.entry.platform, failures: event.failures }, 'recovered');
+        logger.info({ ...about(event.entry), failures: event.failures }, 'recovered');
         return;
       case 'rate-limited':
-        logger.warn({ image: event.entry.image, platform: event.entry.platform, registry: event.registry, retryAfterMs: event.retryAfterMs }, 'rate limited by the registry');
+        logger.warn({ ...about(event.entry), registry: event.registry, retryAfterMs: event.retryAfterMs }, 'rate limited by the registry');
         return;
       case 'scheduled':
       case 'pruned':

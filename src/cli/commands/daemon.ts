@@ -14,6 +14,7 @@ import { ResolverError } from '../../errors.js';
 import { defaultStateDir, UnreadableStateError } from '../../state/state-store.js';
 import { table, type Output } from '../output.js';
 import { createServices } from '../services.js';
+import { resolverVersion } from '../version.js';
 import type { SignalHub } from '../signals.js';
 
 // The daemon's modules (node-cron, pino, yaml) load only when one of these commands runs, so that
@@ -92,8 +93,9 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
     hostname: deps.process.hostname,
     lock: options.lock,
     env,
+    version: resolverVersion(),
   });
-  daemon.events.on(notifyListener({ configFile: file, env, hostname: deps.process.hostname, logger, stateDir: (c) => stateDirOf(c, deps.process) }));
+  daemon.events.on(notifyListener({ configFile: file, env, hostname: deps.process.hostname, logger, stateDir: (c) => stateDirOf(c, deps.process), onResult: (sink, result) => daemon.metrics.notification(sink, result) }));
   return daemon;
 }
 

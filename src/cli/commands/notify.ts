@@ -126,6 +126,8 @@ export interface NotifyListenerDeps {
   readonly hostname: string;
   readonly logger: Logger;
   readonly stateDir: (config: Config) => string;
+  /** Each delivery attempt's result (the daemon counts them: resolver_notifications_total). */
+  readonly onResult?: (sink: string, result: 'delivered' | 'retry' | 'dropped') => void;
 }
 
 /**
@@ -147,7 +149,8 @@ export function notifyListener(deps: NotifyListenerDeps): (event: DaemonEvent) =
     }
     if (config.notifications === undefined) return undefined;
     http = await httpClient(deps.env);
-    const n = new Notifier({ stateDir: deps.stateDir(config), env: deps.env, logger: log, http, host: deps.hostname });
+    const onResult = deps.onResult;
+    const n = new Notifier({ stateDir: deps.stateDir(config), env: deps.env, logger: log, http, host: deps.hostname, ...(onResult === undefined ? {} : { onResult: (sink: string, result: 'delivered' | 'retry' | 'dropped') => onResult(sink, result) }) });
     await n.start(config.notifications);
     return n;
   };
