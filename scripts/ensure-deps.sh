@@ -34,6 +34,8 @@ if [ "$mode" = test ]; then
   # The MQTT broker (and mosquitto_sub) the notification tests publish to, started by the test on loopback.
   [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
   command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
+  # Prometheus and promtool: the API e2e scrapes /metrics with a real Prometheus and lints it (test/e2e/api.test.ts).
+  [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
