@@ -49,3 +49,11 @@ describe('manifest classification properties', { timeout: 120_000 }, () => {
     expect(() => verifyDigest(realIndex.subarray(0, len), digestOf(realIndex), 'index')).toThrow(ResolverError);
   });
 });
+
+describe('classifyManifest and a byte-order mark (§6 case 8)', () => {
+  test('refuses a document that starts with a BOM, as Go json.Unmarshal (and so the engine) does', () => {
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), realIndex]);
+    expect(() => classifyManifest(bom, 'application/vnd.oci.image.index.v1+json', digestOf(bom), 'index')).toThrow(/index is not valid UTF-8 JSON/);
+    expect(classifyManifest(realIndex, 'application/vnd.oci.image.index.v1+json', digestOf(realIndex), 'index').kind).toBe('index');
+  });
+});

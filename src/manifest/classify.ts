@@ -52,9 +52,11 @@ function sniff(doc: Record<string, unknown>): string {
 export function classifyManifest(body: Uint8Array, contentType: string | undefined, digest: string, what: string): Classified {
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+    // ignoreBOM keeps a leading byte-order mark, so JSON.parse refuses it as Go's json.Unmarshal does (the
+    // engine fails such a pull; a decoder that dropped it made `which` answer for a document docker refuses).
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body));
   } catch {
-    throw new ResolverError('ERR_MANIFEST_INVALID', `${what} is not valid UTF-8 JSON`);
+    throw new ResolverError('ERR_MANIFEST_INVALID', `${what} is not valid UTF-8 JSON`, body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? { details: ['it starts with a byte-order mark, which JSON does not allow (docker refuses it too)'] } : undefined);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new ResolverError('ERR_MANIFEST_INVALID', `${what} is not a JSON object`);
