@@ -124,7 +124,8 @@ export class Metrics {
     const head = (name: string, help: string, type: 'counter' | 'gauge'): void => void lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     const family = (name: string, help: string, type: 'counter' | 'gauge', map: ReadonlyMap<string, number>, labels: readonly string[]): void => {
       head(name, help, type);
-      for (const [k, v] of [...map].sort(([a], [b]) => a.localeCompare(b))) {
+      // Code-unit order: stable across locales, and no ICU collator to load on the first scrape.
+      for (const [k, v] of [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         const values = k.split(sep);
         lines.push(`${name}{${labels.map((l, i) => `${l}="${esc(values[i] ?? '')}"`).join(',')}} ${v}`);
       }
