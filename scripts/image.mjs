@@ -146,6 +146,8 @@ function buildBaseTree(p, dir) {
     // glibc's iconv modules: Node converts with ICU, never iconv(3).
     if (lib.isDirectory()) rmSync(join(dir, 'usr', 'lib', lib.name, 'gconv'), { recursive: true, force: true });
   }
+  // The ELF interpreter of amd64 programs is /lib64/ld-linux-x86-64.so.2 (usrmerge's /lib64 -> usr/lib64).
+  if (existsSync(join(dir, 'usr', 'lib64')) && !existsSync(join(dir, 'lib64'))) symlinkSync('usr/lib64', join(dir, 'lib64'));
   for (const d of ['dev', 'proc', 'sys', 'run', 'tmp', 'root', 'etc/ssl/certs', 'var/lib', 'usr/local/bin']) mkdirSync(join(dir, d), { recursive: true });
   chmodSync(join(dir, 'tmp'), 0o1777);
   chmodSync(join(dir, 'root'), 0o700);
