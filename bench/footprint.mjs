@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// Issue 10 §4's footprint figures in one run (after `npm run build && node scripts/build-sandbox.mjs`):
+//   - sizes of dist/resolver.bundle.cjs and of the lazily loaded dist/resolver-mqtt.cjs;
+//   - start-up with hyperfine (apt-get install hyperfine): `node -e 0`, `resolver --version`,
+//     `resolver which REF --platform linux/arm64` and `skopeo inspect --raw` against a private docker-registry
+//     on loopback (median wall ms and mean user+system CPU ms, warm code cache, NODE_EXTRA_CA_CERTS unset);
+//   - the idle `resolver daemon` process's RSS (the unit's --max-semi-space-size=2 and MALLOC_ARENA_MAX=2)
+//     with 10 tags against a private dockerd, without and with an MQTT sink (Debian's mosquitto on loopback),
+//     against a bare Node HTTP server with the same flags;
+//   - the load average (`uptime`) before and after each part: other jobs share these 2 cores.
+// FOOTPRINT_COMPARE=DIR adds the same rows for another checkout's launcher (DIR/bin/resolver.cjs), for A/B.
+// Usage: node bench/footprint.mjs [RUNS]   (RUNS default 20)
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { root, sandbox, startBenchServices } from './setup.mjs';
+
+const runs = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 20);
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const lines = [];
+const out = (l) => {
+  lines.push(l);
+  process.stdout.write(`${l}\n`);
+};
+const launchers = [['resolver', join(root, 'bin/resolver.cjs')]];
+if (process.env.FOOTPRINT_COMPARE) launchers.push([`resolver (${process.env.FOOTPRINT_COMPARE})`, join(process.env.FOOTPRINT_COMPARE, 'bin/resolver.cjs')]);
+
+const { Pusher } = await import(sandbox('push.js'));
+const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
+const services = await startBenchServices('footprint');
+const { tmp, http, registry, engine } = services;
+try {
+  const size = (f) => statSync(join(root, 'dist', f)).size;
+  out(`node ${process.version}; ${runs} runs per command (hyperfine, after 3 warm-ups); NODE_EXTRA_CA_CERTS unset`);
+  out('');
+  out(`bundle: dist/resolver.bundle.cjs ${(size('resolver.bundle.cjs') / 1e6).toFixed(2)} MB; dist/resolver-mqtt.cjs (loaded only for an MQTT sink) ${(size('resolver-mqtt.cjs') / 1e6).toFixed(2)} MB`);
+
+  const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/app' });
+  const children = [['amd64'], ['arm64', 'v8'], ['arm', 'v7']].map(([a, v]) => buildImage({ platform: { os: 'linux', architecture: a, ...(v ? { variant: v } : {}) }, files: [{ path: 'x', content: Buffer.from(a) }], format: 'oci' }));
+  for (const c of children) await pusher.image(c);
+  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
+  for (let i = 0; i < 10; i++) await pusher.manifest(index, `t${i}`);
+  const ref = `${registry.host}/fleet/app:t0`;
+
+  // --- start-up ---
+  const cache = join(tmp, 'cache');
+  mkdirSync(cache, { mode: 0o700 });
+  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: cache, DOCKER_CONFIG: join(tmp, 'docker'), DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
+  const cases = [['node -e 0', 'node -e 0']];
+  for (const [name, cli] of launchers) {
+    cases.push([`${name} --version`, `node ${cli} --version`], [`${name} which --platform linux/arm64`, `node ${cli} which ${ref} --platform linux/arm64`]);
+  }
+  cases.push(['skopeo inspect --raw', `skopeo inspect --raw --tls-verify=false docker://${ref}`]);
+  const json = join(tmp, 'hyperfine.json');
+  const before = load();
+  execFileSync('hyperfine', ['-N', '-w', '3', '-r', String(runs), '--export-json', json, ...cases.flatMap(([n, c]) => ['-n', n, c])], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const results = JSON.parse(readFileSync(json, 'utf8')).results;
+  const base = results[0];
+  const median = (r) => r.median * 1000;
+  const cpu = (r) => (r.user + r.system) * 1000;
+  out('');
+  out(`start-up (load average before ${before}, after ${load()}):`);
+  out('');
+  out('| command | median ms | CPU ms (user+sys) | ÷ node -e 0 (wall) | ÷ node -e 0 (CPU) |');
+  out('|---|---:|---:|---:|---:|');
+  for (const r of results) out(`| ${r.command} | ${median(r).toFixed(1)} | ${cpu(r).toFixed(1)} | ${(median(r) / median(base)).toFixed(2)} | ${(cpu(r) / cpu(base)).toFixed(2)} |`);
+
+  // --- idle daemon RSS ---
+  const port = 20000 + (process.pid % 20000);
+  mkdirSync(join(tmp, 'mqtt'));
+  writeFileSync(join(tmp, 'mqtt', 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n`);
+  const broker = spawn('/usr/sbin/mosquitto', ['-c', join(tmp, 'mqtt', 'mosquitto.conf')], { stdio: 'ignore' });
+  const images = Array.from({ length: 10 }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n');
+  const config = (name, extra) => {
+    const f = join(tmp, `${name}.yaml`);
+    writeFileSync(f, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/10 * * * * *"\nsplay: 0s\nstateDir: ${join(tmp, `state-${name}`)}\nimages:\n${images}\n${extra}`);
+    return f;
+  };
+  const rssOf = async (argv, seconds) => {
+    const p = spawn(process.execPath, ['--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } });
+    await sleep(seconds * 1000);
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0);
+    p.kill('SIGTERM');
+    await new Promise((r) => p.on('close', r));
+    return kb / 1024;
+  };
+  const rssBefore = load();
+  const bare = await rssOf(['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"], 5);
+  const rows = [['bare Node HTTP server', bare]];
+  for (const [name, cli] of launchers) {
+    rows.push([`${name} daemon, 10 tags`, await rssOf([cli, 'daemon', '--config', config('plain', '')], 25)]);
+    rows.push([`${name} daemon, 10 tags + MQTT sink`, await rssOf([cli, 'daemon', '--config', config('mqtt', `notifications:\n  mqtt:\n    url: mqtt://127.0.0.1:${port}\n    topicPrefix: bench\n`)], 25)]);
+  }
+  broker.kill('SIGTERM');
+  out('');
+  out(`idle daemon RSS, 25 s after start (10 s schedule: 2–3 unchanged cycles), load average before ${rssBefore}, after ${load()}:`);
+  out('');
+  out('| process | RSS MB | ÷ bare Node HTTP server |');
+  out('|---|---:|---:|');
+  for (const [name, mb] of rows) out(`| ${name} | ${mb.toFixed(1)} | ${(mb / bare).toFixed(2)} |`);
+  if (process.env.BENCH_WRITE) writeFileSync(process.env.BENCH_WRITE, `${lines.join('\n')}\n`);
+} finally {
+  await services.stop();
+}
