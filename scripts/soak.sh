@@ -1,5 +1,5 @@
 #!/bin/sh
-# A longer soak than CI's (test/reliability/soak.test.ts, 60 s): scripts/soak.sh [MINUTES] (default 10).
+# A longer soak than CI's (test/reliability/soak.test.ts, 90 s): scripts/soak.sh [MINUTES] (default 10).
 # Needs what the integration tests need (root for the private dockerd, docker-registry); prints one
 # `soak:` summary line. Builds first, since the test runs the built daemon.
 set -eu
