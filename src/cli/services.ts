@@ -4,6 +4,7 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { RegistryBudget } from '../budget/budget.js';
 import { ResolverError } from '../errors.js';
 import { resolveEngineEndpoint } from '../engine/docker-host.js';
 import { createEngineProbe } from '../engine/engine-probe.js';
@@ -55,6 +56,8 @@ export interface ServiceOptions {
   readonly mirrors?: MirrorsConfig | undefined;
   /** Hears which host answered each read of a registry that has mirrors. */
   readonly onMirrorAnswer?: ((answer: MirrorAnswer) => void) | undefined;
+  /** The daemon's request budget, shared across config generations (docs/budget.md). */
+  readonly budget?: RegistryBudget | undefined;
 }
 
 /**
@@ -83,7 +86,7 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
   });
   const registry = new RegistryClient({
     http, tokens, credentials, clock, insecureRegistries: options.insecureRegistries, onWarning: options.onWarning,
-    mirrors: mirrorTable(sources, options.onWarning),
+    mirrors: mirrorTable(sources, options.onWarning), budget: options.budget,
     onMirrorSkip: (s) => options.onWarning(`mirror ${s.host} skipped for ${s.what}: ${s.reason}; trying the next host`),
     ...(options.onMirrorAnswer === undefined ? {} : { onMirrorAnswer: options.onMirrorAnswer }),
   });

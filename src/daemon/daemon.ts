@@ -13,6 +13,8 @@
 import { setMaxListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { serveApi, type ApiBackend, type ApiServer, type CheckSelector, type CheckStarted, type Probe } from '../api/server.js';
+import { RegistryBudget, type BudgetView } from '../budget/budget.js';
+import { budgetPolicyOf } from '../budget/config.js';
 import type { Config } from '../config/schema.js';
 import { platformKey } from '../config/values.js';
 import type { Engine, ImageInfo } from '../engine/engine.js';
@@ -64,6 +66,11 @@ export interface DaemonDeps {
   readonly version?: string;
   /** Where `metrics.token`'s credential is read ($CREDENTIALS_DIRECTORY); default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The registry request budget, shared across reloads; the composition root passes the same one to every
+   * generation's registry client (docs/budget.md). Default: a budget of its own (seen only by `status`).
+   */
+  readonly budget?: RegistryBudget;
 }
 
 /** What `status` answers. */
@@ -72,6 +79,8 @@ export interface DaemonStatus {
   readonly startedAt: string;
   readonly eventLoopMaxDelayMs: number;
   readonly images: ImageStatus[];
+  /** The registry budgets (issue 12 §2). */
+  readonly budgets?: BudgetView[];
 }
 
 /** The key of an entry: its image and the platform it asks for. */
@@ -192,6 +201,8 @@ export class Daemon {
   readonly metrics: Metrics;
   /** The newest events, for `GET /v1/events` (a subscriber). */
   readonly recent = new RecentEvents();
+  /** The registry request budget (docs/budget.md). */
+  readonly budget: RegistryBudget;
   readonly #deps: DaemonDeps;
   readonly #mono: () => number;
   readonly #runner: Runner;
@@ -212,6 +223,7 @@ export class Daemon {
 
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
+    this.budget = deps.budget ?? new RegistryBudget();
     this.#mono = deps.monotonic ?? (() => performance.now());
     this.metrics = new Metrics({
       build: { version: deps.version ?? '0.0.0', node: process.versions.node, runtime: `${process.platform}/${process.arch}` },
@@ -281,6 +293,7 @@ export class Daemon {
     this.#engineProbe = undefined;
     const entries = [...gen.entries.values()];
     this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key) });
+    this.budget.configure(budgetPolicyOf(gen.config));
     this.events.emit({ type: 'configured', entries, reload: options.reload, summary: summaryOf(gen.config), at: new Date().toISOString() });
     if (options.schedule) this.#scheduler.set(entries);
     old?.retire();
@@ -310,8 +323,12 @@ export class Daemon {
         { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag },
         { signal, dryRun: options.dryRun },
       );
+      const budgets = new Map(this.budget.view().map((b) => [b.registry, b]));
       for (const [host, rl] of registry.rateLimits) {
-        if (rl.remaining !== undefined) this.events.emit({ type: 'quota', registry: host, remaining: rl.remaining, limit: rl.limit });
+        const b = budgets.get(host);
+        if (rl.remaining !== undefined) {
+          this.events.emit({ type: 'quota', registry: host, remaining: b?.remaining ?? rl.remaining, limit: b?.limit ?? rl.limit, ...(b === undefined ? {} : { reserve: b.reserve, windowSeconds: b.windowSeconds, waitUntil: b.waitUntil }) });
+        }
       }
       return outcome;
     } finally {
@@ -494,6 +511,7 @@ export class Daemon {
       startedAt: this.#startedAt,
       eventLoopMaxDelayMs: Math.round(this.#loopDelay.max / 1e6),
       images: [...this.#status.values()].map((s) => ({ ...s })),
+      budgets: this.budget.view(),
     };
   }
 

@@ -76,7 +76,17 @@ export type DaemonEvent =
   | { readonly type: 'failed'; readonly entry: EntryRef; readonly code: string; readonly message: string; readonly failures: number; readonly retryInMs: number; readonly retryAfterMs: number | undefined; readonly backoffUntil: string; readonly recorded: Recorded | undefined; readonly at: string }
   | { readonly type: 'recovered'; readonly entry: EntryRef; readonly failures: number; readonly at: string }
   | { readonly type: 'rate-limited'; readonly entry: EntryRef; readonly registry: string; readonly retryAfterMs: number | undefined; readonly at: string }
-  | { readonly type: 'quota'; readonly registry: string; readonly remaining: number; readonly limit: number | undefined };
+  | { readonly type: 'quota'; readonly registry: string; readonly remaining: number; readonly limit: number | undefined; readonly reserve?: number; readonly windowSeconds?: number | undefined; readonly waitUntil?: string | undefined }
+  /**
+   * A run did not happen, or stopped before its counted requests, and the entry waits until `until` (issue 12):
+   * `throttled`: its registry answered 429 (every image of that registry waits); `reserve`: the registry's
+   * allowance is at the budget's reserve; `rollout`: the staged rollout holds the new child (cooldown, cohort,
+   * prefetch window, pause). Not a failure: no failure count, no backoff.
+   */
+  | { readonly type: 'deferred'; readonly entry: EntryRef; readonly reason: DeferReason; readonly until: string | undefined; readonly message: string; readonly childDigest: string | undefined; readonly at: string };
+
+/** Why an entry waits. */
+export type DeferReason = 'throttled' | 'reserve' | 'rollout';
 
 /** The event types. */
 export type DaemonEventType = DaemonEvent['type'];

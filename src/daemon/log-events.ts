@@ -60,6 +60,9 @@ export function logEvents(logger: Logger): Listener<DaemonEvent> {
       case 'rate-limited':
         logger.warn({ ...about(event.entry), registry: event.registry, retryAfterMs: event.retryAfterMs }, 'rate limited by the registry');
         return;
+      case 'deferred':
+        logger.info({ image: event.entry.image, platform: event.entry.platform, reason: event.reason, until: event.until, child: event.childDigest, detail: event.message }, 'deferred');
+        return;
       case 'scheduled':
       case 'pruned':
       case 'quota':

@@ -52,6 +52,11 @@ export class Metrics {
   readonly lastSuccess = new Map<string, number>();
   readonly held = new Map<string, number>();
   readonly rateLimitRemaining = new Map<string, number>();
+  /** The budget per registry (issue 12 §2): its reserve and, while requests wait, the Unix time they resume. */
+  readonly budgetReserve = new Map<string, number>();
+  readonly budgetWaitUntil = new Map<string, number>();
+  /** Deferred runs by image, platform and reason (429 of the registry, reserve, rollout). */
+  readonly deferred = new Map<string, number>();
   readonly activations = new Map<string, number>(activationResults.map((r) => [r, 0]));
   readonly notifications = new Map<string, number>();
   /** Series key of each configured entry, to drop gauges of removed entries. */
@@ -90,7 +95,12 @@ export class Metrics {
       Metrics.#inc(this.checks, seriesKey(e.entry, 'failed'));
       Metrics.#inc(this.failures, seriesKey(e.entry));
     },
-    quota: (e) => this.rateLimitRemaining.set(e.registry, e.remaining),
+    quota: (e) => {
+      this.rateLimitRemaining.set(e.registry, e.remaining);
+      if (e.reserve !== undefined) this.budgetReserve.set(e.registry, e.reserve);
+      this.budgetWaitUntil.set(e.registry, e.waitUntil === undefined ? 0 : Math.floor(Date.parse(e.waitUntil) / 1000));
+    },
+    deferred: (e) => Metrics.#inc(this.deferred, seriesKey(e.entry, e.reason)),
     configured: (e) => {
       const keep = new Set(e.entries.map((x) => x.key));
       for (const [key, series] of [...this.#seriesOf]) {
@@ -144,6 +154,9 @@ export class Metrics {
     family('resolver_last_success_timestamp_seconds', 'Unix time of the last successful check (not a held one), by image and platform.', 'gauge', this.lastSuccess, ['image', 'platform']);
     family('resolver_held', '1 while the index has no child for the platform and the current image is held, by image and platform.', 'gauge', this.held, ['image', 'platform']);
     family('resolver_registry_ratelimit_remaining', 'Last ratelimit-remaining header seen, by registry.', 'gauge', this.rateLimitRemaining, ['registry']);
+    family('resolver_registry_budget_reserve', 'Counted requests stop when ratelimit-remaining is at or below this, by registry.', 'gauge', this.budgetReserve, ['registry']);
+    family('resolver_registry_budget_wait_until_timestamp_seconds', 'Unix time until which requests to the registry wait (0: none wait), by registry.', 'gauge', this.budgetWaitUntil, ['registry']);
+    family('resolver_deferred_total', 'Runs deferred (429 of the registry, budget reserve, rollout wait), by image, platform and reason.', 'counter', this.deferred, ['image', 'platform', 'reason']);
     family('resolver_activations_total', 'Container activations (recreated on a new child and healthy) and rollbacks, by result.', 'counter', this.activations, ['result']);
     family('resolver_notifications_total', 'Notification delivery attempts, by sink and result (delivered, failed: retried later, dropped).', 'counter', this.notifications, ['sink', 'result']);
     const p = this.#sample?.();

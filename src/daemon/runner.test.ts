@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ResolverError } from '../errors.js';
+import { DeferredError } from '../budget/layer.js';
+import { RegistryHttpError, ResolverError } from '../errors.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
 import type { DaemonEvent, EntrySpec } from './events.js';
 import { KeyedLimiter, Runner, type CheckEntry } from './runner.js';
@@ -93,6 +94,52 @@ describe('Runner', () => {
     await run;
     expect(events.find((x) => x.type === 'failed')).toMatchObject({ code: 'ERR_NETWORK', message: expect.stringMatching(/no result within 30 s/) });
     expect(r.running).toBe(0);
+  });
+});
+
+describe('Runner: a 429 and the budget (issue 12 §2)', () => {
+  const tooMany = (retryAfterSeconds: number | undefined): RegistryHttpError =>
+    new RegistryHttpError('ERR_RATE_LIMITED', 'hub is rate limiting', { status: 429, method: 'GET', url: 'https://hub/v2/', retryAfterSeconds });
+
+  it.each([[120], [undefined]])('a 429 (Retry-After %s) on one image defers every image of that registry, not the others', async (retryAfter) => {
+    const checked: string[] = [];
+    const { r, events } = runner((e) => {
+      checked.push(e.image);
+      return e.image === 'hub/a:1' ? Promise.reject(tooMany(retryAfter)) : Promise.resolve(ok);
+    });
+    const a = entry('hub/a:1', 'hub');
+    const b = entry('hub/b:1', 'hub');
+    const c = entry('other/c:1', 'other');
+    await r.trigger(a, 'schedule');
+    await r.trigger(b, 'schedule');
+    await r.trigger(c, 'schedule');
+    expect(checked).toEqual(['hub/a:1', 'other/c:1']);
+    const deferred = events.find((x) => x.type === 'deferred');
+    const failed = events.find((x) => x.type === 'failed');
+    expect(deferred).toMatchObject({ type: 'deferred', reason: 'throttled', entry: { key: b.key } });
+    const waitMs = failed?.type === 'failed' ? failed.retryInMs : 0;
+    expect(waitMs).toBeGreaterThanOrEqual((retryAfter ?? 2.5) * 1000);
+    expect(deferred?.type === 'deferred' ? Date.parse(deferred.until ?? '') : 0).toBe(Date.now() + waitMs);
+    vi.advanceTimersByTime(waitMs);
+    await r.trigger(b, 'schedule');
+    expect(checked).toEqual(['hub/a:1', 'other/c:1', 'hub/b:1']);
+  });
+
+  it('a request the budget refused is a deferral, not a failure: no failure count, the entry waits until the time given', async () => {
+    let refuse = true;
+    const until = Date.now() + 3_600_000;
+    const { r, events } = runner(() => (refuse ? Promise.reject(new DeferredError({ reason: 'reserve', until, message: 'at the reserve' })) : Promise.resolve(ok)));
+    const a = entry('hub/a:1', 'hub');
+    await r.trigger(a, 'schedule');
+    expect(events.map((x) => x.type)).toEqual(['check-started', 'deferred']);
+    expect(events[1]).toMatchObject({ reason: 'reserve', until: new Date(until).toISOString() });
+    refuse = false;
+    vi.advanceTimersByTime(3_599_000);
+    await r.trigger(a, 'schedule');
+    expect(events).toHaveLength(2);
+    vi.advanceTimersByTime(1000);
+    await r.trigger(a, 'schedule');
+    expect(events.map((x) => x.type)).toEqual(['check-started', 'deferred', 'check-started', 'checked']);
   });
 });
 

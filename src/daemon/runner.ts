@@ -7,9 +7,13 @@
  * - A deterministic splay per host and entry spreads a fleet.
  * - Concurrency is per registry host, and every run has a deadline, so a registry that never answers holds
  *   only its own slots, for a bounded time, and cannot starve the others (issue 13.11).
+ * - A 429 defers every entry of that registry, not only the one that got it (issue 12 §2, 13 leftover): until
+ *   the capped Retry-After, or the backoff without one. A request the budget refused (`DeferredError`) and a
+ *   rollout wait are not failures: the entry emits `deferred` and waits until the time given.
  * Outcomes become events; the runner knows no subscriber. p-queue was not used: its single queue has no
  * per-key limit, skip-if-running or backoff, which are most of this file (docs/daemon.md).
  */
+import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
 import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type Recorded, type RunReason } from './events.js';
@@ -125,6 +129,10 @@ export class Runner {
   readonly #running = new Map<string, Promise<void>>();
   readonly #backoff = new Map<string, Backoff>();
   readonly #held = new Set<string>();
+  /** Per registry host: monotonic time until which every entry of it waits (after a 429). */
+  readonly #throttled = new Map<string, { untilMono: number; until: number }>();
+  /** Per entry: monotonic time until which it waits (the budget's reserve, a rollout wait). */
+  readonly #waiting = new Map<string, { untilMono: number; until: number }>();
   readonly #limiter = new KeyedLimiter(1);
   #splayMs = 0;
 
@@ -139,6 +147,7 @@ export class Runner {
     const keep = new Set(options.keys);
     for (const key of [...this.#backoff.keys()]) if (!keep.has(key)) this.#backoff.delete(key);
     for (const key of [...this.#held]) if (!keep.has(key)) this.#held.delete(key);
+    for (const key of [...this.#waiting.keys()]) if (!keep.has(key)) this.#waiting.delete(key);
   }
 
   /** A scheduled (or start/reload) run: skipped while the entry runs or backs off; waits its splay. */
@@ -153,6 +162,16 @@ export class Runner {
       this.#deps.emit({ type: 'skipped', entry: ref, reason: 'backoff' });
       return;
     }
+    const throttled = this.#throttled.get(entry.registry);
+    if (throttled !== undefined && this.#deps.monotonic() < throttled.untilMono) {
+      this.#deps.emit({
+        type: 'deferred', entry: ref, reason: 'throttled', until: new Date(throttled.until).toISOString(), childDigest: undefined, at: new Date().toISOString(),
+        message: `${entry.registry} answered 429 (too many requests); every image of it waits until ${new Date(throttled.until).toISOString()}`,
+      });
+      return;
+    }
+    const waiting = this.#waiting.get(entry.key);
+    if (waiting !== undefined && this.#deps.monotonic() < waiting.untilMono) return;
     await this.#start(entry, ref, why, false);
   }
 
@@ -205,8 +224,17 @@ export class Runner {
     } catch (error) {
       if (shutdown.aborted) return;
       const reason: unknown = deadline?.signal.aborted === true ? deadline.signal.reason : error;
-      this.#failed(ref, entry, reason, recorded);
+      if (reason instanceof DeferredError) this.#deferred(ref, entry, reason);
+      else this.#failed(ref, entry, reason, recorded);
     }
+  }
+
+  /** The budget refused a request of this run: not a failure; the entry (or its registry) waits. */
+  #deferred(ref: EntryRef, entry: EntrySpec, error: DeferredError): void {
+    const wait = { untilMono: this.#deps.monotonic() + Math.max(0, error.until - Date.now()), until: error.until };
+    if (error.reason === 'throttled') this.#throttled.set(entry.registry, wait);
+    else this.#waiting.set(entry.key, wait);
+    this.#deps.emit({ type: 'deferred', entry: ref, reason: error.reason, until: new Date(error.until).toISOString(), message: error.message, childDigest: undefined, at: new Date().toISOString() });
   }
 
   #succeeded(ref: EntryRef, o: CheckOutcome): void {
@@ -244,6 +272,10 @@ export class Runner {
       type: 'failed', entry: ref, code, message: error instanceof Error ? error.message : String(error), failures: b.failures,
       retryInMs: Math.round(wait), retryAfterMs: cappedRetryAfter, backoffUntil: new Date(Date.now() + wait).toISOString(), recorded, at,
     });
-    if (code === 'ERR_RATE_LIMITED') this.#deps.emit({ type: 'rate-limited', entry: ref, registry: entry.registry, retryAfterMs: cappedRetryAfter, at });
+    if (code === 'ERR_RATE_LIMITED') {
+      // Every entry of this registry waits as long as this one (issue 12 §2): the registry asked all of us.
+      this.#throttled.set(entry.registry, { untilMono: b.untilMono, until: Date.now() + wait });
+      this.#deps.emit({ type: 'rate-limited', entry: ref, registry: entry.registry, retryAfterMs: cappedRetryAfter, at });
+    }
   }
 }

@@ -26,6 +26,12 @@ export interface ImageStatus {
   retryAfterSeconds: number | undefined;
   lastError: string | undefined;
   held: string | undefined;
+  /** When a deferred entry (budget, 429 of its registry, rollout) will proceed, and why it waits (issue 12). */
+  waitUntil?: string | undefined;
+  waitReason?: 'throttled' | 'reserve' | 'rollout' | undefined;
+  waitMessage?: string | undefined;
+  /** The new child a rollout wait holds back. */
+  pendingChild?: string | undefined;
 }
 
 /** The status of every configured entry, in config order. */
@@ -55,7 +61,7 @@ function platformOf(entry: EntryRef, s: Readonly<ImageStatus>): string | undefin
   return entry.platform === detectedPlatform ? s.platform : entry.platform;
 }
 
-const success = { failures: 0, backoffUntil: undefined, retryAfterSeconds: undefined, lastError: undefined } as const;
+const success = { failures: 0, backoffUntil: undefined, retryAfterSeconds: undefined, lastError: undefined, waitUntil: undefined, waitReason: undefined, waitMessage: undefined, pendingChild: undefined } as const;
 
 /** The next status after `event`. */
 export function reduceStatus(state: StatusState, event: DaemonEvent): StatusState {
@@ -93,6 +99,12 @@ export function reduceStatus(state: StatusState, event: DaemonEvent): StatusStat
         indexDigest: s.indexDigest ?? event.recorded?.indexDigest ?? undefined, childDigest: s.childDigest ?? event.recorded?.childDigest,
         lastPull: s.lastPull ?? event.recorded?.pulledAt,
         retryAfterSeconds: event.retryAfterMs === undefined ? undefined : Math.round(event.retryAfterMs / 1000),
+        waitUntil: undefined, waitReason: undefined, waitMessage: undefined,
+      }));
+    case 'deferred':
+      return patch(state, event.entry.key, (s) => ({
+        platform: platformOf(event.entry, s), lastCheck: event.at, waitUntil: event.until, waitReason: event.reason, waitMessage: event.message,
+        ...(event.childDigest === undefined ? {} : { pendingChild: event.childDigest }),
       }));
     case 'config-rejected':
     case 'started':

@@ -6,6 +6,8 @@
  * fallback. Error responses become errors naming the registry and repository (errors.ts).
  */
 import { createHash } from 'node:crypto';
+import type { RegistryBudget } from '../budget/budget.js';
+import { budgetLayer } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import { sleep } from '../http/abort.js';
 import type { HttpClient, HttpResponse, StreamBody } from '../http/http.js';
@@ -18,8 +20,8 @@ import type { Repository } from '../reference/repository.js';
 import type { Clock, TokenCache } from './auth.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import { registryError } from './errors.js';
-import { contentTypeOf, uploadTarget, type RateLimit } from './headers.js';
-import { authLayer, compose, HostTable, rateLimitLayer, retryLayer, schemeSend, type Method, type RegistryResponse, type RetryPolicy, type Send } from './layers.js';
+import { contentTypeOf, parseRateLimit, parseRetryAfter, uploadTarget, type RateLimit } from './headers.js';
+import { authLayer, compose, HostTable, rateLimitLayer, retryLayer, schemeSend, type Method, type RegistryRequest, type RegistryResponse, type RetryPolicy, type Send } from './layers.js';
 import { PromiseMemo } from './memo.js';
 import { mirrorLayer, type MirrorAnswer, type MirrorSkip } from './mirror-layer.js';
 import type { MirrorTable } from '../mirror/read.js';
@@ -82,6 +84,11 @@ export interface RegistryClientOptions {
   readonly onMirrorAnswer?: (answer: MirrorAnswer) => void;
   /** A mirror that was tried and skipped, and why. */
   readonly onMirrorSkip?: (skip: MirrorSkip) => void;
+  /**
+   * The request budget (issue 12 §2; docs/budget.md), shared by every client of one daemon across reloads.
+   * Without one, nothing is refused for its count.
+   */
+  readonly budget?: RegistryBudget | undefined;
 }
 
 const knownManifestTypes = new Set(manifestAccept);
@@ -120,6 +127,15 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
       schemeSend(options.http, hosts, this.#counters),
       retryLayer({ policy: this.#retry, sleep: options.sleep ?? sleep, random: options.random ?? Math.random }),
       ...(options.mirrors === undefined ? [] : [mirrorLayer({ table: options.mirrors, hosts, skipVerify: this.#skipVerify, onAnswer: options.onMirrorAnswer, onSkip: options.onMirrorSkip })]),
+      ...(options.budget === undefined ? [] : [budgetLayer<RegistryRequest, RegistryResponse>({
+        budget: options.budget, parseAllowance: parseRateLimit, parseRetryAfter: (v) => parseRetryAfter(v),
+        // Only a registry that challenged gets credentials (the auth layer asks the same memo).
+        identity: async (req) => {
+          if (hosts.state(req.repo.host).challenge === undefined) return 'anonymous';
+          const c = await this.#credentials(req.repo, req.signal).catch(() => undefined);
+          return c === undefined ? 'anonymous' : `${c.source}:${c.username}`;
+        },
+      })]),
       authLayer({ hosts, tokens: options.tokens, credentials: (repo, signal) => this.#credentials(repo, signal) }),
       rateLimitLayer(this.rateLimits),
     );

@@ -7,6 +7,7 @@
 import { access } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { commandGroup } from '../options.js';
+import type { BudgetView } from '../../budget/budget.js';
 import type { Config } from '../../config/schema.js';
 import type { Daemon, ImageStatus } from '../../daemon/daemon.js';
 import type { DaemonAnswer } from '../../daemon/lock.js';
@@ -67,7 +68,9 @@ function stateDirOf(config: Config | undefined, p: DaemonProcess): string {
 }
 
 async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; write?: (t: string) => void }): Promise<Daemon> {
-  const [{ Daemon }, { createLogger }, { notifyListener }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js'), import('./notify.js')]);
+  const [{ Daemon }, { createLogger }, { notifyListener }, { RegistryBudget }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js'), import('./notify.js'), import('../../budget/budget.js')]);
+  // One budget for the daemon's life: every config generation's registry client shares it (docs/budget.md).
+  const budget = new RegistryBudget();
   const env = deps.process.env;
   let level = options.level ?? 'info';
   const logger = createLogger({ level, human: options.human, ...(options.write === undefined ? {} : { write: options.write }) });
@@ -87,8 +90,9 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
         ...(c.engine.host === undefined ? {} : { DOCKER_HOST: c.engine.host }),
         ...(c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] ? { DOCKER_CONFIG: c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] } : {}),
       };
-      return createServices(e, { insecureRegistries: c.registries.insecure, onWarning: (m) => logger.warn({}, m), stateDir: stateDirOf(c, deps.process) });
+      return createServices(e, { insecureRegistries: c.registries.insecure, onWarning: (m) => logger.warn({}, m), stateDir: stateDirOf(c, deps.process), budget });
     },
+    budget,
     logger,
     hostname: deps.process.hostname,
     lock: options.lock,
@@ -101,6 +105,7 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
 
 /** What the STATE column says: `would pull` for a dry run's pending pull (its CHILD is what would be pulled). */
 function stateText(i: ImageStatus): string {
+  if (i.waitUntil !== undefined && i.state !== 'failing') return 'waiting';
   if (i.held !== undefined && i.state !== 'failing') return 'held';
   return i.lastResult === 'would-pull' && i.state === 'ok' ? 'would pull' : i.state;
 }
@@ -109,10 +114,19 @@ function stateText(i: ImageStatus): string {
 export function statusRows(images: readonly ImageStatus[]): string {
   const rows = [['IMAGE', 'PLATFORM', 'STATE', 'INDEX', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', 'ERROR']];
   for (const i of images) {
-    const error = i.lastError === undefined ? (i.held ?? '') : `${i.lastError}${i.retryAfterSeconds === undefined ? '' : ` (registry asked to wait ${i.retryAfterSeconds} s)`}`;
+    const waiting = i.waitUntil === undefined ? undefined : `until ${i.waitUntil}: ${i.waitMessage ?? i.waitReason ?? ''}`;
+    const error = i.lastError === undefined ? (waiting ?? i.held ?? '') : `${i.lastError}${i.retryAfterSeconds === undefined ? '' : ` (registry asked to wait ${i.retryAfterSeconds} s)`}`;
     rows.push([i.image, i.platform ?? '-', stateText(i), i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', error]);
   }
   return table(rows);
+}
+
+/** One line per registry budget under the `status` table (docs/budget.md). */
+export function budgetLines(budgets: readonly BudgetView[]): string {
+  return budgets
+    .filter((b) => b.limit !== undefined || b.remaining !== undefined || b.waitUntil !== undefined)
+    .map((b) => `\nregistry ${b.registry} (${b.identity}): ${b.remaining ?? '?'} of ${b.limit ?? '?'} left${b.windowSeconds === undefined ? '' : ` per ${b.windowSeconds} s`}, reserve ${b.reserve}, ${b.counted} counted sent, ${b.throttled} × 429${b.waitUntil === undefined ? '' : `; ${b.waitReason === 'throttled' ? 'every request' : 'counted requests'} wait until ${b.waitUntil}`}`)
+    .join('');
 }
 
 function untrusted(answer: Extract<DaemonAnswer, { kind: 'untrusted' }>): ResolverError {
@@ -196,8 +210,8 @@ export async function runStatus(options: { config: string; configGiven: boolean;
   const live = await queryDaemon(stateDir);
   if (live.kind === 'untrusted') throw untrusted(live);
   if (live.kind === 'answer') {
-    const value = live.value as { pid: number; images: ImageStatus[] };
-    deps.output.out(options.json ? JSON.stringify({ daemon: 'running', ...value }, null, 2) : `daemon running (pid ${value.pid})\n${statusRows(value.images)}`);
+    const value = live.value as { pid: number; images: ImageStatus[]; budgets?: BudgetView[] };
+    deps.output.out(options.json ? JSON.stringify({ daemon: 'running', ...value }, null, 2) : `daemon running (pid ${value.pid})\n${statusRows(value.images)}${budgetLines(value.budgets ?? [])}`);
     return;
   }
   // Read-only: status never creates, moves or writes a file (a corrupt state file is the daemon's to move aside).
