@@ -251,7 +251,7 @@ export class Runner {
     }
     if (this.#held.delete(ref.key)) emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
     if (o.kind === 'pulled') {
-      emit({ type: 'pulled', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, previous: o.previous, pruned: o.pruned, at });
+      emit({ type: 'pulled', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, previous: o.previous, pruned: o.pruned, size: o.size, at });
       if (o.pruned.length > 0) emit({ type: 'pruned', entry: ref, digests: o.pruned, at });
       return;
     }

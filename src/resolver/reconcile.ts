@@ -40,7 +40,7 @@ export interface TrackedImage {
 export type CheckOutcome =
   | { kind: 'unchanged'; indexDigest: string; childDigest: string; pulledAt: string }
   | { kind: 'index-changed'; indexDigest: string; childDigest: string; pulledAt: string }
-  | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[] }
+  | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[]; size?: number | undefined }
   | { kind: 'would-pull'; indexDigest: string; childDigest: string; previous: string | undefined }
   | { kind: 'held'; indexDigest: string; childDigest: string | undefined; pulledAt: string | undefined; message: string; available: readonly string[] };
 
@@ -151,5 +151,5 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     const kept = [...keep, ...drop.filter((d) => !pruned.includes(d))];
     await deps.state.put({ ...after, previousChildren: kept });
   }
-  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned };
+  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned, size: resolution.chosen.contentBytes };
 }

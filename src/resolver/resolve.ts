@@ -28,7 +28,11 @@ export interface Resolution {
   readonly top: { readonly digest: string; readonly mediaType: string; readonly size: number };
   /** Index levels walked, outermost first; empty for a single-platform tag. */
   readonly levels: readonly IndexLevel[];
-  readonly chosen: { readonly digest: string; readonly mediaType: string; readonly size: number; readonly platform: Platform | undefined };
+  readonly chosen: {
+    readonly digest: string; readonly mediaType: string; readonly size: number; readonly platform: Platform | undefined;
+    /** Bytes of the image (config + layers) when its manifest was read here (a single-platform tag), else undefined. */
+    readonly contentBytes?: number | undefined;
+  };
 }
 
 const maxDepth = 4;
@@ -95,7 +99,8 @@ export async function resolveImage(registry: RegistryReader, input: Reference, t
     if (options.describeSingle && current.kind === 'manifest') {
       p = configPlatform(await registry.getBlob(repo, current.manifest.config.digest, signal));
     }
-    return { reference: ref, top, levels, chosen: { ...top, platform: p } };
+    const contentBytes = current.kind === 'manifest' ? current.manifest.layers.reduce((n, l) => n + l.size, current.manifest.config.size) : undefined;
+    return { reference: ref, top, levels, chosen: { ...top, platform: p, contentBytes } };
   }
   const raw = chosenDescriptor.platform;
   const verdict = levels.at(-1)?.entries.find((e) => e.verdict.kind === 'chosen')?.verdict;
