@@ -1,8 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import cron from 'node-cron';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RegistryHttpError } from '../errors.js';
 import { neverAnswers } from '../../test/fakes/fake-registry.js';
 import { hostPlatform, rig, type Rig } from '../../test/fakes/daemon-rig.js';
+import { freePort } from '../../test/sandbox/registry-server.js';
 
 const image = 'localhost:5001/fleet/app:stable';
 
@@ -274,5 +278,27 @@ describe('daemon: check now (POST /v1/check and the control socket share it)', (
     }
     expect(() => rg.daemon.checkNow({ image: 'Not/Valid', dryRun: false })).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }) as Error);
     await rg.daemon.checkAllNow();
+  });
+});
+
+describe('daemon: the HTTP endpoint belongs to the process', () => {
+  it('a reload that changes metrics.token (or tls) is rejected like one that changes metrics.listen', async () => {
+    vi.useRealTimers();
+    const dir = mkdtempSync(join(tmpdir(), 'daemon-api-'));
+    writeFileSync(join(dir, 'a'), 'token-aaaaaaaaaaaaaaaa\n');
+    writeFileSync(join(dir, 'b'), 'token-bbbbbbbbbbbbbbbb\n');
+    const port = await freePort();
+    const metrics = (file: string): string => `metrics:\n  listen: 127.0.0.1:${port}\n  tokenFile: ${join(dir, file)}\n`;
+    r = rig(config(`  - image: ${image}\n`, metrics('a')));
+    const rg = r;
+    rg.registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
+    await rg.daemon.start();
+    const ok = await fetch(`http://127.0.0.1:${port}/v1/status`, { headers: { authorization: 'Bearer token-aaaaaaaaaaaaaaaa' } });
+    expect(ok.status).toBe(200);
+    rg.setConfig(config(`  - image: ${image}\n`, metrics('b')));
+    expect(await rg.daemon.reload()).toBe(false);
+    expect(rg.logs.some((l) => String(l['err']).includes('metrics (listen, token, tls) cannot change on reload'))).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${port}/v1/status`, { headers: { authorization: 'Bearer token-aaaaaaaaaaaaaaaa' } })).status).toBe(200);
+    expect(JSON.stringify(rg.logs)).not.toContain('token-aaaa');
   });
 });

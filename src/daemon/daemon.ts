@@ -448,8 +448,9 @@ export class Daemon {
     try {
       config = await this.#deps.loadConfig();
       const old = this.#gen?.config;
-      if (old !== undefined && (config.metrics?.listen !== old.metrics?.listen || this.#deps.stateDir(config) !== this.#deps.stateDir(old))) {
-        throw new ResolverError('ERR_CONFIG_INVALID', 'stateDir and metrics.listen cannot change on reload', { details: ['restart the daemon to apply them (systemctl restart resolver)'] });
+      // The listener (address, token, TLS files) belongs to the process, like the lock.
+      if (old !== undefined && (JSON.stringify(config.metrics) !== JSON.stringify(old.metrics) || this.#deps.stateDir(config) !== this.#deps.stateDir(old))) {
+        throw new ResolverError('ERR_CONFIG_INVALID', 'stateDir and metrics (listen, token, tls) cannot change on reload', { details: ['restart the daemon to apply them (systemctl restart resolver)'] });
       }
     } catch (error) {
       this.events.emit({
