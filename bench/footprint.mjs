@@ -6,7 +6,7 @@
 //     on loopback (median wall ms and mean user+system CPU ms, warm code cache, NODE_EXTRA_CA_CERTS unset);
 //   - the idle `resolver daemon` process's RSS (the unit's --max-semi-space-size=2 and MALLOC_ARENA_MAX=2)
 //     with 10 tags against a private dockerd, without and with an MQTT sink (Debian's mosquitto on loopback),
-//     against a bare Node HTTP server with the same flags;
+//     against a bare Node HTTP server with the same flags (all at once, 3 rounds, median of 1 s samples);
 //   - the load average (`uptime`) before and after each part: other jobs share these 2 cores.
 // FOOTPRINT_COMPARE=DIR adds the same rows for another checkout's launcher (DIR/bin/resolver.cjs), for A/B.
 // Usage: node bench/footprint.mjs [RUNS]   (RUNS default 20)
@@ -78,28 +78,37 @@ try {
     writeFileSync(f, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/10 * * * * *"\nsplay: 0s\nstateDir: ${join(tmp, `state-${name}`)}\nimages:\n${images}\n${extra}`);
     return f;
   };
-  const rssOf = async (argv, seconds) => {
-    const p = spawn(process.execPath, ['--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } });
-    await sleep(seconds * 1000);
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0);
-    p.kill('SIGTERM');
-    await new Promise((r) => p.on('close', r));
-    return kb / 1024;
-  };
-  const rssBefore = load();
-  const bare = await rssOf(['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"], 5);
-  const rows = [['bare Node HTTP server', bare]];
+  // All processes run at the same time (so the machine's load weighs on each alike), 3 rounds; each one's RSS
+  // is sampled every second from 15 s to 30 s after its start, and the median of all its samples is reported.
+  const procs = [['bare Node HTTP server', ['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"]]];
   for (const [name, cli] of launchers) {
-    rows.push([`${name} daemon, 10 tags`, await rssOf([cli, 'daemon', '--config', config('plain', '')], 25)]);
-    rows.push([`${name} daemon, 10 tags + MQTT sink`, await rssOf([cli, 'daemon', '--config', config('mqtt', `notifications:\n  mqtt:\n    url: mqtt://127.0.0.1:${port}\n    topicPrefix: bench\n`)], 25)]);
+    procs.push([`${name} daemon, 10 tags`, [cli, 'daemon', '--config', config(`plain-${procs.length}`, '')]]);
+    procs.push([`${name} daemon, 10 tags + MQTT sink`, [cli, 'daemon', '--config', config(`mqtt-${procs.length}`, `notifications:\n  mqtt:\n    url: mqtt://127.0.0.1:${port}\n    topicPrefix: bench\n    clientId: bench-${procs.length}\n`)]]);
   }
+  const samples = procs.map(() => []);
+  const rssBefore = load();
+  for (let round = 0; round < 3; round++) {
+    const running = procs.map(([, argv]) => spawn(process.execPath, ['--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } }));
+    await sleep(15_000);
+    for (let t = 0; t < 15; t++) {
+      running.forEach((p, i) => samples[i].push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024));
+      await sleep(1000);
+    }
+    await Promise.all(running.map((p) => new Promise((r) => {
+      p.on('close', r);
+      p.kill('SIGTERM');
+    })));
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const bare = med(samples[0]);
+  const rows = procs.map(([name], i) => [name, med(samples[i]), Math.min(...samples[i]), Math.max(...samples[i])]);
   broker.kill('SIGTERM');
   out('');
-  out(`idle daemon RSS, 25 s after start (10 s schedule: 2–3 unchanged cycles), load average before ${rssBefore}, after ${load()}:`);
+  out(`idle daemon RSS, 15–30 s after start (10 s schedule: 1–3 unchanged cycles), all at once, 3 rounds; load average before ${rssBefore}, after ${load()}:`);
   out('');
-  out('| process | RSS MB | ÷ bare Node HTTP server |');
-  out('|---|---:|---:|');
-  for (const [name, mb] of rows) out(`| ${name} | ${mb.toFixed(1)} | ${(mb / bare).toFixed(2)} |`);
+  out('| process | RSS MB (median) | min–max | ÷ bare Node HTTP server |');
+  out('|---|---:|---:|---:|');
+  for (const [name, mb, lo, hi] of rows) out(`| ${name} | ${mb.toFixed(1)} | ${lo.toFixed(1)}–${hi.toFixed(1)} | ${(mb / bare).toFixed(2)} |`);
   if (process.env.BENCH_WRITE) writeFileSync(process.env.BENCH_WRITE, `${lines.join('\n')}\n`);
 } finally {
   await services.stop();
