@@ -10,6 +10,7 @@ import { ResolverError } from '../errors.js';
 import { apiConfigSchema } from '../api/config.js';
 import { mirrorsField } from '../mirror/config.js';
 import { budgetField } from '../budget/config.js';
+import { activationField } from '../activate/config.js';
 import { notificationsField } from '../notify/config.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import { checkCronFields } from './cron.js';
@@ -106,6 +107,7 @@ function buildSchema(checkCron: CronCheck) {
       notifications: notificationsField,
       mirrors: mirrorsField,
       budget: budgetField,
+      activation: activationField,
       shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
       allowSubMinuteSchedule: z.boolean().default(false).describe('allow schedules that fire more than once a minute against registries that are not on loopback (it burns registry quota on a fleet)'),
       images: z.array(Image).min(1, 'name at least one image to keep pulled').max(maxImages, `at most ${maxImages} entries`).describe('the tags to keep pulled'),

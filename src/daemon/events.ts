@@ -83,7 +83,10 @@ export type DaemonEvent =
    * allowance is at the budget's reserve; `rollout`: the staged rollout holds the new child (cooldown, cohort,
    * prefetch window, pause). Not a failure: no failure count, no backoff.
    */
-  | { readonly type: 'deferred'; readonly entry: EntryRef; readonly reason: DeferReason; readonly until: string | undefined; readonly message: string; readonly childDigest: string | undefined; readonly at: string };
+  | { readonly type: 'deferred'; readonly entry: EntryRef; readonly reason: DeferReason; readonly until: string | undefined; readonly message: string; readonly childDigest: string | undefined; readonly at: string }
+  // Container activation (src/activate/, docs/activation.md): emitted by its subscriber, not by the check path.
+  | { readonly type: 'activated'; readonly entry: EntryRef; readonly container: string; readonly childDigest: string; readonly previous: string | undefined; readonly at: string }
+  | { readonly type: 'rolled-back'; readonly entry: EntryRef; readonly container: string; readonly childDigest: string; readonly badDigest: string; readonly message: string; readonly at: string };
 
 /** Why an entry waits. */
 export type DeferReason = 'throttled' | 'reserve' | 'rollout';

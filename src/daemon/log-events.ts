@@ -66,6 +66,8 @@ export function logEvents(logger: Logger): Listener<DaemonEvent> {
       case 'scheduled':
       case 'pruned':
       case 'quota':
+      case 'activated': // Activation logs its own lines (every step, with the container's name): src/activate/.
+      case 'rolled-back':
         return;
     }
   };

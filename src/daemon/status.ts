@@ -117,6 +117,8 @@ export function reduceStatus(state: StatusState, event: DaemonEvent): StatusStat
     case 'recovered':
     case 'rate-limited':
     case 'quota':
+    case 'activated':
+    case 'rolled-back':
       return state;
   }
 }

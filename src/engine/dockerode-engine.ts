@@ -44,7 +44,8 @@ interface DockerodeError {
   message?: string;
 }
 
-function engineError(error: unknown, what: string, endpoint: string): ResolverError {
+/** An engine failure as a ResolverError (a lost engine, a cancellation, or the engine's message). */
+export function engineError(error: unknown, what: string, endpoint: string): ResolverError {
   const e = (typeof error === 'object' && error !== null ? error : {}) as DockerodeError;
   if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES' || e.code === 'ECONNRESET' || e.code === 'EPIPE') {
     return new ResolverError('ERR_ENGINE_UNAVAILABLE', `lost the Docker Engine at ${endpoint} during ${what} (${e.code})`, { cause: error });
@@ -61,7 +62,7 @@ function engineError(error: unknown, what: string, endpoint: string): ResolverEr
  * daemon: …") and coded for `docker run`'s exit status (containerFailureCode). A lost engine stays
  * ERR_ENGINE_UNAVAILABLE.
  */
-function containerError(error: unknown, what: string, endpoint: string): ResolverError {
+export function containerError(error: unknown, what: string, endpoint: string): ResolverError {
   const e = (typeof error === 'object' && error !== null ? error : {}) as DockerodeError;
   if (e.statusCode === undefined) return engineError(error, what, endpoint);
   // dockerode words a failed hijacked attach "(HTTP code 409) unexpected - <engine message>" (Podman).
@@ -81,8 +82,8 @@ async function tlsOptions(tls: EngineTls): Promise<{ ca?: Buffer; cert?: Buffer;
   return { ...pem, agent: new Agent({ ...pem, rejectUnauthorized: false }) };
 }
 
-/** Connects to the engine (negotiating the API version) and returns the Engine. */
-export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<Engine> {
+/** A dockerode client for the endpoint, at the API version negotiated from the engine's `/version`. */
+export async function connectDockerode(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<{ docker: Dockerode; facts: EngineFacts }> {
   const facts: EngineFacts = await probe.facts(signal);
   const version = `v${negotiateApiVersion(facts.apiVersion)}`;
   const { default: Docker } = await import('dockerode');
@@ -94,6 +95,12 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
           protocol: endpoint.tls === undefined ? 'http' : 'https',
           ...(endpoint.tls === undefined ? {} : await tlsOptions(endpoint.tls)),
         });
+  return { docker, facts };
+}
+
+/** Connects to the engine (negotiating the API version) and returns the Engine. */
+export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<Engine> {
+  const { docker, facts } = await connectDockerode(endpoint, probe, signal);
   const where = endpoint.display;
 
   async function readPull(stream: Readable, req: PullRequest, controller: AbortController): Promise<PullState> {

@@ -84,6 +84,8 @@ export function buildImage(options: {
   cmd?: readonly string[];
   env?: readonly string[];
   label?: string;
+  /** More image config fields (Healthcheck, Entrypoint, ExposedPorts …), merged over the defaults. */
+  config?: Readonly<Record<string, unknown>>;
   format: 'oci' | 'docker';
 }): BuiltImage {
   const raw = tar(options.files);
@@ -100,6 +102,7 @@ export function buildImage(options: {
       Cmd: options.cmd ?? ['/bin/sh'],
       Env: options.env ?? ['PATH=/bin'],
       Labels: { 'org.opencontainers.image.title': options.label ?? 'resolver sample' },
+      ...options.config,
     },
     rootfs: { type: 'layers', diff_ids: [sha256(raw)] },
     history: [{ created_by: 'resolver sandbox' }],

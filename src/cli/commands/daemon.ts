@@ -67,7 +67,7 @@ function stateDirOf(config: Config | undefined, p: DaemonProcess): string {
   return config?.stateDir ?? defaultStateDir(p.env, p.env['HOME'] ?? '/root', p.uid === 0);
 }
 
-async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; write?: (t: string) => void }): Promise<Daemon> {
+async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; activate?: boolean; write?: (t: string) => void }): Promise<Daemon> {
   const [{ Daemon }, { createLogger }, { notifyListener }, { RegistryBudget }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js'), import('./notify.js'), import('../../budget/budget.js')]);
   // One budget for the daemon's life: every config generation's registry client shares it (docs/budget.md).
   const budget = new RegistryBudget();
@@ -100,6 +100,8 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
     version: resolverVersion(),
   });
   daemon.events.on(notifyListener({ configFile: file, env, hostname: deps.process.hostname, logger, stateDir: (c) => stateDirOf(c, deps.process), onResult: (sink, result) => daemon.metrics.notification(sink, result) }));
+  // Containers follow their tag in the long-running daemon only (docs/activation.md): `check` does not wait for health.
+  if (options.activate === true) daemon.events.on((await import('../activation.js')).activateListener({ configFile: file, env, logger, stateDir: (c) => stateDirOf(c, deps.process), emit: (e) => daemon.events.emit(e) }));
   return daemon;
 }
 
@@ -137,7 +139,7 @@ function untrusted(answer: Extract<DaemonAnswer, { kind: 'untrusted' }>): Resolv
 
 /** `resolver daemon`: runs until SIGTERM/SIGINT; SIGHUP reloads. */
 export async function runDaemon(options: { config: string; logLevel?: string | undefined }, deps: DaemonCommandDeps): Promise<void> {
-  const daemon = await daemonFor(options.config, deps, { level: options.logLevel, human: deps.process.stdoutIsTTY, lock: true });
+  const daemon = await daemonFor(options.config, deps, { level: options.logLevel, human: deps.process.stdoutIsTTY, lock: true, activate: true });
   // Listen before start: SIGHUP's default action ends the process, and systemd's ExecReload may come early.
   // A SIGHUP during start is applied once start is done.
   const hup = { started: false, pending: false };

@@ -21,7 +21,7 @@ import { defaultConfig } from './daemon.js';
 // Each daemon event the notifier reads has (at least) the shape it expects: a change in src/daemon/events.ts
 // that breaks the notifier fails the typecheck here.
 type Fits<T extends NotifierInput['type']> = Extract<DaemonEvent, { type: T }> extends Extract<NotifierInput, { type: T }> ? true : never;
-export const _fits: [Fits<'configured'>, Fits<'checked'>, Fits<'pulled'>, Fits<'pruned'>, Fits<'held'>, Fits<'platform-back'>, Fits<'failed'>, Fits<'recovered'>, Fits<'rate-limited'>] = [true, true, true, true, true, true, true, true, true];
+export const _fits: [Fits<'configured'>, Fits<'checked'>, Fits<'pulled'>, Fits<'pruned'>, Fits<'held'>, Fits<'platform-back'>, Fits<'failed'>, Fits<'recovered'>, Fits<'rate-limited'>, Fits<'activated'>, Fits<'rolled-back'>] = [true, true, true, true, true, true, true, true, true, true, true];
 
 /** One sink's answer to the test. */
 export interface SinkTestResult {

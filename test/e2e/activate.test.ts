@@ -1,0 +1,235 @@
+/**
+ * Containers follow their tag (issue 11 §3), with the built daemon, a real registry and the private dockerd:
+ * a healthy update (same env, labels, restart policy; the old container removed only after the new one is
+ * healthy), an unhealthy update that rolls back and marks the child bad (not tried again), a crash-looping
+ * update (no HEALTHCHECK, exits at once) that rolls back, an index rebuilt for another architecture that
+ * recreates nothing, and a daemon killed with SIGKILL in the middle of an activation: after the restart exactly
+ * one container of that name runs, on a known child, and no `-resolver-old` container is left.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createHttpClient } from '../../src/http/http.js';
+import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
+import { Pusher } from '../sandbox/push.js';
+import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
+import { busyboxRoot } from '../sandbox/samples.js';
+import { cliPath } from './cli.js';
+import { engineApi, type EngineApi } from './engine-api.js';
+
+const s = inject('services');
+const dockerHost = s.engine;
+const http = createHttpClient();
+let dir = '';
+let registry: RunningRegistry;
+let api: EngineApi;
+const name = 'act-web';
+
+const ns = (ms: number): number => ms * 1_000_000;
+/** A HEALTHCHECK that is healthy once /tmp/healthy exists, probed every 300 ms. */
+const healthcheck = { Test: ['CMD-SHELL', 'test -f /tmp/healthy'], Interval: ns(300), Timeout: ns(2000), Retries: 2 };
+
+async function runnable(label: string, cmd: string, config: Record<string, unknown> = {}): Promise<BuiltImage> {
+  const root = await busyboxRoot();
+  return buildImage({
+    platform: { os: 'linux', architecture: 'amd64' },
+    files: [...root, { path: 'tmp', dir: true, mode: 0o1777 }, { path: 'label', content: Buffer.from(label) }],
+    cmd: ['/bin/sh', '-c', cmd], env: ['PATH=/bin', 'MODE=image-default'], label, config, format: 'oci',
+  });
+}
+const arm = (label: string): BuiltImage => buildImage({ platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, files: [{ path: 'v', content: Buffer.from(label) }], format: 'oci', label });
+
+async function publish(children: BuiltImage[]): Promise<string> {
+  const pusher = new Pusher({ http, host: registry.host, repository: 'act/app' });
+  for (const c of children) await pusher.image(c);
+  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
+  await pusher.manifest(index, 'stable');
+  return index.digest;
+}
+
+interface Running {
+  child: ChildProcess;
+  logs: () => Record<string, any>[];
+  exited: Promise<number | null>;
+}
+function startDaemon(config: string): Running {
+  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  return { child, exited, logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>) };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(150);
+  }
+}
+
+/** The containers whose name is `n` or `n-resolver-old` (the engine's name filter is a substring match). */
+async function named(n: string): Promise<{ Id: string; Names: string[]; ImageID: string; State: string }[]> {
+  const r = await api.get(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: [n] }))}`);
+  return (r.json as { Id: string; Names: string[]; ImageID: string; State: string }[]).filter((c) => c.Names.some((x) => x === `/${n}` || x === `/${n}-resolver-old`));
+}
+
+async function imageId(ref: string): Promise<string | undefined> {
+  const r = await api.get(`/images/${ref}/json`);
+  return r.status === 200 ? (r.json.Id as string) : undefined;
+}
+
+const messages = (d: Running, msg: string): Record<string, any>[] => d.logs().filter((l) => l['msg'] === msg);
+const healthyMsg = 'activation: the new container is healthy; the old one is removed';
+const rolledMsg = 'activation: rolled back to the old container; the new child is marked bad on this host';
+const recreatingMsg = 'activation: recreating the container from the new child';
+
+beforeAll(async () => {
+  if (dockerHost === undefined) return;
+  dir = await mkdtemp(join(s.tmp, 'activate-'));
+  registry = await startRegistry({ dir: join(dir, 'registry'), auth: { kind: 'none' } });
+  api = engineApi(dockerHost);
+  for (const c of await named(name)) await api.del(`/containers/${c.Id}?force=1`);
+});
+afterAll(async () => {
+  if (dockerHost === undefined) return;
+  for (const c of await named(name)) await api.del(`/containers/${c.Id}?force=1`);
+  await api.close();
+  await registry.stop();
+  await http.close();
+});
+
+describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('containers follow their tag (real dockerd)', () => {
+  it('healthy update, unhealthy rollback, crash-loop rollback, other-arch rebuild, kill -9 mid-activation', { timeout: 300_000 }, async () => {
+    const stateDir = join(dir, 'state');
+    const config = join(dir, 'resolver.yaml');
+    await writeFile(config, `engine:
+  host: ${dockerHost ?? ''}
+schedule: "*/2 * * * * *"
+splay: 0s
+stateDir: ${stateDir}
+shutdownTimeout: 5s
+retain: 1
+activation:
+  healthTimeout: 20s
+  stableFor: 3s
+  stopTimeout: 2s
+images:
+  - image: ${registry.host}/act/app:stable
+`);
+    const ref = `${registry.host}/act/app:stable`;
+    const v1 = await runnable('v1', ': > /tmp/healthy; exec sleep 3600', { Healthcheck: healthcheck });
+    const armV1 = arm('arm v1');
+    await publish([v1, armV1]);
+
+    const daemon = startDaemon(config);
+    let second: Running | undefined;
+    try {
+      await until('the first pull', () => messages(daemon, 'pulled a new child')[0]);
+      // The follower: created by the operator from the tag, with its own env, label and restart policy.
+      const created = await api.postJson(`/containers/create?name=${name}`, {
+        Image: ref, Env: ['FOO=bar', 'MODE=override'], Labels: { 'resolver.follow': 'true', 'team': 'ops' },
+        HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 5 } },
+      });
+      expect(await api.post(`/containers/${created.Id}/start`)).toMatchObject({ status: 204 });
+      const v1Id = await imageId(`${registry.host}/act/app@${v1.manifest.digest}`);
+
+      // 1. A healthy update: recreated from v2 with the same configuration; the old container removed after.
+      const v2 = await runnable('v2', ': > /tmp/healthy; exec sleep 3600', { Healthcheck: healthcheck });
+      await publish([v2, armV1]);
+      await until('the healthy activation', () => messages(daemon, healthyMsg)[0]);
+      const v2Id = await imageId(`${registry.host}/act/app@${v2.manifest.digest}`);
+      let now = await named(name);
+      expect(now).toHaveLength(1);
+      expect(now[0]?.ImageID).toBe(v2Id);
+      expect(now[0]?.Id).not.toBe(created.Id);
+      const inspect = (await api.get(`/containers/${name}/json`)).json;
+      expect(inspect.State.Running).toBe(true);
+      expect(inspect.State.Health.Status).toBe('healthy');
+      expect(inspect.Config.Image).toBe(ref);
+      expect(inspect.Config.Env).toEqual(expect.arrayContaining(['FOO=bar', 'MODE=override', 'PATH=/bin']));
+      expect(inspect.Config.Labels).toMatchObject({ 'resolver.follow': 'true', team: 'ops', 'org.opencontainers.image.title': 'v2' });
+      expect(inspect.HostConfig.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 5 });
+      expect(inspect.HostConfig.NetworkMode).toBe('none');
+      // The old child's image stays as long as retain keeps it (v1 is the retained previous child).
+      expect(await imageId(`${registry.host}/act/app@${v1.manifest.digest}`)).toBe(v1Id);
+
+      // 2. An unhealthy update (its HEALTHCHECK never passes): rolled back to v2, v3 marked bad, not tried again.
+      const v3 = await runnable('v3', 'exec sleep 3600', { Healthcheck: healthcheck });
+      await publish([v3, armV1]);
+      const rolled = await until('the unhealthy rollback', () => messages(daemon, rolledMsg)[0]);
+      expect(rolled).toMatchObject({ container: name, bad: v3.manifest.digest, back: v2.manifest.digest });
+      expect(rolled['reason']).toMatch(/unhealthy/);
+      now = await named(name);
+      expect(now.map((c) => [c.Names[0], c.ImageID, c.State])).toEqual([[`/${name}`, v2Id, 'running']]);
+      const journal = JSON.parse(await readFile(join(stateDir, 'activation.json'), 'utf8'));
+      expect(journal.bad[ref]).toMatchObject({ digest: v3.manifest.digest, container: name });
+      expect(journal.journal).toEqual({});
+      // The rollback target's image is still there: the container runs it.
+      expect(await imageId(`${registry.host}/act/app@${v2.manifest.digest}`)).toBe(v2Id);
+      const afterRollback = now[0]?.Id;
+      const recreations = messages(daemon, recreatingMsg).length;
+      const checks = messages(daemon, 'checked').length;
+      await until('three more checks', () => messages(daemon, 'checked').length >= checks + 3);
+      expect(messages(daemon, recreatingMsg)).toHaveLength(recreations);
+      expect((await named(name))[0]?.Id).toBe(afterRollback);
+
+      // 3. A crash-looping update (no HEALTHCHECK; the command exits at once, the restart policy restarts it).
+      const v4 = await runnable('v4', 'exit 1');
+      await publish([v4, armV1]);
+      const crash = await until('the crash-loop rollback', () => messages(daemon, rolledMsg)[1]);
+      expect(crash).toMatchObject({ container: name, bad: v4.manifest.digest, back: v2.manifest.digest });
+      expect(crash['reason']).toMatch(/restarted|exited/);
+      now = await named(name);
+      expect(now.map((c) => [c.Names[0], c.ImageID, c.State])).toEqual([[`/${name}`, v2Id, 'running']]);
+
+      // 4. Only the arm64 child changes: the index moves, this platform's child does not: nothing is recreated.
+      const before = messages(daemon, recreatingMsg).length;
+      await publish([v4, arm('arm v2')]);
+      await until('the index change', () => daemon.logs().find((l) => l['result'] === 'index-changed'));
+      const c2 = messages(daemon, 'checked').length;
+      await until('two more checks', () => messages(daemon, 'checked').length >= c2 + 2);
+      expect(messages(daemon, recreatingMsg)).toHaveLength(before);
+      expect((await named(name)).map((c) => c.Id)).toEqual([afterRollback]);
+
+      // 5. kill -9 while the new container proves itself (healthy only after 4 s): after the restart exactly one
+      // container of that name runs, on a known child, and nothing is left renamed.
+      const v5 = await runnable('v5', 'sleep 4; : > /tmp/healthy; exec sleep 3600', { Healthcheck: { ...healthcheck, StartPeriod: ns(20_000) } });
+      await publish([v5, arm('arm v2')]);
+      await until('the activation to be under way', async () => {
+        const j = JSON.parse(await readFile(join(stateDir, 'activation.json'), 'utf8').catch(() => '{"journal":{}}'));
+        return j.journal[name]?.step === 'started';
+      });
+      daemon.child.kill('SIGKILL');
+      await daemon.exited;
+      const mid = await named(name);
+      expect(mid.map((c) => c.Names[0]).sort()).toEqual([`/${name}`, `/${name}-resolver-old`]);
+      second = startDaemon(config);
+      const d2 = second;
+      await until('the recovery', () => d2.logs().find((l) => l['msg'] === 'activation: an activation was interrupted (daemon killed?); recovering'));
+      // Recovery undoes it and tries the child once more; v5 is healthy, so it ends on v5.
+      await until('the retried activation', () => messages(d2, healthyMsg)[0]);
+      const v5Id = await imageId(`${registry.host}/act/app@${v5.manifest.digest}`);
+      now = await named(name);
+      expect(now.map((c) => [c.Names[0], c.State])).toEqual([[`/${name}`, 'running']]);
+      expect([v2Id, v5Id]).toContain(now[0]?.ImageID);
+      expect(now[0]?.ImageID).toBe(v5Id);
+      const finalJournal = JSON.parse(await readFile(join(stateDir, 'activation.json'), 'utf8'));
+      expect(finalJournal.journal).toEqual({});
+    } catch (error) {
+      // The daemons' activation lines and warnings: what a failure needs to be understood.
+      const lines = [...daemon.logs(), ...(second?.logs() ?? [])].filter((l) => l['component'] === 'activate' || (l['level'] as number) >= 40);
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\n${lines.map((l) => JSON.stringify(l)).join('\n')}`, { cause: error });
+    } finally {
+      daemon.child.kill('SIGTERM');
+      second?.child.kill('SIGTERM');
+      await daemon.exited;
+      await second?.exited;
+    }
+  });
+});
