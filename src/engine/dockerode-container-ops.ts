@@ -31,10 +31,11 @@ function dial(docker: Dockerode, options: { path: string; method: string; option
 export async function createDockerodeContainerOps(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<ContainerOps> {
   const { docker } = await connectDockerode(endpoint, probe, signal);
   const where = endpoint.display;
+  const listing = dockerodeContainers(docker, where, containerError);
   const short = (id: string): string => (/^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id);
 
   return {
-    listContainers: dockerodeContainers(docker, where, containerError).listContainers,
+    listContainers: (signal) => listing.listContainers(signal),
 
     async inspectFull(idOrName) {
       let raw: unknown;

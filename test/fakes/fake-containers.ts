@@ -1,10 +1,11 @@
 /**
- * An in-memory `Containers` (src/engine/containers.ts) for activation's unit tests: containers with names,
+ * An in-memory `ContainerOps` (src/engine/container-ops.ts) for activation's unit tests: containers with names,
  * labels, images, a state and a restart count, images by reference. It records every call. Behaviour a test
  * wants of a new container (healthy at once, unhealthy, crash) comes from `onStart`.
  */
 import type { ContainerInspect, CreateContainerBody, ImageInspect } from '../../src/engine/container-spec.js';
-import type { ContainerSummary, Containers, RestartPolicy } from '../../src/engine/containers.js';
+import type { ContainerOps, RestartPolicy } from '../../src/engine/container-ops.js';
+import type { ContainerSummary } from '../../src/engine/containers.js';
 
 /** One fake container. */
 export interface FakeContainer {
@@ -27,7 +28,7 @@ export interface FakeContainer {
 let counter = 0;
 const newId = (): string => (++counter).toString(16).padStart(64, 'c');
 
-export class FakeContainers implements Containers {
+export class FakeContainers implements ContainerOps {
   readonly containers = new Map<string, FakeContainer>();
   /** Image references (`name:tag`, `name@digest`, IDs) to image ID. */
   readonly images = new Map<string, { id: string; repoDigests: string[]; healthcheck: boolean }>();
@@ -61,10 +62,10 @@ export class FakeContainers implements Containers {
 
   listContainers(): Promise<readonly ContainerSummary[]> {
     this.calls.push('list');
-    return Promise.resolve([...this.containers.values()].map((c) => ({ id: c.id, name: c.name, image: c.image, imageId: c.imageId, labels: c.labels, state: c.running ? 'running' : 'exited' })));
+    return Promise.resolve([...this.containers.values()].map((c): ContainerSummary => ({ id: c.id, name: c.name, imageId: c.imageId, labels: c.labels, state: c.running ? 'running' : 'exited' })));
   }
 
-  inspectContainer(idOrName: string): Promise<ContainerInspect | undefined> {
+  inspectFull(idOrName: string): Promise<ContainerInspect | undefined> {
     const c = this.#find(idOrName);
     if (c === undefined) return Promise.resolve(undefined);
     return Promise.resolve({
