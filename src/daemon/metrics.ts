@@ -112,6 +112,8 @@ export class Metrics {
     },
     'config-rejected': null, started: null, stopped: null, scheduled: null, 'clock-jumped': null, skipped: null,
     'check-started': null, pruned: null, 'platform-back': null, recovered: null, 'rate-limited': null,
+    // Counted in apply (resolver_activations_total).
+    activated: null, 'rolled-back': null,
   };
 
   /** Folds one event into the series. */
