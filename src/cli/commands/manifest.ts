@@ -18,6 +18,8 @@ import { formatPlatformAll } from '../../platform/platform.js';
 import { isAttestationEntry, referenceDigestAnnotation } from '../../publish/source-child.js';
 import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { repositoryOf } from '../../reference/repository.js';
+import type { Draft, DraftStore } from '../../publish/drafts.js';
+import type { RegistryReader } from '../../registry/registry.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption, commandGroup } from '../options.js';
 import { table, type Output } from '../output.js';
@@ -69,12 +71,97 @@ function parseForPrint(x: Inspected): unknown {
 }
 
 /** Fetches the document a reference points to, verified. */
-export async function run(image: string, services: Services, signal?: AbortSignal): Promise<Inspected> {
+export async function fetchDocument(image: string, registry: RegistryReader, signal?: AbortSignal): Promise<Inspected> {
   const ref = withDefaultTag(parseReference(image));
   const repo = repositoryOf(ref);
-  const digest = ref.digest ?? (await services.registry.resolveTag(repo, ref.tag ?? 'latest', signal)).digest;
-  const m = await services.registry.getManifest(repo, digest, signal);
+  const digest = ref.digest ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal)).digest;
+  const m = await registry.getManifest(repo, digest, signal);
   return { reference: formatReference(ref), digest, mediaType: m.contentType.split(';')[0]?.trim() ?? '', body: m.body };
+}
+
+/** What the manifest commands that read registries need. */
+export interface ManifestReadDeps {
+  readonly registry: RegistryReader;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Options of `manifest inspect`. */
+export interface InspectOptions {
+  readonly image: string;
+  /** `indented` (docker's default), `raw` (the bytes served), `verbose` (-v), `table`. */
+  readonly format: 'indented' | 'raw' | 'verbose' | 'table';
+  /** The command's deadline in ms (0: none; src/cli/deadline.ts); default none. */
+  readonly timeoutMs?: number;
+}
+
+/** `manifest inspect`: what to print (bytes for --raw, else text). */
+export function runInspect(options: InspectOptions, deps: ManifestReadDeps): Promise<Buffer | string> {
+  const ref = withDefaultTag(parseReference(options.image));
+  return withinDeadline(options.timeoutMs ?? 0, deps.signal, `reading ${formatReference(ref)}`, async (signal) => {
+    const x = await fetchDocument(options.image, deps.registry, signal);
+    switch (options.format) {
+      case 'raw':
+        return x.body;
+      case 'verbose':
+        return verbose(x, deps.registry, signal);
+      case 'table':
+        return describe(x);
+      case 'indented':
+        return indented(x);
+    }
+  });
+}
+
+/** Options of `manifest create`. */
+export interface CreateOptions {
+  readonly list: string;
+  readonly sources: readonly string[];
+  readonly amend?: boolean;
+  readonly insecure?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/** `manifest create`: checks that every image exists (as docker does), then writes the draft. */
+export async function runCreate(options: CreateOptions, deps: ManifestReadDeps & { readonly drafts: () => Promise<DraftStore> }): Promise<Draft> {
+  const refs = options.sources.map((source) => withDefaultTag(parseReference(source)));
+  await withinDeadline(options.timeoutMs ?? 0, deps.signal, `checking the images of ${options.list}`, async (signal) => {
+    for (const ref of refs) {
+      try {
+        await fetchDocument(formatReference(ref), deps.registry, signal);
+      } catch (error) {
+        if (error instanceof ResolverError && error.code === 'ERR_NOT_FOUND') {
+          throw new ResolverError('ERR_NOT_FOUND', `no such manifest: ${formatReference(ref)}`, { cause: error, details: ['push the image first, or check its name and tag'] });
+        }
+        throw error;
+      }
+    }
+  });
+  return (await deps.drafts()).create(options.list, [...options.sources], options.amend === true, options.insecure === true);
+}
+
+/**
+ * `manifest rm`: deletes each draft; like docker, every list is tried and each failure is one line.
+ * @throws ResolverError ERR_REFERENCE_INVALID (a list that is no reference) or ERR_NOT_FOUND (no such draft)
+ */
+export async function runRm(options: { readonly lists: readonly string[] }, deps: { readonly drafts: () => Promise<DraftStore> }): Promise<void> {
+  const store = await deps.drafts();
+  const missing: string[] = [];
+  const invalid: ResolverError[] = [];
+  for (const list of options.lists) {
+    let canonical: string;
+    try {
+      canonical = formatReference(withDefaultTag(parseReference(list)));
+    } catch (error) {
+      if (!(error instanceof ResolverError)) throw error;
+      invalid.push(error);
+      continue;
+    }
+    if (!(await store.remove(list))) missing.push(canonical);
+  }
+  if (invalid.length > 0 || missing.length > 0) {
+    const lines = [...invalid.map((e) => e.message), ...missing.map((m) => `No such manifest: ${m}`)];
+    throw new ResolverError(invalid.length > 0 ? 'ERR_REFERENCE_INVALID' : 'ERR_NOT_FOUND', lines[0] ?? '', { details: lines.slice(1) });
+  }
 }
 
 /** The readable table (`--table`). */
@@ -211,13 +298,13 @@ export function goJson(value: unknown): string {
  * config. An index: an array with one object per entry, `Ref` = `name:tag@digest`, the platform from the
  * index entry; nested indexes get Ref, Descriptor and Raw only (docker refuses them).
  */
-export async function verbose(x: Inspected, services: Services, signal?: AbortSignal): Promise<string> {
+export async function verbose(x: Inspected, registry: RegistryReader, signal?: AbortSignal): Promise<string> {
   parseForPrint(x);
   const ref = parseReference(x.reference);
   const repo = repositoryOf(ref);
   const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
   if (doc.kind === 'manifest') {
-    const config = await services.registry.getBlob(repo, doc.manifest.config.digest, signal);
+    const config = await registry.getBlob(repo, doc.manifest.config.digest, signal);
     let configJson: unknown;
     try {
       configJson = JSON.parse(config.toString('utf8'));
@@ -232,7 +319,7 @@ export async function verbose(x: Inspected, services: Services, signal?: AbortSi
   const name = formatReference({ ...ref, digest: undefined });
   const entries: Record<string, Json>[] = [];
   for (const d of doc.index.manifests) {
-    const child = await services.registry.getManifest(repo, d.digest, signal, d.size);
+    const child = await registry.getManifest(repo, d.digest, signal, d.size);
     const childText = { reference: `${name}@${d.digest}`, digest: d.digest, mediaType: '', body: child.body };
     parseForPrint(childText);
     const served = child.contentType.split(';')[0]?.trim() ?? '';
@@ -314,14 +401,10 @@ export function register(program: Command, deps: { output: Output; services: (op
     if ([opts.raw, opts.verbose, opts.table].filter((o) => o === true).length > 1) throw new ResolverError('ERR_USAGE', 'give at most one of --raw, --verbose and --table');
     const ref = parseReference(image);
     const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
+    const format = opts.raw === true ? 'raw' : opts.verbose === true ? 'verbose' : opts.table === true ? 'table' : 'indented';
     const services = deps.services({ insecureRegistries: [...opts.insecureRegistry, ...(opts.insecure === true ? insecureHosts([ref]) : [])] });
     try {
-      const printed = await withinDeadline(timeoutMs, deps.signal, `reading ${formatReference(withDefaultTag(ref))}`, async (signal) => {
-        const x = await run(image, services, signal);
-        if (opts.raw === true) return x.body;
-        if (opts.verbose === true) return verbose(x, services, signal);
-        return opts.table === true ? describe(x) : indented(x);
-      });
+      const printed = await runInspect({ image, format, timeoutMs }, { registry: services.registry, signal: deps.signal });
       if (Buffer.isBuffer(printed)) deps.writeRaw(printed);
       else deps.output.out(printed);
     } finally {
@@ -329,11 +412,11 @@ export function register(program: Command, deps: { output: Output; services: (op
     }
   });
 
-  const drafts = async (): Promise<import('../../publish/drafts.js').DraftStore> => {
-    const { DraftStore } = await import('../../publish/drafts.js');
+  const drafts = async (): Promise<DraftStore> => {
+    const { DraftStore: Store } = await import('../../publish/drafts.js');
     const { defaultStateDir } = await import('../../state/state-store.js');
     const { homedir } = await import('node:os');
-    return new DraftStore(defaultStateDir(process.env, homedir(), process.getuid?.() === 0));
+    return new Store(defaultStateDir(deps.process.env, homedir(), process.getuid?.() === 0));
   };
 
   const create = manifest
@@ -349,23 +432,12 @@ export function register(program: Command, deps: { output: Output; services: (op
       const refs = sources.map((source) => withDefaultTag(parseReference(source)));
       const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
       const services = deps.services({ insecureRegistries: opts.insecure === true ? insecureHosts(refs) : [] });
+      let draft: Draft;
       try {
-        await withinDeadline(timeoutMs, deps.signal, `checking the images of ${list}`, async (signal) => {
-          for (const ref of refs) {
-            try {
-              await run(formatReference(ref), services, signal);
-            } catch (error) {
-              if (error instanceof ResolverError && error.code === 'ERR_NOT_FOUND') {
-                throw new ResolverError('ERR_NOT_FOUND', `no such manifest: ${formatReference(ref)}`, { cause: error, details: ['push the image first, or check its name and tag'] });
-              }
-              throw error;
-            }
-          }
-        });
+        draft = await runCreate({ list, sources, amend: opts.amend === true, insecure: opts.insecure === true, timeoutMs }, { registry: services.registry, signal: deps.signal, drafts });
       } finally {
         await services.close();
       }
-      const draft = await (await drafts()).create(list, sources, opts.amend === true, opts.insecure === true);
       deps.output.out(`created draft ${draft.list} with ${draft.entries.length} image${draft.entries.length === 1 ? '' : 's'}`);
     });
 
@@ -378,7 +450,7 @@ export function register(program: Command, deps: { output: Output; services: (op
     const ref = withDefaultTag(parseReference(image));
     const services = deps.services({ insecureRegistries: draft?.insecure === true ? insecureHosts([ref]) : [] });
     try {
-      const x = await run(image, services, deps.signal);
+      const x = await fetchDocument(image, services.registry, deps.signal);
       const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
       if (doc.kind !== 'manifest') return undefined;
       const p = configPlatform(await services.registry.getBlob(repositoryOf(ref), doc.manifest.config.digest, deps.signal));
@@ -411,27 +483,7 @@ export function register(program: Command, deps: { output: Output; services: (op
     .command('rm')
     .description('delete local drafts of manifest lists, like docker manifest rm')
     .argument('<lists...>', 'the drafts to delete')
-    .action(async (lists: string[]) => {
-      const store = await drafts();
-      const missing: string[] = [];
-      const invalid: ResolverError[] = [];
-      for (const list of lists) {
-        let canonical: string;
-        try {
-          canonical = formatReference(withDefaultTag(parseReference(list)));
-        } catch (error) {
-          if (!(error instanceof ResolverError)) throw error;
-          invalid.push(error);
-          continue;
-        }
-        if (!(await store.remove(list))) missing.push(canonical);
-      }
-      // Like docker: every list is tried; one line per failure.
-      if (invalid.length > 0 || missing.length > 0) {
-        const lines = [...invalid.map((e) => e.message), ...missing.map((m) => `No such manifest: ${m}`)];
-        throw new ResolverError(invalid.length > 0 ? 'ERR_REFERENCE_INVALID' : 'ERR_NOT_FOUND', lines[0] ?? '', { details: lines.slice(1) });
-      }
-    });
+    .action((lists: string[]) => runRm({ lists }, { drafts }));
 
   const push = manifest
     .command('push')

@@ -12,9 +12,15 @@ import type { Services, TargetOptions } from '../services.js';
 
 const podmanNote = "resolver pulls Docker's choice by digest; `which --explain` shows where Podman's own `podman pull` of a tag would take another child (containers/image compares exact strings: no arm64→arm or amd64→386 fallback, no amd64 levels, the variant-less entry first)";
 
+/** What `platform` needs: the target platform's detection, and the signal SIGINT/SIGTERM abort. */
+export interface PlatformDeps {
+  readonly target: Services['target'];
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** Detects without printing. */
-export function run(options: TargetOptions, services: Services, signal?: AbortSignal): Promise<TargetPlatform> {
-  return services.target({ ...options, needsNamedEngine: true }, signal);
+export function run(options: TargetOptions, deps: PlatformDeps): Promise<TargetPlatform> {
+  return deps.target({ ...options, needsNamedEngine: true }, deps.signal);
 }
 
 /** JSON shape. */
@@ -60,7 +66,7 @@ export function register(program: Command, deps: { output: Output; services: (op
   cmd.action(async (opts: TargetOptions & { json?: boolean }) => {
       const services = deps.services({ insecureRegistries: [] });
       try {
-        const t = await run(opts, services, deps.signal);
+        const t = await run(opts, { target: (o, signal) => services.target(o, signal), signal: deps.signal });
         deps.output.out(opts.json === true ? JSON.stringify(toJson(t), null, 2) : describe(t));
       } finally {
         await services.close();

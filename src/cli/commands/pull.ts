@@ -5,7 +5,10 @@
 import type { Command } from 'commander';
 import { formatReference, parseReference } from '../../reference/reference.js';
 import { pullResolved, type PullOutcome } from '../../resolver/pull.js';
+import type { RegistryReader } from '../../registry/registry.js';
+import type { CredentialStore } from '../../registry/credentials.js';
 import { resolveImage } from '../../resolver/resolve.js';
+import type { StateStore } from '../../state/state-store.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { formatBytes } from '../format-bytes.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
@@ -15,6 +18,8 @@ import type { Services, TargetOptions } from '../services.js';
 
 /** Options of `pull`. */
 export interface PullCommandOptions extends TargetOptions {
+  /** The image reference, e.g. `alpine:3.20`. */
+  readonly image: string;
   readonly quiet?: boolean;
   readonly json?: boolean;
   /**
@@ -24,16 +29,29 @@ export interface PullCommandOptions extends TargetOptions {
   readonly timeoutMs?: number;
 }
 
-/** Pulls without printing anything but progress to `sink`. */
-export async function run(image: string, options: PullCommandOptions, services: Services, sink: ProgressSink | undefined, signal?: AbortSignal): Promise<PullOutcome> {
-  const ref = parseReference(image);
+/** What `pull` needs: the registry, the target platform, the engine, credentials and state; progress goes to `sink`. */
+export interface PullCommandDeps {
+  readonly registry: RegistryReader;
+  readonly target: Services['target'];
+  readonly engine: Services['engine'];
+  readonly credentials: CredentialStore;
+  readonly state: StateStore;
+  /** Where progress is drawn; none for --quiet and --json. */
+  readonly sink?: ProgressSink | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Pulls without printing anything but progress to `deps.sink`. */
+export async function run(options: PullCommandOptions, deps: PullCommandDeps): Promise<PullOutcome> {
+  const ref = parseReference(options.image);
+  const { signal, sink } = deps;
   const { target, resolution } = await withinDeadline(options.timeoutMs ?? 0, signal, `resolving ${formatReference(ref)}`, async (s) => {
-    const t = await services.target(options, s);
-    return { target: t, resolution: await resolveImage(services.registry, ref, t, { signal: s }) };
+    const t = await deps.target(options, s);
+    return { target: t, resolution: await resolveImage(deps.registry, ref, t, { signal: s }) };
   });
-  const engine = await services.engine(signal);
+  const engine = await deps.engine(signal);
   const renderer = sink === undefined ? undefined : createProgressRenderer(sink);
-  const outcome = await pullResolved({ registry: services.registry, engine, credentials: services.credentials, state: services.state }, ref, resolution, target, {
+  const outcome = await pullResolved({ registry: deps.registry, engine, credentials: deps.credentials, state: deps.state }, ref, resolution, target, {
     signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s), recordFailure: 'warn',
   });
   renderer?.finish();
@@ -51,13 +69,16 @@ export function register(program: Command, deps: { output: Output; stderr: Progr
     .option('--json', 'print a JSON object');
   addInsecureRegistryOption(cmd);
   addTimeoutOption(cmd, 'resolving IMAGE (the layer download has its own stall timeout)');
-  cmd.action(async (image: string, opts: PullCommandOptions & { insecureRegistry: string[]; timeout?: number }) => {
+  cmd.action(async (image: string, opts: Omit<PullCommandOptions, 'image'> & { insecureRegistry: string[]; timeout?: number }) => {
       const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       const started = performance.now();
       try {
         const quiet = opts.quiet === true || opts.json === true;
-        const o = await run(image, { ...opts, timeoutMs }, services, quiet ? undefined : deps.stderr, deps.signal);
+        const o = await run({ ...opts, image, timeoutMs }, {
+          registry: services.registry, target: (t, signal) => services.target(t, signal), engine: (signal) => services.engine(signal),
+          credentials: services.credentials, state: services.state, sink: quiet ? undefined : deps.stderr, signal: deps.signal,
+        });
         // Pulled and tagged, only the record failed (full disk): exit 0 like docker, say so on stderr.
         if (o.stateWarning !== undefined) deps.output.err(`resolver: warning: ${o.stateWarning}`);
         if (opts.json === true) {

@@ -9,6 +9,7 @@ import { comparePodman, type PodmanComparison } from '../../platform/podman.js';
 import type { TargetPlatform } from '../../platform/detect.js';
 import type { Verdict } from '../../manifest/select.js';
 import { formatReference, parseReference } from '../../reference/reference.js';
+import type { RegistryReader } from '../../registry/registry.js';
 import { resolveImage, type Resolution } from '../../resolver/resolve.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption, addRulesOptions } from '../options.js';
@@ -17,6 +18,8 @@ import type { Services, TargetOptions } from '../services.js';
 
 /** Options of `which`. */
 export interface WhichOptions extends TargetOptions {
+  /** The image reference, e.g. `alpine:3.20`. */
+  readonly image: string;
   readonly json?: boolean;
   readonly explain?: boolean;
   /** The command's overall deadline in ms (0: none; src/cli/deadline.ts); default none. */
@@ -29,12 +32,19 @@ export interface WhichResult {
   readonly target: TargetPlatform;
 }
 
+/** What `which` needs: a registry to read, the target platform, and the signal SIGINT/SIGTERM abort. */
+export interface WhichDeps {
+  readonly registry: RegistryReader;
+  readonly target: Services['target'];
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** Resolves without printing. */
-export async function run(image: string, options: WhichOptions, services: Services, outer?: AbortSignal): Promise<WhichResult> {
-  const ref = parseReference(image);
-  return withinDeadline(options.timeoutMs ?? 0, outer, `resolving ${formatReference(ref)}`, async (signal) => {
-    const target = await services.target({ ...options, needsNamedEngine: true }, signal);
-    const resolution = await resolveImage(services.registry, ref, target, { signal, describeSingle: options.json === true || options.explain === true });
+export async function run(options: WhichOptions, deps: WhichDeps): Promise<WhichResult> {
+  const ref = parseReference(options.image);
+  return withinDeadline(options.timeoutMs ?? 0, deps.signal, `resolving ${formatReference(ref)}`, async (signal) => {
+    const target = await deps.target({ ...options, needsNamedEngine: true }, signal);
+    const resolution = await resolveImage(deps.registry, ref, target, { signal, describeSingle: options.json === true || options.explain === true });
     return { resolution, target };
   });
 }
@@ -148,11 +158,11 @@ export function register(program: Command, deps: { output: Output; services: (op
   addInsecureRegistryOption(cmd);
   addTimeoutOption(cmd, 'the whole resolution');
   addRulesOptions(cmd, { store: 'imitate this image store (default: the engine\'s)', engineVersion: 'imitate this Docker Engine version (default: the engine\'s, else 29.7)' });
-  cmd.action(async (image: string, opts: WhichOptions & { insecureRegistry: string[]; timeout?: number }) => {
+  cmd.action(async (image: string, opts: Omit<WhichOptions, 'image'> & { insecureRegistry: string[]; timeout?: number }) => {
       const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
       const services = deps.services({ insecureRegistries: opts.insecureRegistry });
       try {
-        const result = await run(image, { ...opts, timeoutMs }, services, deps.signal);
+        const result = await run({ ...opts, image, timeoutMs }, { registry: services.registry, target: (o, signal) => services.target(o, signal), signal: deps.signal });
         for (const w of result.target.warnings) {
           if (!(result.target.requested && w.startsWith('no Docker Engine reachable'))) deps.output.err(`warning: ${w}`);
         }
