@@ -5,7 +5,7 @@
  * `resolver which` of the tag picks the amd64 child the engine would pull; `docker run -d` of the tag on the
  * private dockerd (the docker CLI at its socket, the socket and a config mounted) runs the daemon, turns
  * `healthy` by the image's own HEALTHCHECK command, pre-pulls the configured image into that same engine,
- * reports the engine's platform from inside, and stops within its timeout on `docker stop` with exit 0; the
+ * reports the engine's platform from inside, comes back with its state after `docker restart`, and stops within its timeout on `docker stop` with exit 0; the
  * arm64 and arm/v7 children's Node runs `resolver --version` under qemu-user in a private user namespace
  * (packaging/qemu/in-userns.sh: binfmt_misc of its own, never the host's).
  */
@@ -111,7 +111,7 @@ describe.runIf(s.engine !== undefined)('scripts/image.sh: the multi-arch image o
     expect(r.stdout).toBe(`${amd64 ?? '?'}\n`);
   });
 
-  it('docker run -d with the socket and a config mounted: healthy, pre-pulls into the same engine, engine platform inside, stops within its timeout', async () => {
+  it('docker run -d with the socket and a config mounted: healthy, pre-pulls into the same engine, engine platform inside, survives docker restart, stops within its timeout', async () => {
     const target = `${s.anonymous}/super-golang:latest`;
     const child = s.images['super-golang']?.children.find((c) => c.platform === 'linux/amd64')?.manifest;
     expect(child).toBeDefined();
@@ -143,8 +143,20 @@ describe.runIf(s.engine !== undefined)('scripts/image.sh: the multi-arch image o
 
     const status = JSON.parse((await docker(['exec', 'resolver-image-e2e', 'resolver', 'status', '--json'])).stdout) as { daemon: string; images: { childDigest?: string }[] };
     expect(status.daemon).toBe('running');
+    expect(JSON.stringify(status.images)).toContain(child ?? '?');
     const platform = JSON.parse((await docker(['exec', 'resolver-image-e2e', 'resolver', 'platform', '--json'])).stdout) as { platform: string };
     expect(platform.platform).toMatch(/^linux\/amd64/);
+
+    // docker restart: the daemon comes back with the state kept in the image's /var/lib/resolver volume.
+    await docker(['restart', '-t', '20', 'resolver-image-e2e']);
+    const back = Date.now() + 120_000;
+    for (;;) {
+      const r = await docker(['exec', 'resolver-image-e2e', 'resolver', 'status', '--json']).catch(() => undefined);
+      const after = r === undefined ? undefined : (JSON.parse(r.stdout) as { daemon: string; images: { childDigest?: string }[] });
+      if (after?.daemon === 'running' && JSON.stringify(after.images).includes(child ?? '?')) break;
+      if (Date.now() > back) throw new Error(`the daemon did not come back with its state within 120 s after docker restart: ${r?.stdout ?? ''}`);
+      await delay(500);
+    }
 
     const started = Date.now();
     await docker(['stop', '-t', '20', 'resolver-image-e2e']);
