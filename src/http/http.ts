@@ -5,6 +5,7 @@
  * origins and never to a private IP literal of another host. No Accept-Encoding is sent, so the
  * bytes read are the bytes served. See shared/spec/reliability.md §2.2, §3.7.
  */
+import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
@@ -36,6 +37,8 @@ export interface HttpOptions {
   readonly onConnect?: (target: { readonly hostname: string; readonly port: string; readonly protocol: string }) => void;
   /** What answers at the other end, for the hints of connection errors (default `registry`). */
   readonly peer?: 'registry' | 'engine';
+  /** The DNS lookup of every connection (node's `dns.lookup` by default); tests inject `EAI_AGAIN` with it. */
+  readonly lookup?: LookupFunction;
 }
 
 /** One request. */
@@ -190,6 +193,7 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
   const connect = {
     timeout: options.connectTimeoutMs ?? 5_000,
     ...(options.socketPath === undefined ? {} : { socketPath: options.socketPath }),
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
     ...(options.tls ?? {}),
   };
   const agentOptions = {
