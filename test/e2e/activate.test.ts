@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
+import { closeLoopbackServers, startLoopbackServer } from '../fakes/loopback-server.js';
 import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
 import { Pusher } from '../sandbox/push.js';
 import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
@@ -97,6 +98,7 @@ beforeAll(async () => {
   for (const c of await named(name)) await api.del(`/containers/${c.Id}?force=1`);
 });
 afterAll(async () => {
+  await closeLoopbackServers();
   if (dockerHost === undefined) return;
   for (const c of await named(name)) await api.del(`/containers/${c.Id}?force=1`);
   await api.close();
@@ -108,6 +110,9 @@ describe.runIf(dockerHost !== undefined || process.env['CI'] === 'true')('contai
   it('healthy update, unhealthy rollback, crash-loop rollback, other-arch rebuild, kill -9 mid-activation', { timeout: 300_000 }, async () => {
     const stateDir = join(dir, 'state');
     const config = join(dir, 'resolver.yaml');
+    // The notifier delivers activation's events like any other (a loopback webhook receiver).
+    const receiver = await startLoopbackServer((_req, res) => void res.writeHead(204).end());
+    const delivered = (): Record<string, any>[] => receiver.requests.map((r) => JSON.parse(r.body.toString()) as Record<string, any>);
     await writeFile(config, `engine:
   host: ${dockerHost ?? ''}
 schedule: "*/2 * * * * *"
@@ -115,6 +120,11 @@ splay: 0s
 stateDir: ${stateDir}
 shutdownTimeout: 5s
 retain: 1
+notifications:
+  webhooks:
+    - name: ops
+      url: ${receiver.url}/hook
+      events: [activated, rolled-back]
 activation:
   healthTimeout: 20s
   stableFor: 3s
@@ -187,6 +197,13 @@ images:
       expect(crash['reason']).toMatch(/restarted|exited/);
       now = await named(name);
       expect(now.map((c) => [c.Names[0], c.ImageID, c.State])).toEqual([[`/${name}`, v2Id, 'running']]);
+      // One notification per activation and rollback, in order, old → new.
+      await until('three notifications', () => delivered().length >= 3);
+      expect(delivered().map((b) => [b['event'], b['oldDigest'], b['newDigest']])).toEqual([
+        ['activated', v1.manifest.digest, v2.manifest.digest],
+        ['rolled-back', v2.manifest.digest, v3.manifest.digest],
+        ['rolled-back', v2.manifest.digest, v4.manifest.digest],
+      ]);
 
       // 4. Only the arm64 child changes: the index moves, this platform's child does not: nothing is recreated.
       const before = messages(daemon, recreatingMsg).length;
