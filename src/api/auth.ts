@@ -5,9 +5,8 @@
  * or a systemd credential, never from the config text, and is held as a `Secret` (prints `[REDACTED]`).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ResolverError } from '../errors.js';
+import { readSecretSource } from '../secret/read-secret.js';
 import { Secret } from '../secret/secret.js';
 import type { TokenSource } from './config.js';
 
@@ -39,27 +38,9 @@ export class BearerAuth {
  * `metrics.token` and the file, never the value.
  */
 export async function readToken(source: TokenSource, env: Readonly<Record<string, string | undefined>>): Promise<Secret> {
-  let path: string;
-  if ('file' in source) path = source.file;
-  else {
-    const dir = env['CREDENTIALS_DIRECTORY'];
-    if (dir === undefined || dir === '') {
-      throw new ResolverError('ERR_CONFIG_INVALID', `metrics.token: credential ${source.credential} needs $CREDENTIALS_DIRECTORY (systemd LoadCredential=${source.credential}:PATH), which is not set`, {
-        details: ['add LoadCredential= to the unit, or use token: {file: PATH}'],
-      });
-    }
-    path = join(dir, source.credential);
-  }
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new ResolverError('ERR_CONFIG_INVALID', `metrics.token: cannot read ${path} (${code})`, { details: ['create it, e.g. openssl rand -hex 32 > FILE; chmod 600 FILE'] });
-  }
-  const value = text.replace(/\r?\n$/, '');
+  const value = await readSecretSource(source, 'metrics.token', env);
   if (value.length < minTokenLength || /\s/.test(value)) {
-    throw new ResolverError('ERR_CONFIG_INVALID', `metrics.token: ${path} must hold one token of at least ${minTokenLength} characters without spaces (it has ${value.length === 0 ? 'none' : 'a shorter or spaced one'})`, {
+    throw new ResolverError('ERR_CONFIG_INVALID', `metrics.token: ${'file' in source ? source.file : `credential ${source.credential}`} must hold one token of at least ${minTokenLength} characters without spaces (it is shorter, or has spaces)`, {
       details: ['e.g. openssl rand -hex 32 > FILE'],
     });
   }

@@ -4,9 +4,7 @@
  * (prints `[REDACTED]`), and every revealed value is registered with a `Redactor` so that no log line or
  * error of this folder can carry it, even inside a receiver's error text.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ResolverError } from '../errors.js';
+import { readSecretSource } from '../secret/read-secret.js';
 import { Secret } from '../secret/secret.js';
 import type { SecretSource } from './config.js';
 
@@ -39,24 +37,7 @@ export interface ResolvedValue {
 /** Reads one source. @throws ResolverError ERR_CONFIG_INVALID naming `what` and the file, never the value. */
 export async function resolveSecret(source: SecretSource, what: string, env: Readonly<Record<string, string | undefined>>, redactor: Redactor): Promise<ResolvedValue> {
   if (typeof source === 'string') return { value: new Secret(source), secret: false };
-  let path: string;
-  if ('file' in source) path = source.file;
-  else {
-    const dir = env['CREDENTIALS_DIRECTORY'];
-    if (dir === undefined || dir === '') {
-      throw new ResolverError('ERR_CONFIG_INVALID', `${what}: credential ${source.credential} needs $CREDENTIALS_DIRECTORY (systemd LoadCredential=${source.credential}:PATH), which is not set`);
-    }
-    path = join(dir, source.credential);
-  }
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new ResolverError('ERR_CONFIG_INVALID', `${what}: cannot read ${path} (${code})`, { cause: error });
-  }
-  const value = text.replace(/\r?\n$/, '');
-  if (value === '') throw new ResolverError('ERR_CONFIG_INVALID', `${what}: ${path} is empty`);
+  const value = await readSecretSource(source, what, env);
   redactor.add(value);
   return { value: new Secret(value), secret: true };
 }
