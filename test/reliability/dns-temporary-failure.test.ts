@@ -33,9 +33,9 @@ function flakyLookup(failing: () => boolean): { lookup: LookupFunction; calls: s
   const calls: string[] = [];
   const lookup = ((hostname: string, options: { all?: boolean }, callback: (error: NodeJS.ErrnoException | null, address: unknown, family?: number) => void) => {
     calls.push(hostname);
-    if (hostname !== 'registry.test') return void callback(Object.assign(new Error(`the test resolves only registry.test, not ${hostname}`), { code: 'ENOTFOUND' }), '');
-    if (failing()) return void callback(Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN', hostname }), '');
-    if (options.all === true) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+    if (hostname !== 'registry.test') callback(Object.assign(new Error(`the test resolves only registry.test, not ${hostname}`), { code: 'ENOTFOUND' }), '');
+    else if (failing()) callback(Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN', hostname }), '');
+    else if (options.all === true) callback(null, [{ address: '127.0.0.1', family: 4 }]);
     else callback(null, '127.0.0.1', 4);
   }) as LookupFunction;
   return { lookup, calls };
