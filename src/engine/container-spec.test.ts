@@ -1,5 +1,5 @@
 /**
- * recreateSpec against inspect documents recorded from a real dockerd 20.10 (test/fixtures/engine/, recorded
+ * recreateSpec against inspect documents recorded from real dockerd 20.10 and 26.1 (test/fixtures/engine/, recorded
  * with docker CLI 28: see that folder's README): only what `docker run` overrode is carried, the old image's
  * defaults are not, anonymous volumes keep their data, networks come one in the body and the rest to connect.
  */
@@ -10,10 +10,10 @@ import { ContainerInspect, createLink, ImageInspect, recreateSpec } from './cont
 
 const fixtures = join(import.meta.dirname, '../../test/fixtures/engine');
 const load = (name: string): unknown => JSON.parse(readFileSync(join(fixtures, name), 'utf8'));
-const container = (name: string): ContainerInspect => ContainerInspect.parse(load(`dockerd-20.10-container-${name}.json`));
-const image = ImageInspect.parse(load('dockerd-20.10-image-app-v1.json'));
+describe.each(['20.10', '26.1'])('recreateSpec (recorded from dockerd %s)', (version) => {
+  const container = (name: string): ContainerInspect => ContainerInspect.parse(load(`dockerd-${version}-container-${name}.json`));
+  const image = ImageInspect.parse(load(`dockerd-${version}-image-app-v1.json`));
 
-describe('recreateSpec (recorded from dockerd 20.10)', () => {
   it('web: carries the overrides (env, labels, user, ports, restart, mounts, networks) and none of the image defaults', () => {
     const web = container('web');
     const spec = recreateSpec(web, image, 'fixture/app:v1');
