@@ -59,6 +59,16 @@ describe('config', () => {
     expect(parseConfig('images:\n  - image: alpine\nmetrics:\n  listen: 127.0.0.1:9464\n', 'c.yaml').metrics).toEqual({ listen: '127.0.0.1:9464', token: undefined, tls: undefined });
   });
 
+  it('discovery: images may be empty or absent when it is on; off, an empty list says how to turn it on', () => {
+    expect(parseConfig('discovery:\n  watchByDefault: true\n', 'c.yaml')).toMatchObject({ images: [], discovery: { watchByDefault: true, includeStopped: true, resyncMs: 300_000, debounceMs: 2000 } });
+    expect(parseConfig('discovery: {}\nimages: []\n', 'c.yaml').discovery).toMatchObject({ watchByDefault: false });
+    expect(parseConfig('discovery:\nimages:\n  - image: alpine\n', 'c.yaml').discovery).toBeUndefined();
+    expectInvalid('discovery:\n  enabled: false\nimages: []\n', 'c.yaml:3: images: name at least one image to keep pulled (or turn on discovery: to follow labelled containers)');
+    expect(configError('discovery:\n  enabled: false\n').details.join('\n')).toMatch(/`images` is missing: list the images to keep pulled/);
+    expectInvalid('discovery:\n  resync: 1s\n', 'c.yaml:2: discovery.resync: between 10s and 24h');
+    expectInvalid('discovery:\n  watchbydefault: true\n', 'unknown key "watchbydefault"');
+  });
+
   it('reports YAML syntax errors with the line', () => {
     const e = configError('images:\n  - image: alpine\n bad: [\n');
     expect(e.message).toMatch(/^c\.yaml:\d+: not valid YAML/);

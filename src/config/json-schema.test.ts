@@ -27,6 +27,8 @@ describe('config/resolver.schema.json', () => {
     ['README.md minimal config', readmeMinimal],
     ['config/resolver.example.yaml', () => read('config/resolver.example.yaml')],
     ['only images', () => 'images:\n  - image: alpine\n'],
+    ['discovery without images', () => 'discovery:\n  watchByDefault: true\n  resync: 10m\n'],
+    ['discovery with an empty image list', () => 'discovery: {}\nimages: []\n'],
     ['every key', () => 'engine:\n  host: unix:///run/docker.sock\nschedule: "*/5 * * * *"\nsplay: 0\nconcurrency: 4\nplatform: linux/arm64\nonMissingPlatform: fail\nretain: 0\nregistries:\n  insecure: [reg.lan:5000]\n  dockerConfig: /etc/resolver\nstateDir: /var/lib/resolver\nlogLevel: debug\nmetrics:\n  listen: 127.0.0.1:9464\nshutdownTimeout: 500ms\nallowSubMinuteSchedule: false\nimages:\n  - image: alpine\n    schedule: "0 * * * *"\n    platform: linux/arm/v7\n    onMissingPlatform: hold\n    retain: 3\n'],
   ])('accepts %s, which the daemon accepts too', (_what, text) => {
     expect(errorsOf(text())).toEqual([]);
@@ -46,6 +48,7 @@ describe('config/resolver.schema.json', () => {
     ['a duration beyond 2^31-1 ms', 'shutdownTimeout: 3000000\nimages:\n  - image: alpine\n', '/shutdownTimeout must be <= 2147483.647'],
     ['an engine address that is not unix:// or tcp://', 'engine:\n  host: ssh://pi\nimages:\n  - image: alpine\n', '/engine/host must match pattern'],
     ['metrics without listen', 'metrics: {}\nimages:\n  - image: alpine\n', "/metrics must have required property 'listen'"],
+    ['no images with discovery turned off', 'discovery:\n  enabled: false\nimages: []\n', '/images must NOT have fewer than 1 items'],
   ])('refuses %s, as the daemon does', (_what, text, message) => {
     expect(errorsOf(text).join('\n')).toContain(message);
     expect(() => parseConfig(text, 'c.yaml')).toThrow();

@@ -6,6 +6,7 @@
  * checker is passed in.
  */
 import { z } from 'zod';
+import { discoveryField } from '../discover/config.js';
 import { ResolverError } from '../errors.js';
 import { apiConfigSchema } from '../api/config.js';
 import { mirrorsField } from '../mirror/config.js';
@@ -105,17 +106,24 @@ function buildSchema(checkCron: CronCheck) {
       logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
       metrics: Metrics.nullish().transform((v) => v ?? undefined).describe('the HTTP endpoint (health, metrics, /v1 API), off by default; loopback only unless a token is set'),
       notifications: notificationsField,
+      discovery: discoveryField,
       mirrors: mirrorsField,
       budget: budgetField,
       activation: activationField,
       shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
       allowSubMinuteSchedule: z.boolean().default(false).describe('allow schedules that fire more than once a minute against registries that are not on loopback (it burns registry quota on a fleet)'),
-      images: z.array(Image).min(1, 'name at least one image to keep pulled').max(maxImages, `at most ${maxImages} entries`).describe('the tags to keep pulled'),
+      // Required, with at least one entry, unless discovery is on (checked below, where discovery is known).
+      images: z.array(Image).max(maxImages, `at most ${maxImages} entries`).optional().describe('the tags to keep pulled (may be empty or absent when discovery: is on)'),
     })
     .superRefine((config, ctx) => {
+      if (config.discovery === undefined && config.images === undefined) {
+        ctx.addIssue({ code: 'invalid_type', expected: 'array', input: undefined, path: ['images'], message: 'images is missing' });
+      } else if (config.discovery === undefined && config.images?.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['images'], message: 'name at least one image to keep pulled (or turn on discovery: to follow labelled containers)' });
+      }
       const seen = new Map<string, number>();
       let globalReported = false;
-      for (const [i, entry] of config.images.entries()) {
+      for (const [i, entry] of (config.images ?? []).entries()) {
         let ref;
         let target: string | undefined;
         try {
@@ -149,7 +157,7 @@ function buildSchema(checkCron: CronCheck) {
         }
       }
     })
-    .transform((config) => ({ ...config, splayMs: Math.round(parseDuration(config.splay)), shutdownTimeoutMs: Math.round(parseDuration(config.shutdownTimeout)) }));
+    .transform((config) => ({ ...config, images: config.images ?? [], splayMs: Math.round(parseDuration(config.splay)), shutdownTimeoutMs: Math.round(parseDuration(config.shutdownTimeout)) }));
 }
 
 /** The config schema with a cron checker. */
@@ -162,5 +170,8 @@ export type Config = z.infer<ReturnType<typeof buildSchema>>;
 
 /** The JSON Schema of the config file (for editors): the input side, so keys with defaults are optional. */
 export function configJsonSchema(): unknown {
-  return z.toJSONSchema(buildSchema(() => undefined), { io: 'input', target: 'draft-2020-12' });
+  const schema = z.toJSONSchema(buildSchema(() => undefined), { io: 'input', target: 'draft-2020-12' });
+  // What the refinement says in words: at least one image, unless discovery is on (an object without enabled: false).
+  const discoveryOn = { required: ['discovery'], properties: { discovery: { type: 'object', not: { type: 'object', required: ['enabled'], properties: { enabled: { const: false } } } } } };
+  return { ...schema, anyOf: [{ required: ['images'], properties: { images: { type: 'array', minItems: 1 } } }, discoveryOn] };
 }

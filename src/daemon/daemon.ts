@@ -17,6 +17,7 @@ import { RegistryBudget, type BudgetView } from '../budget/budget.js';
 import { budgetPolicyOf } from '../budget/config.js';
 import type { Config } from '../config/schema.js';
 import { platformKey } from '../config/values.js';
+import { mergeEntries, sourceText, type FoundEntry } from '../discover/select.js';
 import type { Engine, ImageInfo } from '../engine/engine.js';
 import { ResolverError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -71,6 +72,18 @@ export interface DaemonDeps {
    * generation's registry client (docs/budget.md). Default: a budget of its own (seen only by `status`).
    */
   readonly budget?: RegistryBudget;
+  /** Entries found besides the config's `images:` (discovery by label, docs/discovery.md). */
+  readonly entries?: EntriesSource;
+}
+
+/**
+ * A source of entries besides the config file: discovery by label (src/discover) is one. The daemon merges
+ * `current()` into the config's entries (entriesOf) and re-merges on every `onChange`.
+ */
+export interface EntriesSource {
+  current(): readonly FoundEntry[];
+  /** Calls `listener` when `current()` changed; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void;
 }
 
 /** What `status` answers. */
@@ -88,9 +101,13 @@ export function entryKey(image: string, platformSpec: string | undefined): strin
   return `${image} ${platformSpec ?? detectedPlatform}`;
 }
 
-/** The entries of a config, in order. */
-export function entriesOf(config: Config): EntrySpec[] {
-  return config.images.map((i) => {
+/**
+ * The entries of a config, in order, then the found ones it does not list: a found entry of the same image
+ * and platform as a configured one is that entry, with the config's options; the others take the global
+ * options, at the platform of their containers' image (the detected one when that is the host's).
+ */
+export function entriesOf(config: Config, found: readonly FoundEntry[] = []): EntrySpec[] {
+  const configured = config.images.map((i): EntrySpec => {
     const ref = withDefaultTag(parseReference(i.image));
     const image = formatReference(ref);
     const platformSpec = i.platform ?? config.platform;
@@ -99,6 +116,18 @@ export function entriesOf(config: Config): EntrySpec[] {
       onMissingPlatform: i.onMissingPlatform ?? config.onMissingPlatform, retain: i.retain ?? config.retain,
     };
   });
+  if (found.length === 0) return configured;
+  const merged = mergeEntries(configured, found, {
+    platformKey,
+    make: (f): EntrySpec => {
+      const platformSpec = f.host ? undefined : f.platform;
+      return {
+        key: entryKey(f.image, platformSpec), image: f.image, platformSpec, registry: registryHost(parseReference(f.image)), schedule: config.schedule,
+        onMissingPlatform: config.onMissingPlatform, retain: config.retain,
+      };
+    },
+  });
+  return merged.map((m) => (m.containers.length === 0 ? m.entry : { ...m.entry, source: sourceText(m.configured, m.containers) }));
 }
 
 /** The effective config without secrets, for the `configured` event. */
@@ -116,7 +145,8 @@ export function summaryOf(config: Config): ConfigSummary {
 class Generation {
   readonly config: Config;
   readonly services: DaemonServices;
-  readonly entries: ReadonlyMap<string, EntrySpec>;
+  /** Replaced when discovered entries change (same config, same services). */
+  entries: ReadonlyMap<string, EntrySpec>;
   #refs = 0;
   #retired = false;
   #closed: Promise<void> | undefined;
@@ -126,10 +156,10 @@ class Generation {
   #listing: { at: number; tags: Promise<ReadonlyMap<string, ImageInfo>> } | undefined;
   readonly #mono: () => number;
 
-  constructor(config: Config, services: DaemonServices, mono: () => number) {
+  constructor(config: Config, services: DaemonServices, mono: () => number, found: readonly FoundEntry[] = []) {
     this.config = config;
     this.services = services;
-    this.entries = new Map(entriesOf(config).map((e) => [e.key, e]));
+    this.entries = new Map(entriesOf(config, found).map((e) => [e.key, e]));
     this.#mono = mono;
   }
 
@@ -219,6 +249,8 @@ export class Daemon {
   /** Check-now runs queued or running, per entry key and dry-run flag: a second request joins the first. */
   readonly #nowRuns = new Map<string, Promise<void>>();
   #stopping = false;
+  /** False for `check` (runOnce): entries are run once, not scheduled. */
+  #scheduling = false;
   #engineProbe: { at: number; result: Promise<string | undefined> } | undefined;
 
   constructor(deps: DaemonDeps) {
@@ -245,6 +277,7 @@ export class Daemon {
       hostname: deps.hostname,
       deadlineMs: deps.checkDeadlineMs ?? 15 * 60_000,
     });
+    deps.entries?.onChange(() => this.#entriesChanged());
     this.#scheduler = new Scheduler({
       onDue: (key) => this.#due(key, 'schedule'),
       onArmed: (key, next) => this.events.emit({ type: 'scheduled', key, nextRun: next?.toISOString() }),
@@ -264,7 +297,7 @@ export class Daemon {
    */
   async start(): Promise<void> {
     const config = await this.#deps.loadConfig();
-    const gen = new Generation(config, this.#deps.services(config), this.#mono);
+    const gen = new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current());
     let stateDir = this.#deps.stateDir(config);
     try {
       if (this.#deps.lock !== false) {
@@ -287,9 +320,30 @@ export class Daemon {
     for (const e of gen.entries.values()) void this.#runner.trigger(e, 'start');
   }
 
+  /**
+   * The discovered entries changed: the running generation gets the new entry set (same config, same
+   * services), swapped in as a reload swaps schedules (`scheduler.set`); an entry that is new is checked now,
+   * one that went is no longer scheduled (a run in flight finishes).
+   */
+  #entriesChanged(): void {
+    const gen = this.#gen;
+    if (gen === undefined || this.#stopping) return;
+    const before = gen.entries;
+    const entries = entriesOf(gen.config, this.#deps.entries?.current());
+    const same = entries.length === before.size && entries.every((e) => before.get(e.key)?.source === e.source);
+    if (same) return;
+    gen.entries = new Map(entries.map((e) => [e.key, e]));
+    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key) });
+    this.events.emit({ type: 'configured', entries, reload: true, summary: summaryOf(gen.config), changed: 'containers', at: new Date().toISOString() });
+    if (!this.#scheduling) return;
+    this.#scheduler.set(entries);
+    for (const e of entries) if (!before.has(e.key)) void this.#runner.trigger(e, 'reload');
+  }
+
   #install(gen: Generation, options: { reload: boolean; schedule: boolean }): void {
     const old = this.#gen;
     this.#gen = gen;
+    this.#scheduling = options.schedule;
     this.#engineProbe = undefined;
     const entries = [...gen.entries.values()];
     this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key) });
@@ -423,7 +477,7 @@ export class Daemon {
   /** Runs every entry once, now (no splay, no schedule), and returns their statuses: `resolver check`. */
   async runOnce(options: { dryRun: boolean }): Promise<ImageStatus[]> {
     const config = await this.#deps.loadConfig();
-    const gen = new Generation(config, this.#deps.services(config), this.#mono);
+    const gen = new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current());
     if (this.#deps.lock !== false) {
       try {
         this.#lock = await acquireLock(this.#deps.stateDir(config), (r) => this.#control(r), (m) => this.#deps.logger.warn({}, m));
@@ -462,7 +516,7 @@ export class Daemon {
     // stop() may have begun while the config loaded.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopping) return false;
-    this.#install(new Generation(config, this.#deps.services(config), this.#mono), { reload: true, schedule: true });
+    this.#install(new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current()), { reload: true, schedule: true });
     for (const s of this.#status.values()) {
       const entry = this.#gen?.entries.get(s.key);
       if (entry !== undefined && s.state === 'pending') void this.#runner.trigger(entry, 'reload');

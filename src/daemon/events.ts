@@ -19,6 +19,8 @@ export interface EntrySpec {
   readonly schedule: string;
   readonly onMissingPlatform: 'hold' | 'fail';
   readonly retain: number;
+  /** Where it came from, as status shows it: `config`, `label of container web`, … (undefined: config). */
+  readonly source?: string | undefined;
 }
 
 /** Which entry an event is about. `platform` is the resolved target (`linux/arm/v7`), or the spec before it is known. */
@@ -58,9 +60,12 @@ export interface ConfigSummary {
 /** Why a run started. */
 export type RunReason = 'start' | 'schedule' | 'reload' | 'now';
 
-/** Every event the daemon emits. `at` is an ISO time. */
+/**
+ * Every event the daemon emits. `at` is an ISO time. `configured` with `changed: 'containers'` is the same
+ * config with another set of discovered entries (docs/discovery.md): the config file was not re-read.
+ */
 export type DaemonEvent =
-  | { readonly type: 'configured'; readonly entries: readonly EntrySpec[]; readonly reload: boolean; readonly summary: ConfigSummary; readonly at: string }
+  | { readonly type: 'configured'; readonly entries: readonly EntrySpec[]; readonly reload: boolean; readonly summary: ConfigSummary; readonly at: string; readonly changed?: 'containers' | undefined }
   | { readonly type: 'config-rejected'; readonly message: string; readonly details: readonly string[]; readonly at: string }
   | { readonly type: 'started'; readonly entries: number; readonly stateDir: string; readonly metrics: string | undefined; readonly at: string }
   | { readonly type: 'stopped'; readonly at: string }

@@ -20,7 +20,8 @@ export function logEvents(logger: Logger): Listener<DaemonEvent> {
         logger.info({}, 'daemon stopped');
         return;
       case 'configured':
-        if (event.reload) logger.info({ images: event.entries.length }, 'config reloaded');
+        // A change of discovered entries is logged by discovery itself ('discovered entries changed').
+        if (event.reload && event.changed === undefined) logger.info({ images: event.entries.length }, 'config reloaded');
         return;
       case 'config-rejected':
         logger.error({ err: event.message, details: event.details }, 'new config rejected; keeping the running one');

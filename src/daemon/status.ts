@@ -32,6 +32,8 @@ export interface ImageStatus {
   waitMessage?: string | undefined;
   /** The new child a rollout wait holds back. */
   pendingChild?: string | undefined;
+  /** Where the entry came from: `config`, `label of container web`, `config + label of container web`. */
+  source?: string | undefined;
 }
 
 /** The status of every configured entry, in config order. */
@@ -45,6 +47,7 @@ function fresh(spec: EntrySpec): ImageStatus {
     key: spec.key, image: spec.image, platform: spec.platformSpec, schedule: spec.schedule, state: 'pending',
     indexDigest: undefined, childDigest: undefined, lastCheck: undefined, lastPull: undefined, lastResult: undefined,
     nextRun: undefined, failures: 0, backoffUntil: undefined, retryAfterSeconds: undefined, lastError: undefined, held: undefined,
+    source: spec.source ?? 'config',
   };
 }
 
@@ -70,7 +73,7 @@ export function reduceStatus(state: StatusState, event: DaemonEvent): StatusStat
       const next = new Map<string, ImageStatus>();
       for (const spec of event.entries) {
         const prev = state.get(spec.key);
-        next.set(spec.key, prev === undefined ? fresh(spec) : { ...prev, schedule: spec.schedule, nextRun: undefined });
+        next.set(spec.key, prev === undefined ? fresh(spec) : { ...prev, schedule: spec.schedule, nextRun: undefined, source: spec.source ?? 'config' });
       }
       return next;
     }

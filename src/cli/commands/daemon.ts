@@ -67,13 +67,29 @@ function stateDirOf(config: Config | undefined, p: DaemonProcess): string {
   return config?.stateDir ?? defaultStateDir(p.env, p.env['HOME'] ?? '/root', p.uid === 0);
 }
 
-async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; activate?: boolean; write?: (t: string) => void }): Promise<Daemon> {
-  const [{ Daemon }, { createLogger }, { notifyListener }, { RegistryBudget }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js'), import('./notify.js'), import('../../budget/budget.js')]);
+async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; activate?: boolean; watch: boolean; write?: (t: string) => void }): Promise<{ daemon: Daemon; stopDiscovery: () => Promise<void> }> {
+  const [{ Daemon }, { createLogger }, { notifyListener }, { RegistryBudget }, { Discovery }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js'), import('./notify.js'), import('../../budget/budget.js'), import('../../discover/discovery.js')]);
   // One budget for the daemon's life: every config generation's registry client shares it (docs/budget.md).
   const budget = new RegistryBudget();
   const env = deps.process.env;
   let level = options.level ?? 'info';
   const logger = createLogger({ level, human: options.human, ...(options.write === undefined ? {} : { write: options.write }) });
+  const envOf = (c: Config): NodeJS.ProcessEnv => ({
+    ...env,
+    ...(c.engine.host === undefined ? {} : { DOCKER_HOST: c.engine.host }),
+    ...(c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] ? { DOCKER_CONFIG: c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] } : {}),
+  });
+  const servicesOf = (c: Config): ReturnType<typeof createServices> =>
+    createServices(envOf(c), { insecureRegistries: c.registries.insecure, onWarning: (m) => logger.warn({}, m), stateDir: stateDirOf(c, deps.process), budget });
+  // Discovery by label (docs/discovery.md): its own engine connection, kept while the engine does not change.
+  const discovery = new Discovery({ logger });
+  const discoveryConnection = (c: Config) => ({
+    key: JSON.stringify([c.engine.host, env['DOCKER_HOST'], env['DOCKER_CONTEXT']]),
+    open: () => {
+      const services = servicesOf(c);
+      return { engine: (signal?: AbortSignal) => services.engine(signal), hostPlatform: async (signal?: AbortSignal) => (await services.target({}, signal)).platform, close: () => services.close() };
+    },
+  });
   const daemon = new Daemon({
     loadConfig: async () => {
       const c = await loadConfig(file);
@@ -81,28 +97,26 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
         level = c.logLevel;
         logger.level = level;
       }
+      await discovery.configure(c.discovery, discoveryConnection(c), { watch: options.watch });
       return c;
     },
     stateDir: (c) => stateDirOf(c, deps.process),
-    services: (c) => {
-      const e: NodeJS.ProcessEnv = {
-        ...env,
-        ...(c.engine.host === undefined ? {} : { DOCKER_HOST: c.engine.host }),
-        ...(c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] ? { DOCKER_CONFIG: c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] } : {}),
-      };
-      return createServices(e, { insecureRegistries: c.registries.insecure, onWarning: (m) => logger.warn({}, m), stateDir: stateDirOf(c, deps.process), budget });
-    },
+    services: servicesOf,
     budget,
     logger,
     hostname: deps.process.hostname,
     lock: options.lock,
     env,
     version: resolverVersion(),
+    entries: discovery,
   });
   daemon.events.on(notifyListener({ configFile: file, env, hostname: deps.process.hostname, logger, stateDir: (c) => stateDirOf(c, deps.process), onResult: (sink, result) => daemon.metrics.notification(sink, result) }));
   // Containers follow their tag in the long-running daemon only (docs/activation.md): `check` does not wait for health.
   if (options.activate === true) daemon.events.on((await import('../activation.js')).activateListener({ configFile: file, env, logger, stateDir: (c) => stateDirOf(c, deps.process), emit: (e) => daemon.events.emit(e) }));
-  return daemon;
+  daemon.events.on((e) => {
+    if (e.type === 'stopped') void discovery.stop();
+  });
+  return { daemon, stopDiscovery: () => discovery.stop() };
 }
 
 /** What the STATE column says: `would pull` for a dry run's pending pull (its CHILD is what would be pulled). */
@@ -114,11 +128,13 @@ function stateText(i: ImageStatus): string {
 
 /** The table of `status` (running daemon) and `check`. */
 export function statusRows(images: readonly ImageStatus[]): string {
-  const rows = [['IMAGE', 'PLATFORM', 'STATE', 'INDEX', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', 'ERROR']];
+  // SOURCE (config, or the label of which container: docs/discovery.md) only when an entry is not from the config alone.
+  const sources = images.some((i) => i.source !== undefined && i.source !== 'config');
+  const rows = [['IMAGE', 'PLATFORM', 'STATE', 'INDEX', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', ...(sources ? ['SOURCE'] : []), 'ERROR']];
   for (const i of images) {
     const waiting = i.waitUntil === undefined ? undefined : `until ${i.waitUntil}: ${i.waitMessage ?? i.waitReason ?? ''}`;
     const error = i.lastError === undefined ? (waiting ?? i.held ?? '') : `${i.lastError}${i.retryAfterSeconds === undefined ? '' : ` (registry asked to wait ${i.retryAfterSeconds} s)`}`;
-    rows.push([i.image, i.platform ?? '-', stateText(i), i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', error]);
+    rows.push([i.image, i.platform ?? '-', stateText(i), i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', ...(sources ? [i.source ?? 'config'] : []), error]);
   }
   return table(rows);
 }
@@ -139,7 +155,7 @@ function untrusted(answer: Extract<DaemonAnswer, { kind: 'untrusted' }>): Resolv
 
 /** `resolver daemon`: runs until SIGTERM/SIGINT; SIGHUP reloads. */
 export async function runDaemon(options: { config: string; logLevel?: string | undefined }, deps: DaemonCommandDeps): Promise<void> {
-  const daemon = await daemonFor(options.config, deps, { level: options.logLevel, human: deps.process.stdoutIsTTY, lock: true, activate: true });
+  const { daemon, stopDiscovery } = await daemonFor(options.config, deps, { level: options.logLevel, human: deps.process.stdoutIsTTY, lock: true, activate: true, watch: true });
   // Listen before start: SIGHUP's default action ends the process, and systemd's ExecReload may come early.
   // A SIGHUP during start is applied once start is done.
   const hup = { started: false, pending: false };
@@ -151,6 +167,8 @@ export async function runDaemon(options: { config: string; logLevel?: string | u
     await daemon.start();
   } catch (error) {
     offHangup();
+    // Stops what the config load started (discovery's events stream), which would keep the process alive.
+    await stopDiscovery();
     throw error;
   }
   hup.started = true;
@@ -186,7 +204,7 @@ export async function runCheck(options: { config: string; dryRun: boolean; json:
       deps.output.err(`resolver: the daemon (pid ${value.pid ?? '?'}) ran this cycle`);
       return value.images;
     }
-    const daemon = await daemonFor(options.config, deps, { level: 'warn', human: true, lock: true, write: (t) => deps.output.err(t) });
+    const { daemon } = await daemonFor(options.config, deps, { level: 'warn', human: true, lock: true, watch: false, write: (t) => deps.output.err(t) });
     try {
       return await daemon.runOnce({ dryRun: options.dryRun });
     } catch (error) {
@@ -247,7 +265,7 @@ export function register(program: Command, deps: DaemonCommandDeps): void {
     .argument('[file]', 'config file', defaultConfig)
     .action(async (file: string) => {
       const c = await loadConfig(file);
-      deps.output.out(`${file}: valid (${c.images.length} image${c.images.length === 1 ? '' : 's'})`);
+      deps.output.out(`${file}: valid (${c.images.length} image${c.images.length === 1 ? '' : 's'}${c.discovery === undefined ? '' : ', and the labelled containers (discovery)'})`);
     });
 
   program

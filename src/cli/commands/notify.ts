@@ -155,7 +155,8 @@ export function notifyListener(deps: NotifyListenerDeps): (event: DaemonEvent) =
     return n;
   };
   return (event) => {
-    if (event.type === 'configured') {
+    // Discovered entries changed (changed: 'containers'): the same config file, nothing to re-read.
+    if (event.type === 'configured' && event.changed === undefined) {
       const previous = notifier;
       notifier = (previous ?? Promise.resolve(undefined))
         .then(() => configure(previous !== undefined))
