@@ -167,6 +167,22 @@ describe('Activation', () => {
     expect(engine.byName('web')?.imageId).toBe('sha256:old');
   });
 
+  it('a HEALTHCHECK that stays "starting" fails at healthTimeout; without one, stableFor of running is enough', async () => {
+    const slow = await rig({ healthTimeout: 5000 });
+    slow.engine.onStart = (c) => void (c.health = 'starting');
+    slow.engine.addContainer({ name: 'web', image: tag, imageId: 'sha256:old', labels: { 'resolver.follow': 'true' } });
+    await slow.activation.pulled(pulled());
+    await slow.activation.idle();
+    expect(slow.events).toEqual([expect.objectContaining({ type: 'rolled-back', message: 'the new container was not healthy within 5 s (health: starting)' })]);
+
+    const plain = await rig({ stableFor: 30_000 }, { healthcheck: false });
+    plain.engine.addContainer({ name: 'web', image: tag, imageId: 'sha256:old', labels: { 'resolver.follow': 'true' } });
+    await plain.activation.pulled(pulled());
+    await plain.activation.idle();
+    expect(plain.events.map((e) => e.type)).toEqual(['activated']);
+    expect(plain.engine.byName('web')?.imageId).toBe('sha256:new');
+  });
+
   /** The engine as a crash at `step` left it, and the journal entry written before that step. */
   async function crashedAt(step: JournalEntry['step']) {
     const r = await rig();
