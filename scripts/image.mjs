@@ -194,7 +194,6 @@ function imageConfig(p, layers, time, node) {
     'org.opencontainers.image.licenses': pkg.license,
     'org.opencontainers.image.created': created,
     ...(revision() === undefined ? {} : { 'org.opencontainers.image.revision': revision() }),
-    'org.opencontainers.image.ref.name': tag,
   };
   return {
     created,
