@@ -12,6 +12,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { closeLoopbackServers, startLoopbackServer, type LoopbackServer } from '../fakes/loopback-server.js';
 import { startSlowProxy, type SlowProxy } from '../harness/slow-proxy.js';
 import { freePort } from '../sandbox/registry-server.js';
 import { cli } from './cli.js';
@@ -23,6 +24,7 @@ const token = 'e2e-api-token-5f0c2a9d81b3';
 let dir = '';
 let tokenFile = '';
 let proxy: SlowProxy;
+let receiver: LoopbackServer;
 const running: DaemonProcess[] = [];
 
 beforeAll(async () => {
@@ -31,15 +33,18 @@ beforeAll(async () => {
   await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
   // Counts what the daemon asks the registry.
   proxy = await startSlowProxy(s.anonymous, Number.POSITIVE_INFINITY);
+  // A webhook receiver: its deliveries are counted in resolver_notifications_total.
+  receiver = await startLoopbackServer((_req, res) => void res.writeHead(204).end());
 });
 afterAll(async () => {
   await Promise.all(running.map((d) => d.stop()));
   await proxy.stop();
+  await closeLoopbackServers();
 });
 
-async function config(name: string, metrics: string): Promise<string> {
+async function config(name: string, metrics: string, extra = ''): Promise<string> {
   const file = join(dir, `${name}.yaml`);
-  await writeFile(file, `engine:\n  host: ${engine ?? 'unix:///nonexistent.sock'}\nschedule: "0 0 1 1 *"\nsplay: 0s\nstateDir: ${join(dir, `state-${name}`)}\nshutdownTimeout: 5s\nmetrics:\n${metrics}images:\n  - image: ${proxy.host}/multi/oci:latest\n`);
+  await writeFile(file, `engine:\n  host: ${engine ?? 'unix:///nonexistent.sock'}\nschedule: "0 0 1 1 *"\nsplay: 0s\nstateDir: ${join(dir, `state-${name}`)}\nshutdownTimeout: 5s\n${extra}metrics:\n${metrics}images:\n  - image: ${proxy.host}/multi/oci:latest\n`);
   return file;
 }
 
@@ -69,7 +74,7 @@ describe.runIf(engine !== undefined)('the daemon with a token on 127.0.0.2', () 
   let base = '';
   beforeAll(async () => {
     port = await freePort();
-    d = daemon(await config('token', `  listen: 127.0.0.2:${port}\n  tokenFile: ${tokenFile}\n`));
+    d = daemon(await config('token', `  listen: 127.0.0.2:${port}\n  tokenFile: ${tokenFile}\n`, `notifications:\n  webhooks:\n    - name: hook\n      url: ${receiver.url}/hook\n`));
     base = `http://127.0.0.2:${port}`;
     await until('the first check', () => d.logs().find((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child'), 120_000);
   }, 150_000);
@@ -145,6 +150,10 @@ describe.runIf(engine !== undefined)('the daemon with a token on 127.0.0.2', () 
       const checks = await until('a per-image series with platform', () => query('resolver_checks_total'), 30_000, 250);
       for (const series of checks) expect(series.metric['platform']).toMatch(/^linux\//);
       expect(await query('process_resident_memory_bytes')).toHaveLength(1);
+      // The first check pulled (a fresh state folder): the webhook got the notification, and it is counted.
+      const delivered = await until('a delivered notification in Prometheus', () => query('resolver_notifications_total{sink="hook",result="delivered"} >= 1'), 30_000, 250);
+      expect(delivered).toHaveLength(1);
+      expect(receiver.requests.length).toBeGreaterThanOrEqual(1);
     } finally {
       prom.kill('SIGTERM');
       await promExit;
