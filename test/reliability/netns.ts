@@ -27,8 +27,8 @@ export interface Netns {
   blackhole(port: number): void;
   /** Starts a long-running process inside the namespace. */
   spawn(command: string, args: readonly string[], env?: Record<string, string | undefined>): ChildProcess;
-  /** Runs the built CLI inside the namespace, as `cli()` does outside. */
-  cli(args: readonly string[], env?: Record<string, string | undefined>): Promise<CliRun>;
+  /** Runs the built CLI inside the namespace, as `cli()` does outside (behind `prefix`, e.g. faketime). */
+  cli(args: readonly string[], env?: Record<string, string | undefined>, prefix?: readonly string[]): Promise<CliRun>;
   close(): void;
 }
 
@@ -53,9 +53,10 @@ export function createNetns(name: string): Netns {
       exec('iptables', '-A', 'OUTPUT', '-p', 'tcp', '-d', '127.0.0.1', '--dport', String(port), '--syn', '-j', 'DROP');
     },
     spawn: spawnIn,
-    cli(args, env = {}) {
+    cli(args, env = {}, prefix = []) {
       return new Promise((resolve, reject) => {
-        const child = spawnIn(process.execPath, [cliPath, ...args], env);
+        const argv = [...prefix, process.execPath, cliPath, ...args];
+        const child = spawnIn(argv[0] ?? process.execPath, argv.slice(1), env);
         let stdout = '';
         let stderr = '';
         child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
