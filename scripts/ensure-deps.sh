@@ -36,6 +36,9 @@ if [ "$mode" = test ]; then
   command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
   # Prometheus and promtool: the API e2e scrapes /metrics with a real Prometheus and lints it (test/e2e/api.test.ts).
   [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
+  # Network namespaces the reliability suite creates (blackholed SYNs, a TLS registry off loopback).
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v iptables >/dev/null || need+=(iptables)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
