@@ -39,11 +39,11 @@ describe('Metrics', () => {
     expect(new Set(families).size).toBe(families.length);
   });
 
-  it('counts activation events by their type name (activated, rolled-back)', () => {
+  it('counts the activation events (activated, rolled-back)', () => {
     const m = new Metrics();
-    m.apply({ type: 'activated', entry, at } as unknown as DaemonEvent);
-    m.apply({ type: 'rolled-back', entry, at } as unknown as DaemonEvent);
-    m.apply({ type: 'rolled-back', entry, at } as unknown as DaemonEvent);
+    m.apply({ type: 'activated', entry, container: 'web', childDigest: 'sha256:d', previous: 'sha256:c', at });
+    m.apply({ type: 'rolled-back', entry, container: 'web', childDigest: 'sha256:c', badDigest: 'sha256:d', message: 'unhealthy', at });
+    m.apply({ type: 'rolled-back', entry, container: 'web', childDigest: 'sha256:c', badDigest: 'sha256:d', message: 'unhealthy', at });
     expect(m.render()).toContain('resolver_activations_total{result="activated"} 1\nresolver_activations_total{result="rolled-back"} 2');
   });
 

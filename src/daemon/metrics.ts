@@ -112,15 +112,12 @@ export class Metrics {
     },
     'config-rejected': null, started: null, stopped: null, scheduled: null, 'clock-jumped': null, skipped: null,
     'check-started': null, pruned: null, 'platform-back': null, recovered: null, 'rate-limited': null,
-    // Counted in apply (resolver_activations_total).
-    activated: null, 'rolled-back': null,
+    activated: () => Metrics.#inc(this.activations, 'activated'),
+    'rolled-back': () => Metrics.#inc(this.activations, 'rolled-back'),
   };
 
   /** Folds one event into the series. */
   apply(event: DaemonEvent): void {
-    // Activation events (issue 11 §3) are counted by their type name, whoever adds them to the union.
-    const type: string = event.type;
-    if ((activationResults as readonly string[]).includes(type)) Metrics.#inc(this.activations, type);
     (this.#on[event.type] as ((e: DaemonEvent) => void) | null)?.(event);
   }
 
