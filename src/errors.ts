@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ERR_CREDENTIALS'
   | 'ERR_ENGINE_UNAVAILABLE'
   | 'ERR_PULL_FAILED'
+  | 'ERR_DISK_SPACE'
   | 'ERR_ABORTED'
   | 'ERR_ALREADY_RUNNING'
   | 'ERR_CONTAINER_FAILED'
@@ -47,6 +48,8 @@ export const exitCodes: Readonly<Record<ErrorCode, number>> = {
   ERR_UNSUPPORTED_MEDIA_TYPE: 8,
   ERR_ENGINE_UNAVAILABLE: 9,
   ERR_PULL_FAILED: 10,
+  // The disk preflight: the engine's data root has no room for the child (nothing was pulled).
+  ERR_DISK_SPACE: 14,
   ERR_ABORTED: 130,
   ERR_ALREADY_RUNNING: 11,
   // `run`, as `docker run`: the engine refused to create or start the container; the command cannot be
@@ -103,6 +106,24 @@ export class NoMatchingPlatformError extends ResolverError {
       details: [available.length > 0 ? `available platforms: ${available.join(', ')}` : 'the index lists no platforms'],
     });
     this.available = available;
+  }
+}
+
+/** The engine's data root has no room for a child (disk preflight); nothing was pulled. */
+export class DiskSpaceError extends ResolverError {
+  override name = 'DiskSpaceError';
+  /** Bytes the pull would add, free bytes, the watermark, and the path whose file system was read. */
+  readonly needed: number;
+  readonly free: number;
+  readonly minFree: number;
+  readonly path: string;
+
+  constructor(message: string, fields: { needed: number; free: number; minFree: number; path: string }, details: readonly string[]) {
+    super('ERR_DISK_SPACE', message, { details });
+    this.needed = fields.needed;
+    this.free = fields.free;
+    this.minFree = fields.minFree;
+    this.path = fields.path;
   }
 }
 

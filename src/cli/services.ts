@@ -15,6 +15,8 @@ import { TokenCache } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
 import { dockerCredentialStore, spawnHelper, type CredentialStore } from '../registry/credentials.js';
 import type { Engine } from '../engine/engine.js';
+import { preflightFromEnv, type PreflightSettings } from '../preflight/config.js';
+import { createDiskPreflight, type DiskPreflight } from '../preflight/preflight.js';
 import { defaultStateDir, StateStore } from '../state/state-store.js';
 import { mirrorSources, type MirrorsConfig } from '../mirror/config.js';
 import { mirrorTable } from '../mirror/read.js';
@@ -39,6 +41,8 @@ export interface Services {
   readonly tokens: TokenCache;
   readonly credentials: CredentialStore;
   readonly state: StateStore;
+  /** The disk preflight before pulls (the daemon's `preflight:`, else RESOLVER_PREFLIGHT*). */
+  readonly preflight: DiskPreflight;
   /** The Docker Engine through dockerode (loaded on first use). */
   engine(signal?: AbortSignal): Promise<Engine>;
   target(options: TargetOptions, signal?: AbortSignal): Promise<TargetPlatform>;
@@ -64,7 +68,7 @@ export interface ServiceOptions {
  * Builds services from an environment. The engine endpoint is resolved here, as the docker CLI does
  * at start-up, so an unknown context or an invalid host fails every command (src/engine/docker-host.ts).
  */
-export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions & { onWarning: (m: string) => void; root?: string; stateDir?: string | undefined }): Services {
+export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions & { onWarning: (m: string) => void; root?: string; stateDir?: string | undefined; preflight?: PreflightSettings | undefined }): Services {
   const endpoint = resolveEngineEndpoint({ env, homeDir: homedir(), host: options.engineHost, context: options.engineContext }, { onWarning: options.onWarning });
   const http = createHttpClient({ proxyEnv: env, userAgent: 'resolver/0.1' });
   // Monotonic milliseconds without `performance` (its first use loads perf_hooks: ~2 ms a one-shot start does not need).
@@ -93,11 +97,18 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
   const probe = createEngineProbe(endpoint);
   const state = new StateStore(options.stateDir ?? defaultStateDir(env, homedir(), process.getuid?.() === 0), options.onWarning);
   let engine: Promise<Engine> | undefined;
+  let settings = options.preflight;
+  if (settings === undefined) {
+    const fromEnv = preflightFromEnv(env);
+    if (fromEnv.problem !== undefined) options.onWarning(fromEnv.problem);
+    settings = fromEnv.settings;
+  }
   return {
     registry,
     tokens,
     credentials,
     state,
+    preflight: createDiskPreflight(settings),
     engine(signal) {
       engine ??= import('../engine/dockerode-engine.js').then((m) => m.createDockerodeEngine(endpoint, probe, signal));
       engine.catch(() => {

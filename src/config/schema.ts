@@ -13,6 +13,7 @@ import { mirrorsField } from '../mirror/config.js';
 import { budgetField } from '../budget/config.js';
 import { activationField } from '../activate/config.js';
 import { notificationsField } from '../notify/config.js';
+import { preflightField } from '../preflight/config.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import { checkCronFields } from './cron.js';
 import { hostnameOf, isLoopbackHostname, listenProblem, platformKey, platformProblem, portProblem } from './values.js';
@@ -110,6 +111,7 @@ function buildSchema(checkCron: CronCheck) {
       mirrors: mirrorsField,
       budget: budgetField,
       activation: activationField,
+      preflight: preflightField,
       shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
       allowSubMinuteSchedule: z.boolean().default(false).describe('allow schedules that fire more than once a minute against registries that are not on loopback (it burns registry quota on a fleet)'),
       // Required, with at least one entry, unless discovery is on (checked below, where discovery is known).

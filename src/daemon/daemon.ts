@@ -26,6 +26,7 @@ import { formatPlatformAll } from '../platform/platform.js';
 import { formatReference, parseReference, registryHost, withDefaultTag } from '../reference/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
+import type { DiskPreflight } from '../preflight/preflight.js';
 import { checkImage, indexByTag, type CheckOutcome } from '../resolver/reconcile.js';
 import type { StateStore } from '../state/state-store.js';
 import { detectedPlatform, EventBus, type ConfigSummary, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
@@ -44,6 +45,8 @@ export interface DaemonServices {
   readonly registry: RegistryClient;
   readonly credentials: CredentialStore;
   readonly state: StateStore;
+  /** The disk preflight before each pull (config `preflight:`); none: no check. */
+  readonly preflight?: DiskPreflight | undefined;
   engine(signal?: AbortSignal): Promise<Engine>;
   target(options: { platform?: string | undefined }, signal?: AbortSignal): Promise<TargetPlatform>;
   close(): Promise<void>;
@@ -373,7 +376,7 @@ export class Daemon {
       const engine = await gen.services.engine(signal);
       const tag = await ownsTag(gen, entry, signal);
       const outcome = await checkImage(
-        { registry, engine, credentials, state, localTags: gen.localTags(engine) },
+        { registry, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight },
         { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag },
         { signal, dryRun: options.dryRun },
       );

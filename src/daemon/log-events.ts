@@ -43,7 +43,10 @@ export function logEvents(logger: Logger): Listener<DaemonEvent> {
         return;
       case 'held':
         // One warning per streak (README): the repeats of every cycle are debug lines.
-        if (event.childDigest === undefined) {
+        if (event.disk !== undefined) {
+          const d = event.disk;
+          (event.repeat ? logger.debug : logger.warn).call(logger, { ...about(event.entry), child: d.childDigest, keeping: event.childDigest, needed: d.needed, free: d.free, minFree: d.minFree, path: d.path, err: event.message }, 'not enough disk space for the new child; holding the current image');
+        } else if (event.childDigest === undefined) {
           (event.repeat ? logger.debug : logger.warn).call(logger, { ...about(event.entry), available: event.available }, 'no child for this platform in the index; nothing to pull');
         } else {
           (event.repeat ? logger.debug : logger.warn).call(logger, { ...about(event.entry), available: event.available, keeping: event.childDigest }, 'no child for this platform any more; holding the current image');

@@ -166,4 +166,13 @@ describe('KeyedLimiter', () => {
     expect(l.active('a')).toBe(0);
     expect(l.active('b')).toBe(0);
   });
+  it('a disk hold warns once per streak (repeat on the next), is no failure, and its end is not "platform-back"', async () => {
+    const held: CheckOutcome = { kind: 'held', reason: 'disk-space', indexDigest: 'sha256:i', childDigest: 'sha256:old', pulledAt: undefined, message: 'not enough disk space', available: [], disk: { needed: 10, free: 5, minFree: 1, path: '/d', childDigest: 'sha256:new' } };
+    const outcomes: CheckOutcome[] = [held, held, { kind: 'pulled', indexDigest: 'sha256:i', childDigest: 'sha256:new', previous: 'sha256:old', pruned: [] }];
+    const { r, events } = runner(() => Promise.resolve(outcomes.shift() ?? ok));
+    const e = entry('localhost:5001/app:1');
+    for (let i = 0; i < 3; i++) await r.runNow(e, { dryRun: false });
+    const kinds = events.filter((ev) => ev.type !== 'check-started').map((ev) => (ev.type === 'held' ? `held ${ev.reason ?? ''} repeat=${ev.repeat}` : ev.type));
+    expect(kinds).toEqual(['held disk-space repeat=false', 'held disk-space repeat=true', 'pulled']);
+  });
 });

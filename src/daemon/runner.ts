@@ -128,7 +128,8 @@ export class Runner {
   readonly #deps: RunnerDeps;
   readonly #running = new Map<string, Promise<void>>();
   readonly #backoff = new Map<string, Backoff>();
-  readonly #held = new Set<string>();
+  /** Entries held, and why (a disk hold that ends is not the platform coming back). */
+  readonly #held = new Map<string, 'platform' | 'disk-space'>();
   /** Per registry host: monotonic time until which every entry of it waits (after a 429). */
   readonly #throttled = new Map<string, { untilMono: number; until: number }>();
   /** Per entry: monotonic time until which it waits (the budget's reserve, a rollout wait). */
@@ -146,7 +147,7 @@ export class Runner {
     this.#splayMs = options.splayMs;
     const keep = new Set(options.keys);
     for (const key of [...this.#backoff.keys()]) if (!keep.has(key)) this.#backoff.delete(key);
-    for (const key of [...this.#held]) if (!keep.has(key)) this.#held.delete(key);
+    for (const key of [...this.#held.keys()]) if (!keep.has(key)) this.#held.delete(key);
     for (const key of [...this.#waiting.keys()]) if (!keep.has(key)) this.#waiting.delete(key);
   }
 
@@ -244,12 +245,15 @@ export class Runner {
     this.#backoff.delete(ref.key);
     if (failures > 0) emit({ type: 'recovered', entry: ref, failures, at });
     if (o.kind === 'held') {
-      const repeat = this.#held.has(ref.key);
-      this.#held.add(ref.key);
-      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.pulledAt, message: o.message, available: o.available, repeat, at });
+      const reason = o.reason ?? 'platform';
+      const repeat = this.#held.get(ref.key) === reason;
+      this.#held.set(ref.key, reason);
+      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.pulledAt, message: o.message, available: o.available, repeat, at, reason, ...(o.disk === undefined ? {} : { disk: o.disk }) });
       return;
     }
-    if (this.#held.delete(ref.key)) emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
+    const wasHeld = this.#held.get(ref.key);
+    this.#held.delete(ref.key);
+    if (wasHeld === 'platform') emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
     if (o.kind === 'pulled') {
       emit({ type: 'pulled', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, previous: o.previous, pruned: o.pruned, size: o.size, at });
       if (o.pruned.length > 0) emit({ type: 'pruned', entry: ref, digests: o.pruned, at });

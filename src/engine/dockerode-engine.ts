@@ -181,8 +181,8 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
     async inspectImage(name): Promise<ImageInfo | undefined> {
       try {
         // The engine sends null for RepoTags/RepoDigests of untagged images, which @types/dockerode omits.
-        const i: { Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null; Os: string; Architecture: string; Variant?: string } = await docker.getImage(name).inspect();
-        return { id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], os: i.Os, architecture: i.Architecture, variant: i.Variant ?? '' };
+        const i: { Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null; Os: string; Architecture: string; Variant?: string; RootFS?: { Layers?: string[] | null } | null } = await docker.getImage(name).inspect();
+        return { id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], os: i.Os, architecture: i.Architecture, variant: i.Variant ?? '', layers: i.RootFS?.Layers ?? [] };
       } catch (error) {
         if ((error as DockerodeError).statusCode === 404) return undefined;
         throw engineError(error, `inspecting ${name}`, where);

@@ -25,6 +25,7 @@ const InfoResponse = z.object({
   OSVersion: z.string().optional(),
   OperatingSystem: z.string().optional(),
   Driver: z.string().optional(),
+  DockerRootDir: z.string().optional(),
   DriverStatus: z.array(z.array(z.string())).nullable().optional(),
 });
 
@@ -94,6 +95,7 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
         osVersion: i.OSVersion,
         store: snapshotter ? 'containerd' : 'classic',
         driver: i.Driver,
+        dataRoot: i.DockerRootDir,
         product: (version.data.Components ?? []).some((c) => c.Name === 'Podman Engine') ? 'podman' : 'docker',
       };
   };

@@ -38,6 +38,8 @@ export interface ImageInfo {
   readonly os: string;
   readonly architecture: string;
   readonly variant: string;
+  /** `RootFS.Layers` (diff IDs, bottom first), from inspect; not in listings. */
+  readonly layers?: readonly string[] | undefined;
 }
 
 /** What to run. */

@@ -17,6 +17,8 @@ export interface EngineFacts {
   readonly osVersion: string | undefined;
   readonly store: 'containerd' | 'classic';
   readonly driver: string | undefined;
+  /** `DockerRootDir` of `/info`: where the engine keeps images (the disk preflight reads its free space). */
+  readonly dataRoot?: string | undefined;
   /**
    * Which engine answers the Docker API: Docker, or Podman's compat service (`/version` lists a
    * component named "Podman Engine"; its `Version` is Podman's, e.g. 4.3.1, not a Docker version).

@@ -7,7 +7,11 @@ import { ResolverError } from '../errors.js';
 import type { Engine, RegistryAuth } from '../engine/engine.js';
 import type { PullState } from '../engine/pull-progress.js';
 import type { TargetPlatform } from '../platform/detect.js';
+import { classifyManifest } from '../manifest/classify.js';
 import { formatPlatformAll } from '../platform/platform.js';
+import { parseDiffIds } from '../preflight/estimate.js';
+import type { ChildLayers, DiskPreflight, PreflightVerdict } from '../preflight/preflight.js';
+import { repositoryOf } from '../reference/repository.js';
 import { credentialKey, familiarName, formatReference, parseReference, registryHost, repositoryName, withDefaultTag, type Reference } from '../reference/reference.js';
 import type { RegistryReader } from '../registry/registry.js';
 import type { CredentialStore } from '../registry/credentials.js';
@@ -21,6 +25,8 @@ export interface PullDeps {
   readonly credentials: CredentialStore;
   readonly state: StateStore;
   readonly now?: () => Date;
+  /** Checks the engine's disk before a pull (docs/preflight.md); none: no check. */
+  readonly preflight?: DiskPreflight | undefined;
 }
 
 /** The outcome. */
@@ -38,6 +44,8 @@ export interface PullOutcome {
   readonly streamError?: string | undefined;
   /** With `recordFailure: 'warn'`: the image is pulled and tagged, but its state record could not be written (why). */
   readonly stateWarning?: string | undefined;
+  /** What the disk preflight found, when a pull was needed and a preflight is configured. */
+  readonly preflight?: PreflightVerdict | undefined;
 }
 
 /** Options of a pull. */
@@ -78,6 +86,17 @@ export function hasRepoDigest(repoDigests: readonly string[], ref: Reference, di
   });
 }
 
+/** The child's layers for the disk preflight: its manifest (GET by digest) and its config blob, both verified. */
+export async function childLayers(registry: RegistryReader, ref: Reference, resolution: Resolution, signal?: AbortSignal): Promise<ChildLayers> {
+  const repo = repositoryOf(ref);
+  const { digest, size } = resolution.chosen;
+  const m = await registry.getManifest(repo, digest, signal, size);
+  const image = classifyManifest(m.body, m.contentType, digest, `${formatReference(ref)} → ${digest}`);
+  if (image.kind !== 'manifest') throw new ResolverError('ERR_MANIFEST_INVALID', `${formatReference(ref)} → ${digest} is an index, not an image`);
+  const config = await registry.getBlob(repo, image.manifest.config.digest, signal);
+  return { layers: image.manifest.layers.map((l) => ({ digest: l.digest, size: l.size })), configSize: image.manifest.config.size, diffIds: parseDiffIds(config) };
+}
+
 /** Makes sure the child for `target` is present, tagged and recorded; pulls only when needed. */
 export async function pullResolved(deps: PullDeps, input: Reference, resolution: Resolution, target: TargetPlatform, options: PullOptions = {}): Promise<PullOutcome> {
   const ref = withDefaultTag(input);
@@ -87,6 +106,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   let progress: PullState | undefined;
   let pulled = false;
   let streamError: string | undefined;
+  let preflight: PreflightVerdict | undefined;
   const tagged = options.tag !== false && ref.digest === undefined && ref.tag !== undefined ? `${name}:${ref.tag}` : undefined;
   // Fast path: the tag (or the digest reference) already points to the child. One inspect, nothing else.
   let check = await deps.engine.inspectImage(tagged ?? digestReference);
@@ -94,6 +114,8 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
     const present = tagged === undefined ? check : await deps.engine.inspectImage(digestReference);
     if (present === undefined || !hasRepoDigest(present.repoDigests, ref, child)) {
       const auth = await registryAuthFor(deps.credentials, ref, options.signal);
+      // Before anything is fetched into the engine: room for the child (a DiskSpaceError pulls nothing).
+      preflight = deps.preflight === undefined ? undefined : await deps.preflight.check(digestReference, (s) => childLayers(deps.registry, ref, resolution, s), deps.engine, options.signal);
       try {
         progress = await deps.engine.pull({
           repository: name, digest: child, auth, signal: options.signal, onProgress: options.onProgress,
@@ -107,6 +129,8 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
         const after = await deps.engine.inspectImage(digestReference).catch(() => undefined);
         if (after === undefined || !hasRepoDigest(after.repoDigests, ref, child)) throw error;
         streamError = error.message;
+      } finally {
+        if (preflight?.kind === 'fits') preflight.release();
       }
       pulled = true;
     }
@@ -148,7 +172,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
       stateWarning = `${tagged ?? digestReference} was pulled, but its state record could not be written (${code}: ${code === 'EROFS' ? 'the file system is read-only' : 'the disk is full'}); free space in the state folder (RESOLVER_STATE_DIR) and pull again to record it`;
     }
   }
-  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError, ...(stateWarning === undefined ? {} : { stateWarning }) };
+  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError, ...(stateWarning === undefined ? {} : { stateWarning }), ...(preflight === undefined ? {} : { preflight }) };
 }
 
 /** Resolves and pulls. */

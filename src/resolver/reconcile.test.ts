@@ -8,6 +8,8 @@ import { StateStore } from '../state/state-store.js';
 import { hostPlatform, targetFor } from '../../test/fakes/daemon-rig.js';
 import { FakeEngine } from '../../test/fakes/fake-engine.js';
 import { FakeRegistry } from '../../test/fakes/fake-registry.js';
+import { createDiskPreflight } from '../preflight/preflight.js';
+import { defaultPreflight } from '../preflight/config.js';
 import { checkImage, type CheckDeps, type TrackedImage } from './reconcile.js';
 
 const image = 'localhost:5001/fleet/app:stable';
@@ -99,5 +101,18 @@ describe('checkImage', () => {
     expect(await state.get(image, await hostPlatform())).toBeUndefined();
     engine.pullHook = undefined;
     expect(await checkImage(deps, job)).toMatchObject({ kind: 'pulled', childDigest: children[0] });
+  });
+  it('no room on the engine\'s disk: held with the shortage (not failed), nothing pulled or recorded; room again: pulled', async () => {
+    const { deps, engine, registry, job, state } = await setup();
+    const { index, children } = registry.publish(image, [{ architecture: 'amd64', label: 'a1', layerSizes: [300, 200] }]);
+    let free = 1000;
+    const preflight = createDiskPreflight({ ...defaultPreflight, path: '/data' }, { space: () => Promise.resolve({ free, total: 1e9 }) });
+    const held = await checkImage({ ...deps, preflight }, job);
+    expect(held).toMatchObject({ kind: 'held', reason: 'disk-space', indexDigest: index, childDigest: undefined, available: [], disk: { free: 1000, minFree: 1e8, path: '/data', childDigest: children[0] } });
+    expect(held.kind === 'held' && held.message).toMatch(/^not enough disk space to pull localhost:5001\/fleet\/app@sha256:[0-9a-f]{64}: it needs about .* but \/data has 1\.00 kB free$/);
+    expect(pulls(engine)).toEqual([]);
+    expect(await state.get(image, await hostPlatform())).toBeUndefined();
+    free = 1e9;
+    expect((await checkImage({ ...deps, preflight }, job)).kind).toBe('pulled');
   });
 });

@@ -9,9 +9,10 @@
  * - If no child fits any more: `hold` keeps the current image and reports it; `fail` raises the error.
  * Idempotent: an interrupted check is simply redone by the next one.
  */
-import { NoMatchingPlatformError, ResolverError } from '../errors.js';
+import { DiskSpaceError, NoMatchingPlatformError, ResolverError } from '../errors.js';
 import type { Engine, ImageInfo } from '../engine/engine.js';
 import type { PullState } from '../engine/pull-progress.js';
+import type { DiskPreflight } from '../preflight/preflight.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { formatPlatformAll } from '../platform/platform.js';
 import { familiarName, formatReference, parseReference, withDefaultTag, type Reference } from '../reference/reference.js';
@@ -42,7 +43,20 @@ export type CheckOutcome =
   | { kind: 'index-changed'; indexDigest: string; childDigest: string; pulledAt: string }
   | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[]; size?: number | undefined }
   | { kind: 'would-pull'; indexDigest: string; childDigest: string; previous: string | undefined }
-  | { kind: 'held'; indexDigest: string; childDigest: string | undefined; pulledAt: string | undefined; message: string; available: readonly string[] };
+  | { kind: 'held'; indexDigest: string; childDigest: string | undefined; pulledAt: string | undefined; message: string; available: readonly string[]; reason?: HoldReason; disk?: DiskShortage };
+
+/** Why a check holds: no child for the platform, or no room for the new child on the engine's disk. */
+export type HoldReason = 'platform' | 'disk-space';
+
+/** A disk preflight that failed: bytes the child needs, bytes free, the watermark, the path read. */
+export interface DiskShortage {
+  readonly needed: number;
+  readonly free: number;
+  readonly minFree: number;
+  readonly path: string;
+  /** The child that was not pulled. */
+  readonly childDigest: string;
+}
 
 /** What a check needs. */
 export interface CheckDeps {
@@ -52,6 +66,8 @@ export interface CheckDeps {
   readonly state: StateStore;
   /** A recent listing of the engine's images by canonical `name:tag`, shared by many checks (one request, indexed once). */
   readonly localTags?: (() => Promise<ReadonlyMap<string, ImageInfo>>) | undefined;
+  /** The disk preflight before a pull; a shortage holds the entry (the current image stays). */
+  readonly preflight?: DiskPreflight | undefined;
 }
 
 /** Options of a check. */
@@ -138,10 +154,17 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   }
   if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest };
 
-  await pullResolved(deps, ref, resolution, job.target, {
-    signal: options.signal, onProgress: options.onProgress, tag: job.tag !== false,
-    ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
-  });
+  try {
+    await pullResolved(deps, ref, resolution, job.target, {
+      signal: options.signal, onProgress: options.onProgress, tag: job.tag !== false,
+      ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+    });
+  } catch (error) {
+    // No room for the new child: hold the current one (not a failure: nothing is wrong but the disk).
+    if (!(error instanceof DiskSpaceError)) throw error;
+    const disk = { needed: error.needed, free: error.free, minFree: error.minFree, path: error.path, childDigest: child };
+    return { kind: 'held', reason: 'disk-space', disk, indexDigest, childDigest: record?.childDigest, pulledAt: record?.pulledAt, message: error.message, available: [] };
+  }
   const after = await deps.state.get(key, platform);
   if (after === undefined) throw new ResolverError('ERR_PULL_FAILED', `${key}: the pull was not recorded`);
   const keep = after.previousChildren.slice(0, job.retain);

@@ -18,6 +18,8 @@ export interface FakeChild {
   readonly variant?: string;
   /** Makes the child's digest unique (a rebuild). */
   readonly label: string;
+  /** Compressed sizes of its layers (descriptors only, no blobs); none by default. */
+  readonly layerSizes?: readonly number[];
 }
 
 /** Runs before each request; throw to fail it, await to hold it. */
@@ -35,6 +37,8 @@ export class FakeRegistry {
   readonly #blobs = new Map<string, { body: Buffer; mediaType: string }>();
   readonly rateLimits = new Map<string, RateLimit>();
   readonly requests = { HEAD: 0, GET: 0 };
+  /** Blob GETs (configs for the disk preflight). */
+  blobGets = 0;
   /** `HEAD host/path:tag` and `GET host/path@digest`, in order. */
   readonly log: string[] = [];
   /** Per-host hook (by `Repository.host`). */
@@ -50,8 +54,12 @@ export class FakeRegistry {
   publish(image: string, children: readonly FakeChild[]): Published {
     const [name, tag = 'latest'] = splitTag(image);
     const entries = children.map((c) => {
-      const config = Buffer.from(JSON.stringify({ architecture: c.architecture, os: c.os ?? 'linux', ...(c.variant === undefined ? {} : { variant: c.variant }), label: c.label }));
-      const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: manifestType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.byteLength }, layers: [] }));
+      // Layers are descriptors only (no blobs): their sizes feed the disk preflight; diff IDs derive from the label.
+      const layers = (c.layerSizes ?? []).map((size, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(Buffer.from(`${c.label} layer ${i}`)), size }));
+      const diffIds = layers.map((_, i) => digestOf(Buffer.from(`${c.label} diff ${i}`)));
+      const config = Buffer.from(JSON.stringify({ architecture: c.architecture, os: c.os ?? 'linux', ...(c.variant === undefined ? {} : { variant: c.variant }), label: c.label, ...(layers.length === 0 ? {} : { rootfs: { type: 'layers', diff_ids: diffIds } }) }));
+      this.#put(config, 'application/vnd.oci.image.config.v1+json');
+      const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: manifestType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.byteLength }, layers }));
       const digest = this.#put(body, manifestType);
       return { mediaType: manifestType, digest, size: body.byteLength, platform: { os: c.os ?? 'linux', architecture: c.architecture, ...(c.variant === undefined ? {} : { variant: c.variant }) } };
     });
@@ -84,6 +92,16 @@ export class FakeRegistry {
     const b = this.#blobs.get(digest);
     if (b === undefined) throw new RegistryHttpError('ERR_NOT_FOUND', `${digest}: not found`, { status: 404, method: 'GET', url: `http://${repo.host}/v2/${repo.path}/manifests/${digest}` });
     return { digest, contentType: b.mediaType, body: b.body };
+  }
+
+  /** As `RegistryClient.getBlob` (image configs); counted in `blobGets`, not in `requests`. */
+  async getBlob(repo: Repository, digest: string, signal?: AbortSignal): Promise<Buffer> {
+    this.blobGets++;
+    this.log.push(`GET blob ${repo.host}/${repo.path}@${digest}`);
+    await this.#hook(repo, 'GET', signal);
+    const b = this.#blobs.get(digest);
+    if (b === undefined) throw new RegistryHttpError('ERR_NOT_FOUND', `${digest}: blob unknown`, { status: 404, method: 'GET', url: `http://${repo.host}/v2/${repo.path}/blobs/${digest}` });
+    return b.body;
   }
 
   /** The fake where a `RegistryClient` is expected (a check calls only the methods above). */

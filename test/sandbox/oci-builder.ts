@@ -121,6 +121,46 @@ export function buildImage(options: {
   return { config, layers: [layer], manifest: { digest: sha256(manifestBytes), bytes: manifestBytes, mediaType: manifestType }, platform: p };
 }
 
+/**
+ * Builds an image of several layers, bottom first (each a list of files, gzip'd at `level`), so that two
+ * images can share their lower layers (ChainIDs) as real base images do. `buildImage` is the one-layer case.
+ */
+export function buildLayeredImage(options: {
+  platform: SamplePlatform;
+  layers: readonly (readonly TarEntry[])[];
+  label?: string;
+  format: 'oci' | 'docker';
+  level?: number;
+}): BuiltImage {
+  const layerType = options.format === 'oci' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+  const raws = options.layers.map((files) => tar(files));
+  const layers: Blob[] = raws.map((raw) => {
+    const gz = gzipSync(raw, { level: options.level ?? 1 });
+    return { digest: sha256(gz), bytes: gz, mediaType: layerType };
+  });
+  const p = options.platform;
+  const configDoc = {
+    architecture: p.architecture,
+    os: p.os,
+    ...(p.variant === undefined ? {} : { variant: p.variant }),
+    config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin'], Labels: { 'org.opencontainers.image.title': options.label ?? 'resolver sample' } },
+    rootfs: { type: 'layers', diff_ids: raws.map((raw) => sha256(raw)) },
+    history: raws.map(() => ({ created_by: 'resolver sandbox' })),
+  };
+  const configBytes = Buffer.from(JSON.stringify(configDoc));
+  const configType = options.format === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json';
+  const config: Blob = { digest: sha256(configBytes), bytes: configBytes, mediaType: configType };
+  const manifestType = options.format === 'oci' ? mediaTypes.ociManifest : mediaTypes.dockerManifest;
+  const manifestDoc = {
+    schemaVersion: 2,
+    mediaType: manifestType,
+    config: { mediaType: config.mediaType, digest: config.digest, size: config.bytes.byteLength },
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.bytes.byteLength })),
+  };
+  const manifestBytes = Buffer.from(JSON.stringify(manifestDoc, null, 2));
+  return { config, layers, manifest: { digest: sha256(manifestBytes), bytes: manifestBytes, mediaType: manifestType }, platform: p };
+}
+
 /** An index entry: an image, a nested index, or an arbitrary descriptor (attestations, odd platforms). */
 export interface IndexEntry {
   readonly manifest: Blob;

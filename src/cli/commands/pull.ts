@@ -14,6 +14,7 @@ import { formatBytes } from '../format-bytes.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
 import { addInsecureRegistryOption } from '../options.js';
 import type { Output } from '../output.js';
+import type { DiskPreflight } from '../../preflight/preflight.js';
 import type { Services, TargetOptions } from '../services.js';
 
 /** Options of `pull`. */
@@ -36,6 +37,8 @@ export interface PullCommandDeps {
   readonly engine: Services['engine'];
   readonly credentials: CredentialStore;
   readonly state: StateStore;
+  /** The disk preflight before the pull (docs/preflight.md); none: no check. */
+  readonly preflight?: DiskPreflight | undefined;
   /** Where progress is drawn; none for --quiet and --json. */
   readonly sink?: ProgressSink | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -51,7 +54,7 @@ export async function run(options: PullCommandOptions, deps: PullCommandDeps): P
   });
   const engine = await deps.engine(signal);
   const renderer = sink === undefined ? undefined : createProgressRenderer(sink);
-  const outcome = await pullResolved({ registry: deps.registry, engine, credentials: deps.credentials, state: deps.state }, ref, resolution, target, {
+  const outcome = await pullResolved({ registry: deps.registry, engine, credentials: deps.credentials, state: deps.state, preflight: deps.preflight }, ref, resolution, target, {
     signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s), recordFailure: 'warn',
   });
   renderer?.finish();
@@ -77,10 +80,11 @@ export function register(program: Command, deps: { output: Output; stderr: Progr
         const quiet = opts.quiet === true || opts.json === true;
         const o = await run({ ...opts, image, timeoutMs }, {
           registry: services.registry, target: (t, signal) => services.target(t, signal), engine: (signal) => services.engine(signal),
-          credentials: services.credentials, state: services.state, sink: quiet ? undefined : deps.stderr, signal: deps.signal,
+          credentials: services.credentials, state: services.state, preflight: services.preflight, sink: quiet ? undefined : deps.stderr, signal: deps.signal,
         });
         // Pulled and tagged, only the record failed (full disk): exit 0 like docker, say so on stderr.
         if (o.stateWarning !== undefined) deps.output.err(`resolver: warning: ${o.stateWarning}`);
+        if (o.preflight?.kind === 'skipped' && !quiet) deps.output.err(`resolver: note: disk preflight skipped: ${o.preflight.reason}`);
         if (opts.json === true) {
           deps.output.out(JSON.stringify({ digest: o.resolution.chosen.digest, reference: o.digestReference, tagged: o.tagged ?? null, imageId: o.imageId, pulled: o.pulled }, null, 2));
           return;
