@@ -110,7 +110,9 @@ describe.runIf(root).each(stores)('disk preflight on a 64 MiB tmpfs data root ($
     const stateDir = join(dir, 'state');
     const dataRoot = join(dir, 'data');
     const env = { DOCKER_HOST: engine?.dockerHost ?? '', RESOLVER_STATE_DIR: stateDir };
-    const imagesBefore = (await api.get('/images/json')).json;
+    // Sorted: both images were created at time 0, so the engine lists them in no fixed order.
+    const images = async (): Promise<unknown[]> => ((await api.get('/images/json')).json as { Id: string }[]).sort((x, y) => x.Id.localeCompare(y.Id));
+    const imagesBefore = await images();
     const filesBefore = await listing(dataRoot);
     const stateBefore = await stateBytes(stateDir);
     const digestRef = `${s.anonymous}/${repo}/big@${big.manifest.digest}`;
@@ -137,7 +139,7 @@ describe.runIf(root).each(stores)('disk preflight on a 64 MiB tmpfs data root ($
     expect(statuses[0]?.held).toMatch(message);
     expect(check.code).toBe(3);
 
-    expect((await api.get('/images/json')).json).toEqual(imagesBefore);
+    expect(await images()).toEqual(imagesBefore);
     expect(await listing(dataRoot)).toEqual(filesBefore);
     // The check wrote nothing for an entry it never pulled; pull and run wrote nothing either.
     expect(await stateBytes(stateDir)).toEqual(stateBefore);
