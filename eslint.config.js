@@ -14,7 +14,7 @@ export const layers = [
   ['reference', 'platform'],
   ['manifest'],
   ['http', 'log', 'state'],
-  ['notify', 'mirror', 'discover', 'api', 'budget', 'preflight'],
+  ['notify', 'mirror', 'discover', 'api', 'budget', 'preflight', 'rollout'],
   ['registry', 'engine'],
   ['activate'],
   ['config'],

@@ -12,6 +12,7 @@ import { apiConfigSchema } from '../api/config.js';
 import { mirrorsField } from '../mirror/config.js';
 import { budgetField } from '../budget/config.js';
 import { activationField } from '../activate/config.js';
+import { rolloutField, rolloutImageField } from '../rollout/config.js';
 import { notificationsField } from '../notify/config.js';
 import { preflightField } from '../preflight/config.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
@@ -72,6 +73,7 @@ function buildSchema(checkCron: CronCheck) {
     platform: PlatformSpec.optional().describe('platform for this image; default: the global platform'),
     onMissingPlatform: MissingPolicy.optional(),
     retain: z.number().int().min(0).max(20).optional().describe('previous children to keep for rollback; default: the global retain'),
+    rollout: rolloutImageField,
   });
 
   const Engine = z.strictObject({
@@ -112,6 +114,7 @@ function buildSchema(checkCron: CronCheck) {
       budget: budgetField,
       activation: activationField,
       preflight: preflightField,
+      rollout: rolloutField,
       shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
       allowSubMinuteSchedule: z.boolean().default(false).describe('allow schedules that fire more than once a minute against registries that are not on loopback (it burns registry quota on a fleet)'),
       // Required, with at least one entry, unless discovery is on (checked below, where discovery is known).

@@ -15,6 +15,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { serveApi, type ApiBackend, type ApiServer, type CheckSelector, type CheckStarted, type Probe } from '../api/server.js';
 import { RegistryBudget, type BudgetView } from '../budget/budget.js';
 import { budgetPolicyOf } from '../budget/config.js';
+import type { FetchedManifest } from '../registry/registry.js';
+import { isGated, rolloutPolicyOf } from '../rollout/config.js';
+import { deviceIdOf } from '../rollout/device.js';
+import { rememberingReader, RolloutGate } from './rollout-gate.js';
 import type { Config } from '../config/schema.js';
 import { platformKey } from '../config/values.js';
 import { mergeEntries, sourceText, type FoundEntry } from '../discover/select.js';
@@ -75,6 +79,8 @@ export interface DaemonDeps {
    * generation's registry client (docs/budget.md). Default: a budget of its own (seen only by `status`).
    */
   readonly budget?: RegistryBudget;
+  /** Reads `rollout.machineIdFile` (tests inject it); default: the file system. */
+  readonly readFile?: (path: string) => Promise<string>;
   /** Entries found besides the config's `images:` (discovery by label, docs/discovery.md). */
   readonly entries?: EntriesSource;
 }
@@ -87,6 +93,8 @@ export interface EntriesSource {
   current(): readonly FoundEntry[];
   /** Calls `listener` when `current()` changed; returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
+  /** Reads `rollout.machineIdFile` (tests inject it); default: the file system. */
+  readonly readFile?: (path: string) => Promise<string>;
 }
 
 /** What `status` answers. */
@@ -117,6 +125,7 @@ export function entriesOf(config: Config, found: readonly FoundEntry[] = []): En
     return {
       key: entryKey(image, platformSpec), image, platformSpec, registry: registryHost(ref), schedule: i.schedule ?? config.schedule,
       onMissingPlatform: i.onMissingPlatform ?? config.onMissingPlatform, retain: i.retain ?? config.retain,
+      rollout: rolloutPolicyOf(config.rollout, i.rollout),
     };
   });
   if (found.length === 0) return configured;
@@ -126,7 +135,7 @@ export function entriesOf(config: Config, found: readonly FoundEntry[] = []): En
       const platformSpec = f.host ? undefined : f.platform;
       return {
         key: entryKey(f.image, platformSpec), image: f.image, platformSpec, registry: registryHost(parseReference(f.image)), schedule: config.schedule,
-        onMissingPlatform: config.onMissingPlatform, retain: config.retain,
+        onMissingPlatform: config.onMissingPlatform, retain: config.retain, rollout: rolloutPolicyOf(config.rollout, undefined),
       };
     },
   });
@@ -237,6 +246,10 @@ export class Daemon {
   /** The registry request budget (docs/budget.md). */
   readonly budget: RegistryBudget;
   readonly #deps: DaemonDeps;
+  /** The staged rollout's memory (first-seen times, control documents) and the manifests its waits re-read. */
+  readonly #gate: RolloutGate;
+  readonly #manifests = new Map<string, FetchedManifest>();
+  #device: string | undefined;
   readonly #mono: () => number;
   readonly #runner: Runner;
   readonly #scheduler: Scheduler;
@@ -259,6 +272,7 @@ export class Daemon {
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
     this.budget = deps.budget ?? new RegistryBudget();
+    this.#gate = new RolloutGate({ stateDir: () => (this.#gen === undefined ? '.' : this.#lock?.stateDir ?? this.#deps.stateDir(this.#gen.config)) });
     this.#mono = deps.monotonic ?? (() => performance.now());
     this.metrics = new Metrics({
       build: { version: deps.version ?? '0.0.0', node: process.versions.node, runtime: `${process.platform}/${process.arch}` },
@@ -276,7 +290,7 @@ export class Daemon {
       emit: (e) => this.events.emit(e),
       shutdown: this.#shutdown.signal,
       monotonic: this.#mono,
-      random: deps.random ?? Math.random,
+      random: deps.random,
       hostname: deps.hostname,
       deadlineMs: deps.checkDeadlineMs ?? 15 * 60_000,
     });
@@ -298,8 +312,15 @@ export class Daemon {
    * check of every entry. A failure at any step undoes the earlier ones (no half-started daemon, the lock
    * released) and throws a ResolverError.
    */
+  /** The device id splay, jitter and cohorts derive from (src/rollout/device.ts); never logged. */
+  async #resolveDevice(config: Config): Promise<void> {
+    const r = config.rollout;
+    this.#device = (await deviceIdOf({ configured: r.deviceId, machineIdFile: r.machineIdFile, hostname: this.#deps.hostname, ...(this.#deps.readFile === undefined ? {} : { read: this.#deps.readFile }) })).id;
+  }
+
   async start(): Promise<void> {
     const config = await this.#deps.loadConfig();
+    await this.#resolveDevice(config);
     const gen = new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current());
     let stateDir = this.#deps.stateDir(config);
     try {
@@ -349,7 +370,7 @@ export class Daemon {
     this.#scheduling = options.schedule;
     this.#engineProbe = undefined;
     const entries = [...gen.entries.values()];
-    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key) });
+    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key), device: this.#device });
     this.budget.configure(budgetPolicyOf(gen.config));
     this.events.emit({ type: 'configured', entries, reload: options.reload, summary: summaryOf(gen.config), at: new Date().toISOString() });
     if (options.schedule) this.#scheduler.set(entries);
@@ -375,9 +396,13 @@ export class Daemon {
       options.onRecorded?.(record === undefined ? undefined : { indexDigest: record.indexDigest, childDigest: record.childDigest, pulledAt: record.pulledAt });
       const engine = await gen.services.engine(signal);
       const tag = await ownsTag(gen, entry, signal);
+      // The one rollout hook (issue 12 §3): only for entries whose policy can hold a pull.
+      const policy = entry.rollout !== undefined && isGated(entry.rollout) ? entry.rollout : undefined;
+      const reader = policy === undefined ? registry : rememberingReader(registry, this.#manifests);
+      const rollout = policy === undefined ? undefined : this.#gate.hook({ key: entry.key, image: entry.image, device: this.#runner.device, policy, registry: reader, signal });
       const outcome = await checkImage(
-        { registry, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight },
-        { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag },
+        { registry: reader, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight },
+        { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag, rollout },
         { signal, dryRun: options.dryRun },
       );
       const budgets = new Map(this.budget.view().map((b) => [b.registry, b]));
@@ -480,6 +505,7 @@ export class Daemon {
   /** Runs every entry once, now (no splay, no schedule), and returns their statuses: `resolver check`. */
   async runOnce(options: { dryRun: boolean }): Promise<ImageStatus[]> {
     const config = await this.#deps.loadConfig();
+    await this.#resolveDevice(config);
     const gen = new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current());
     if (this.#deps.lock !== false) {
       try {
@@ -519,6 +545,7 @@ export class Daemon {
     // stop() may have begun while the config loaded.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopping) return false;
+    await this.#resolveDevice(config);
     this.#install(new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current()), { reload: true, schedule: true });
     for (const s of this.#status.values()) {
       const entry = this.#gen?.entries.get(s.key);

@@ -6,6 +6,8 @@
  * work of your own) and cannot break a check: what it throws is reported to `onError` and dropped.
  */
 
+import type { RolloutPolicy } from '../rollout/decide.js';
+
 /** One configured entry: an image and the platform asked for. Two entries may share an image. */
 export interface EntrySpec {
   /** `image platform`: unique per entry (a duplicate image and platform is a config error). */
@@ -21,6 +23,8 @@ export interface EntrySpec {
   readonly retain: number;
   /** Where it came from, as status shows it: `config`, `label of container web`, … (undefined: config). */
   readonly source?: string | undefined;
+  /** The staged-rollout policy (issue 12 §3); absent: pull at once. */
+  readonly rollout?: RolloutPolicy & { readonly control: boolean };
 }
 
 /** Which entry an event is about. `platform` is the resolved target (`linux/arm/v7`), or the spec before it is known. */

@@ -4,7 +4,8 @@
  *   waits for the run in flight. Keyed by entry, not by config generation, so reloads cannot start a
  *   second run (issue 13.6).
  * - Failures back off per entry (jittered exponential, at least the capped Retry-After) on monotonic time.
- * - A deterministic splay per host and entry spreads a fleet.
+ * - A deterministic splay per device and entry spreads a fleet: SHA-256(device id, entry), the device id
+ *   from the config or /etc/machine-id (src/rollout/device.ts); retry jitter derives from the same hash.
  * - Concurrency is per registry host, and every run has a deadline, so a registry that never answers holds
  *   only its own slots, for a bounded time, and cannot starve the others (issue 13.11).
  * - A 429 defers every entry of that registry, not only the one that got it (issue 12 §2, 13 leftover): until
@@ -17,6 +18,7 @@ import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
 import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type Recorded, type RunReason } from './events.js';
+import { unitOf } from '../rollout/device.js';
 import { backoffMs, splayFor } from './timing.js';
 
 /** One check of an entry, as the coordinator runs it. */
@@ -31,7 +33,9 @@ export interface RunnerDeps {
   readonly emit: (event: DaemonEvent) => void;
   readonly shutdown: AbortSignal;
   readonly monotonic: () => number;
-  readonly random: () => number;
+  /** Backoff jitter; default: derived from SHA-256(device id, entry, failures), the same after a restart. */
+  readonly random?: (() => number) | undefined;
+  /** The device id before a config names one (the host name). */
   readonly hostname: string;
   /** The longest a run may take before it is cancelled and counted as failed. */
   readonly deadlineMs: number;
@@ -136,15 +140,17 @@ export class Runner {
   readonly #waiting = new Map<string, { untilMono: number; until: number }>();
   readonly #limiter = new KeyedLimiter(1);
   #splayMs = 0;
+  #device: string | undefined;
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
   }
 
   /** Applies a config's limits; forgets the backoff of entries no longer configured. */
-  configure(options: { readonly perRegistry: number; readonly splayMs: number; readonly keys: readonly string[] }): void {
+  configure(options: { readonly perRegistry: number; readonly splayMs: number; readonly keys: readonly string[]; readonly device?: string | undefined }): void {
     this.#limiter.limit = options.perRegistry;
     this.#splayMs = options.splayMs;
+    if (options.device !== undefined) this.#device = options.device;
     const keep = new Set(options.keys);
     for (const key of [...this.#backoff.keys()]) if (!keep.has(key)) this.#backoff.delete(key);
     for (const key of [...this.#held.keys()]) if (!keep.has(key)) this.#held.delete(key);
@@ -189,6 +195,11 @@ export class Runner {
     return run;
   }
 
+  /** The id splay and jitter derive from: the configured or machine-id device id, else the host name. */
+  get device(): string {
+    return this.#device ?? this.#deps.hostname;
+  }
+
   /** Runs in flight. */
   get running(): number {
     return this.#running.size;
@@ -205,7 +216,7 @@ export class Runner {
     let recorded: Recorded | undefined;
     let deadline: AbortController | undefined;
     try {
-      if (why !== 'now') await abortableDelay(splayFor(this.#deps.hostname, entry.key, this.#splayMs), shutdown);
+      if (why !== 'now') await abortableDelay(splayFor(this.device, entry.key, this.#splayMs), shutdown);
       const release = await this.#limiter.acquire(entry.registry, shutdown);
       const limit = new AbortController();
       deadline = limit;
@@ -251,6 +262,10 @@ export class Runner {
       emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.pulledAt, message: o.message, available: o.available, repeat, at, reason, ...(o.disk === undefined ? {} : { disk: o.disk }) });
       return;
     }
+    if (o.kind === 'waiting') {
+      emit({ type: 'deferred', entry: ref, reason: 'rollout', until: o.until, message: o.message, childDigest: o.childDigest, at });
+      return;
+    }
     const wasHeld = this.#held.get(ref.key);
     this.#held.delete(ref.key);
     if (wasHeld === 'platform') emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
@@ -266,7 +281,9 @@ export class Runner {
     const b = this.#backoff.get(ref.key) ?? { failures: 0, untilMono: 0 };
     b.failures++;
     const retryAfterMs = error instanceof RegistryHttpError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : undefined;
-    const wait = backoffMs(b.failures, { baseMs: 5_000, capMs: 15 * 60_000, retryAfterMs, random: this.#deps.random });
+    const failures = b.failures;
+    const random = this.#deps.random ?? ((): number => unitOf(this.device, ref.key, 'retry', String(failures)));
+    const wait = backoffMs(b.failures, { baseMs: 5_000, capMs: 15 * 60_000, retryAfterMs, random });
     b.untilMono = this.#deps.monotonic() + wait;
     this.#backoff.set(ref.key, b);
     const code = error instanceof ResolverError ? error.code : 'ERR_INTERNAL';

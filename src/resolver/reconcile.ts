@@ -35,6 +35,24 @@ export interface TrackedImage {
    * forth every cycle. Default true.
    */
   readonly tag?: boolean;
+  /**
+   * The staged-rollout hook (issue 12 §3; docs/rollout.md): asked once a new child is known and before it is
+   * pulled; an answer holds the pull (the check returns `waiting`). Absent: pull at once.
+   */
+  readonly rollout?: ((candidate: RolloutCandidate) => Promise<RolloutHold | undefined>) | undefined;
+}
+
+/** What the rollout hook is asked about. */
+export interface RolloutCandidate {
+  readonly indexDigest: string;
+  readonly childDigest: string;
+  readonly previous: string | undefined;
+}
+
+/** Why and until when a new child is held back; `until` undefined: until the control document changes. */
+export interface RolloutHold {
+  readonly until: string | undefined;
+  readonly message: string;
 }
 
 /** What a check found and did. */
@@ -43,7 +61,8 @@ export type CheckOutcome =
   | { kind: 'index-changed'; indexDigest: string; childDigest: string; pulledAt: string }
   | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[]; size?: number | undefined }
   | { kind: 'would-pull'; indexDigest: string; childDigest: string; previous: string | undefined }
-  | { kind: 'held'; indexDigest: string; childDigest: string | undefined; pulledAt: string | undefined; message: string; available: readonly string[]; reason?: HoldReason; disk?: DiskShortage };
+  | { kind: 'held'; indexDigest: string; childDigest: string | undefined; pulledAt: string | undefined; message: string; available: readonly string[]; reason?: HoldReason; disk?: DiskShortage }
+  | { kind: 'waiting'; indexDigest: string; childDigest: string; previous: string | undefined; until: string | undefined; message: string };
 
 /** Why a check holds: no child for the platform, or no room for the new child on the engine's disk. */
 export type HoldReason = 'platform' | 'disk-space';
@@ -152,6 +171,8 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     if (!options.dryRun) await deps.state.put({ ...record, indexDigest: resolution.levels[0]?.digest ?? null, checkedAt: new Date().toISOString() });
     return { kind: 'index-changed', indexDigest, childDigest: child, pulledAt: record.pulledAt };
   }
+  const hold = await job.rollout?.({ indexDigest, childDigest: child, previous: record?.childDigest });
+  if (hold !== undefined) return { kind: 'waiting', indexDigest, childDigest: child, previous: record?.childDigest, until: hold.until, message: hold.message };
   if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest };
 
   try {
