@@ -20,6 +20,9 @@ import { createDiskPreflight, type DiskPreflight } from '../preflight/preflight.
 import { defaultStateDir, StateStore } from '../state/state-store.js';
 import { mirrorSources, type MirrorsConfig } from '../mirror/config.js';
 import { mirrorTable } from '../mirror/read.js';
+import { enginePullRepositories, namespaceOf } from '../mirror/hosts.js';
+import { repositoryOf } from '../reference/repository.js';
+import type { Reference } from '../reference/reference.js';
 import type { MirrorAnswer } from '../registry/client.js';
 
 /** Options shared by commands that resolve. */
@@ -46,6 +49,8 @@ export interface Services {
   /** The Docker Engine through dockerode (loaded on first use). */
   engine(signal?: AbortSignal): Promise<Engine>;
   target(options: TargetOptions, signal?: AbortSignal): Promise<TargetPlatform>;
+  /** Mirror repositories the engine should pull `ref`'s child from first (docs/mirrors.md). */
+  pullSources(ref: Reference, store: 'classic' | 'containerd'): Promise<readonly string[]>;
   close(): Promise<void>;
 }
 
@@ -88,9 +93,10 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
     ...(envDaemon === undefined ? {} : { daemonConfig: envDaemon === '' ? false : envDaemon }),
     ...options.mirrors,
   });
+  const mirrors = mirrorTable(sources, options.onWarning);
   const registry = new RegistryClient({
     http, tokens, credentials, clock, insecureRegistries: options.insecureRegistries, onWarning: options.onWarning,
-    mirrors: mirrorTable(sources, options.onWarning), budget: options.budget,
+    mirrors, budget: options.budget,
     onMirrorSkip: (s) => options.onWarning(`mirror ${s.host} skipped for ${s.what}: ${s.reason}; trying the next host`),
     ...(options.onMirrorAnswer === undefined ? {} : { onMirrorAnswer: options.onMirrorAnswer }),
   });
@@ -140,6 +146,10 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
         override: spec === undefined ? undefined : { spec, source },
         rulesOverride: { store: o.store, engineVersion: o.engineVersion },
       });
+    },
+    async pullSources(ref, store) {
+      const repo = repositoryOf(ref);
+      return enginePullRepositories(await mirrors.hostsFor(namespaceOf(repo.host)), store, repo.path);
     },
     async close() {
       await Promise.all([http.close(), probe.close()]);

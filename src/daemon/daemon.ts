@@ -27,7 +27,7 @@ import { ResolverError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { formatPlatformAll } from '../platform/platform.js';
-import { formatReference, parseReference, registryHost, withDefaultTag } from '../reference/reference.js';
+import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../reference/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { DiskPreflight } from '../preflight/preflight.js';
@@ -53,6 +53,8 @@ export interface DaemonServices {
   readonly preflight?: DiskPreflight | undefined;
   engine(signal?: AbortSignal): Promise<Engine>;
   target(options: { platform?: string | undefined }, signal?: AbortSignal): Promise<TargetPlatform>;
+  /** Mirror repositories the engine pulls a child from first (docs/mirrors.md). */
+  pullSources?(ref: Reference, store: 'classic' | 'containerd'): Promise<readonly string[]>;
   close(): Promise<void>;
 }
 
@@ -401,7 +403,7 @@ export class Daemon {
       const reader = policy === undefined ? registry : rememberingReader(registry, this.#manifests);
       const rollout = policy === undefined ? undefined : this.#gate.hook({ key: entry.key, image: entry.image, device: this.#runner.device, policy, registry: reader, signal });
       const outcome = await checkImage(
-        { registry: reader, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight },
+        { registry: reader, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight, pullSources: (r) => gen.services.pullSources?.(r, target.rules.store) ?? Promise.resolve([]) },
         { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag, rollout },
         { signal, dryRun: options.dryRun },
       );

@@ -235,3 +235,20 @@ export function endpointsFor(hosts: NamespaceHosts, operation: Operation): Endpo
 export function isOrigin(e: Endpoint, namespace: string): boolean {
   return e.host.toLowerCase() === apiHostOf(namespace).toLowerCase() && e.path === '/v2';
 }
+
+/**
+ * The mirror repositories the engine should pull a child from before the origin, for the mirrors it does not
+ * apply itself (docs/mirrors.md): dockerd applies daemon.json `registry-mirrors` (Docker Hub) on both stores.
+ * The classic store knows no hosts.toml; Docker 26.1.5's containerd store does not read it either (measured:
+ * test/e2e/mirror-engine.test.ts; newer moby reads /etc/docker/certs.d through containerd's ConfigureHosts), and
+ * no engine knows resolver.yaml's `mirrors.hosts`. So hosts.toml and YAML mirrors are named by resolver on both
+ * stores (`_store` is kept for an engine known to apply them). Only hosts at the API root (`/v2`) can be named
+ * as an engine repository.
+ */
+export function enginePullRepositories(hosts: NamespaceHosts | undefined, _store: 'classic' | 'containerd', repoPath: string): string[] {
+  if (hosts === undefined) return [];
+  return endpointsFor(hosts, 'pull')
+    .filter((e) => !isOrigin(e, hosts.namespace) && e.path === '/v2')
+    .filter((e) => !e.source.endsWith('registry-mirrors'))
+    .map((e) => `${e.host}/${repoPath}`);
+}

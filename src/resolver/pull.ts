@@ -27,6 +27,12 @@ export interface PullDeps {
   readonly now?: () => Date;
   /** Checks the engine's disk before a pull (docs/preflight.md); none: no check. */
   readonly preflight?: DiskPreflight | undefined;
+  /**
+   * Repositories (familiar names, e.g. `mirror.lan:5000/app`) the engine should pull the child from before the
+   * origin, when the engine does not apply the mirrors itself (docs/mirrors.md). The child is then tagged under
+   * the origin's name.
+   */
+  readonly pullSources?: ((ref: Reference, signal?: AbortSignal) => Promise<readonly string[]>) | undefined;
 }
 
 /** The outcome. */
@@ -46,6 +52,10 @@ export interface PullOutcome {
   readonly stateWarning?: string | undefined;
   /** What the disk preflight found, when a pull was needed and a preflight is configured. */
   readonly preflight?: PreflightVerdict | undefined;
+  /** The repository the engine pulled from when it was a mirror's (`mirror.lan/app`); undefined: the origin's name. */
+  readonly pulledFrom?: string | undefined;
+  /** Mirrors the engine failed to pull from before the one that worked, with why. */
+  readonly mirrorFailures?: readonly string[];
 }
 
 /** Options of a pull. */
@@ -64,6 +74,8 @@ export interface PullOptions {
 }
 
 const noRoom = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+/** Engine pull failures after which the next mirror (or the origin) is tried. */
+const mirrorFallback = new Set<string>(['ERR_PULL_FAILED', 'ERR_NOT_FOUND', 'ERR_REGISTRY_AUTH', 'ERR_NETWORK', 'ERR_RATE_LIMITED', 'ERR_DIGEST_MISMATCH']);
 
 /** `X-Registry-Auth` for a reference, from the credential store. */
 export async function registryAuthFor(credentials: CredentialStore, ref: Reference, signal?: AbortSignal): Promise<RegistryAuth | undefined> {
@@ -97,6 +109,18 @@ export async function childLayers(registry: RegistryReader, ref: Reference, reso
   return { layers: image.manifest.layers.map((l) => ({ digest: l.digest, size: l.size })), configSize: image.manifest.config.size, diffIds: parseDiffIds(config) };
 }
 
+/** True when RepoDigests names the child under `ref`'s name or one of the mirror names it was pulled from. */
+export function hasChild(repoDigests: readonly string[], ref: Reference, digest: string, aliases: readonly string[] = []): boolean {
+  if (hasRepoDigest(repoDigests, ref, digest)) return true;
+  return aliases.some((a) => {
+    try {
+      return hasRepoDigest(repoDigests, parseReference(a), digest);
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Makes sure the child for `target` is present, tagged and recorded; pulls only when needed. */
 export async function pullResolved(deps: PullDeps, input: Reference, resolution: Resolution, target: TargetPlatform, options: PullOptions = {}): Promise<PullOutcome> {
   const ref = withDefaultTag(input);
@@ -107,37 +131,65 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   let pulled = false;
   let streamError: string | undefined;
   let preflight: PreflightVerdict | undefined;
+  let pulledFrom: string | undefined;
+  const mirrorFailures: string[] = [];
+  const aliases = (await deps.pullSources?.(ref, options.signal)) ?? [];
+  const has = (image: { repoDigests: readonly string[] } | undefined): boolean => image !== undefined && hasChild(image.repoDigests, ref, child, aliases);
   const tagged = options.tag !== false && ref.digest === undefined && ref.tag !== undefined ? `${name}:${ref.tag}` : undefined;
   // Fast path: the tag (or the digest reference) already points to the child. One inspect, nothing else.
   let check = await deps.engine.inspectImage(tagged ?? digestReference);
-  if (check === undefined || !hasRepoDigest(check.repoDigests, ref, child)) {
-    const present = tagged === undefined ? check : await deps.engine.inspectImage(digestReference);
-    if (present === undefined || !hasRepoDigest(present.repoDigests, ref, child)) {
-      const auth = await registryAuthFor(deps.credentials, ref, options.signal);
+  if (!has(check)) {
+    let present = tagged === undefined ? check : await deps.engine.inspectImage(digestReference);
+    let source = has(present) ? name : undefined;
+    for (const alias of aliases) {
+      if (source !== undefined) break;
+      present = await deps.engine.inspectImage(`${alias}@${child}`);
+      if (has(present)) source = alias;
+    }
+    if (source === undefined) {
       // Before anything is fetched into the engine: room for the child (a DiskSpaceError pulls nothing).
       preflight = deps.preflight === undefined ? undefined : await deps.preflight.check(digestReference, (s) => childLayers(deps.registry, ref, resolution, s), deps.engine, options.signal);
       try {
-        progress = await deps.engine.pull({
-          repository: name, digest: child, auth, signal: options.signal, onProgress: options.onProgress,
-          ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
-        });
-      } catch (error) {
-        // A failed stream is not the last word: the engine may hold the child all the same (content is
-        // addressed by digest, so a present child is the whole child). Such a child is tagged and
-        // recorded like any other, or it would never be pruned; otherwise the pull failed.
-        if (!(error instanceof ResolverError) || error.code !== 'ERR_PULL_FAILED') throw error;
-        const after = await deps.engine.inspectImage(digestReference).catch(() => undefined);
-        if (after === undefined || !hasRepoDigest(after.repoDigests, ref, child)) throw error;
-        streamError = error.message;
+        // Mirrors first (the engine would not use them itself), then the origin's name.
+        const names = [...aliases, name];
+        for (const [i, from] of names.entries()) {
+          const last = i === names.length - 1;
+          const fromRef = parseReference(from);
+          const auth = await registryAuthFor(deps.credentials, fromRef, options.signal);
+          try {
+            progress = await deps.engine.pull({
+              repository: from, digest: child, auth, signal: options.signal, onProgress: options.onProgress,
+              ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
+            });
+            source = from;
+            break;
+          } catch (error) {
+            // A failed stream is not the last word: the engine may hold the child all the same (content is
+            // addressed by digest, so a present child is the whole child). Such a child is tagged and
+            // recorded like any other, or it would never be pruned; otherwise the pull failed.
+            if (!(error instanceof ResolverError) || error.code === 'ERR_ABORTED') throw error;
+            if (error.code === 'ERR_PULL_FAILED') {
+              const after = await deps.engine.inspectImage(`${from}@${child}`).catch(() => undefined);
+              if (after !== undefined && hasChild(after.repoDigests, fromRef, child)) {
+                streamError = error.message;
+                source = from;
+                break;
+              }
+            }
+            if (last || !mirrorFallback.has(error.code)) throw error;
+            mirrorFailures.push(`${from}: ${error.message}`);
+          }
+        }
       } finally {
         if (preflight?.kind === 'fits') preflight.release();
       }
       pulled = true;
     }
-    if (tagged !== undefined && ref.tag !== undefined) await deps.engine.tag(digestReference, name, ref.tag);
-    check = await deps.engine.inspectImage(tagged ?? digestReference);
+    pulledFrom = source === name ? undefined : source;
+    if (tagged !== undefined && ref.tag !== undefined) await deps.engine.tag(`${source ?? name}@${child}`, name, ref.tag);
+    check = await deps.engine.inspectImage(tagged ?? `${source ?? name}@${child}`);
   }
-  if (check === undefined || !hasRepoDigest(check.repoDigests, ref, child)) {
+  if (check === undefined || !has(check)) {
     throw new ResolverError('ERR_DIGEST_MISMATCH', `after the pull, ${tagged ?? digestReference} does not point to ${child}`, {
       details: [`the engine reports ${check === undefined ? 'no such image' : `RepoDigests ${check.repoDigests.join(', ') || '(none)'}`}`],
     });
@@ -172,7 +224,8 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
       stateWarning = `${tagged ?? digestReference} was pulled, but its state record could not be written (${code}: ${code === 'EROFS' ? 'the file system is read-only' : 'the disk is full'}); free space in the state folder (RESOLVER_STATE_DIR) and pull again to record it`;
     }
   }
-  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError, ...(stateWarning === undefined ? {} : { stateWarning }), ...(preflight === undefined ? {} : { preflight }) };
+  return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError, ...(stateWarning === undefined ? {} : { stateWarning }), ...(preflight === undefined ? {} : { preflight }),
+    ...(pulledFrom === undefined ? {} : { pulledFrom }), ...(mirrorFailures.length === 0 ? {} : { mirrorFailures }) };
 }
 
 /** Resolves and pulls. */

@@ -19,7 +19,7 @@ import { familiarName, formatReference, parseReference, withDefaultTag, type Ref
 import type { RegistryReader } from '../registry/registry.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
-import { hasRepoDigest, pullResolved } from './pull.js';
+import { hasChild, pullResolved, type PullDeps } from './pull.js';
 import { repositoryOf } from '../reference/repository.js';
 import { resolveImage } from './resolve.js';
 
@@ -87,6 +87,8 @@ export interface CheckDeps {
   readonly localTags?: (() => Promise<ReadonlyMap<string, ImageInfo>>) | undefined;
   /** The disk preflight before a pull; a shortage holds the entry (the current image stays). */
   readonly preflight?: DiskPreflight | undefined;
+  /** Mirror repositories the engine pulls from (pull.ts); their names count as the child's. */
+  readonly pullSources?: PullDeps['pullSources'];
 }
 
 /** Options of a check. */
@@ -102,13 +104,18 @@ async function prune(deps: CheckDeps, ref: Reference, keep: readonly string[], d
   const inUse = await deps.engine.imagesInUse();
   const name = familiarName(ref);
   const removed: string[] = [];
+  const aliases = (await deps.pullSources?.(ref)) ?? [];
   for (const digest of drop) {
     if (keep.includes(digest)) continue;
-    const image = await deps.engine.inspectImage(`${name}@${digest}`);
-    if (image === undefined) continue;
-    if (inUse.has(image.id)) continue;
-    await deps.engine.removeImage(`${name}@${digest}`);
-    removed.push(digest);
+    // The child may be known by the origin's name or by the mirror's it was pulled from (or both).
+    let gone = false;
+    for (const n of [name, ...aliases]) {
+      const image = await deps.engine.inspectImage(`${n}@${digest}`);
+      if (image === undefined || inUse.has(image.id)) continue;
+      await deps.engine.removeImage(`${n}@${digest}`);
+      gone = true;
+    }
+    if (gone) removed.push(digest);
   }
   return removed;
 }
@@ -140,15 +147,16 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   const name = familiarName(ref);
   const tagged = ref.tag === undefined || job.tag === false ? undefined : `${name}:${ref.tag}`;
 
+  const aliases = (await deps.pullSources?.(ref, options.signal)) ?? [];
   const presentAsTagged = async (child: string): Promise<boolean> => {
     const image = await deps.engine.inspectImage(tagged ?? `${name}@${child}`);
-    return image !== undefined && hasRepoDigest(image.repoDigests, ref, child);
+    return image !== undefined && hasChild(image.repoDigests, ref, child, aliases);
   };
 
   const presentInListing = async (child: string): Promise<boolean> => {
     if (deps.localTags === undefined || tagged === undefined) return presentAsTagged(child);
     const image = (await deps.localTags()).get(canonicalTag(tagged));
-    return image !== undefined && hasRepoDigest(image.repoDigests, ref, child);
+    return image !== undefined && hasChild(image.repoDigests, ref, child, aliases);
   };
 
   if (record !== undefined && (record.indexDigest ?? record.childDigest) === top.digest && (await presentInListing(record.childDigest))) {

@@ -21,7 +21,7 @@ export interface FaultProxy {
   readonly duringAnyRetryAfter: () => Readonly<Record<'resolver' | 'engine', number>>;
   readonly total: () => number;
   /** Every request in arrival order (method, path without the query, client), to count at the registry. */
-  readonly log: () => readonly { readonly method: string; readonly path: string; readonly client: 'resolver' | 'engine' }[];
+  readonly log: () => readonly { readonly method: string; readonly path: string; readonly client: 'resolver' | 'engine'; readonly userAgent: string }[];
   stop(): Promise<void>;
 }
 
@@ -51,7 +51,7 @@ export async function startFaultProxy(upstream: string, options: { rate?: number
   const throttledUntil = { resolver: 0, engine: 0 };
   const duringAnyRetryAfter = { resolver: 0, engine: 0 };
   let total = 0;
-  const log: { method: string; path: string; client: 'resolver' | 'engine' }[] = [];
+  const log: { method: string; path: string; client: 'resolver' | 'engine'; userAgent: string }[] = [];
   const sockets = new Set<Socket>();
   const [upHost, upPort] = upstream.split(':');
 
@@ -80,7 +80,7 @@ export async function startFaultProxy(upstream: string, options: { rate?: number
     total++;
     const url = req.url ?? '/';
     const client = clientOf(req);
-    log.push({ method: req.method ?? '', path: url.split('?')[0] ?? url, client });
+    log.push({ method: req.method ?? '', path: url.split('?')[0] ?? url, client, userAgent: req.headers['user-agent'] ?? '' });
     const key = `${client} ${req.socket.remoteAddress ?? ''} ${url.split('?')[0] ?? url}`;
     if (Date.now() < throttledUntil[client]) duringAnyRetryAfter[client]++;
     const until = notBefore.get(key);

@@ -39,6 +39,8 @@ export interface PullCommandDeps {
   readonly state: StateStore;
   /** The disk preflight before the pull (docs/preflight.md); none: no check. */
   readonly preflight?: DiskPreflight | undefined;
+  /** Mirror repositories the engine pulls from first (docs/mirrors.md). */
+  readonly pullSources?: Services['pullSources'];
   /** Where progress is drawn; none for --quiet and --json. */
   readonly sink?: ProgressSink | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -54,7 +56,7 @@ export async function run(options: PullCommandOptions, deps: PullCommandDeps): P
   });
   const engine = await deps.engine(signal);
   const renderer = sink === undefined ? undefined : createProgressRenderer(sink);
-  const outcome = await pullResolved({ registry: deps.registry, engine, credentials: deps.credentials, state: deps.state, preflight: deps.preflight }, ref, resolution, target, {
+  const outcome = await pullResolved({ registry: deps.registry, engine, credentials: deps.credentials, state: deps.state, preflight: deps.preflight, pullSources: deps.pullSources === undefined ? undefined : (r) => deps.pullSources?.(r, target.rules.store) ?? Promise.resolve([]) }, ref, resolution, target, {
     signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s), recordFailure: 'warn',
   });
   renderer?.finish();
@@ -81,6 +83,7 @@ export function register(program: Command, deps: { output: Output; stderr: Progr
         const o = await run({ ...opts, image, timeoutMs }, {
           registry: services.registry, target: (t, signal) => services.target(t, signal), engine: (signal) => services.engine(signal),
           credentials: services.credentials, state: services.state, preflight: services.preflight, sink: quiet ? undefined : deps.stderr, signal: deps.signal,
+          pullSources: (r, store) => services.pullSources(r, store),
         });
         // Pulled and tagged, only the record failed (full disk): exit 0 like docker, say so on stderr.
         if (o.stateWarning !== undefined) deps.output.err(`resolver: warning: ${o.stateWarning}`);

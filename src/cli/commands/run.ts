@@ -135,7 +135,7 @@ async function imageToRun(image: string, options: RunOptions, services: Services
     return known.reference;
   }
   const renderer = options.quiet === true ? undefined : createProgressRenderer(deps.stderr);
-  const outcome = await pullResolved({ registry: services.registry, engine, credentials: services.credentials, state: services.state, preflight: services.preflight }, ref, resolution, target, {
+  const outcome = await pullResolved({ registry: services.registry, engine, credentials: services.credentials, state: services.state, preflight: services.preflight, pullSources: (r) => services.pullSources(r, target.rules.store) }, ref, resolution, target, {
     signal: deps.signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s),
   });
   renderer?.finish();
