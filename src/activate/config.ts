@@ -4,17 +4,14 @@
  * Pure.
  */
 import { z } from 'zod';
+import { durationPattern, durationToMs } from '../duration/duration.js';
 import { parseWindow } from './window.js';
 
-const durationRe = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const durationRe = durationPattern;
 
 /** `500ms`, `30s`, `5m`, `1h` or a number of seconds, in milliseconds. */
 export function activationDurationMs(value: string | number): number {
-  if (typeof value === 'number') return Math.round(value * 1000);
-  const m = durationRe.exec(value.trim());
-  const n = Number.parseFloat(m?.[1] ?? 'NaN');
-  const unit = m?.[2] ?? 's';
-  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+  return durationToMs(value) ?? Number.NaN;
 }
 
 const Duration = (max: string) =>

@@ -9,6 +9,7 @@
  * command does not wait for one).
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { durationToMs } from '../duration/duration.js';
 import { ResolverError } from '../errors.js';
 import { linkAbort } from '../http/abort.js';
 
@@ -20,15 +21,11 @@ export const timeoutVariable = 'RESOLVER_TIMEOUT';
 
 // Node's timers cannot arm more than 2^31-1 ms (about 24.8 days).
 const maxTimeoutMs = 2 ** 31 - 1;
-const timeoutRe = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 
 /** Parses `30` (seconds), `500ms`, `90s`, `5m`, `1h` or `0` (no deadline) to milliseconds; undefined when invalid. */
 export function timeoutMs(value: string): number | undefined {
-  const m = timeoutRe.exec(value.trim());
-  if (m === null) return undefined;
-  const unit = m[2] ?? 's';
-  const ms = Number.parseFloat(m[1] ?? '0') * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
-  return ms > maxTimeoutMs ? undefined : Math.round(ms);
+  const ms = durationToMs(value, { bareSeconds: true });
+  return ms === undefined || ms > maxTimeoutMs ? undefined : ms;
 }
 
 const accepted = 'a number of seconds or a duration such as 90s, 5m or 1h (0: no deadline; at most about 24 days)';

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { discoveryField } from '../discover/config.js';
+import { durationPattern, durationToMs } from '../duration/duration.js';
 import { ResolverError } from '../errors.js';
 import { apiConfigSchema } from '../api/config.js';
 import { mirrorsField } from '../mirror/config.js';
@@ -22,16 +23,13 @@ import { hostnameOf, isLoopbackHostname, listenProblem, platformKey, platformPro
 /** Checks a cron expression; returns a reason when it is invalid. */
 export type CronCheck = (expression: string) => string | undefined;
 
-const durationRe = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const durationRe = durationPattern;
 
-/** Parses `500ms`, `30s`, `5m`, `1h` (or a number of seconds) into milliseconds. */
+/** Parses `500ms`, `30s`, `5m`, `1h` (or a number of seconds) into milliseconds (src/duration/). */
 export function parseDuration(value: string | number): number {
-  if (typeof value === 'number') return value * 1000;
-  const m = durationRe.exec(value.trim());
-  if (m === null) throw new ResolverError('ERR_CONFIG_INVALID', `"${value}" is not a duration`);
-  const n = Number.parseFloat(m[1] ?? '0');
-  const unit = m[2] ?? 's';
-  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+  const ms = durationToMs(value);
+  if (ms === undefined) throw new ResolverError('ERR_CONFIG_INVALID', `"${String(value)}" is not a duration`);
+  return ms;
 }
 
 /** The longest delay Node's timers can arm (2^31−1 ms, about 24.8 days); longer ones fire at once. */

@@ -7,6 +7,7 @@
  * The whole layout is documented in docs/notifications.md.
  */
 import { z } from 'zod';
+import { durationPattern, durationToMs } from '../duration/duration.js';
 import { templateProblem } from './template.js';
 
 /** The notification kinds a sink or hook can subscribe to. `test` is only sent by `resolver notify test`. */
@@ -16,15 +17,11 @@ export type NotificationKind = (typeof notificationKinds)[number] | 'test';
 /** The events a hook may run on (issue 11 §2). */
 export const hookKinds = ['pulled', 'activated', 'held', 'failed', 'platform-back', 'recovered', 'rolled-back'] as const;
 
-const durationRe = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const durationRe = durationPattern;
 
 /** `500ms`, `30s`, `5m`, `1h` or a number of seconds, in milliseconds (the grammar of config/schema.ts). */
 export function durationMs(value: string | number): number {
-  if (typeof value === 'number') return Math.round(value * 1000);
-  const m = durationRe.exec(value.trim());
-  const n = Number.parseFloat(m?.[1] ?? 'NaN');
-  const unit = m?.[2] ?? 's';
-  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+  return durationToMs(value) ?? Number.NaN;
 }
 
 const Duration = (max: string) =>

@@ -5,18 +5,14 @@
  * behaviour.
  */
 import { z } from 'zod';
+import { durationPatternWithDays, durationToMs } from '../duration/duration.js';
 import type { RolloutPolicy } from './decide.js';
 
-const durationRe = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const durationRe = durationPatternWithDays;
 
 /** `30s`, `15m`, `6h`, `2d` (or seconds) in milliseconds. */
 export function rolloutDurationMs(value: string | number): number {
-  if (typeof value === 'number') return Math.round(value * 1000);
-  const m = durationRe.exec(value.trim());
-  const n = Number.parseFloat(m?.[1] ?? 'NaN');
-  const unit = m?.[2] ?? 's';
-  const scale: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-  return Math.round(n * (scale[unit] ?? 1000));
+  return durationToMs(value, { days: true }) ?? Number.NaN;
 }
 
 const maxMs = 90 * 86_400_000;
