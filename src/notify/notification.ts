@@ -98,7 +98,7 @@ export const NotificationBody = z
     oldDigest: Digest.optional().describe('child before (pulled), or the child kept (held)'),
     newDigest: Digest.optional().describe('child now (pulled, platform-back, activated)'),
     indexDigest: Digest.optional(),
-    size: z.number().int().nonnegative().optional().describe('bytes of the new child (config + layers, as the registry serves them), when the daemon read its manifest: a single-platform tag; absent for the child of an index'),
+    size: z.number().int().nonnegative().optional().describe('compressed bytes of the new child (config + layers, as the registry serves them), when the daemon read its manifest: a single-platform tag, or an index\'s child read by the disk preflight; absent when the preflight is off or skipped'),
     message: z.string().optional(),
     code: z.string().optional().describe('the error code (failed), e.g. ERR_NETWORK'),
     failures: z.number().int().nonnegative().optional(),

@@ -56,6 +56,11 @@ export interface PullOutcome {
   readonly pulledFrom?: string | undefined;
   /** Mirrors the engine failed to pull from before the one that worked, with why. */
   readonly mirrorFailures?: readonly string[];
+  /**
+   * Compressed bytes of the child (its config + layers, as the registry serves them), when the child's manifest
+   * was read on the way: the disk preflight GETs it anyway, so an index's child costs no extra request for it.
+   */
+  readonly childBytes?: number | undefined;
 }
 
 /** Options of a pull. */
@@ -132,6 +137,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   let streamError: string | undefined;
   let preflight: PreflightVerdict | undefined;
   let pulledFrom: string | undefined;
+  let childBytes = resolution.chosen.contentBytes;
   const mirrorFailures: string[] = [];
   const aliases = (await deps.pullSources?.(ref, options.signal)) ?? [];
   const has = (image: { repoDigests: readonly string[] } | undefined): boolean => image !== undefined && hasChild(image.repoDigests, ref, child, aliases);
@@ -148,7 +154,13 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
     }
     if (source === undefined) {
       // Before anything is fetched into the engine: room for the child (a DiskSpaceError pulls nothing).
-      preflight = deps.preflight === undefined ? undefined : await deps.preflight.check(digestReference, (s) => childLayers(deps.registry, ref, resolution, s), deps.engine, options.signal);
+      // The manifest it reads also gives the child's size (the `pulled` event's), without a request of its own.
+      const readLayers = async (s?: AbortSignal): Promise<ChildLayers> => {
+        const layers = await childLayers(deps.registry, ref, resolution, s);
+        childBytes = layers.layers.reduce((n, l) => n + l.size, layers.configSize);
+        return layers;
+      };
+      preflight = deps.preflight === undefined ? undefined : await deps.preflight.check(digestReference, readLayers, deps.engine, options.signal);
       try {
         // Mirrors first (the engine would not use them itself), then the origin's name.
         const names = [...aliases, name];
@@ -225,7 +237,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
     }
   }
   return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError, ...(stateWarning === undefined ? {} : { stateWarning }), ...(preflight === undefined ? {} : { preflight }),
-    ...(pulledFrom === undefined ? {} : { pulledFrom }), ...(mirrorFailures.length === 0 ? {} : { mirrorFailures }) };
+    ...(pulledFrom === undefined ? {} : { pulledFrom }), ...(mirrorFailures.length === 0 ? {} : { mirrorFailures }), ...(childBytes === undefined ? {} : { childBytes }) };
 }
 
 /** Resolves and pulls. */

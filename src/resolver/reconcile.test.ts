@@ -115,4 +115,21 @@ describe('checkImage', () => {
     free = 1e9;
     expect((await checkImage({ ...deps, preflight }, job)).kind).toBe('pulled');
   });
+  it('an index\'s child: `size` is its config + layers, from the manifest the disk preflight reads (no request of its own)', async () => {
+    const { deps, registry, job } = await setup();
+    registry.publish(image, [{ architecture: 'amd64', label: 'a1', layerSizes: [300, 200] }, { architecture: 'arm64', variant: 'v8', label: 'b1', layerSizes: [7] }]);
+    const preflight = createDiskPreflight({ ...defaultPreflight, path: '/data' }, { space: () => Promise.resolve({ free: 1e12, total: 1e12 }) });
+    const outcome = await checkImage({ ...deps, preflight }, job);
+    // HEAD the tag, GET the index, GET the child's manifest (the preflight's): nothing more for the size.
+    expect(registry.requests).toEqual({ HEAD: 1, GET: 2 });
+    const child = registry.log.at(-2)?.split('@')[1] ?? '';
+    const manifest = JSON.parse((await registry.getManifest({ host: 'localhost:5001', path: 'fleet/app' } as never, child)).body.toString()) as { config: { size: number } };
+    expect(outcome).toMatchObject({ kind: 'pulled', childDigest: child, size: manifest.config.size + 500 });
+    // Without a preflight nothing reads the child's manifest, and the size stays unknown (no GET is added for it).
+    const other = await setup();
+    other.registry.publish(image, [{ architecture: 'amd64', label: 'a2', layerSizes: [300] }, { architecture: 'arm64', variant: 'v8', label: 'b2' }]);
+    const plain = await checkImage(other.deps, other.job);
+    expect(other.registry.requests).toEqual({ HEAD: 1, GET: 1 });
+    expect(plain.kind === 'pulled' && plain.size).toBeUndefined();
+  });
 });

@@ -183,8 +183,9 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   if (hold !== undefined) return { kind: 'waiting', indexDigest, childDigest: child, previous: record?.childDigest, until: hold.until, message: hold.message };
   if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest };
 
+  let pull;
   try {
-    await pullResolved(deps, ref, resolution, job.target, {
+    pull = await pullResolved(deps, ref, resolution, job.target, {
       signal: options.signal, onProgress: options.onProgress, tag: job.tag !== false,
       ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
     });
@@ -203,5 +204,5 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     const kept = [...keep, ...drop.filter((d) => !pruned.includes(d))];
     await deps.state.put({ ...after, previousChildren: kept });
   }
-  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned, size: resolution.chosen.contentBytes };
+  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned, size: pull.childBytes ?? resolution.chosen.contentBytes };
 }

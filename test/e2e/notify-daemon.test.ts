@@ -26,6 +26,9 @@ let registry: RunningRegistry;
 const image = (arch: string, variant: string | undefined, label: string): BuiltImage =>
   buildImage({ platform: { os: 'linux', architecture: arch, ...(variant === undefined ? {} : { variant }) }, files: [{ path: 'v', content: Buffer.from(label) }], format: 'oci', label });
 
+/** Compressed bytes of a child as the registry serves them: its config and layer blobs (the `pulled` event's `size`). */
+const bytesOf = (c: BuiltImage): number => c.layers.reduce((n, l) => n + l.bytes.length, c.config.bytes.length);
+
 async function publish(children: BuiltImage[]): Promise<string> {
   const pusher = new Pusher({ http, host: registry.host, repository: 'notify/app' });
   for (const c of children) await pusher.image(c);
@@ -99,7 +102,7 @@ images:
     expect(await first.exited).toBe(0);
     const outbox = JSON.parse(await readFile(join(stateDir, 'notify-outbox.json'), 'utf8'));
     expect(outbox.queues.ops).toHaveLength(1);
-    expect((await readFile(hookOut, 'utf8')).split('\n')).toContain(`RESOLVER_NEW_DIGEST=${v1amd.manifest.digest}`);
+    expect((await readFile(hookOut, 'utf8')).split('\n')).toEqual(expect.arrayContaining([`RESOLVER_NEW_DIGEST=${v1amd.manifest.digest}`, `RESOLVER_SIZE=${bytesOf(v1amd)}`]));
 
     // 2. Receiver up, daemon restarted: the queued pulled arrives once (the restart itself pulls nothing new).
     const receiver = await startLoopbackServer((_req, res) => void res.writeHead(204).end(), { port });
@@ -107,7 +110,8 @@ images:
     try {
       await until('the queued notification', () => (receiver.requests.length >= 1 ? true : undefined));
       const bodies = (): Record<string, any>[] => receiver.requests.map((r) => JSON.parse(r.body.toString()) as Record<string, any>);
-      expect(bodies()).toEqual([expect.objectContaining({ event: 'pulled', newDigest: v1amd.manifest.digest, platform: expect.stringMatching(/^linux\/amd64/) })]);
+      // The tag is an index: `size` is the child's (config + layers), from the manifest the disk preflight read.
+      expect(bodies()).toEqual([expect.objectContaining({ event: 'pulled', newDigest: v1amd.manifest.digest, size: bytesOf(v1amd), platform: expect.stringMatching(/^linux\/amd64/) })]);
       const [r] = receiver.requests;
       expect(r?.headers['x-resolver-signature']).toBe(`sha256=${createHmac('sha256', 'daemon-hmac-canary').update(r?.body ?? '').digest('hex')}`);
 
@@ -124,9 +128,9 @@ images:
       await until('the second notification', () => (receiver.requests.length >= 2 ? true : undefined));
       const unchangedNow = second.logs().filter((l) => l['result'] === 'unchanged').length;
       await until('two checks after it', () => (second.logs().filter((l) => l['result'] === 'unchanged').length >= unchangedNow + 2 ? true : undefined));
-      expect(bodies().map((b) => [b['event'], b['oldDigest'], b['newDigest']])).toEqual([
-        ['pulled', undefined, v1amd.manifest.digest],
-        ['pulled', v1amd.manifest.digest, v2amd.manifest.digest],
+      expect(bodies().map((b) => [b['event'], b['oldDigest'], b['newDigest'], b['size']])).toEqual([
+        ['pulled', undefined, v1amd.manifest.digest, bytesOf(v1amd)],
+        ['pulled', v1amd.manifest.digest, v2amd.manifest.digest, bytesOf(v2amd)],
       ]);
       const logText = second.logs().map((l) => JSON.stringify(l)).join('\n');
       expect(logText).not.toContain('daemon-hmac-canary');
