@@ -272,6 +272,8 @@ describe('daemon: check now (POST /v1/check and the control socket share it)', (
     // Both platforms of the image, the host one also by its detected platform.
     expect(rg.daemon.checkNow({ image, dryRun: true }).accepted).toHaveLength(2);
     expect(rg.daemon.checkNow({ image, platform: await hostPlatform(), dryRun: false }).accepted).toEqual([{ key: `${image} detected`, image, platform: await hostPlatform() }]);
+    // `detected` names the host's entry (docs/api.md), and is not parsed as a platform.
+    expect(rg.daemon.checkNow({ image, platform: 'detected', dryRun: true }).accepted).toEqual([{ key: `${image} detected`, image, platform: await hostPlatform() }]);
     expect(rg.daemon.checkNow({ dryRun: false }).accepted).toHaveLength(3);
     for (const selector of [{ image: 'localhost:5001/missing:1' }, { image, platform: 'linux/s390x' }]) {
       expect(() => rg.daemon.checkNow({ ...selector, dryRun: false })).toThrow(/no configured image is/);

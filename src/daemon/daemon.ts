@@ -422,7 +422,7 @@ export class Daemon {
 
   async #control(request: ControlRequest): Promise<unknown> {
     if (request.op === 'status') return this.status();
-    return this.checkNow({ dryRun: request.dryRun }).done;
+    return this.checkNow({ dryRun: request.dryRun, image: request.image, platform: request.platform }).done;
   }
 
   /** What the HTTP endpoint serves (src/api/). */
@@ -445,7 +445,8 @@ export class Daemon {
     let platform: string | undefined;
     try {
       image = selector.image === undefined ? undefined : formatReference(withDefaultTag(parseReference(selector.image)));
-      platform = selector.platform === undefined ? undefined : platformKey(selector.platform);
+      // `detected` (the host's entry) is a word, not a platform: matched below, never parsed.
+      platform = selector.platform === undefined || selector.platform === detectedPlatform ? undefined : platformKey(selector.platform);
     } catch (error) {
       throw new ResolverError('ERR_USAGE', error instanceof Error ? error.message : String(error));
     }
@@ -458,10 +459,12 @@ export class Daemon {
         return undefined;
       }
     };
-    const picked = all.filter((e) => (image === undefined || e.image === image) && (platform === undefined || platformOf(e) === platform || (selector.platform === detectedPlatform && e.platformSpec === undefined)));
+    const picked = all.filter((e) => (image === undefined || e.image === image) && (selector.platform === detectedPlatform ? e.platformSpec === undefined : platform === undefined || platformOf(e) === platform));
     if (picked.length === 0 && (image !== undefined || platform !== undefined)) {
       const what = `${selector.image ?? 'any image'}${selector.platform === undefined ? '' : ` for ${selector.platform}`}`;
-      throw new ResolverError('ERR_NOT_FOUND', `no configured image is ${what}`, { details: [`configured: ${all.map((e) => e.key).join(', ')}`] });
+      throw new ResolverError('ERR_NOT_FOUND', `no configured image is ${what}`, {
+        details: [`configured: ${all.map((e) => e.key).join(', ') || '(none)'}`, 'to follow it, add it to images: (or label its container resolver.enable=true with discovery on) and reload the daemon (SIGHUP, systemctl reload resolver)'],
+      });
     }
     return picked;
   }
@@ -504,8 +507,8 @@ export class Daemon {
     });
   }
 
-  /** Runs every entry once, now (no splay, no schedule), and returns their statuses: `resolver check`. */
-  async runOnce(options: { dryRun: boolean }): Promise<ImageStatus[]> {
+  /** Runs every entry (or the selected image's) once, now (no splay, no schedule), and returns their statuses: `resolver check`. */
+  async runOnce(options: CheckSelector): Promise<ImageStatus[]> {
     const config = await this.#deps.loadConfig();
     await this.#resolveDevice(config);
     const gen = new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current());

@@ -12,8 +12,9 @@
  * 11, naming its pid); a refused connection means it is stale and is replaced. Two daemons starting at once
  * serialise that step on `daemon.lock` (created exclusively, holding the pid; a dead holder's is removed).
  *
- * Protocol: the client sends one JSON line (`{"op":"status"}` or `{"op":"check","dryRun":false}`); the
- * daemon answers one JSON line and closes. Requests are capped at 4 KiB and 5 s.
+ * Protocol: the client sends one JSON line (`{"op":"status"}` or `{"op":"check","dryRun":false}`, optionally
+ * with `"image"` and `"platform"` to check one entry); the daemon answers one JSON line and closes (a refusal is
+ * `{"error", "code", "details"}`). Requests are capped at 4 KiB and 5 s.
  */
 import { chmod, lstat, mkdir, open, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -21,7 +22,12 @@ import { join } from 'node:path';
 import { ResolverError } from '../errors.js';
 
 /** A request over the control socket. */
-export type ControlRequest = { readonly op: 'status' } | { readonly op: 'check'; readonly dryRun: boolean };
+export type ControlRequest =
+  | { readonly op: 'status' }
+  | { readonly op: 'check'; readonly dryRun: boolean; readonly image?: string | undefined; readonly platform?: string | undefined };
+
+/** A string field of a request, if it is one (bounded by the request's 4 KiB). */
+const textField = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** The socket file's name inside the state folder. */
 export const socketName = 'daemon.sock';
@@ -134,9 +140,13 @@ function serve(handle: (request: ControlRequest) => Promise<unknown>): Server {
       socket.pause();
       let request: ControlRequest;
       try {
-        const parsed = JSON.parse(text.slice(0, nl)) as { op?: unknown; dryRun?: unknown };
+        const parsed = JSON.parse(text.slice(0, nl)) as { op?: unknown; dryRun?: unknown; image?: unknown; platform?: unknown };
         if (parsed.op === 'status') request = { op: 'status' };
-        else if (parsed.op === 'check') request = { op: 'check', dryRun: parsed.dryRun === true };
+        else if (parsed.op === 'check') {
+          const image = textField(parsed.image);
+          const platform = textField(parsed.platform);
+          request = { op: 'check', dryRun: parsed.dryRun === true, ...(image === undefined ? {} : { image }), ...(platform === undefined ? {} : { platform }) };
+        }
         else throw new Error('unknown op');
       } catch {
         socket.end(`${JSON.stringify({ error: 'bad request' })}\n`);
@@ -144,7 +154,10 @@ function serve(handle: (request: ControlRequest) => Promise<unknown>): Server {
       }
       handle(request).then(
         (answer) => socket.end(`${JSON.stringify(answer)}\n`),
-        (error: unknown) => socket.end(`${JSON.stringify({ error: error instanceof Error ? error.message : String(error) })}\n`),
+        (error: unknown) => socket.end(`${JSON.stringify({
+          error: error instanceof Error ? error.message : String(error), pid: process.pid,
+          ...(error instanceof ResolverError ? { code: error.code, details: error.details } : {}),
+        })}\n`),
       );
     });
   });

@@ -133,6 +133,56 @@ describe('resolver check', () => {
   });
 });
 
+describe('resolver check IMAGE', () => {
+  it('checks only that entry, beside a running daemon (the socket\'s selector) and without one; an image the daemon does not follow is exit 4, named', async () => {
+    const { file } = await config('one', [healthy, heldImage]);
+    // Without a daemon: only the named entry runs (the held one would make the exit code 3).
+    const alone = await cli(['check', healthy, '--config', file, '--dry-run', '--json']);
+    expect(alone.code, alone.stderr).toBe(0);
+    expect((JSON.parse(alone.stdout) as { image: string }[]).map((i) => i.image)).toEqual([healthy]);
+    const unknownAlone = await cli(['check', 'nginx', '--config', file, '--dry-run']);
+    expect(unknownAlone.code).toBe(4);
+    expect(unknownAlone.stderr).toMatch(/no configured image is nginx/);
+    expect(unknownAlone.stderr).toContain(`${healthy} detected`);
+    noStack(unknownAlone.stderr);
+
+    const d = startDaemon(file);
+    try {
+      const checkedOf = (image: string): number => d.logs().filter((l) => l['image'] === image && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'no child for the platform; keeping the current image')).length;
+      await until('the first checks', () => (checkedOf(healthy) >= 1 ? true : undefined));
+      await delay(500);
+      const before = { healthy: checkedOf(healthy), held: d.logs().filter((l) => l['image'] === heldImage).length };
+      const r = await cli(['check', healthy, '--config', file, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`the daemon \\(pid ${d.child.pid}\\) ran this check`));
+      expect((JSON.parse(r.stdout) as { image: string }[]).map((i) => i.image)).toEqual([healthy]);
+      // The daemon ran the one entry (its log), and nothing of the other.
+      expect(checkedOf(healthy)).toBe(before.healthy + 1);
+      expect(d.logs().filter((l) => l['image'] === heldImage).length).toBe(before.held);
+      // `--platform` narrows it: the host's entry is `detected`; another platform is not followed.
+      const detected = await cli(['check', healthy, '--platform', 'detected', '--config', file, '--json']);
+      expect(detected.code, detected.stderr).toBe(0);
+      expect(JSON.parse(detected.stdout)).toHaveLength(1);
+      const other = await cli(['check', healthy, '--platform', 'linux/s390x', '--config', file]);
+      expect(other.code).toBe(4);
+      expect(other.stderr).toMatch(new RegExp(`the running daemon \\(pid ${d.child.pid}\\) does not follow that image: no configured image is .* for linux/s390x`));
+      const unknown = await cli(['check', 'docker.io/library/nginx:1.27', '--config', file]);
+      expect(unknown.code).toBe(4);
+      expect(unknown.stderr).toMatch(/does not follow that image: no configured image is docker\.io\/library\/nginx:1\.27/);
+      expect(unknown.stderr).toContain(`configured: ${healthy} detected, ${heldImage} detected`);
+      expect(unknown.stderr).toMatch(/add it to images:/);
+      noStack(unknown.stderr);
+      const bad = await cli(['check', 'Not A Reference', '--config', file]);
+      expect(bad.code).toBe(2);
+      noStack(bad.stderr);
+      d.child.kill('SIGTERM');
+      expect(await d.exited).toBe(0);
+    } finally {
+      d.child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('resolver status', () => {
   it('fails on a config that does not load instead of reading the default state folder (issue 13.17)', async () => {
     const bad = join(dir, 'bad.yaml');

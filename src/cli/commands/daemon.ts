@@ -190,23 +190,31 @@ export async function runDaemon(options: { config: string; logLevel?: string | u
  * and this prints its result (issue 9.5); otherwise this process takes the daemon's lock and runs it.
  * stdout carries only the result (a table, or one JSON document with --json); logs go to stderr.
  */
-export async function runCheck(options: { config: string; dryRun: boolean; json: boolean }, deps: DaemonCommandDeps): Promise<ImageStatus[]> {
+export async function runCheck(options: { config: string; dryRun: boolean; json: boolean; image?: string | undefined; platform?: string | undefined }, deps: DaemonCommandDeps): Promise<ImageStatus[]> {
   const config = await loadConfig(options.config);
   const { queryDaemon } = await import('../../daemon/lock.js');
   const stateDir = stateDirOf(config, deps.process);
+  // One image (at one platform), as `POST /v1/check` takes it; the daemon matches it against its entries.
+  const selector = { dryRun: options.dryRun, ...(options.image === undefined ? {} : { image: options.image }), ...(options.platform === undefined ? {} : { platform: options.platform }) };
   for (let attempt = 0; ; attempt++) {
     // A cycle with pulls can take long; the daemon bounds each check (15 min), this bounds the wait.
-    const answer = await queryDaemon(stateDir, { op: 'check', dryRun: options.dryRun }, 30 * 60_000);
+    const answer = await queryDaemon(stateDir, { op: 'check', ...selector }, 30 * 60_000);
     if (answer.kind === 'untrusted') throw untrusted(answer);
     if (answer.kind === 'answer') {
-      const value = answer.value as { pid?: number; images?: ImageStatus[]; error?: string };
+      const value = answer.value as { pid?: number; images?: ImageStatus[]; error?: string; code?: string; details?: string[] };
+      // The daemon's own refusal of the selector (an image it does not follow, a bad reference): its code and words.
+      if (value.images === undefined && (value.code === 'ERR_NOT_FOUND' || value.code === 'ERR_USAGE')) {
+        throw new ResolverError(value.code, `the running daemon${value.pid === undefined ? '' : ` (pid ${value.pid})`} ${value.code === 'ERR_NOT_FOUND' ? 'does not follow that image' : 'refused the request'}: ${value.error ?? 'no answer'}`, {
+          details: value.details ?? [],
+        });
+      }
       if (value.images === undefined) throw new ResolverError('ERR_ALREADY_RUNNING', `the running daemon${value.pid === undefined ? '' : ` (pid ${value.pid})`} refused the cycle: ${value.error ?? 'no answer'}`);
-      deps.output.err(`resolver: the daemon (pid ${value.pid ?? '?'}) ran this cycle`);
+      deps.output.err(`resolver: the daemon (pid ${value.pid ?? '?'}) ran this ${options.image === undefined ? 'cycle' : 'check'}`);
       return value.images;
     }
     const { daemon } = await daemonFor(options.config, deps, { level: 'warn', human: true, lock: true, watch: false, write: (t) => deps.output.err(t) });
     try {
-      return await daemon.runOnce({ dryRun: options.dryRun });
+      return await daemon.runOnce(selector);
     } catch (error) {
       // A daemon started between the question and the lock: ask it instead (once).
       if (error instanceof ResolverError && error.code === 'ERR_ALREADY_RUNNING' && attempt === 0) continue;
@@ -277,12 +285,15 @@ export function register(program: Command, deps: DaemonCommandDeps): void {
 
   program
     .command('check')
-    .description('run one check of every configured image now and exit (for timers and scripts); beside a running daemon, the daemon runs it')
+    .description('run one check of every configured image (or of IMAGE) now and exit (for timers and scripts); beside a running daemon, the daemon runs it')
+    .argument('[image]', 'check only this configured image (all its platforms unless --platform)')
     .option('--config <file>', 'config file', defaultConfig)
+    .option('--platform <platform>', 'with IMAGE: only its entry for this platform (or "detected", the host\'s)')
     .option('--dry-run', 'report what would be pulled without pulling')
     .option('--json', 'print a JSON array')
-    .action(async (opts: { config: string; dryRun?: boolean; json?: boolean }) => {
-      const statuses = await runCheck({ config: opts.config, dryRun: opts.dryRun === true, json: opts.json === true }, deps);
+    .action(async (image: string | undefined, opts: { config: string; dryRun?: boolean; json?: boolean; platform?: string }) => {
+      if (opts.platform !== undefined && image === undefined) throw new ResolverError('ERR_USAGE', '--platform needs an IMAGE: resolver check IMAGE --platform PLATFORM');
+      const statuses = await runCheck({ config: opts.config, dryRun: opts.dryRun === true, json: opts.json === true, image, platform: opts.platform }, deps);
       deps.output.out(opts.json === true ? JSON.stringify(statuses, null, 2) : statusRows(statuses));
       deps.setExitCode(checkExitCode(statuses));
     });
