@@ -13,6 +13,10 @@
  *   cap. The daemon's runner also defers every image of the registry for that long.
  * Nothing here sends a request or reads a clock of its own: the registry layer (`layer.ts`) and the fleet
  * simulator (bench/fleet.mjs) drive it.
+ *
+ * What must survive a restart (the allowance with its window, a 429's deferral) is `snapshot()`; the daemon
+ * writes it to `budget.json` in the state folder whenever it changes (`onChange`) and `restore()`s it at
+ * start (src/daemon/budget-file.ts, the file's schema in snapshot.ts; docs/budget.md).
  */
 
 /** The policy of a budget (the `budget:` config fragment, resolved). */
@@ -82,11 +86,33 @@ interface Account {
   refused: number;
 }
 
+/** What of one account survives a restart (times in epoch ms). */
+export interface AccountSnapshot {
+  readonly registry: string;
+  readonly identity: string;
+  readonly limit: number | undefined;
+  readonly remaining: number | undefined;
+  readonly windowMs: number | undefined;
+  readonly seenAt: number;
+  readonly throttledUntil: number;
+  readonly throttledInRow: number;
+}
+
+/**
+ * A change of what `snapshot()` holds. `urgent`: a wait began or grew (a 429, the reserve reached), which a
+ * restart must not forget even for a moment; otherwise only the count moved.
+ */
+export type BudgetChangeListener = (urgent: boolean) => void;
+
+/** The most accounts kept in a snapshot (the newest by `seenAt`): a bound on the file. */
+export const maxSnapshotAccounts = 64;
+
 /** The budgets of every registry and credential this process talks to. */
 export class RegistryBudget {
   #policy: BudgetPolicy;
   readonly #now: () => number;
   readonly #accounts = new Map<string, Account>();
+  readonly #listeners = new Set<BudgetChangeListener>();
 
   constructor(policy: Partial<BudgetPolicy> = {}, now: () => number = Date.now) {
     this.#policy = { ...defaultBudgetPolicy, ...policy };
@@ -149,6 +175,53 @@ export class RegistryBudget {
   /** A request was answered: `headers` are its `ratelimit-*` (if any), `status` its HTTP status. */
   answered(registry: string, identity: string, counted: boolean, status: number, headers: AllowanceHeaders | undefined, retryAfterMs: number | undefined): void {
     const a = this.#account(registry, identity);
+    const before = { limit: a.limit, remaining: a.remaining, windowMs: a.windowMs, throttledUntil: a.throttledUntil, throttledInRow: a.throttledInRow, refill: this.#refillAt(a) };
+    this.#answered(a, counted, status, headers, retryAfterMs);
+    const refill = this.#refillAt(a);
+    const urgent = a.throttledUntil > before.throttledUntil || (refill !== undefined && refill !== before.refill);
+    const changed = urgent || a.limit !== before.limit || a.remaining !== before.remaining || a.windowMs !== before.windowMs || a.throttledInRow !== before.throttledInRow;
+    if (changed) for (const l of this.#listeners) l(urgent);
+  }
+
+  /** Calls `listener` whenever what `snapshot()` holds changes; returns the unsubscribe function. */
+  onChange(listener: BudgetChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** What must survive a restart: the newest `maxSnapshotAccounts` accounts that know anything. */
+  snapshot(): AccountSnapshot[] {
+    return [...this.#accounts.values()]
+      .filter((a) => a.limit !== undefined || a.remaining !== undefined || a.throttledUntil > 0)
+      .sort((x, y) => Math.max(y.seenAt, y.throttledUntil) - Math.max(x.seenAt, x.throttledUntil))
+      .slice(0, maxSnapshotAccounts)
+      .map((a) => ({ registry: a.registry, identity: a.identity, limit: a.limit, remaining: a.remaining, windowMs: a.windowMs, seenAt: a.seenAt, throttledUntil: a.throttledUntil, throttledInRow: a.throttledInRow }));
+  }
+
+  /**
+   * Takes back what an earlier process knew (its `snapshot()`), for accounts this one has not heard of yet.
+   * Distrusts the file as much as a registry: times in the future are cut to now (a clock that went back must
+   * not stretch a wait), a 429's wait to `maxThrottleMs` from now, a window to `maxWindowMs`; an allowance
+   * whose window has passed is forgotten.
+   */
+  restore(accounts: readonly AccountSnapshot[]): void {
+    const now = this.#now();
+    for (const s of accounts.slice(0, maxSnapshotAccounts)) {
+      const a = this.#account(s.registry, s.identity);
+      if (a.seenAt !== 0 || a.throttledUntil !== 0 || a.limit !== undefined) continue;
+      const windowMs = s.windowMs === undefined ? undefined : Math.min(s.windowMs, this.#policy.maxWindowMs);
+      const seenAt = Math.min(s.seenAt, now);
+      const live = seenAt + Math.min(windowMs ?? this.#policy.maxWindowMs, this.#policy.maxWindowMs) > now;
+      a.limit = s.limit;
+      a.windowMs = windowMs;
+      a.remaining = live ? s.remaining : undefined;
+      a.seenAt = seenAt;
+      a.throttledUntil = s.throttledUntil > now ? Math.min(s.throttledUntil, now + this.#policy.maxThrottleMs) : 0;
+      a.throttledInRow = Math.min(Math.max(0, Math.trunc(s.throttledInRow)), 16);
+    }
+  }
+
+  #answered(a: Account, counted: boolean, status: number, headers: AllowanceHeaders | undefined, retryAfterMs: number | undefined): void {
     const now = this.#now();
     if (counted && status !== 429) a.counted++;
     if (headers !== undefined && (headers.remaining !== undefined || headers.limit !== undefined)) {

@@ -19,6 +19,7 @@ import type { FetchedManifest } from '../registry/registry.js';
 import { isGated, rolloutPolicyOf } from '../rollout/config.js';
 import { deviceIdOf } from '../rollout/device.js';
 import { rememberingReader, RolloutGate } from './rollout-gate.js';
+import { BudgetFile } from './budget-file.js';
 import type { Config } from '../config/schema.js';
 import { platformKey } from '../config/values.js';
 import { mergeEntries, sourceText, type FoundEntry } from '../discover/select.js';
@@ -247,6 +248,9 @@ export class Daemon {
   readonly recent = new RecentEvents();
   /** The registry request budget (docs/budget.md). */
   readonly budget: RegistryBudget;
+  /** The budget across restarts: `budget.json` in the state folder (docs/budget.md). */
+  readonly #budgetFile: BudgetFile;
+  #stateDir = '.';
   readonly #deps: DaemonDeps;
   /** The staged rollout's memory (first-seen times, control documents) and the manifests its waits re-read. */
   readonly #gate: RolloutGate;
@@ -274,6 +278,7 @@ export class Daemon {
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
     this.budget = deps.budget ?? new RegistryBudget();
+    this.#budgetFile = new BudgetFile({ budget: this.budget, stateDir: () => this.#stateDir, warn: (m) => deps.logger.warn({}, m) });
     this.#gate = new RolloutGate({ stateDir: () => (this.#gen === undefined ? '.' : this.#lock?.stateDir ?? this.#deps.stateDir(this.#gen.config)) });
     this.#mono = deps.monotonic ?? (() => performance.now());
     this.metrics = new Metrics({
@@ -333,6 +338,9 @@ export class Daemon {
       if (config.metrics !== undefined) {
         this.#metricsServer = await serveApi(config.metrics, this.#api(), { env: this.#deps.env ?? process.env });
       }
+      // Before the first check: a 429's deferral or a spent allowance from before the restart still holds.
+      this.#stateDir = stateDir;
+      await this.#budgetFile.open();
     } catch (error) {
       await this.#lock?.close();
       this.#lock = undefined;
@@ -519,6 +527,9 @@ export class Daemon {
         await gen.close();
         throw error;
       }
+      // `check` shares the daemon's state folder, and so its registry budget.
+      this.#stateDir = this.#lock.stateDir;
+      await this.#budgetFile.open();
     }
     this.#install(gen, { reload: false, schedule: false });
     return (await this.checkNow(options).done).images.map((s) => ({ ...s, nextRun: undefined }));
@@ -573,6 +584,7 @@ export class Daemon {
     clearTimeout(timer);
     this.#gen?.retire();
     await this.#gen?.close();
+    await this.#budgetFile.close();
     await this.#lock?.close();
     await this.#metricsServer?.close();
     this.events.emit({ type: 'stopped', at: new Date().toISOString() });

@@ -28,6 +28,8 @@ export interface HubOptions {
   readonly now?: () => number;
   /** Send `ratelimit-*` headers (a registry behind a proxy that strips them: false). Default true. */
   readonly headers?: boolean;
+  /** Announce the allowance on GETs only, not on (free) HEADs, as some registries do. Default false. */
+  readonly headersOnGetOnly?: boolean;
 }
 
 /** The emulator. */
@@ -93,8 +95,8 @@ export async function startHubEmulator(o: HubOptions): Promise<HubEmulator> {
       return;
     }
     const [, repo = '', ref = ''] = m;
-    const headers = rl();
     const counted = req.method === 'GET';
+    const headers = o.headersOnGetOnly === true && !counted ? {} : rl();
     if (forced > 0 || (counted && used >= o.limit)) {
       forced--;
       counts.throttled++;
@@ -116,7 +118,7 @@ export async function startHubEmulator(o: HubOptions): Promise<HubEmulator> {
       counts.counted++;
       used++;
     }
-    const after = { ...headers, ...(o.headers === false ? {} : { 'ratelimit-remaining': `${Math.max(0, o.limit - used)};w=${o.windowSeconds}` }) };
+    const after = { ...headers, ...(o.headers === false || Object.keys(headers).length === 0 ? {} : { 'ratelimit-remaining': `${Math.max(0, o.limit - used)};w=${o.windowSeconds}` }) };
     if (doc === undefined || digest === undefined) {
       res.writeHead(404, { ...after, 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
       return;
