@@ -235,3 +235,73 @@ describe('Activation', () => {
     expect([...engine.containers.values()].map((c) => [c.name, c.imageId, c.running])).toEqual([['web', 'sha256:new', true]]);
   });
 });
+
+describe('Activation: waiting across a restart (activation.json pending)', () => {
+  const labels = { 'resolver.follow': 'true', 'resolver.window': '02:00-04:00' };
+  const creates = (engine: FakeContainers): string[] => engine.calls.filter((c) => c.startsWith('create'));
+
+  it('a restart before the window keeps the waiting activation; the window opens: recreated exactly once, then forgotten', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.setSystemTime(new Date(2026, 11, 2, 1, 0));
+    const { engine, store, activation } = await rig();
+    engine.addContainer({ name: 'web', image: tag, imageId: 'sha256:old', labels, healthcheck: true, health: 'healthy' });
+    await activation.pulled(pulled());
+    expect((await store.load()).pending['web']).toMatchObject({ name: 'web', image: tag, newDigest, previous: oldDigest, window: '02:00-04:00', attempts: 1 });
+    await activation.close();
+
+    // The next daemon: a new store on the same folder, no `pulled` (the child is present already).
+    const again = new ActivationStore(join(store.path, '..'), () => undefined);
+    const events: ActivationEvent[] = [];
+    const second = new Activation(defaultActivation, { containers: engine, store: again, emit: (e) => events.push(e), log: silent, clock: virtualClock() });
+    await second.recover();
+    expect(second.waiting()).toEqual(['web']);
+    await vi.advanceTimersByTimeAsync(30 * 60_000);
+    await second.idle();
+    expect(creates(engine)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(31 * 60_000);
+    await second.idle();
+    expect(creates(engine)).toEqual(['create web']);
+    expect(engine.byName('web')?.imageId).toBe('sha256:new');
+    expect(events.map((e) => e.type)).toEqual(['activated']);
+    expect((await again.load()).pending).toEqual({});
+    expect(JSON.parse(await readFile(again.path, 'utf8'))).toMatchObject({ pending: {}, journal: {} });
+    await vi.advanceTimersByTimeAsync(24 * 3_600_000);
+    await second.idle();
+    expect(creates(engine)).toEqual(['create web']);
+  });
+
+  it('bad marks survive a restart: a kept waiting activation of a bad child is dropped, a pulled of it does nothing', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.setSystemTime(new Date(2026, 11, 2, 1, 0));
+    const { engine, store } = await rig();
+    engine.addContainer({ name: 'web', image: tag, imageId: 'sha256:old', labels, healthcheck: true, health: 'healthy' });
+    await store.markBad(tag, { digest: newDigest, container: 'web', reason: 'unhealthy', at: new Date().toISOString() });
+    await store.setPending({ name: 'web', image: tag, entryKey: entry.key, platform: entry.platform, newDigest, attempts: 1, window: '02:00-04:00', since: new Date().toISOString() });
+    const again = new ActivationStore(join(store.path, '..'), () => undefined);
+    const second = new Activation(defaultActivation, { containers: engine, store: again, emit: () => undefined, log: silent, clock: virtualClock() });
+    await second.recover();
+    expect(second.waiting()).toEqual([]);
+    expect(await again.load()).toMatchObject({ pending: {}, bad: { [tag]: { digest: newDigest } } });
+    await second.pulled(pulled());
+    await vi.advanceTimersByTimeAsync(2 * 3_600_000);
+    await second.idle();
+    expect(creates(engine)).toEqual([]);
+  });
+
+  it('a newer child replaces the waiting one in the file too; a wall-clock jump into the window runs it without waiting a minute', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.setSystemTime(new Date(2026, 11, 2, 1, 0));
+    const { engine, store, activation } = await rig();
+    engine.addContainer({ name: 'web', image: tag, imageId: 'sha256:old', labels, healthcheck: true, health: 'healthy' });
+    await activation.pulled(pulled(otherDigest));
+    await activation.pulled(pulled());
+    expect(Object.values((await store.load()).pending).map((p) => p.newDigest)).toEqual([newDigest]);
+    // The clock jumps to 02:30 (no timer due yet): clockJumped looks again at once.
+    vi.setSystemTime(new Date(2026, 11, 2, 2, 30));
+    activation.clockJumped();
+    await vi.advanceTimersByTimeAsync(1000);
+    await activation.idle();
+    expect(creates(engine)).toEqual(['create web']);
+    expect((await store.load()).pending).toEqual({});
+  });
+});

@@ -192,32 +192,55 @@ export class Activation {
         continue;
       }
       const target: Target = { name, entry: event.entry, image, newDigest: event.childDigest, previous: event.previous, attempts: 1 };
-      this.#schedule(target, window);
+      await this.#schedule(target, window);
     }
   }
 
-  /** Runs `target` now if its window is open, else when it opens. */
-  #schedule(target: Target, window: Window | undefined): void {
+  /**
+   * Runs `target` now if its window is open, else when it opens. A waiting target is kept in activation.json
+   * (before this resolves), so a restart before the window resumes it (`recover`); it is forgotten when its
+   * activation has run (or found nothing to do).
+   */
+  async #schedule(target: Target, window: Window | undefined, since?: string): Promise<void> {
     const pending = this.#waiting.get(target.name);
     pending?.timer.cancel();
     this.#waiting.delete(target.name);
     if (window === undefined || inWindow(window, this.#now())) {
+      // An older child that waited for this container is superseded (this one's entry goes when it has run).
+      const stale = (await this.#deps.store.load()).pending[target.name];
+      if (stale !== undefined && stale.newDigest !== target.newDigest) await this.#deps.store.clearPending(target.name, stale.newDigest);
       void this.#enqueue(`activating ${target.name}`, () => this.#activate(target));
       return;
     }
     const wait = msUntilOpen(window, this.#now());
     this.#deps.log.info({ container: target.name, image: target.image, child: target.newDigest, window: window.text, inMinutes: Math.ceil(wait / 60_000) }, 'activation: waiting for the container\'s window');
-    const arm = (): void => {
-      const timer = this.#setTimer(() => {
-        if (this.#closed || this.#waiting.get(target.name)?.target !== target) return;
-        if (inWindow(window, this.#now())) {
-          this.#waiting.delete(target.name);
-          void this.#enqueue(`activating ${target.name}`, () => this.#activate(target));
-        } else arm();
-      }, Math.max(1000, Math.min(windowRecheckMs, msUntilOpen(window, this.#now()))));
-      this.#waiting.set(target.name, { target, window, timer });
-    };
-    arm();
+    await this.#deps.store.setPending({
+      name: target.name, image: target.image, entryKey: target.entry.key, platform: target.entry.platform, newDigest: target.newDigest,
+      ...(target.previous === undefined ? {} : { previous: target.previous }), attempts: target.attempts, window: window.text,
+      since: since ?? this.#now().toISOString(),
+    });
+    this.#arm(target, window);
+  }
+
+  /** Looks at the clock when the window should open (at least once a minute); runs the target once it is open. */
+  #arm(target: Target, window: Window): void {
+    const timer = this.#setTimer(() => {
+      if (this.#closed || this.#waiting.get(target.name)?.target !== target) return;
+      if (inWindow(window, this.#now())) {
+        this.#waiting.delete(target.name);
+        void this.#enqueue(`activating ${target.name}`, () => this.#activate(target));
+      } else this.#arm(target, window);
+    }, Math.max(1000, Math.min(windowRecheckMs, msUntilOpen(window, this.#now()))));
+    this.#waiting.set(target.name, { target, window, timer });
+  }
+
+  /** The wall clock jumped (the daemon's `clock-jumped`): look at every waiting window again now, not in a minute. */
+  clockJumped(): void {
+    if (this.#closed) return;
+    for (const { target, window, timer } of [...this.#waiting.values()]) {
+      timer.cancel();
+      this.#arm(target, window);
+    }
   }
 
   /** Containers waiting for a window (status, tests). */
@@ -226,6 +249,15 @@ export class Activation {
   }
 
   async #activate(target: Target): Promise<void> {
+    try {
+      await this.#activateNow(target);
+    } finally {
+      // Ran, or found nothing to do: no longer waiting (a newer child that replaced it keeps its own entry).
+      await this.#deps.store.clearPending(target.name, target.newDigest);
+    }
+  }
+
+  async #activateNow(target: Target): Promise<void> {
     const { containers, store, log } = this.#deps;
     const { name } = target;
     const old = await containers.inspectFull(name);
@@ -364,8 +396,34 @@ export class Activation {
         const judged = entry.step === 'rolling-back' && entry.blame === true;
         await this.#rollBack(entry, judged ? (entry.reason ?? 'unhealthy') : 'interrupted', judged);
         if (!judged && entry.attempts < 2 && this.#config.enabled) {
-          this.#schedule({ name: entry.name, entry: { key: entry.entryKey, image: entry.image, platform: entry.platform }, image: entry.image, newDigest: entry.newDigest, previous: entry.oldDigest, attempts: entry.attempts + 1 }, undefined);
+          await this.#schedule({ name: entry.name, entry: { key: entry.entryKey, image: entry.image, platform: entry.platform }, image: entry.image, newDigest: entry.newDigest, previous: entry.oldDigest, attempts: entry.attempts + 1 }, undefined);
         }
+      }
+      // Activations that waited for their window when the daemon stopped: waiting again (or run, if it is open).
+      for (const p of Object.values(f.pending)) {
+        const drop = (why: string): Promise<void> => {
+          this.#deps.log.info({ container: p.name, image: p.image, child: p.newDigest, why }, 'activation: dropping a waiting activation kept from before the restart');
+          return this.#deps.store.clearPending(p.name, p.newDigest);
+        };
+        if (f.journal[p.name] !== undefined) {
+          await drop('an interrupted activation of this container was recovered instead');
+          continue;
+        }
+        if (!this.#config.enabled) {
+          await drop('activation is disabled (activation.enabled: false)');
+          continue;
+        }
+        if (f.bad[p.image]?.digest === p.newDigest) {
+          await drop('the child is marked bad on this host');
+          continue;
+        }
+        const window = parseWindow(p.window);
+        if (typeof window === 'string') {
+          await drop(window);
+          continue;
+        }
+        this.#deps.log.info({ container: p.name, image: p.image, child: p.newDigest, window: window.text, since: p.since }, 'activation: resuming an activation that waits for its window (kept across the restart)');
+        await this.#schedule({ name: p.name, entry: { key: p.entryKey, image: p.image, platform: p.platform }, image: p.image, newDigest: p.newDigest, previous: p.previous, attempts: p.attempts }, window, p.since);
       }
     });
   }

@@ -1,6 +1,6 @@
 /**
- * `activation.json` in the state folder: the journal of activations in progress and the children marked bad
- * (docs/activation.md "Crash recovery"). Each step of an activation is recorded durably (writeFileDurable:
+ * `activation.json` in the state folder: the journal of activations in progress, the activations waiting for
+ * their window, and the children marked bad (docs/activation.md "Crash recovery"). Each step of an activation is recorded durably (writeFileDurable:
  * temp file, fsync, rename, fsync of the folder) *before* it is taken, so a daemon killed at any point finds, at
  * its next start, what it was doing and with which containers, and finishes or undoes it. A file that cannot be
  * read is moved aside with a warning (as state.json is), never silently dropped.
@@ -47,16 +47,37 @@ export type JournalEntry = z.infer<typeof JournalEntry>;
 export const BadChild = z.object({ digest: z.string(), container: z.string(), reason: z.string(), at: z.string() });
 export type BadChild = z.infer<typeof BadChild>;
 
+/**
+ * An activation waiting for its container's window, kept across a restart: after one, no `pulled` comes again
+ * (the child is already present), so without this the container would stay on its child until the tag moved.
+ */
+export const PendingActivation = z.object({
+  name: z.string(),
+  image: z.string(),
+  entryKey: z.string(),
+  platform: z.string(),
+  newDigest: z.string(),
+  previous: z.string().optional(),
+  attempts: z.number().int().min(1),
+  /** The window it waits for (`HH:MM-HH:MM`, as the label or config said when the child was pulled). */
+  window: z.string(),
+  /** When it started waiting. */
+  since: z.string(),
+});
+export type PendingActivation = z.infer<typeof PendingActivation>;
+
 export const ActivationFile = z.object({
   version: z.literal(1),
   /** Per canonical tag. */
   bad: z.record(z.string(), BadChild),
   /** Per container name. */
   journal: z.record(z.string(), JournalEntry),
+  /** Per container name: activations waiting for their window (absent in files written before they were kept). */
+  pending: z.record(z.string(), PendingActivation).default({}),
 });
 export type ActivationFile = z.infer<typeof ActivationFile>;
 
-const empty: ActivationFile = { version: 1, bad: {}, journal: {} };
+const empty: ActivationFile = { version: 1, bad: {}, journal: {}, pending: {} };
 
 /** Reads and updates activation.json; updates are serialised and each is durable before it resolves. */
 export class ActivationStore {
@@ -98,7 +119,10 @@ export class ActivationStore {
   /** Applies a change and writes it durably; one update at a time. */
   update(change: (f: ActivationFile) => ActivationFile): Promise<void> {
     const run = this.#chain.then(async () => {
-      const next = change(await this.load());
+      const current = await this.load();
+      const next = change(current);
+      // Nothing changed: no write (SD cards wear out).
+      if (next === current) return;
       await writeFileDurable(this.path, `${JSON.stringify(next, null, 2)}\n`);
       this.#current = next;
     });
@@ -116,6 +140,21 @@ export class ActivationStore {
     return this.update((f) => {
       const { [name]: _done, ...rest } = f.journal;
       return { ...f, journal: rest };
+    });
+  }
+
+  /** Keeps an activation that waits for its window (replacing the one that waited for that container). */
+  setPending(p: PendingActivation): Promise<void> {
+    return this.update((f) => ({ ...f, pending: { ...f.pending, [p.name]: p } }));
+  }
+
+  /** Forgets the container's waiting activation, if it is the one for `digest` (a newer child may have replaced it). */
+  clearPending(name: string, digest?: string): Promise<void> {
+    return this.update((f) => {
+      const p = f.pending[name];
+      if (p === undefined || (digest !== undefined && p.newDigest !== digest)) return f;
+      const { [name]: _gone, ...rest } = f.pending;
+      return { ...f, pending: rest };
     });
   }
 

@@ -48,7 +48,7 @@ export function activateListener(deps: ActivateListenerDeps): (event: DaemonEven
   };
 
   return (event) => {
-    // eslint-disable-next-line @typescript-eslint/switch-exhaustiveness-check -- reads three events, ignores the rest
+    // eslint-disable-next-line @typescript-eslint/switch-exhaustiveness-check -- reads four events, ignores the rest
     switch (event.type) {
       case 'configured': {
         if (service === undefined) {
@@ -68,6 +68,10 @@ export function activateListener(deps: ActivateListenerDeps): (event: DaemonEven
       }
       case 'pulled':
         void service?.then((s) => s?.activation.pulled(event));
+        return;
+      case 'clock-jumped':
+        // A waiting window may have opened (or moved): look now, not at the next minute's look.
+        void service?.then((s) => s?.activation.clockJumped());
         return;
       case 'stopped':
         void service?.then(async (s) => {
