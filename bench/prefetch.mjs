@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+// What an engine fetches again when a 100 MB pull breaks at 50 % (issue 12 §5, docs/prefetch.md).
+//
+// One 100,000,000-byte random file as one gzip'd layer in a private docker-registry; a private dockerd pulls
+// it by digest through a counting proxy (test/sandbox/counting-proxy.ts) that records every blob GET, its
+// `Range` header and the bytes it forwarded. Scenarios (PREFETCH_SCENARIOS, comma-separated):
+//   cut     the proxy closes the layer response at 50 MB; the engine's own retry within the same pull
+//   cancel  the client cancels the pull at 50 MB (closes its /images/create request, as Ctrl-C on
+//           `docker pull` or a stopped resolver does); then the same pull again
+//   fail    the link goes down at 50 MB (every blob GET reset) until the pull fails as a whole (the
+//           engine's retries exhausted); then the link comes up and the same pull runs again
+// Engines (PREFETCH_ENGINES): 20.10 (Debian 12's /usr/sbin/dockerd, classic store, vfs), 26.1.5 (the oracle
+// binary, classic, vfs), 26.1.5-c8d (the oracle with the containerd snapshotter, native). Each scenario gets
+// a fresh dockerd. Links (PREFETCH_LINKS): loopback, and tbf: the dockerd runs in a network namespace this
+// script creates, reaching the proxy over a veth pair whose host end is shaped with
+//   tc qdisc add dev VETH root tbf rate 20mbit burst 32kbit latency 400ms
+// (this kernel has no netem). Root only. Prints a Markdown table and writes .tmp/bench-prefetch.json.
+// Needs `npm run build && node scripts/build-sandbox.mjs` first.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { dist, root, sandbox } from './setup.mjs';
+
+const { startRegistry } = await import(sandbox('registry-server.js'));
+const { startDockerd, unmountUnder } = await import(sandbox('dockerd.js'));
+const { buildImage } = await import(sandbox('oci-builder.js'));
+const { Pusher } = await import(sandbox('push.js'));
+const { startCountingProxy } = await import(sandbox('counting-proxy.js'));
+const { createHttpClient } = await import(dist('http/http.js'));
+
+const SIZE = Number(process.env.PREFETCH_BYTES ?? 100_000_000);
+const scenarios = (process.env.PREFETCH_SCENARIOS ?? 'cut,cancel,fail').split(',');
+const engineNames = (process.env.PREFETCH_ENGINES ?? '20.10,26.1.5,26.1.5-c8d').split(',');
+const links = (process.env.PREFETCH_LINKS ?? 'loopback,tbf').split(',');
+const oracle = process.env.RESOLVER_ORACLE_DOCKERD ?? join(root, '.tmp/oracle/usr/sbin/dockerd');
+const engines = {
+  '20.10': { binary: '/usr/sbin/dockerd', c8d: false },
+  '26.1.5': { binary: oracle, c8d: false },
+  '26.1.5-c8d': { binary: oracle, c8d: true },
+};
+if (process.getuid?.() !== 0) throw new Error('bench/prefetch.mjs needs root (private dockerd, network namespace)');
+
+const tmp = mkdtempSync(join(tmpdir(), 'resolver-bench-prefetch-'));
+const http = createHttpClient();
+const sh = (cmd, ...args) => execFileSync(cmd, args, { encoding: 'utf8' });
+const mb = (n) => (n / 1e6).toFixed(1);
+
+/** The shaped link: a namespace with one end of a veth pair; the host end (10.213.P.1) shaped by TBF. */
+function createShapedLink() {
+  const tag = String(process.pid % 250);
+  const ns = `resolver-pf-${process.pid}`;
+  const hostIf = `rpf${tag}h`;
+  const nsIf = `rpf${tag}n`;
+  const hostIp = `10.213.${tag}.1`;
+  const nsIp = `10.213.${tag}.2`;
+  sh('ip', 'netns', 'add', ns);
+  try {
+    sh('ip', 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
+    sh('ip', 'link', 'set', nsIf, 'netns', ns);
+    sh('ip', 'addr', 'add', `${hostIp}/30`, 'dev', hostIf);
+    sh('ip', 'link', 'set', hostIf, 'up');
+    sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+    sh('ip', 'netns', 'exec', ns, 'ip', 'addr', 'add', `${nsIp}/30`, 'dev', nsIf);
+    sh('ip', 'netns', 'exec', ns, 'ip', 'link', 'set', nsIf, 'up');
+    // Egress of the host end = everything the registry (proxy) sends to the engine.
+    sh('tc', 'qdisc', 'add', 'dev', hostIf, 'root', 'tbf', 'rate', '20mbit', 'burst', '32kbit', 'latency', '400ms');
+  } catch (e) {
+    sh('ip', 'netns', 'del', ns);
+    throw e;
+  }
+  return {
+    ns, hostIf, hostIp,
+    qdisc: sh('tc', 'qdisc', 'show', 'dev', hostIf).trim(),
+    close() {
+      try { sh('ip', 'link', 'del', hostIf); } catch { /* gone with the namespace */ }
+      sh('ip', 'netns', 'del', ns);
+    },
+  };
+}
+
+/** Starts one dockerd (in `ns` when given) with its own folder. */
+async function startEngine(name, dir, link, registryHost) {
+  const e = engines[name];
+  let binary = e.binary;
+  if (link !== undefined) {
+    binary = join(dir, 'dockerd-in-netns.sh');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(binary, `#!/bin/sh\nexec ip netns exec ${link.ns} ${e.binary} "$@"\n`);
+    chmodSync(binary, 0o755);
+  }
+  const extraArgs = [];
+  if (link !== undefined) extraArgs.push('--insecure-registry', registryHost);
+  if (e.c8d) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'daemon.json'), JSON.stringify({ features: { 'containerd-snapshotter': true } }));
+    extraArgs.push('--config-file', join(dir, 'daemon.json'), '--storage-driver', 'native');
+  }
+  return startDockerd({ binary, dir, extraArgs, timeoutMs: 120_000 });
+}
+
+/** POST /images/create on `socket`; resolves with the outcome; `abort` cancels it (closes the request). */
+function pull(socket, repository, digest) {
+  let req;
+  const started = performance.now();
+  const done = new Promise((resolve) => {
+    let error;
+    req = request({ socketPath: socket, method: 'POST', path: `/v1.41/images/create?fromImage=${encodeURIComponent(repository)}&tag=${encodeURIComponent(digest)}` }, (res) => {
+      let buf = '';
+      res.on('data', (c) => {
+        buf += c.toString('utf8');
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          try {
+            const j = JSON.parse(line);
+            if (j.error !== undefined) error = j.error;
+          } catch { /* partial */ }
+        }
+      });
+      res.on('end', () => resolve({ ok: error === undefined && res.statusCode === 200, error: error ?? (res.statusCode === 200 ? undefined : `HTTP ${res.statusCode}`), ms: performance.now() - started }));
+      res.on('error', () => resolve({ ok: false, error: 'cancelled', ms: performance.now() - started }));
+    });
+    req.on('error', (e) => resolve({ ok: false, error: e.message === 'aborted' || e.code === 'ECONNRESET' ? 'cancelled' : e.message, ms: performance.now() - started }));
+    req.end();
+  });
+  return { done, abort: () => req.destroy() };
+}
+
+/** Bytes under `dir` (recursively), 0 when it does not exist. */
+function bytesUnder(dir) {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) n += bytesUnder(p);
+    else if (e.isFile()) n += statSync(p).size;
+  }
+  return n;
+}
+
+/** What the engine keeps of a broken pull: containerd's ingests, or the classic store's temp files. */
+const partialBytes = (dir) => bytesUnder(join(dir, 'data', 'containerd', 'daemon', 'io.containerd.content.v1.content', 'ingest')) + bytesUnder(join(dir, 'data', 'tmp'));
+
+async function waitFor(what, probe, ms) {
+  const end = Date.now() + ms;
+  while (!probe()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await delay(100);
+  }
+}
+
+const results = [];
+let shaped;
+const registry = await startRegistry({ dir: join(tmp, 'registry'), auth: { kind: 'none' } });
+try {
+  const t0 = performance.now();
+  const image = buildImage({ platform: { os: 'linux', architecture: 'amd64' }, files: [{ path: 'payload', content: randomBytes(SIZE) }], format: 'oci', label: 'prefetch bench' });
+  await new Pusher({ http, host: registry.host, repository: 'prefetch/big' }).image(image);
+  const layer = image.layers[0];
+  const layerSize = layer.bytes.byteLength;
+  const half = Math.floor(layerSize / 2);
+  process.stderr.write(`published a ${mb(layerSize)} MB layer ${layer.digest.slice(0, 19)} in ${Math.round(performance.now() - t0)} ms\n`);
+
+  for (const linkName of links) {
+    const link = linkName === 'tbf' ? (shaped = createShapedLink()) : undefined;
+    if (link !== undefined) process.stderr.write(`shaped link: ${link.qdisc}\n`);
+    for (const engineName of engineNames) {
+      for (const scenario of scenarios) {
+        const proxy = await startCountingProxy(registry.host, { listenHost: link?.hostIp ?? '127.0.0.1' });
+        const dir = join(tmp, `${linkName}-${engineName}-${scenario}`);
+        const engine = await startEngine(engineName, dir, link, proxy.host);
+        const row = { link: linkName, engine: engineName, scenario, layerSize };
+        try {
+          const version = JSON.parse(execFileSync('curl', ['-s', '--unix-socket', engine.socket, 'http://x/version'], { encoding: 'utf8' })).Version;
+          row.version = version;
+          const repository = `${proxy.host}/prefetch/big`;
+          const isLayer = (b) => b.digest === layer.digest;
+          if (scenario === 'cut') proxy.cutNext(half, layerSize / 2);
+          let aborter;
+          if (scenario === 'cancel') proxy.onProgress((d, total) => { if (d === layer.digest && total >= half) aborter?.(); });
+          if (scenario === 'fail') {
+            proxy.cutNext(half, layerSize / 2);
+            proxy.onProgress((d, total) => { if (d === layer.digest && total >= half) proxy.setDown(true); });
+          }
+          const first = pull(engine.socket, repository, image.manifest.digest);
+          aborter = first.abort;
+          const r1 = await Promise.race([first.done, delay(600_000).then(() => ({ ok: false, error: 'no end within 600 s', ms: 600_000 }))]);
+          proxy.onProgress(undefined);
+          // The engine may keep fetching for a moment after its client went: wait until every response closed.
+          await waitFor('the layer responses to close', () => proxy.blobs.filter(isLayer).every((b) => b.done), 60_000);
+          await delay(1000);
+          row.first = { ok: r1.ok, error: r1.error, ms: Math.round(r1.ms), requests: proxy.blobs.filter(isLayer).map((b) => ({ range: b.range ?? null, bytes: b.bytes, end: b.end })), bytes: proxy.bytes(layer.digest) };
+          row.partialKept = partialBytes(dir);
+          if (scenario !== 'cut') {
+            proxy.setDown(false);
+            const before = proxy.blobs.filter(isLayer).length;
+            const bytesBefore = proxy.bytes(layer.digest);
+            const r2 = await pull(engine.socket, repository, image.manifest.digest).done;
+            row.second = { ok: r2.ok, error: r2.error, ms: Math.round(r2.ms), requests: proxy.blobs.filter(isLayer).slice(before).map((b) => ({ range: b.range ?? null, bytes: b.bytes, end: b.end })), bytes: proxy.bytes(layer.digest) - bytesBefore };
+          }
+          row.total = proxy.bytes(layer.digest);
+          row.ratio = row.total / layerSize;
+        } catch (e) {
+          row.error = e instanceof Error ? e.message : String(e);
+        } finally {
+          await engine.stop();
+          await proxy.stop();
+          await unmountUnder(dir);
+          rmSync(dir, { recursive: true, force: true });
+        }
+        results.push(row);
+        process.stderr.write(`${JSON.stringify(row)}\n`);
+      }
+    }
+    if (link !== undefined) {
+      link.close();
+      shaped = undefined;
+    }
+  }
+} finally {
+  shaped?.close();
+  await registry.stop();
+  await http.close();
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const describeRequests = (rs) => rs.map((r) => `${r.range === null ? 'GET' : `GET ${r.range}`} (${mb(r.bytes)} MB${r.end === 'complete' ? '' : `, ${r.end}`})`).join(', ');
+const lines = [
+  `${new Date().toISOString().slice(0, 10)}; layer ${mb(results[0]?.layerSize ?? SIZE)} MB; counted at the proxy (bytes forwarded to the engine for the layer)`,
+  '',
+  '| link | engine / store | scenario | first pull | layer requests, first pull | kept after it | second pull: layer requests | bytes in total (x layer) |',
+  '|---|---|---|---|---|---:|---|---:|',
+];
+for (const r of results) {
+  if (r.error !== undefined) {
+    lines.push(`| ${r.link} | ${r.engine} | ${r.scenario} | error: ${r.error} | | | | |`);
+    continue;
+  }
+  const first = `${r.first.ok ? 'ok' : r.first.error?.split('\n')[0]?.slice(0, 60)}, ${(r.first.ms / 1000).toFixed(1)} s`;
+  const second = r.second === undefined ? '-' : `${describeRequests(r.second.requests)}; ${r.second.ok ? 'ok' : r.second.error}, ${(r.second.ms / 1000).toFixed(1)} s`;
+  lines.push(`| ${r.link} | ${r.engine === '26.1.5-c8d' ? `${r.version} containerd store` : `${r.version} classic`} | ${r.scenario} | ${first} | ${describeRequests(r.first.requests)} | ${mb(r.partialKept)} MB | ${second} | ${r.total.toLocaleString('en')} (${r.ratio.toFixed(2)}) |`);
+}
+process.stdout.write(`${lines.join('\n')}\n`);
+mkdirSync(join(root, '.tmp'), { recursive: true });
+writeFileSync(join(root, '.tmp', 'bench-prefetch.json'), JSON.stringify(results, null, 2));
