@@ -90,7 +90,8 @@ async function startEngine(name, dir, link, registryHost) {
   if (link !== undefined) {
     binary = join(dir, 'dockerd-in-netns.sh');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(binary, `#!/bin/sh\nexec ip netns exec ${link.ns} ${e.binary} "$@"\n`);
+    // nsenter enters the network namespace only: `ip netns exec` also remounts /sys, which hides the cgroup mounts dockerd needs.
+    writeFileSync(binary, `#!/bin/sh\nexec nsenter --net=/run/netns/${link.ns} -- ${e.binary} "$@"\n`);
     chmodSync(binary, 0o755);
   }
   const extraArgs = [];
