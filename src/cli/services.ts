@@ -24,6 +24,9 @@ import { enginePullRepositories, namespaceOf } from '../mirror/hosts.js';
 import { repositoryOf } from '../reference/repository.js';
 import type { Reference } from '../reference/reference.js';
 import type { MirrorAnswer } from '../registry/client.js';
+import type { PrefetchSettings } from '../prefetch/config.js';
+import { createPrefetch, type Prefetch } from '../prefetch/prefetch.js';
+import { sleep } from '../http/abort.js';
 
 /** Options shared by commands that resolve. */
 export interface TargetOptions {
@@ -49,6 +52,8 @@ export interface Services {
   /** The Docker Engine through dockerode (loaded on first use). */
   engine(signal?: AbortSignal): Promise<Engine>;
   target(options: TargetOptions, signal?: AbortSignal): Promise<TargetPlatform>;
+  /** The resolver-side prefetch (the daemon's `prefetch:`, docs/prefetch.md); undefined: off. */
+  readonly prefetch?: Prefetch | undefined;
   /** Mirror repositories the engine should pull `ref`'s child from first (docs/mirrors.md). */
   pullSources(ref: Reference, store: 'classic' | 'containerd'): Promise<readonly string[]>;
   close(): Promise<void>;
@@ -73,7 +78,7 @@ export interface ServiceOptions {
  * Builds services from an environment. The engine endpoint is resolved here, as the docker CLI does
  * at start-up, so an unknown context or an invalid host fails every command (src/engine/docker-host.ts).
  */
-export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions & { onWarning: (m: string) => void; root?: string; stateDir?: string | undefined; preflight?: PreflightSettings | undefined }): Services {
+export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions & { onWarning: (m: string) => void; root?: string; stateDir?: string | undefined; preflight?: PreflightSettings | undefined; prefetch?: PrefetchSettings | undefined }): Services {
   const endpoint = resolveEngineEndpoint({ env, homeDir: homedir(), host: options.engineHost, context: options.engineContext }, { onWarning: options.onWarning });
   const http = createHttpClient({ proxyEnv: env, userAgent: 'resolver/0.1' });
   // Monotonic milliseconds without `performance` (its first use loads perf_hooks: ~2 ms a one-shot start does not need).
@@ -101,7 +106,11 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
     ...(options.onMirrorAnswer === undefined ? {} : { onMirrorAnswer: options.onMirrorAnswer }),
   });
   const probe = createEngineProbe(endpoint);
-  const state = new StateStore(options.stateDir ?? defaultStateDir(env, homedir(), process.getuid?.() === 0), options.onWarning);
+  const stateDir = options.stateDir ?? defaultStateDir(env, homedir(), process.getuid?.() === 0);
+  const state = new StateStore(stateDir, options.onWarning);
+  const prefetch = options.prefetch?.enabled === true
+    ? createPrefetch({ reader: registry, dir: join(stateDir, 'prefetch'), rateBytesPerSecond: options.prefetch.rateBytesPerSecond, port: options.prefetch.port, attempts: options.prefetch.attempts, now: clock, sleep })
+    : undefined;
   let engine: Promise<Engine> | undefined;
   let settings = options.preflight;
   if (settings === undefined) {
@@ -115,6 +124,7 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
     credentials,
     state,
     preflight: createDiskPreflight(settings),
+    prefetch,
     engine(signal) {
       engine ??= import('../engine/dockerode-engine.js').then((m) => m.createDockerodeEngine(endpoint, probe, signal));
       engine.catch(() => {

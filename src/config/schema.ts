@@ -16,6 +16,7 @@ import { activationField } from '../activate/config.js';
 import { rolloutField, rolloutImageField } from '../rollout/config.js';
 import { notificationsField } from '../notify/config.js';
 import { preflightField } from '../preflight/config.js';
+import { prefetchField } from '../prefetch/config.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import { checkCronFields } from './cron.js';
 import { hostnameOf, isLoopbackHostname, listenProblem, platformKey, platformProblem, portProblem } from './values.js';
@@ -112,6 +113,7 @@ function buildSchema(checkCron: CronCheck) {
       budget: budgetField,
       activation: activationField,
       preflight: preflightField,
+      prefetch: prefetchField,
       rollout: rolloutField,
       shutdownTimeout: Duration.default('20s').describe('how long SIGTERM waits for in-flight work (keep below TimeoutStopSec)'),
       allowSubMinuteSchedule: z.boolean().default(false).describe('allow schedules that fire more than once a minute against registries that are not on loopback (it burns registry quota on a fleet)'),

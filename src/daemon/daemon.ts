@@ -32,6 +32,7 @@ import { formatReference, parseReference, registryHost, withDefaultTag, type Ref
 import type { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { DiskPreflight } from '../preflight/preflight.js';
+import type { Prefetch } from '../prefetch/prefetch.js';
 import { checkImage, indexByTag, type CheckOutcome } from '../resolver/reconcile.js';
 import type { StateStore } from '../state/state-store.js';
 import { detectedPlatform, EventBus, type ConfigSummary, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
@@ -54,6 +55,8 @@ export interface DaemonServices {
   readonly preflight?: DiskPreflight | undefined;
   engine(signal?: AbortSignal): Promise<Engine>;
   target(options: { platform?: string | undefined }, signal?: AbortSignal): Promise<TargetPlatform>;
+  /** The resolver-side prefetch (docs/prefetch.md); undefined: off. */
+  readonly prefetch?: Prefetch | undefined;
   /** Mirror repositories the engine pulls a child from first (docs/mirrors.md). */
   pullSources?(ref: Reference, store: 'classic' | 'containerd'): Promise<readonly string[]>;
   close(): Promise<void>;
@@ -411,7 +414,7 @@ export class Daemon {
       const reader = policy === undefined ? registry : rememberingReader(registry, this.#manifests);
       const rollout = policy === undefined ? undefined : this.#gate.hook({ key: entry.key, image: entry.image, device: this.#runner.device, policy, registry: reader, signal });
       const outcome = await checkImage(
-        { registry: reader, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight, pullSources: (r) => gen.services.pullSources?.(r, target.rules.store) ?? Promise.resolve([]) },
+        { registry: reader, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight, prefetch: gen.services.prefetch, pullSources: (r) => gen.services.pullSources?.(r, target.rules.store) ?? Promise.resolve([]) },
         { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag, rollout },
         { signal, dryRun: options.dryRun },
       );

@@ -53,7 +53,7 @@ export interface HttpRequest {
    * Hands a 2xx response body to this function chunk by chunk instead of keeping it in memory (blob
    * copies); `maxBytes` still applies. Called once per attempt, so it must start afresh each time.
    */
-  readonly receive?: (chunks: AsyncIterable<Buffer>) => Promise<void>;
+  readonly receive?: (chunks: AsyncIterable<Buffer>, response?: ReceivedResponse) => Promise<void>;
   /** Overall deadline for this request, body included. */
   readonly deadlineMs: number;
   /** Largest body accepted; larger bodies fail before they are fully read. */
@@ -62,6 +62,12 @@ export interface HttpRequest {
   readonly insecureTls?: boolean;
   /** Follow redirects (default true). */
   readonly followRedirects?: boolean;
+}
+
+/** The status and headers of the response whose body `receive` reads (a 206 to a `Range` request, say). */
+export interface ReceivedResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /** A request body read from a stream, reopened for each attempt (a retry or the HTTPS → HTTP probe). */
@@ -293,7 +299,7 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
         }
       };
       try {
-        await req.receive(limited());
+        await req.receive(limited(), { status: res.statusCode, headers: headerRecord(res.headers) });
       } finally {
         res.body.destroy();
       }

@@ -10,7 +10,7 @@ import type { RegistryBudget } from '../budget/budget.js';
 import { budgetLayer } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import { sleep } from '../http/abort.js';
-import type { HttpClient, HttpResponse, StreamBody } from '../http/http.js';
+import type { HttpClient, HttpResponse, ReceivedResponse, StreamBody } from '../http/http.js';
 import { isLoopbackIp } from '../http/ip.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
 import { digestOf, verifyDigest } from '../manifest/classify.js';
@@ -25,7 +25,7 @@ import { authLayer, compose, HostTable, rateLimitLayer, retryLayer, schemeSend, 
 import { PromiseMemo } from './memo.js';
 import { mirrorLayer, type MirrorAnswer, type MirrorSkip } from './mirror-layer.js';
 import type { MirrorTable } from '../mirror/read.js';
-import type { BlobSink, FetchedManifest, RegistryReader, RegistryWriter, TagDescriptor } from './registry.js';
+import type { BlobRangeReader, BlobSink, FetchedManifest, RangeSink, RegistryReader, RegistryWriter, TagDescriptor } from './registry.js';
 
 export type { Repository } from '../reference/repository.js';
 export type { BlobSink, FetchedManifest, Registry, RegistryReader, RegistryWriter, TagDescriptor } from './registry.js';
@@ -35,7 +35,7 @@ export type { MirrorAnswer, MirrorSkip } from './mirror-layer.js';
 
 interface RequestExtra {
   readonly body?: Buffer | StreamBody | undefined;
-  readonly receive?: ((chunks: AsyncIterable<Buffer>) => Promise<void>) | undefined;
+  readonly receive?: ((chunks: AsyncIterable<Buffer>, response?: ReceivedResponse) => Promise<void>) | undefined;
   /** One attempt only (a one-shot stream body, or a download feeding one). */
   readonly noRetry?: boolean;
   /** Overall deadline of the whole operation, every try and backoff included; default 60 s, 600 s with a body. */
@@ -103,7 +103,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** Resolves tags and fetches manifests from OCI registries, and publishes to them. */
-export class RegistryClient implements RegistryReader, RegistryWriter {
+export class RegistryClient implements RegistryReader, RegistryWriter, BlobRangeReader {
   readonly #o: RegistryClientOptions;
   readonly #retry: RetryPolicy;
   readonly #deadlineMs: number;
@@ -310,6 +310,34 @@ export class RegistryClient implements RegistryReader, RegistryWriter {
           throw new ResolverError('ERR_DIGEST_MISMATCH', `${what}: the registry served ${total} bytes hashing to ${got}; expected ${size} bytes`);
         }
         await sink.end();
+      },
+    });
+  }
+
+  /**
+   * Streams the bytes of a blob from `offset` on (`Range: bytes=offset-`) into `sink`, one attempt (the caller
+   * retries, from what it then holds). `sink.begin(from)` says where the body starts: `offset` when the
+   * registry answered 206 with that range, 0 when it ignored the Range and sent the whole blob (200). The
+   * bytes are not verified here: only the caller holds the blob's start (docs/prefetch.md).
+   */
+  async downloadBlobRange(repo: Repository, blob: { readonly digest: string; readonly size: number }, offset: number, sink: RangeSink, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    const { digest, size } = blob;
+    const what = `${repo.host}/${repo.path}@${digest}`;
+    if (!isSha256Digest(digest)) throw new ResolverError('ERR_MANIFEST_INVALID', `${what}: only sha256 blobs can be fetched`);
+    await this.#request(repo, 'GET', `/v2/${repo.path}/blobs/${digest}`, undefined, what, options.signal, {
+      ...(offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {}),
+      maxBytes: Math.max(size, 65_536),
+      noRetry: true,
+      deadlineMs: blobDeadlineMs(size - offset),
+      receive: async (chunks, response) => {
+        const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(response?.headers['content-range'] ?? '');
+        let from = 0;
+        if (response?.status === 206) {
+          if (range === null || Number(range[1]) !== offset) throw new ResolverError('ERR_MANIFEST_INVALID', `${what}: the registry answered bytes=${offset}- with Content-Range "${sanitizeRemoteText(response.headers['content-range'] ?? '', 80)}"`);
+          from = offset;
+        }
+        await sink.begin(from);
+        for await (const chunk of chunks) await sink.write(chunk);
       },
     });
   }

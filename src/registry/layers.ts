@@ -9,7 +9,7 @@
  * Every layer has a bound: at most `attempts` tries, at most two challenges per try, one scheme probe.
  */
 import { ResolverError } from '../errors.js';
-import { connectFailure, type HttpClient, type HttpResponse, type StreamBody } from '../http/http.js';
+import { connectFailure, type HttpClient, type HttpResponse, type ReceivedResponse, type StreamBody } from '../http/http.js';
 import type { Repository } from '../reference/repository.js';
 import type { Clock, TokenCache, TokenRequest } from './auth.js';
 import type { Credentials } from './credentials.js';
@@ -32,7 +32,7 @@ export interface RegistryRequest {
   readonly signal: AbortSignal | undefined;
   readonly scopes: readonly string[];
   readonly body?: Buffer | StreamBody | undefined;
-  readonly receive?: ((chunks: AsyncIterable<Buffer>) => Promise<void>) | undefined;
+  readonly receive?: ((chunks: AsyncIterable<Buffer>, response?: ReceivedResponse) => Promise<void>) | undefined;
   readonly maxBytes: number;
   /** The whole operation's deadline, every try and backoff included. */
   readonly budgetMs: number;

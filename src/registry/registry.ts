@@ -36,6 +36,17 @@ export interface BlobSink {
   end(): Promise<void>;
 }
 
+/** Where `downloadBlobRange` writes: `begin(from)` once, with the offset the body starts at, then the bytes. */
+export interface RangeSink {
+  begin(from: number): Promise<void>;
+  write(chunk: Buffer): Promise<void>;
+}
+
+/** Fetches part of a blob (the resolver-side prefetch, docs/prefetch.md). `RegistryClient` implements it. */
+export interface BlobRangeReader {
+  downloadBlobRange(repo: Repository, blob: { readonly digest: string; readonly size: number }, offset: number, sink: RangeSink, options?: { signal?: AbortSignal | undefined }): Promise<void>;
+}
+
 /** Reads from registries. Every method verifies what it returns against its digest. */
 export interface RegistryReader {
   /** What a tag (or digest) points to. */

@@ -16,6 +16,7 @@ import { credentialKey, familiarName, formatReference, parseReference, registryH
 import type { RegistryReader } from '../registry/registry.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
+import type { Prefetch, StagedChild } from '../prefetch/prefetch.js';
 import { resolveImage, type Resolution } from './resolve.js';
 
 /** What a pull needs. */
@@ -33,6 +34,16 @@ export interface PullDeps {
    * the origin's name.
    */
   readonly pullSources?: ((ref: Reference, signal?: AbortSignal) => Promise<readonly string[]>) | undefined;
+  /**
+   * The resolver-side prefetch (docs/prefetch.md): the child's blobs are fetched into resolver's content store
+   * (resumable, capped) and the engine pulls them from a loopback registry before any other source.
+   */
+  readonly prefetch?: Prefetch | undefined;
+}
+
+/** Every name the child may be known by in the engine besides the origin's: mirrors, then the prefetch's loopback registry. */
+export async function childAliases(deps: Pick<PullDeps, 'pullSources' | 'prefetch'>, ref: Reference, signal?: AbortSignal): Promise<readonly string[]> {
+  return [...((await deps.pullSources?.(ref, signal)) ?? []), ...((await deps.prefetch?.aliases(ref)) ?? [])];
 }
 
 /** The outcome. */
@@ -139,7 +150,8 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   let pulledFrom: string | undefined;
   let childBytes = resolution.chosen.contentBytes;
   const mirrorFailures: string[] = [];
-  const aliases = (await deps.pullSources?.(ref, options.signal)) ?? [];
+  const mirrors = (await deps.pullSources?.(ref, options.signal)) ?? [];
+  const aliases = [...mirrors, ...((await deps.prefetch?.aliases(ref)) ?? [])];
   const has = (image: { repoDigests: readonly string[] } | undefined): boolean => image !== undefined && hasChild(image.repoDigests, ref, child, aliases);
   const tagged = options.tag !== false && ref.digest === undefined && ref.tag !== undefined ? `${name}:${ref.tag}` : undefined;
   // Fast path: the tag (or the digest reference) already points to the child. One inspect, nothing else.
@@ -161,9 +173,15 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
         return layers;
       };
       preflight = deps.preflight === undefined ? undefined : await deps.preflight.check(digestReference, readLayers, deps.engine, options.signal);
+      let staged: StagedChild | undefined;
+      let handedOver = false;
       try {
-        // Mirrors first (the engine would not use them itself), then the origin's name.
-        const names = [...aliases, name];
+        // The prefetch fetches the child itself (a failure here fails the pull: the next one resumes what came).
+        staged = deps.prefetch === undefined ? undefined : await deps.prefetch.stage(ref, { digest: child, size: resolution.chosen.size }, options.signal);
+        // The loopback name may be new (a port picked just now): the child is known by it once pulled.
+        if (staged !== undefined && !aliases.includes(staged.repository)) aliases.push(staged.repository);
+        // The prefetch's loopback registry and the mirrors first (the engine would not use them itself), then the origin's name.
+        const names = [...(staged === undefined ? [] : [staged.repository]), ...mirrors, name];
         for (const [i, from] of names.entries()) {
           const last = i === names.length - 1;
           const fromRef = parseReference(from);
@@ -174,6 +192,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
               ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
             });
             source = from;
+            handedOver = from === staged?.repository;
             break;
           } catch (error) {
             // A failed stream is not the last word: the engine may hold the child all the same (content is
@@ -194,6 +213,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
         }
       } finally {
         if (preflight?.kind === 'fits') preflight.release();
+        await staged?.release(handedOver);
       }
       pulled = true;
     }

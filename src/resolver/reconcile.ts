@@ -19,7 +19,7 @@ import { familiarName, formatReference, parseReference, withDefaultTag, type Ref
 import type { RegistryReader } from '../registry/registry.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
-import { hasChild, pullResolved, type PullDeps } from './pull.js';
+import { childAliases, hasChild, pullResolved, type PullDeps } from './pull.js';
 import { repositoryOf } from '../reference/repository.js';
 import { resolveImage } from './resolve.js';
 
@@ -89,6 +89,8 @@ export interface CheckDeps {
   readonly preflight?: DiskPreflight | undefined;
   /** Mirror repositories the engine pulls from (pull.ts); their names count as the child's. */
   readonly pullSources?: PullDeps['pullSources'];
+  /** The resolver-side prefetch (pull.ts, docs/prefetch.md); its loopback names count as the child's too. */
+  readonly prefetch?: PullDeps['prefetch'];
 }
 
 /** Options of a check. */
@@ -104,7 +106,7 @@ async function prune(deps: CheckDeps, ref: Reference, keep: readonly string[], d
   const inUse = await deps.engine.imagesInUse();
   const name = familiarName(ref);
   const removed: string[] = [];
-  const aliases = (await deps.pullSources?.(ref)) ?? [];
+  const aliases = await childAliases(deps, ref);
   for (const digest of drop) {
     if (keep.includes(digest)) continue;
     // The child may be known by the origin's name or by the mirror's it was pulled from (or both).
@@ -147,7 +149,7 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   const name = familiarName(ref);
   const tagged = ref.tag === undefined || job.tag === false ? undefined : `${name}:${ref.tag}`;
 
-  const aliases = (await deps.pullSources?.(ref, options.signal)) ?? [];
+  const aliases = await childAliases(deps, ref, options.signal);
   const presentAsTagged = async (child: string): Promise<boolean> => {
     const image = await deps.engine.inspectImage(tagged ?? `${name}@${child}`);
     return image !== undefined && hasChild(image.repoDigests, ref, child, aliases);

@@ -1,0 +1,135 @@
+/**
+ * The resolver-side prefetch (issue 12 §5, docs/prefetch.md): before the engine pulls a child, resolver fetches
+ * the child's manifest, config and layers into a content store under the state folder, resuming each blob with
+ * `Range` across failed and cancelled pulls and restarts, at a capped rate, verifying every digest; then it
+ * serves them on a loopback registry the engine pulls from. Docker's classic store re-downloads a layer from
+ * byte 0 after a failed or cancelled pull (measured in docs/prefetch.md); through the prefetch it fetches
+ * each byte from the registry once.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ResolverError } from '../errors.js';
+import { classifyManifest } from '../manifest/classify.js';
+import type { Reference } from '../reference/reference.js';
+import { repositoryOf } from '../reference/repository.js';
+import type { BlobRangeReader, RegistryReader } from '../registry/registry.js';
+import { ContentStore } from './content-store.js';
+import { fetchBlob, type BlobFetch } from './fetch-blob.js';
+import { startLoopbackRegistry, type LoopbackRegistry } from './loopback-registry.js';
+import { tokenBucket, unpaced, type Pace } from './pace.js';
+
+/** A child whose blobs are in the content store and served on loopback. */
+export interface StagedChild {
+  /** `127.0.0.1:PORT/path`: the repository the engine pulls the child from. */
+  readonly repository: string;
+  /** What each blob cost this time (config first, then the layers). */
+  readonly fetched: readonly BlobFetch[];
+  /** Stops serving it; `pulled`: the engine holds the child now, so its blobs leave the store. */
+  release(pulled: boolean): Promise<void>;
+}
+
+/** What the pull use case needs of the prefetch. */
+export interface Prefetch {
+  /** Fetches the child (by digest and size, from `ref`'s repository) and serves it; throws what the fetch met, keeping the partial blobs. */
+  stage(ref: Reference, child: { readonly digest: string; readonly size: number }, signal?: AbortSignal): Promise<StagedChild>;
+  /** Names a child pulled through the loopback registry is known by (the presence check and prune use them). */
+  aliases(ref: Reference): Promise<readonly string[]>;
+}
+
+export interface PrefetchDeps {
+  readonly reader: RegistryReader & BlobRangeReader;
+  /** The content store's folder (`STATE/prefetch`). */
+  readonly dir: string;
+  /** Bytes per second from the registry, all blobs together; undefined: no cap. */
+  readonly rateBytesPerSecond?: number | undefined;
+  /** The loopback registry's port; 0 or undefined: picked once and kept in `dir/port`, so the engine's RepoDigests stay valid. */
+  readonly port?: number | undefined;
+  /** Requests per blob per stage (default 3). */
+  readonly attempts?: number | undefined;
+  readonly now: () => number;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Hears every staged child (for the log). */
+  readonly onStaged?: ((what: string, fetched: readonly BlobFetch[]) => void) | undefined;
+}
+
+/** The prefetch over a content store in `deps.dir`. */
+export function createPrefetch(deps: PrefetchDeps): Prefetch {
+  const store = new ContentStore(deps.dir);
+  const pace: Pace = deps.rateBytesPerSecond === undefined ? unpaced : tokenBucket(deps.rateBytesPerSecond, { now: deps.now, sleep: deps.sleep });
+  const mediaTypes = new Map<string, string>();
+  const portFile = join(deps.dir, 'port');
+  let server: Promise<LoopbackRegistry> | undefined;
+  let users = 0;
+
+  const keptPort = async (): Promise<number | undefined> => {
+    if (deps.port !== undefined && deps.port > 0) return deps.port;
+    const text = await readFile(portFile, 'utf8').catch(() => '');
+    const n = Number.parseInt(text.trim(), 10);
+    return Number.isInteger(n) && n > 0 && n < 65536 ? n : undefined;
+  };
+
+  const listen = async (): Promise<LoopbackRegistry> => {
+    const want = await keptPort();
+    let registry: LoopbackRegistry;
+    try {
+      registry = await startLoopbackRegistry(store, mediaTypes, want ?? 0);
+    } catch (error) {
+      // The kept port is taken: another one (the engine's references under the old name stay valid by digest).
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || (deps.port !== undefined && deps.port > 0)) throw error;
+      registry = await startLoopbackRegistry(store, mediaTypes, 0);
+    }
+    if (registry.port !== want) {
+      await mkdir(deps.dir, { recursive: true, mode: 0o700 });
+      await writeFile(`${portFile}.tmp`, `${registry.port}\n`, { mode: 0o600 });
+      await rename(`${portFile}.tmp`, portFile);
+    }
+    return registry;
+  };
+
+  return {
+    async aliases(ref) {
+      const port = await keptPort();
+      return port === undefined ? [] : [`127.0.0.1:${port}/${repositoryOf(ref).path}`];
+    },
+
+    async stage(ref, child, signal) {
+      const repo = repositoryOf(ref);
+      const what = `${repo.host}/${repo.path}@${child.digest}`;
+      const m = await deps.reader.getManifest(repo, child.digest, signal, child.size);
+      const image = classifyManifest(m.body, m.contentType, child.digest, what);
+      if (image.kind !== 'manifest') throw new ResolverError('ERR_MANIFEST_INVALID', `${what} is an index, not an image: nothing to prefetch`);
+      const blobs = [image.manifest.config, ...image.manifest.layers].map((b) => ({ digest: b.digest, size: b.size }));
+      const fetched: BlobFetch[] = [];
+      for (const blob of blobs) fetched.push(await fetchBlob(deps.reader, repo, blob, store, { pace, signal, attempts: deps.attempts, sleep: deps.sleep }));
+      await store.put(child.digest, m.body);
+      mediaTypes.set(child.digest, image.mediaType);
+      users++;
+      let registry: LoopbackRegistry;
+      try {
+        server ??= listen();
+        registry = await server;
+      } catch (error) {
+        users--;
+        server = undefined;
+        throw error;
+      }
+      deps.onStaged?.(what, fetched);
+      let released = false;
+      return {
+        repository: `127.0.0.1:${registry.port}/${repo.path}`,
+        fetched,
+        async release(pulled) {
+          if (released) return;
+          released = true;
+          users--;
+          if (pulled) await store.remove([child.digest, ...blobs.map((b) => b.digest)]);
+          if (users === 0) {
+            const s = server;
+            server = undefined;
+            await (await s)?.close();
+          }
+        },
+      };
+    },
+  };
+}
