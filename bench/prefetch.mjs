@@ -9,6 +9,9 @@
 //           `docker pull` or a stopped resolver does); then the same pull again
 //   fail    the link goes down at 50 MB (every blob GET reset) until the pull fails as a whole (the
 //           engine's retries exhausted); then the link comes up and the same pull runs again
+//   prefetch-fail   as fail, but `resolver check` (the built CLI, `prefetch: {attempts: 1}`) instead of the
+//           bare pull: the first check fails at 50 MB, the second resumes and hands the child to the engine
+//   prefetch-cap    one `resolver check` with `prefetch.rate: PREFETCH_RATE` (default 4MB), no fault
 // Engines (PREFETCH_ENGINES): 20.10 (Debian 12's /usr/sbin/dockerd, classic store, vfs), 26.1.5 (the oracle
 // binary, classic, vfs), 26.1.5-c8d (the oracle with the containerd snapshotter, native). Each scenario gets
 // a fresh dockerd. Links (PREFETCH_LINKS): loopback, and tbf: the dockerd runs in a network namespace this
@@ -16,7 +19,7 @@
 //   tc qdisc add dev VETH root tbf rate 20mbit burst 32kbit latency 400ms
 // (this kernel has no netem). Root only. Prints a Markdown table and writes .tmp/bench-prefetch.json.
 // Needs `npm run build && node scripts/build-sandbox.mjs` first.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -37,6 +40,7 @@ const SIZE = Number(process.env.PREFETCH_BYTES ?? 100_000_000);
 const scenarios = (process.env.PREFETCH_SCENARIOS ?? 'cut,cancel,fail').split(',');
 const engineNames = (process.env.PREFETCH_ENGINES ?? '20.10,26.1.5,26.1.5-c8d').split(',');
 const links = (process.env.PREFETCH_LINKS ?? 'loopback,tbf').split(',');
+const rate = process.env.PREFETCH_RATE ?? '4MB';
 const oracle = process.env.RESOLVER_ORACLE_DOCKERD ?? join(root, '.tmp/oracle/usr/sbin/dockerd');
 const engines = {
   '20.10': { binary: '/usr/sbin/dockerd', c8d: false },
@@ -132,6 +136,23 @@ function pull(socket, repository, digest) {
   return { done, abort: () => req.destroy() };
 }
 
+/** `resolver check --config FILE` (the built CLI; inside the namespace on the shaped link); same shape as pull(). */
+function check(link, config) {
+  const started = performance.now();
+  const argv = [process.execPath, join(root, 'bin', 'resolver.cjs'), 'check', '--config', config];
+  const cmd = link === undefined ? argv : ['nsenter', `--net=/run/netns/${link.ns}`, '--', ...argv];
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+  let child;
+  const done = new Promise((resolve) => {
+    child = spawn(cmd[0], cmd.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c.toString('utf8')));
+    child.stdout.resume();
+    child.on('close', (code) => resolve({ ok: code === 0, error: code === 0 ? undefined : `exit ${code}: ${/code=(ERR_\w+)/.exec(err)?.[1] ?? err.trim().split('\n').at(-1)?.slice(0, 80)}`, ms: performance.now() - started }));
+  });
+  return { done, abort: () => child.kill('SIGTERM') };
+}
+
 /** Bytes under `dir` (recursively), 0 when it does not exist. */
 function bytesUnder(dir) {
   if (!existsSync(dir)) return 0;
@@ -161,7 +182,9 @@ const registry = await startRegistry({ dir: join(tmp, 'registry'), auth: { kind:
 try {
   const t0 = performance.now();
   const image = buildImage({ platform: { os: 'linux', architecture: 'amd64' }, files: [{ path: 'payload', content: randomBytes(SIZE) }], format: 'oci', label: 'prefetch bench' });
-  await new Pusher({ http, host: registry.host, repository: 'prefetch/big' }).image(image);
+  const pusher = new Pusher({ http, host: registry.host, repository: 'prefetch/big' });
+  await pusher.image(image);
+  await pusher.manifest(image.manifest, 'v1');
   const layer = image.layers[0];
   const layerSize = layer.bytes.byteLength;
   const half = Math.floor(layerSize / 2);
@@ -188,7 +211,17 @@ try {
             proxy.cutNext(half, layerSize / 2);
             proxy.onProgress((d, total) => { if (d === layer.digest && total >= half) proxy.setDown(true); });
           }
-          const first = pull(engine.socket, repository, image.manifest.digest);
+          const resolverSide = scenario.startsWith('prefetch');
+          const config = join(dir, 'resolver.yaml');
+          if (resolverSide) {
+            writeFileSync(config, `engine:\n  host: unix://${engine.socket}\nschedule: "0 0 1 1 *"\nsplay: 0s\nstateDir: ${join(dir, 'state')}\nregistries:\n  insecure: ["${proxy.host}"]\nprefetch:\n  attempts: 1\n${scenario === 'prefetch-cap' ? `  rate: ${rate}\n` : ''}images:\n  - image: ${repository}:v1\n`);
+          }
+          if (scenario === 'prefetch-fail') {
+            proxy.cutNext(half, layerSize / 2);
+            proxy.onProgress((d, total) => { if (d === layer.digest && total >= half) proxy.setDown(true); });
+          }
+          const attempt = () => (resolverSide ? check(link, config) : pull(engine.socket, repository, image.manifest.digest));
+          const first = attempt();
           aborter = first.abort;
           const r1 = await Promise.race([first.done, delay(600_000).then(() => ({ ok: false, error: 'no end within 600 s', ms: 600_000 }))]);
           proxy.onProgress(undefined);
@@ -196,15 +229,21 @@ try {
           await waitFor('the layer responses to close', () => proxy.blobs.filter(isLayer).every((b) => b.done), 60_000);
           await delay(1000);
           row.first = { ok: r1.ok, error: r1.error, ms: Math.round(r1.ms), requests: proxy.blobs.filter(isLayer).map((b) => ({ range: b.range ?? null, bytes: b.bytes, end: b.end })), bytes: proxy.bytes(layer.digest) };
-          row.partialKept = partialBytes(dir);
-          if (scenario !== 'cut') {
+          row.partialKept = partialBytes(dir) + bytesUnder(join(dir, 'state', 'prefetch', 'ingest'));
+          if (scenario !== 'cut' && scenario !== 'prefetch-cap') {
             proxy.setDown(false);
             const before = proxy.blobs.filter(isLayer).length;
             const bytesBefore = proxy.bytes(layer.digest);
-            const r2 = await pull(engine.socket, repository, image.manifest.digest).done;
+            const r2 = await attempt().done;
             row.second = { ok: r2.ok, error: r2.error, ms: Math.round(r2.ms), requests: proxy.blobs.filter(isLayer).slice(before).map((b) => ({ range: b.range ?? null, bytes: b.bytes, end: b.end })), bytes: proxy.bytes(layer.digest) - bytesBefore };
           }
           row.total = proxy.bytes(layer.digest);
+          if (scenario === 'prefetch-cap') {
+            const g = proxy.blobs.find(isLayer);
+            row.capRate = rate;
+            row.fetchMBps = g === undefined ? undefined : g.bytes / 1e6 / (g.ms / 1000);
+          }
+          row.engineLayerRequests = proxy.blobs.filter((b) => isLayer(b) && !b.userAgent.startsWith('resolver/')).length;
           row.ratio = row.total / layerSize;
         } catch (e) {
           row.error = e instanceof Error ? e.message : String(e);
@@ -234,8 +273,8 @@ const describeRequests = (rs) => rs.map((r) => `${r.range === null ? 'GET' : `GE
 const lines = [
   `${new Date().toISOString().slice(0, 10)}; layer ${mb(results[0]?.layerSize ?? SIZE)} MB; counted at the proxy (bytes forwarded to the engine for the layer)`,
   '',
-  '| link | engine / store | scenario | first pull | layer requests, first pull | kept after it | second pull: layer requests | bytes in total (x layer) |',
-  '|---|---|---|---|---|---:|---|---:|',
+  '| link | engine / store | scenario | first pull | layer requests, first pull | kept after it | second pull: layer requests | bytes in total (x layer) | engine\'s layer GETs |',
+  '|---|---|---|---|---|---:|---|---:|---:|',
 ];
 for (const r of results) {
   if (r.error !== undefined) {
@@ -243,8 +282,8 @@ for (const r of results) {
     continue;
   }
   const first = `${r.first.ok ? 'ok' : r.first.error?.split('\n')[0]?.slice(0, 60)}, ${(r.first.ms / 1000).toFixed(1)} s`;
-  const second = r.second === undefined ? '-' : `${describeRequests(r.second.requests)}; ${r.second.ok ? 'ok' : r.second.error}, ${(r.second.ms / 1000).toFixed(1)} s`;
-  lines.push(`| ${r.link} | ${r.engine === '26.1.5-c8d' ? `${r.version} containerd store` : `${r.version} classic`} | ${r.scenario} | ${first} | ${describeRequests(r.first.requests)} | ${mb(r.partialKept)} MB | ${second} | ${r.total.toLocaleString('en')} (${r.ratio.toFixed(2)}) |`);
+  const second = r.scenario === 'prefetch-cap' ? `(cap ${r.capRate}/s: the layer came at ${r.fetchMBps?.toFixed(2)} MB/s)` : r.second === undefined ? '-' : `${describeRequests(r.second.requests)}; ${r.second.ok ? 'ok' : r.second.error}, ${(r.second.ms / 1000).toFixed(1)} s`;
+  lines.push(`| ${r.link} | ${r.engine === '26.1.5-c8d' ? `${r.version} containerd store` : `${r.version} classic`} | ${r.scenario} | ${first} | ${describeRequests(r.first.requests)} | ${mb(r.partialKept)} MB | ${second} | ${r.total.toLocaleString('en')} (${r.ratio.toFixed(2)}) | ${r.engineLayerRequests} |`);
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync(join(root, '.tmp'), { recursive: true });

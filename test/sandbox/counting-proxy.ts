@@ -18,6 +18,8 @@ export interface BlobRequest {
   bytes: number;
   /** True once the response ended or was closed. */
   done: boolean;
+  /** Milliseconds from the request to the end of the response (0 while open). */
+  ms: number;
   /** How it ended: the whole body, cut by the proxy, reset (down), or closed by the client. */
   end: 'complete' | 'cut' | 'reset' | 'client-closed' | 'open';
 }
@@ -67,7 +69,8 @@ export async function startCountingProxy(upstream: string, options: { listenHost
       req.pipe(up);
       return;
     }
-    const entry: BlobRequest = { digest, range: req.headers.range, userAgent: req.headers['user-agent'] ?? '', status: 0, bytes: 0, done: false, end: 'open' };
+    const started = performance.now();
+    const entry: BlobRequest = { digest, range: req.headers.range, userAgent: req.headers['user-agent'] ?? '', status: 0, bytes: 0, ms: 0, done: false, end: 'open' };
     blobs.push(entry);
     if (down) {
       entry.done = true;
@@ -85,6 +88,7 @@ export async function startCountingProxy(upstream: string, options: { listenHost
         if (entry.done) return;
         entry.done = true;
         entry.end = how;
+        entry.ms = performance.now() - started;
       };
       r.on('data', (c: Buffer) => {
         if (entry.done) return;
