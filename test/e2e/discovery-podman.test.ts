@@ -99,7 +99,7 @@ describe.runIf((podmanBinary !== undefined && process.getuid?.() === 0 && proces
       const created = await api.postJson(`/containers/create?name=${name}`, { Image: ref, Labels: { 'resolver.enable': 'true' } });
       expect(created.Id, JSON.stringify(created)).toBeDefined();
       const started = await api.post(`/containers/${name}/start`);
-      expect(started.status, JSON.stringify(started.json)).toBe(204);
+      expect(started.status, started.text).toBe(204);
       return created.Id as string;
     };
     try {
