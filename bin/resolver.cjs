@@ -27,6 +27,30 @@ if (process.env.RESOLVER_UNSUPPORTED_NODE !== '1') {
 for (const k of Object.keys(process.env)) if (k === 'DEBUG' || k.startsWith('DEBUG_')) delete process.env[k];
 const fs = require('node:fs');
 const path = require('node:path');
+const file = path.join(__dirname, '..', 'dist', 'resolver.bundle.cjs');
+
+// `resolver --version` (or -V) alone is answered here, from the version line scripts/bundle.mjs writes at the
+// top of the bundle, without compiling the bundle (issue 10 §4: that was ~3 × a bare `node -e 0`). The same
+// output and exit code as the bundle's commander gives; anything else on the command line goes to the bundle.
+if (process.argv.length === 3 && (process.argv[2] === '--version' || process.argv[2] === '-V')) {
+  let head = '';
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(128);
+      head = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // No bundle: the normal path below says so.
+  }
+  const m = /^\/\/ resolver-version: ([0-9A-Za-z.+~-]+)\n/.exec(head);
+  if (m !== null) {
+    process.stdout.write(`${m[1]}\n`);
+    return;
+  }
+}
 const os = require('node:os');
 const vm = require('node:vm');
 const v8 = require('node:v8');
@@ -35,7 +59,6 @@ const Module = require('node:module');
 
 const oneShot = process.argv[2] !== 'daemon';
 if (oneShot) v8.setFlagsFromString('--liftoff-only');
-const file = path.join(__dirname, '..', 'dist', 'resolver.bundle.cjs');
 const bytes = fs.readFileSync(file);
 const source = bytes.toString('utf8').replace(/^#!.*/, '');
 

@@ -73,6 +73,8 @@ await build({
   legalComments: 'eof',
   logLevel: 'warning',
   define: { RESOLVER_VERSION: JSON.stringify(version) },
+  // bin/resolver.cjs answers `--version` alone from this first line, without compiling the bundle.
+  banner: { js: `// resolver-version: ${version}` },
   // src/cli/version.ts reads import.meta.url only where RESOLVER_VERSION is undefined, never in the bundle.
   logOverride: { 'empty-import-meta': 'silent' },
   // Lazy imports of the external packages become require() calls: vm.Script has no dynamic-import hook.

@@ -252,3 +252,27 @@ describe('launcher code cache', () => {
     expectRealRan(run());
   });
 });
+
+describe('launcher --version', () => {
+  // The bundle's first line (scripts/bundle.mjs's banner) carries the version; its code writes the marker.
+  const versioned = `// resolver-version: 9.8.7\n${padded("require('node:fs').writeFileSync(process.env.MARKER, 'bundle ran'); process.stdout.write('bundle ' + process.argv.slice(2).join(' ') + '\\n');", LENGTH)}`;
+
+  it('answers --version or -V alone from the version line, without running the bundle', () => {
+    writeFileSync(join(dir, 'dist', 'resolver.bundle.cjs'), versioned);
+    for (const flag of ['--version', '-V']) {
+      const r = run([flag]);
+      expect(r).toEqual({ status: 0, stdout: '9.8.7\n', stderr: '' });
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(userCache())).toBe(false);
+  });
+
+  it('hands anything more on the command line, or a bundle without the line, to the bundle', () => {
+    writeFileSync(join(dir, 'dist', 'resolver.bundle.cjs'), versioned);
+    expect(run(['--version', '--json']).stdout).toBe('bundle --version --json\n');
+    expect(readFileSync(marker, 'utf8')).toBe('bundle ran');
+    rmSync(marker);
+    writeFileSync(join(dir, 'dist', 'resolver.bundle.cjs'), realBundle);
+    expectRealRan(run(['--version']));
+  });
+});
