@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Launcher of the bundled CLI (dist/resolver.bundle.cjs). One-shot commands run with Liftoff only: undici's
+// Launcher of the bundled CLI (dist/resolver.bundle.cjs). Every command runs with Liftoff only: undici's
 // HTTP parser is WebAssembly, and V8 waits at exit for its background TurboFan compile (~180 ms measured).
 // The flag is set before the bundle compiles, so a V8 code cache of the bundle stays valid for it.
 //
@@ -57,8 +57,9 @@ const v8 = require('node:v8');
 const crypto = require('node:crypto');
 const Module = require('node:module');
 
-const oneShot = process.argv[2] !== 'daemon';
-if (oneShot) v8.setFlagsFromString('--liftoff-only');
+// The daemon too (issue 10 §4, measured in bench/README.md): TurboFan's tier-up of the parser costs the
+// long-running process ~7 MB of resident memory at 10 tags (~20 MB at 1,000) for no CPU it measurably saves.
+v8.setFlagsFromString('--liftoff-only');
 const bytes = fs.readFileSync(file);
 const source = bytes.toString('utf8').replace(/^#!.*/, '');
 
@@ -181,7 +182,7 @@ const base = process.env.RESOLVER_CODE_CACHE === '0' || uid === undefined ? unde
 let cache;
 if (base !== undefined) {
   const key = sha256(
-    ['resolver-v8-cache/1', process.arch, process.platform, process.version, process.versions.v8, oneShot ? '--liftoff-only' : '', process.execArgv.join(' '), process.env.NODE_OPTIONS ?? '', sha256(bytes).toString('hex')].join('\0'),
+    ['resolver-v8-cache/1', process.arch, process.platform, process.version, process.versions.v8, '--liftoff-only', process.execArgv.join(' '), process.env.NODE_OPTIONS ?? '', sha256(bytes).toString('hex')].join('\0'),
   );
   const name = `${key.toString('hex').slice(0, 32)}.v8`;
   let dir;

@@ -149,10 +149,14 @@ describe('launcher code cache', () => {
     expect(existsSync(userCache())).toBe(false);
   });
 
-  it('keys by the V8 flags in effect: the daemon (no --liftoff-only) has its own file', () => {
+  it('keys by the V8 flags in effect: the daemon (--liftoff-only as well) shares the file, other node flags do not', () => {
     run(['daemon']);
     expectRealRan(run());
-    expect(readdirSync(userCache()).sort()).toEqual([nameOf(keyOf(realBundle)), nameOf(keyOf(realBundle, { flags: '' }))].sort());
+    expect(readdirSync(userCache())).toEqual([nameOf(keyOf(realBundle))]);
+    // The unit's node flag: its own file (keyed by process.execArgv).
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=2', join(dir, 'bin', 'resolver.cjs'), '--version'], { encoding: 'utf8', env: env(), timeout: 20_000 });
+    expect(r.stdout).toBe('real --version\n');
+    expect(readdirSync(userCache())).toHaveLength(2);
   });
 
   it('RESOLVER_CODE_CACHE=0 neither reads nor writes a cache', () => {
