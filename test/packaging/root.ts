@@ -25,10 +25,19 @@ export async function ensureDeps(): Promise<void> {
   await run('scripts/package-deps.sh', [], { maxBuffer: 1 << 24, timeout: 600_000 });
 }
 
+/** Thrown when Debian's archive cannot be reached to build a userland (scripts/package-rootfs.sh exit 75): tests skip, saying this. */
+export class ArchiveUnreachable extends Error {}
+
 /** The cached rootfs tarball of `arch`, built if missing. */
 export async function rootfsTarball(arch: Arch): Promise<string> {
-  const { stdout } = await run('scripts/package-rootfs.sh', [arch], { maxBuffer: 1 << 24, timeout: 1_200_000 });
-  return resolve(stdout.trim().split('\n').at(-1) ?? '');
+  try {
+    const { stdout } = await run('scripts/package-rootfs.sh', [arch], { maxBuffer: 1 << 24, timeout: 1_200_000 });
+    return resolve(stdout.trim().split('\n').at(-1) ?? '');
+  } catch (e) {
+    const err = e as { code?: unknown; stderr?: unknown };
+    if (err.code === 75) throw new ArchiveUnreachable(String(err.stderr).trim());
+    throw e;
+  }
 }
 
 /** A fresh copy of the `arch` userland under .tmp/roots/. */
