@@ -2,14 +2,15 @@
 // Fleet simulator (issue 12 §3; docs/rollout.md): N daemons in one process on a virtual clock, using the real
 // splay (dist/daemon/timing.js), rollout decision (dist/rollout/decide.js) and budget (dist/budget/budget.js),
 // against a Docker Hub model whose allowance is shared by one NAT address. Run after `npm run build`:
-//   node bench/fleet.mjs            (N=10000, 100 pulls / 6 h, splay 15 m, schedule every 15 m)
+//   node bench/fleet.mjs            (N=10000, 100 pulls / 6 h, schedule every 15 m, splay auto = 15 m)
 //   FLEET_N=2000 FLEET_LIMIT=200 FLEET_DAYS=10 node bench/fleet.mjs
 import { splayFor } from '../dist/daemon/timing.js';
+import { splayOf } from '../dist/daemon/scheduler.js';
 import { decide, noControl } from '../dist/rollout/decide.js';
 import { RegistryBudget } from '../dist/budget/budget.js';
 
-/** Simulates one change of the tag at t=0 (after a day of steady state) and returns the figures. */
-export function simulate({ n = 10_000, limit = 100, windowS = 21_600, periodMs = 15 * 60_000, splayMs = 15 * 60_000, days = 3, mirror = false, steps = [1], stepEveryMs = 6 * 3_600_000, reservePercent = 5 } = {}) {
+/** Simulates one change (splay: the daemon's default, `auto`, for the default schedule `*\/15 * * * *`) of the tag at t=0 (after a day of steady state) and returns the figures. */
+export function simulate({ n = 10_000, limit = 100, windowS = 21_600, periodMs = 15 * 60_000, splayMs = splayOf(undefined, '*/15 * * * *'), days = 3, mirror = false, steps = [1], stepEveryMs = 6 * 3_600_000, reservePercent = 5 } = {}) {
   const key = 'docker.io/library/app:stable linux/amd64';
   const child = `sha256:${'2'.repeat(64)}`;
   const policy = { cooldownMs: 0, steps, stepEveryMs, window: undefined, seed: '' };
@@ -93,10 +94,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const limit = Number(process.env.FLEET_LIMIT ?? 100);
   const days = Number(process.env.FLEET_DAYS ?? 3);
   const rows = [
-    ['splay 60 s (default), mirror', { splayMs: 60_000, mirror: true }],
-    ['splay 15 m, mirror', { mirror: true }],
-    ['splay 15 m, mirror, ramp 1/10/50/100 % every 6 h', { mirror: true, steps: [0.01, 0.1, 0.5, 1] }],
-    ['splay 15 m, no mirror', { mirror: false }],
+    ['splay 60 s (the old default), mirror', { splayMs: 60_000, mirror: true }],
+    ['splay 60 s (the old default), no mirror', { splayMs: 60_000, mirror: false }],
+    ['splay auto = 15 m (the default), mirror', { mirror: true }],
+    ['splay auto = 15 m, mirror, ramp 1/10/50/100 % every 6 h', { mirror: true, steps: [0.01, 0.1, 0.5, 1] }],
+    ['splay auto = 15 m, no mirror', { mirror: false }],
   ];
   console.log(`fleet: N=${n}, Hub allowance ${limit} counted pulls per 6 h shared by one NAT address, checks every 15 min, ${days} days after the change`);
   console.log('| case | peak/mean per 60 s | 50 % reached | 99 % reached | pulled | 429s | counted at origin |');

@@ -26,7 +26,7 @@ function expectInvalid(text: string, message: string): void {
 describe('config', () => {
   it('the example file is valid and shows the defaults', () => {
     const c = parseConfig(readFileSync(example, 'utf8'), 'example');
-    expect(c).toMatchObject({ schedule: '*/15 * * * *', splay: '60s', concurrency: 2, onMissingPlatform: 'hold', retain: 1, logLevel: 'info', shutdownTimeout: '20s' });
+    expect(c).toMatchObject({ schedule: '*/15 * * * *', splay: 'auto', concurrency: 2, onMissingPlatform: 'hold', retain: 1, logLevel: 'info', shutdownTimeout: '20s' });
     expect(c.images[1]).toMatchObject({ schedule: '*/5 * * * *', onMissingPlatform: 'fail', retain: 2 });
   });
 
@@ -92,7 +92,8 @@ describe('config', () => {
 
   it('parses durations to milliseconds once, next to the original fields', () => {
     const c = parseConfig('images:\n  - image: alpine\n', 'c.yaml');
-    expect(c).toMatchObject({ splay: '60s', splayMs: 60_000, shutdownTimeout: '20s', shutdownTimeoutMs: 20_000 });
+    expect(c).toMatchObject({ splay: 'auto', splayMs: undefined, shutdownTimeout: '20s', shutdownTimeoutMs: 20_000 });
+    expect(parseConfig('splay: 60s\nimages:\n  - image: alpine\n', 'c.yaml')).toMatchObject({ splay: '60s', splayMs: 60_000 });
     expect(parseConfig('splay: 1.5s\nshutdownTimeout: 2\nimages:\n  - image: alpine\n', 'c.yaml')).toMatchObject({ splayMs: 1500, shutdownTimeoutMs: 2000 });
     expect(parseConfig('splay: 596h\nimages:\n  - image: alpine\n', 'c.yaml').splayMs).toBe(596 * 3_600_000);
   });

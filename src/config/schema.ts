@@ -98,7 +98,10 @@ function buildSchema(checkCron: CronCheck) {
       // Optional in the file; `engine:` or `registries:` with only comments under them (YAML null) means the defaults.
       engine: Engine.nullish().transform((v) => v ?? {}).describe('Docker Engine connection'),
       schedule: Cron.default('*/15 * * * *').describe('when to check every image (node-cron syntax, 5 or 6 fields)'),
-      splay: Duration.default('60s').describe('random delay before each run, the same for a host and image every time, so a fleet spreads its requests'),
+      splay: z
+        .union([z.literal('auto'), Duration])
+        .default('auto')
+        .describe("delay before each scheduled run, up to this long, the same for a device and image every time, so a fleet spreads its requests; auto: the schedule's period (the time between two runs), at most 15 min; 0 turns it off (docs/rollout.md)"),
       concurrency: z.number().int().min(1).max(32).default(2).describe('images checked at once'),
       platform: PlatformSpec.optional().describe('target platform for all images; default: detected from the engine'),
       onMissingPlatform: MissingPolicy.default('hold'),
@@ -162,7 +165,7 @@ function buildSchema(checkCron: CronCheck) {
         }
       }
     })
-    .transform((config) => ({ ...config, images: config.images ?? [], splayMs: Math.round(parseDuration(config.splay)), shutdownTimeoutMs: Math.round(parseDuration(config.shutdownTimeout)) }));
+    .transform((config) => ({ ...config, images: config.images ?? [], splayMs: config.splay === 'auto' ? undefined : Math.round(parseDuration(config.splay)), shutdownTimeoutMs: Math.round(parseDuration(config.shutdownTimeout)) }));
 }
 
 /** The config schema with a cron checker. */
@@ -170,7 +173,7 @@ export function configSchema(checkCron: CronCheck) {
   return buildSchema(checkCron);
 }
 
-/** A validated config. `splayMs` and `shutdownTimeoutMs` are the durations in milliseconds. */
+/** A validated config. `splayMs` and `shutdownTimeoutMs` are the durations in milliseconds (`splayMs` undefined: `auto`). */
 export type Config = z.infer<ReturnType<typeof buildSchema>>;
 
 /** The JSON Schema of the config file (for editors): the input side, so keys with defaults are optional. */

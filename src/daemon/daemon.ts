@@ -41,7 +41,7 @@ import { logEvents } from './log-events.js';
 import { Metrics, type ProcessSample } from './metrics.js';
 import { RecentEvents } from './recent-events.js';
 import { Runner, type CheckEntry } from './runner.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, splayOf } from './scheduler.js';
 import { emptyStatus, reduceStatus, type ImageStatus, type StatusState } from './status.js';
 
 export type { ImageStatus } from './status.js';
@@ -129,7 +129,7 @@ export function entriesOf(config: Config, found: readonly FoundEntry[] = []): En
     const image = formatReference(ref);
     const platformSpec = i.platform ?? config.platform;
     return {
-      key: entryKey(image, platformSpec), image, platformSpec, registry: registryHost(ref), schedule: i.schedule ?? config.schedule,
+      key: entryKey(image, platformSpec), image, platformSpec, registry: registryHost(ref), schedule: i.schedule ?? config.schedule, splayMs: splayOf(config.splayMs, i.schedule ?? config.schedule),
       onMissingPlatform: i.onMissingPlatform ?? config.onMissingPlatform, retain: i.retain ?? config.retain,
       rollout: rolloutPolicyOf(config.rollout, i.rollout),
     };
@@ -140,7 +140,7 @@ export function entriesOf(config: Config, found: readonly FoundEntry[] = []): En
     make: (f): EntrySpec => {
       const platformSpec = f.host ? undefined : f.platform;
       return {
-        key: entryKey(f.image, platformSpec), image: f.image, platformSpec, registry: registryHost(parseReference(f.image)), schedule: config.schedule,
+        key: entryKey(f.image, platformSpec), image: f.image, platformSpec, registry: registryHost(parseReference(f.image)), schedule: config.schedule, splayMs: splayOf(config.splayMs, config.schedule),
         onMissingPlatform: config.onMissingPlatform, retain: config.retain, rollout: rolloutPolicyOf(config.rollout, undefined),
       };
     },
@@ -152,7 +152,7 @@ export function entriesOf(config: Config, found: readonly FoundEntry[] = []): En
 export function summaryOf(config: Config): ConfigSummary {
   const n = config.notifications;
   return {
-    images: config.images.length, schedule: config.schedule, splayMs: config.splayMs, concurrency: config.concurrency, platform: config.platform,
+    images: config.images.length, schedule: config.schedule, splayMs: splayOf(config.splayMs, config.schedule), concurrency: config.concurrency, platform: config.platform,
     onMissingPlatform: config.onMissingPlatform, retain: config.retain, logLevel: config.logLevel,
     metrics: config.metrics === undefined ? undefined : { listen: config.metrics.listen, token: config.metrics.token !== undefined, tls: config.metrics.tls !== undefined },
     notifications: n === undefined ? undefined : { webhooks: n.webhooks.length, mqtt: n.mqtt !== undefined, hooks: n.hooks.length },
@@ -370,7 +370,7 @@ export class Daemon {
     const same = entries.length === before.size && entries.every((e) => before.get(e.key)?.source === e.source);
     if (same) return;
     gen.entries = new Map(entries.map((e) => [e.key, e]));
-    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key) });
+    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: splayOf(gen.config.splayMs, gen.config.schedule), keys: entries.map((e) => e.key) });
     this.events.emit({ type: 'configured', entries, reload: true, summary: summaryOf(gen.config), changed: 'containers', at: new Date().toISOString() });
     if (!this.#scheduling) return;
     this.#scheduler.set(entries);
@@ -383,7 +383,7 @@ export class Daemon {
     this.#scheduling = options.schedule;
     this.#engineProbe = undefined;
     const entries = [...gen.entries.values()];
-    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: gen.config.splayMs, keys: entries.map((e) => e.key), device: this.#device });
+    this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: splayOf(gen.config.splayMs, gen.config.schedule), keys: entries.map((e) => e.key), device: this.#device });
     this.budget.configure(budgetPolicyOf(gen.config));
     this.events.emit({ type: 'configured', entries, reload: options.reload, summary: summaryOf(gen.config), at: new Date().toISOString() });
     if (options.schedule) this.#scheduler.set(entries);

@@ -19,6 +19,8 @@ export interface EntrySpec {
   /** Registry host: the admission unit for concurrency. */
   readonly registry: string;
   readonly schedule: string;
+  /** The longest delay before a scheduled run (the configured splay, or `auto`'s); absent: the runner's default. */
+  readonly splayMs?: number;
   readonly onMissingPlatform: 'hold' | 'fail';
   readonly retain: number;
   /** Where it came from, as status shows it: `config`, `label of container web`, … (undefined: config). */

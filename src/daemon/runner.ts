@@ -216,7 +216,7 @@ export class Runner {
     let recorded: Recorded | undefined;
     let deadline: AbortController | undefined;
     try {
-      if (why !== 'now') await abortableDelay(splayFor(this.device, entry.key, this.#splayMs), shutdown);
+      if (why !== 'now') await abortableDelay(splayFor(this.device, entry.key, entry.splayMs ?? this.#splayMs), shutdown);
       const release = await this.#limiter.acquire(entry.registry, shutdown);
       const limit = new AbortController();
       deadline = limit;

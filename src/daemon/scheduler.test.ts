@@ -1,7 +1,9 @@
 import cron from 'node-cron';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from './events.js';
-import { Scheduler } from './scheduler.js';
+import { autoSplayCapMs, schedulePeriodMs, Scheduler, splayOf } from './scheduler.js';
+import { parseConfig } from '../config/load.js';
+import { entriesOf, summaryOf } from './daemon.js';
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: new Date('2026-12-01T12:00:00.000Z') });
@@ -76,5 +78,26 @@ describe('EventBus', () => {
     expect(seen).toEqual(['one']);
     expect(errors).toEqual(['one: Error: boom', 'two: Error: boom']);
     expect(bus.size).toBe(1);
+  });
+});
+
+describe('splay: auto (the default)', () => {
+  it('is the schedule period, at most 15 min: the default schedule spreads a fleet over all of its 15 min', () => {
+    expect(schedulePeriodMs('*/15 * * * *')).toBe(15 * 60_000);
+    expect(schedulePeriodMs('0 3 * * *')).toBe(24 * 3_600_000);
+    expect(schedulePeriodMs('*/2 * * * * *')).toBe(2000);
+    expect(splayOf(undefined, '*/15 * * * *')).toBe(15 * 60_000);
+    expect(splayOf(undefined, '*/5 * * * *')).toBe(5 * 60_000);
+    expect(splayOf(undefined, '0 3 * * *')).toBe(autoSplayCapMs);
+    expect(splayOf(0, '*/15 * * * *')).toBe(0);
+    expect(splayOf(60_000, '0 3 * * *')).toBe(60_000);
+  });
+
+  it('a config without splay gives every entry its own schedule\'s auto splay; an explicit splay applies to all', () => {
+    const c = parseConfig('images:\n  - image: alpine\n  - image: busybox\n    schedule: "*/5 * * * *"\n', 'c.yaml');
+    expect(entriesOf(c).map((e) => e.splayMs)).toEqual([15 * 60_000, 5 * 60_000]);
+    expect(summaryOf(c).splayMs).toBe(15 * 60_000);
+    const fixed = parseConfig('splay: 30s\nimages:\n  - image: alpine\n  - image: busybox\n    schedule: "*/5 * * * *"\n', 'c.yaml');
+    expect(entriesOf(fixed).map((e) => e.splayMs)).toEqual([30_000, 30_000]);
   });
 });

@@ -31,6 +31,35 @@ interface Slot {
   next: Date | undefined;
 }
 
+/** The longest splay `splay: auto` gives (docs/rollout.md): a daily schedule must not delay a booted device's first check by hours. */
+export const autoSplayCapMs = 15 * 60_000;
+
+const periods = new Map<string, number | undefined>();
+
+/**
+ * The period of a schedule: the shortest gap between its next 8 slots (`*\/15 * * * *`: 15 min; `0 3 * * *`:
+ * 24 h), or undefined when node-cron finds fewer than two. Remembered per expression.
+ */
+export function schedulePeriodMs(schedule: string): number | undefined {
+  if (periods.has(schedule)) return periods.get(schedule);
+  let period: number | undefined;
+  try {
+    const task = cron.createTask(schedule, () => undefined);
+    const runs = task.getNextRuns(8).map((d) => d.getTime());
+    void task.destroy();
+    for (let i = 1; i < runs.length; i++) period = Math.min(period ?? Number.POSITIVE_INFINITY, (runs[i] ?? 0) - (runs[i - 1] ?? 0));
+  } catch {
+    period = undefined;
+  }
+  if (periods.size < 1024) periods.set(schedule, period);
+  return period;
+}
+
+/** The splay of an entry: the configured one, or for `auto` (undefined) its schedule's period capped at 15 min. */
+export function splayOf(configured: number | undefined, schedule: string): number {
+  return configured ?? Math.min(schedulePeriodMs(schedule) ?? autoSplayCapMs, autoSplayCapMs);
+}
+
 /** The watchdog period. */
 export const watchdogMs = 5000;
 

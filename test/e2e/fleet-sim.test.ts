@@ -27,7 +27,7 @@ describe('fleet simulator (400 devices, 2 days)', () => {
     expect(r.pulled).toBe(r.originCounted / 2);
   });
 
-  it('spreads the checks with splay = the schedule period: far below the default splay peak', () => {
+  it('spreads the checks with splay = the schedule period (the default, auto): far below the old 60 s default\'s peak', () => {
     const spread = simulate({ n: 400, days: 0, mirror: true, splayMs: 15 * 60_000 });
     const bunched = simulate({ n: 400, days: 0, mirror: true, splayMs: 60_000 });
     expect(bunched.peakOverMean).toBe(15);
