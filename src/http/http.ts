@@ -35,8 +35,8 @@ export interface HttpOptions {
    * to record connect attempts (a guard must refuse before anything connects).
    */
   readonly onConnect?: (target: { readonly hostname: string; readonly port: string; readonly protocol: string }) => void;
-  /** What answers at the other end, for the hints of connection errors (default `registry`). */
-  readonly peer?: 'registry' | 'engine';
+  /** What answers at the other end, for the hints of connection errors (default `registry`; `receiver`: a notification sink). */
+  readonly peer?: Peer;
   /** The DNS lookup of every connection (node's `dns.lookup` by default); tests inject `EAI_AGAIN` with it. */
   readonly lookup?: LookupFunction;
 }
@@ -144,7 +144,12 @@ interface ProxyUsed {
 /** Connection errors that, behind a proxy, are the proxy's: the client connects only to the proxy. */
 const connectCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-function transportError(error: unknown, url: URL, deadlineMs: number, deadlinePassed: boolean, caller: AbortSignal | undefined, peer: 'registry' | 'engine', proxy: ProxyUsed | undefined): ResolverError {
+/** What answers at the other end of a client: the hints of its connection errors name it. */
+export type Peer = 'registry' | 'engine' | 'receiver';
+
+const peerName: Record<Peer, string> = { registry: 'registry name', engine: 'engine host', receiver: 'receiver URL' };
+
+function transportError(error: unknown, url: URL, deadlineMs: number, deadlinePassed: boolean, caller: AbortSignal | undefined, peer: Peer, proxy: ProxyUsed | undefined): ResolverError {
   const where = url.host;
   if (caller?.aborted === true) return new ResolverError('ERR_ABORTED', `request to ${where} was cancelled`, { cause: error });
   if (deadlinePassed) {
@@ -160,13 +165,15 @@ function transportError(error: unknown, url: URL, deadlineMs: number, deadlinePa
     });
   }
   if (tlsCodes.has(code) || /ssl|tls|certificate/i.test(message)) {
-    const hint = code === 'CERT_NOT_YET_VALID' ? 'the system clock looks wrong' : 'check the registry certificate, or mark a loopback/test registry insecure';
+    const hint = code === 'CERT_NOT_YET_VALID' ? 'the system clock looks wrong'
+      : peer === 'registry' ? 'check the registry certificate, or mark a loopback/test registry insecure'
+      : `check the ${peer === 'engine' ? 'engine' : 'receiver'}'s certificate`;
     return new ResolverError('ERR_TLS', `TLS connection to ${where} failed (${code}): ${message}`, { cause: error, details: [hint] });
   }
   const text: Record<string, string> = {
-    ECONNREFUSED: peer === 'registry' ? `connection to ${where} refused: is the registry running and the port right?` : `connection to ${where} refused`,
+    ECONNREFUSED: peer === 'engine' ? `connection to ${where} refused` : `connection to ${where} refused: is the ${peer} running and the port right?`,
     ECONNRESET: `connection to ${where} was reset`,
-    ENOTFOUND: `DNS lookup of ${url.hostname} failed (ENOTFOUND): check the ${peer === 'registry' ? 'registry name' : 'engine host'}`,
+    ENOTFOUND: `DNS lookup of ${url.hostname} failed (ENOTFOUND): check the ${peerName[peer]}`,
     EAI_AGAIN: `DNS lookup of ${url.hostname} failed temporarily (EAI_AGAIN)`,
     UND_ERR_CONNECT_TIMEOUT: `connecting to ${where} timed out`,
     UND_ERR_HEADERS_TIMEOUT: `${where} sent no response headers in time`,

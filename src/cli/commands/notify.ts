@@ -42,7 +42,7 @@ export interface NotifyCommandDeps {
 
 async function httpClient(env: NodeJS.ProcessEnv): Promise<HttpClient> {
   const { createHttpClient } = await import('../../http/http.js');
-  return createHttpClient({ connectTimeoutMs: 5000, headersTimeoutMs: 15_000, proxyEnv: env });
+  return createHttpClient({ connectTimeoutMs: 5000, headersTimeoutMs: 15_000, proxyEnv: env, peer: 'receiver' });
 }
 
 /** The test notification. */
