@@ -45,7 +45,10 @@ export async function waitHealthy(containers: ContainerOps, id: string, rule: He
     if (hasCheck) {
       const status = s.State.Health?.Status;
       if (status === 'healthy') return { ok: true, how: 'its HEALTHCHECK reported healthy' };
-      if (status === 'unhealthy') return { ok: false, reason: `the new container's HEALTHCHECK reported unhealthy (${s.State.Health?.FailingStreak ?? 0} failures in a row)` };
+      if (status === 'unhealthy') {
+        const streak = s.State.Health?.FailingStreak ?? 0;
+        return { ok: false, reason: `the new container's HEALTHCHECK reported unhealthy (${streak} ${streak === 1 ? 'failure' : 'failures'} in a row)` };
+      }
       if (now >= deadline) return { ok: false, reason: `the new container was not healthy within ${Math.round(limit / 1000)} s (health: ${status ?? 'none'})` };
     } else if (now >= deadline) {
       return { ok: true, how: `it ran ${Math.round(limit / 1000)} s without restarting (no HEALTHCHECK)` };
