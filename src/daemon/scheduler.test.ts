@@ -36,13 +36,27 @@ describe('Scheduler', () => {
     for (let i = 0; i < 100; i++) s.set([{ key: 'a', schedule: '*/10 * * * * *' }, { key: 'b', schedule: '*/10 * * * * *' }, { key: 'c', schedule: '0 * * * *' }]);
     expect(s.timers).toBe(4);
     expect(vi.getTimerCount()).toBe(4);
-    expect(cron.getTasks().size - tasks).toBe(2);
+    expect(s.tasks).toBe(2);
     s.set([{ key: 'a', schedule: '*/5 * * * * *' }]);
-    expect(cron.getTasks().size - tasks).toBe(1);
+    expect(s.tasks).toBe(1);
+    // The plain grammar needs no node-cron task (its slots page in ICU's data: issue 10 §4).
+    expect(cron.getTasks().size).toBe(tasks);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(due).toEqual(['a@12:00:05', 'a@12:00:10']);
     s.stop();
     expect(vi.getTimerCount()).toBe(0);
+    expect(s.tasks).toBe(0);
+  });
+
+  it('leaves schedules outside the plain grammar to node-cron, one task per schedule, destroyed on stop', async () => {
+    const { s, due } = scheduler();
+    const tasks = cron.getTasks().size;
+    s.set([{ key: 'a', schedule: '0 0 L * *' }, { key: 'b', schedule: '0 0 L * *' }, { key: 'c', schedule: '*/10 * * * * *' }]);
+    expect(s.tasks).toBe(2);
+    expect(cron.getTasks().size - tasks).toBe(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(due).toEqual(['c@12:00:10']);
+    s.stop();
     expect(cron.getTasks().size).toBe(tasks);
   });
 

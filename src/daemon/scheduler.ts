@@ -1,14 +1,33 @@
 /**
- * When each entry runs. node-cron only computes the next slot (a task per distinct schedule, never
- * started); the scheduler arms one timer per entry, capped at 30 s and re-armed when the wall clock jumps
+ * When each entry runs. The next slot comes from ./next-run.ts for the plain cron grammar, else from a
+ * node-cron task (a task per distinct schedule, never started; node-cron's own slots page in ICU's data,
+ * ~8.7 MB of resident memory: issue 10 §4); the scheduler arms one timer per entry, capped at 30 s and re-armed when the wall clock jumps
  * (node-cron walks every missed slot after a forward jump and stops after a backward one; reliability.md
  * §2.4). `set` swaps the whole schedule at once: the old timers are cleared and unused tasks destroyed
  * before the new ones are armed, so timers == entries and node-cron's registry holds one task per schedule
  * however many reloads happen (issue 13.6). The watchdog tick is also the liveness signal of /healthz.
  */
 import cron from 'node-cron';
+import { nextRun, parseCron } from './next-run.js';
 
-type Task = ReturnType<typeof cron.createTask>;
+/** What a slot needs of a schedule: its next runs, and to be let go. */
+interface Task {
+  getNextRuns(count: 1): Date[];
+  destroy(): unknown;
+}
+
+/** The plain grammar computed here; anything else (`L`, `W`, `#` …) by node-cron. */
+function createTask(schedule: string): Task {
+  const fields = parseCron(schedule);
+  if (fields === undefined) return cron.createTask(schedule, () => undefined);
+  return {
+    getNextRuns: () => {
+      const next = nextRun(fields, new Date());
+      return next === undefined ? [] : [next];
+    },
+    destroy: () => undefined,
+  };
+}
 
 /** What the scheduler needs. */
 export interface SchedulerDeps {
@@ -83,7 +102,7 @@ export class Scheduler {
     for (const slot of this.#slots) clearTimeout(slot.timer);
     const tasks = new Map<string, Task>();
     const taskOf = (schedule: string): Task => {
-      const task = tasks.get(schedule) ?? this.#tasks.get(schedule) ?? cron.createTask(schedule, () => undefined);
+      const task = tasks.get(schedule) ?? this.#tasks.get(schedule) ?? createTask(schedule);
       tasks.set(schedule, task);
       return task;
     };
@@ -148,6 +167,11 @@ export class Scheduler {
   /** True while the watchdog ticks (a blocked event loop or a stopped scheduler is not alive). */
   alive(toleranceMs = 6 * watchdogMs): boolean {
     return !this.#stopped && this.#watchdog !== undefined && this.#deps.monotonic() - this.lastTick <= toleranceMs;
+  }
+
+  /** Schedules held (one task per distinct schedule). */
+  get tasks(): number {
+    return this.#tasks.size;
   }
 
   /** Armed timers (one per entry with a next slot). */
