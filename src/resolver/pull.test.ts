@@ -120,3 +120,64 @@ describe.runIf(process.getuid?.() === 0)('pullResolved with the state folder on 
     }
   });
 });
+
+describe('pullResolved with the prefetch (docs/prefetch.md)', () => {
+  /** An engine that records the repositories it is asked to pull from; `failFrom` refuses those. */
+  function recordingEngine(failFrom: readonly string[] = []): Engine & { pulls: string[] } {
+    const base = fakeEngine({ storesChild: false, error: new ResolverError('ERR_PULL_FAILED', 'unused') });
+    const pulls: string[] = [];
+    return {
+      ...base,
+      pulls,
+      pull: (req) => {
+        pulls.push(req.repository);
+        if (failFrom.includes(req.repository)) return Promise.reject(new ResolverError('ERR_PULL_FAILED', `pull from ${req.repository} failed`));
+        const image: ImageInfo = { id: 'sha256:config', repoTags: [], repoDigests: [`${req.repository}@${child}`], os: 'linux', architecture: 'amd64', variant: '' };
+        base.images.set(`${req.repository}@${child}`, image);
+        return Promise.resolve({ layers: new Map(), status: 'done' } as never);
+      },
+    };
+  }
+  const loopback = '127.0.0.1:41000/app';
+  function fakePrefetch(stage: 'ok' | Error): { stage: never; aliases: () => Promise<string[]>; released: boolean[]; staged: number } {
+    const p = {
+      released: [] as boolean[],
+      staged: 0,
+      aliases: () => Promise.resolve([] as string[]),
+      stage: (() => {
+        p.staged++;
+        if (stage !== 'ok') return Promise.reject(stage);
+        return Promise.resolve({ repository: loopback, fetched: [], release: (pulled: boolean) => { p.released.push(pulled); return Promise.resolve(); } });
+      }) as never,
+    };
+    return p;
+  }
+
+  it('the engine pulls from the loopback registry first; the child is tagged under the origin name and known by the loopback name', async () => {
+    const engine = recordingEngine();
+    const prefetch = fakePrefetch('ok');
+    const outcome = await pullResolved({ ...(await deps(engine)), prefetch }, ref, resolution, await target());
+    expect(engine.pulls).toEqual([loopback]);
+    expect(outcome.pulledFrom).toBe(loopback);
+    expect(prefetch.released).toEqual([true]);
+    expect((await engine.inspectImage('127.0.0.1:5000/app:latest'))?.repoDigests).toContain(`${loopback}@${child}`);
+  });
+
+  it('a fetch that fails fails the pull before the engine is asked (it would start from byte 0)', async () => {
+    const engine = recordingEngine();
+    const prefetch = fakePrefetch(new ResolverError('ERR_NETWORK', 'connection reset by the registry'));
+    await expect(pullResolved({ ...(await deps(engine)), prefetch }, ref, resolution, await target())).rejects.toThrow(/connection reset/);
+    expect(prefetch.staged).toBe(1);
+    expect(engine.pulls).toEqual([]);
+  });
+
+  it('an engine that cannot pull from the loopback registry falls back to the origin; the staged blobs are kept', async () => {
+    const engine = recordingEngine([loopback]);
+    const prefetch = fakePrefetch('ok');
+    const outcome = await pullResolved({ ...(await deps(engine)), prefetch }, ref, resolution, await target());
+    expect(engine.pulls).toEqual([loopback, '127.0.0.1:5000/app']);
+    expect(outcome.pulledFrom).toBeUndefined();
+    expect(outcome.mirrorFailures?.[0]).toContain(loopback);
+    expect(prefetch.released).toEqual([false]);
+  });
+});
