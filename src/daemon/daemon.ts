@@ -17,7 +17,7 @@ import { RegistryBudget, type BudgetView } from '../budget/budget.js';
 import { budgetPolicyOf } from '../budget/config.js';
 import type { FetchedManifest } from '../registry/registry.js';
 import { isGated, rolloutPolicyOf } from '../rollout/config.js';
-import { deviceIdOf } from '../rollout/device.js';
+import { deviceIdOf, type DeviceIdSource } from '../rollout/device.js';
 import { rememberingReader, RolloutGate } from './rollout-gate.js';
 import { BudgetFile } from './budget-file.js';
 import type { Config } from '../config/schema.js';
@@ -259,6 +259,7 @@ export class Daemon {
   readonly #gate: RolloutGate;
   readonly #manifests = new Map<string, FetchedManifest>();
   #device: string | undefined;
+  #deviceFrom: DeviceIdSource | undefined;
   readonly #mono: () => number;
   readonly #runner: Runner;
   readonly #scheduler: Scheduler;
@@ -325,7 +326,9 @@ export class Daemon {
   /** The device id splay, jitter and cohorts derive from (src/rollout/device.ts); never logged. */
   async #resolveDevice(config: Config): Promise<void> {
     const r = config.rollout;
-    this.#device = (await deviceIdOf({ configured: r.deviceId, machineIdFile: r.machineIdFile, hostname: this.#deps.hostname, ...(this.#deps.readFile === undefined ? {} : { read: this.#deps.readFile }) })).id;
+    const device = await deviceIdOf({ configured: r.deviceId, machineIdFile: r.machineIdFile, hostname: this.#deps.hostname, ...(this.#deps.readFile === undefined ? {} : { read: this.#deps.readFile }) });
+    this.#device = device.id;
+    this.#deviceFrom = device.source;
   }
 
   async start(): Promise<void> {
@@ -353,7 +356,7 @@ export class Daemon {
     this.#install(gen, { reload: false, schedule: true });
     this.#loopDelay.enable();
     this.#scrapeDelay.enable();
-    this.events.emit({ type: 'started', entries: gen.entries.size, stateDir, metrics: config.metrics?.listen, at: new Date().toISOString() });
+    this.events.emit({ type: 'started', entries: gen.entries.size, stateDir, metrics: config.metrics?.listen, at: new Date().toISOString(), deviceIdFrom: this.#deviceFrom });
     for (const e of gen.entries.values()) void this.#runner.trigger(e, 'start');
   }
 

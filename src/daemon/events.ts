@@ -73,7 +73,7 @@ export type RunReason = 'start' | 'schedule' | 'reload' | 'now';
 export type DaemonEvent =
   | { readonly type: 'configured'; readonly entries: readonly EntrySpec[]; readonly reload: boolean; readonly summary: ConfigSummary; readonly at: string; readonly changed?: 'containers' | undefined }
   | { readonly type: 'config-rejected'; readonly message: string; readonly details: readonly string[]; readonly at: string }
-  | { readonly type: 'started'; readonly entries: number; readonly stateDir: string; readonly metrics: string | undefined; readonly at: string }
+  | { readonly type: 'started'; readonly entries: number; readonly stateDir: string; readonly metrics: string | undefined; readonly at: string; readonly deviceIdFrom?: 'config' | 'machine-id' | 'hostname' | undefined }
   | { readonly type: 'stopped'; readonly at: string }
   | { readonly type: 'scheduled'; readonly key: string; readonly nextRun: string | undefined }
   | { readonly type: 'clock-jumped'; readonly jumpMs: number; readonly at: string }

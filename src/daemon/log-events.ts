@@ -14,7 +14,8 @@ export function logEvents(logger: Logger): Listener<DaemonEvent> {
   return (event) => {
     switch (event.type) {
       case 'started':
-        logger.info({ images: event.entries, stateDir: event.stateDir, metrics: event.metrics }, 'daemon started');
+        // Where the device id came from (config, machine-id, hostname), never the id itself (machine-id(5)).
+        logger.info({ images: event.entries, stateDir: event.stateDir, metrics: event.metrics, deviceIdFrom: event.deviceIdFrom }, 'daemon started');
         return;
       case 'stopped':
         logger.info({}, 'daemon stopped');
