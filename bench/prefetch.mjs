@@ -12,6 +12,8 @@
 //   prefetch-fail   as fail, but `resolver check` (the built CLI, `prefetch: {attempts: 1}`) instead of the
 //           bare pull: the first check fails at 50 MB, the second resumes and hands the child to the engine
 //   prefetch-cap    one `resolver check` with `prefetch.rate: PREFETCH_RATE` (default 4MB), no fault
+//   handoff the two ways to hand prefetched blobs to the engine, timed: a pull from resolver's loopback
+//           registry, and `docker load` of a `docker save` tar of the same blobs (run it on loopback)
 // Engines (PREFETCH_ENGINES): 20.10 (Debian 12's /usr/sbin/dockerd, classic store, vfs), 26.1.5 (the oracle
 // binary, classic, vfs), 26.1.5-c8d (the oracle with the containerd snapshotter, native). Each scenario gets
 // a fresh dockerd. Links (PREFETCH_LINKS): loopback, and tbf: the dockerd runs in a network namespace this
@@ -31,7 +33,7 @@ import { dist, root, sandbox } from './setup.mjs';
 
 const { startRegistry } = await import(sandbox('registry-server.js'));
 const { startDockerd, unmountUnder } = await import(sandbox('dockerd.js'));
-const { buildImage } = await import(sandbox('oci-builder.js'));
+const { buildImage, tar: tarOf } = await import(sandbox('oci-builder.js'));
 const { Pusher } = await import(sandbox('push.js'));
 const { startCountingProxy } = await import(sandbox('counting-proxy.js'));
 const { createHttpClient } = await import(dist('http/http.js'));
@@ -153,6 +155,44 @@ function check(link, config) {
   return { done, abort: () => child.kill('SIGTERM') };
 }
 
+/**
+ * The two hand-offs of prefetched blobs, timed on one engine: a pull by digest from resolver's loopback registry
+ * (dist/prefetch/loopback-registry.js over the content store) and `POST /images/load` of a `docker save` tar of
+ * the same blobs (the format Docker 20.10 loads; an OCI layout needs 25+).
+ */
+async function handoff(engine, dir, image) {
+  const { ContentStore } = await import(dist('prefetch/content-store.js'));
+  const { startLoopbackRegistry } = await import(dist('prefetch/loopback-registry.js'));
+  const store = new ContentStore(join(dir, 'store'));
+  const layer = image.layers[0];
+  for (const b of [image.config, layer, image.manifest]) await store.put(b.digest, b.bytes);
+  const server = await startLoopbackRegistry(store, new Map([[image.manifest.digest, image.manifest.mediaType]]), 0);
+  const api = (method, path, extra = []) => execFileSync('curl', ['-s', '--unix-socket', engine.socket, '-X', method, ...extra, `http://x/v1.41${path}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  let pullMs;
+  try {
+    const r = await pull(engine.socket, `127.0.0.1:${server.port}/prefetch/big`, image.manifest.digest).done;
+    if (!r.ok) throw new Error(`pull from the loopback registry: ${r.error}`);
+    pullMs = r.ms;
+  } finally {
+    await server.close();
+  }
+  const pulled = JSON.parse(api('GET', `/images/127.0.0.1:${server.port}/prefetch/big@${image.manifest.digest}/json`));
+  api('DELETE', `/images/${pulled.Id}?force=1`);
+  const hex = (d) => d.slice(7);
+  const tarPath = join(dir, 'save.tar');
+  const manifest = [{ Config: `${hex(image.config.digest)}.json`, RepoTags: ['prefetch/big:loaded'], Layers: [`${hex(layer.digest)}/layer.tar`] }];
+  writeFileSync(tarPath, tarOf([
+    { path: `${hex(image.config.digest)}.json`, content: image.config.bytes },
+    { path: `${hex(layer.digest)}/layer.tar`, content: layer.bytes },
+    { path: 'manifest.json', content: Buffer.from(JSON.stringify(manifest)) },
+  ]));
+  const t = performance.now();
+  const out = api('POST', '/images/load?quiet=1', ['-H', 'Content-Type: application/x-tar', '--data-binary', `@${tarPath}`]);
+  const loadMs = performance.now() - t;
+  const loaded = JSON.parse(api('GET', '/images/prefetch/big:loaded/json'));
+  return { pullMs: Math.round(pullMs), pullRepoDigests: pulled.RepoDigests, loadMs: Math.round(loadMs), loadRepoDigests: loaded.RepoDigests ?? [], loadOutput: out.trim().slice(0, 200) };
+}
+
 /** Removes a folder; a mount the engine left busy (the containerd store's, now and then) is reported, not fatal. */
 function removeTree(dir) {
   try {
@@ -227,6 +267,12 @@ try {
             proxy.cutNext(half, layerSize / 2);
             proxy.onProgress((d, total) => { if (d === layer.digest && total >= half) proxy.setDown(true); });
           }
+          if (scenario === 'handoff') {
+            row.handoff = await handoff(engine, dir, image);
+            results.push(row);
+            process.stderr.write(`${JSON.stringify(row)}\n`);
+            continue;
+          }
           const resolverSide = scenario.startsWith('prefetch');
           const config = join(dir, 'resolver.yaml');
           if (resolverSide) {
@@ -269,8 +315,10 @@ try {
           await unmountUnder(dir);
           removeTree(dir);
         }
-        results.push(row);
-        process.stderr.write(`${JSON.stringify(row)}\n`);
+        if (row.handoff === undefined) {
+          results.push(row);
+          process.stderr.write(`${JSON.stringify(row)}\n`);
+        }
       }
     }
     if (link !== undefined) {
@@ -294,6 +342,10 @@ const lines = [
   '|---|---|---|---|---|---:|---|---:|---:|',
 ];
 for (const r of results) {
+  if (r.handoff !== undefined) {
+    lines.push(`| ${r.link} | ${r.engine === '26.1.5-c8d' ? `${r.version} containerd store` : `${r.version} classic`} | handoff | pull from the loopback registry ${(r.handoff.pullMs / 1000).toFixed(1)} s (RepoDigests ${r.handoff.pullRepoDigests.length}) | docker load ${(r.handoff.loadMs / 1000).toFixed(1)} s (RepoDigests ${r.handoff.loadRepoDigests.length}) | | | | |`);
+    continue;
+  }
   if (r.error !== undefined) {
     lines.push(`| ${r.link} | ${r.engine} | ${r.scenario} | error: ${r.error} | | | | |`);
     continue;
