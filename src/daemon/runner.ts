@@ -16,6 +16,7 @@
  */
 import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
+import { sleep } from '../http/abort.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
 import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type Recorded, type RunReason } from './events.js';
 import { unitOf } from '../rollout/device.js';
@@ -103,23 +104,6 @@ export class KeyedLimiter {
   active(key: string): number {
     return this.#active.get(key) ?? 0;
   }
-}
-
-/** Resolves after `ms`, or rejects when `signal` aborts; leaves no listener behind either way. */
-export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(new ResolverError('ERR_ABORTED', 'shutting down'));
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(new ResolverError('ERR_ABORTED', 'shutting down'));
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 interface Backoff {
@@ -216,7 +200,7 @@ export class Runner {
     let recorded: Recorded | undefined;
     let deadline: AbortController | undefined;
     try {
-      if (why !== 'now') await abortableDelay(splayFor(this.device, entry.key, entry.splayMs ?? this.#splayMs), shutdown);
+      if (why !== 'now') await sleep(splayFor(this.device, entry.key, entry.splayMs ?? this.#splayMs), shutdown, 'shutting down');
       const release = await this.#limiter.acquire(entry.registry, shutdown);
       const limit = new AbortController();
       deadline = limit;

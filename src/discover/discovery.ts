@@ -10,6 +10,7 @@
  * The daemon consumes it through `EntriesSource` (`current`, `onChange`); the composition root configures it.
  */
 import { ResolverError } from '../errors.js';
+import { sleep } from '../http/abort.js';
 import type { Logger } from '../log/logger.js';
 import type { DiscoveryConfig } from './config.js';
 import { entriesFingerprint, followedImage, followReason, groupEntries, listChangingActions, type Followed, type FoundEntry, type ImagePlatform } from './select.js';
@@ -65,19 +66,7 @@ function message(error: unknown): string {
 
 /** Resolves after `ms`, or at once (resolving) when `signal` aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return sleep(ms, signal).catch(() => undefined);
 }
 
 /** `promise`, or a rejection after `ms`. */

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { ResolverError } from '../errors.js';
+import { linkAbort } from '../http/abort.js';
 import type { ContainerDetails, ContainerEngine, ContainerEvent, ContainerSummary } from './containers.js';
 import { LineSplitter } from './pull-progress.js';
 
@@ -66,10 +67,9 @@ export function dockerodeContainers(docker: Dockerode, where: string, engineErro
     },
 
     async containerEvents(signal, options = {}) {
-      const controller = new AbortController();
-      const onAbort = (): void => controller.abort(signal.reason);
       if (signal.aborted) throw new ResolverError('ERR_ABORTED', 'the events stream was cancelled');
-      signal.addEventListener('abort', onAbort, { once: true });
+      const controller = new AbortController();
+      const unlink = linkAbort(signal, controller);
       const connectMs = options.connectTimeoutMs ?? 10_000;
       const timer = setTimeout(() => controller.abort(new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} did not answer GET /events within ${connectMs / 1000} s`)), connectMs);
       let stream: Readable;
@@ -77,7 +77,7 @@ export function dockerodeContainers(docker: Dockerode, where: string, engineErro
         // dockerode resolves to the engine's http.IncomingMessage, a Readable.
         stream = (await docker.getEvents({ filters: { type: ['container'] }, abortSignal: controller.signal })) as unknown as Readable;
       } catch (error) {
-        signal.removeEventListener('abort', onAbort);
+        unlink();
         const reason: unknown = controller.signal.reason;
         if (reason instanceof ResolverError) throw reason;
         throw engineError(error, 'opening the events stream', where);
@@ -97,7 +97,7 @@ export function dockerodeContainers(docker: Dockerode, where: string, engineErro
           if (signal.aborted) return;
           throw engineError(error, 'reading the events stream', where);
         } finally {
-          signal.removeEventListener('abort', onAbort);
+          unlink();
           stream.destroy();
         }
       })();

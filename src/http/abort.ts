@@ -20,12 +20,19 @@ export function linkAbort(outer: AbortSignal | undefined, inner: AbortController
   return () => outer.removeEventListener('abort', onAbort);
 }
 
-/** Waits `ms`, or rejects with ERR_ABORTED when `signal` aborts first; leaves no listener behind either way. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Waits `ms` (none at all for `ms <= 0`), or rejects with ERR_ABORTED (`message`) when `signal` aborts first;
+ * leaves no listener behind either way.
+ */
+export function sleep(ms: number, signal?: AbortSignal, message = 'cancelled while waiting to retry'): Promise<void> {
   return new Promise((resolve, reject) => {
-    const cancelled = (): ResolverError => new ResolverError('ERR_ABORTED', 'cancelled while waiting to retry');
+    const cancelled = (): ResolverError => new ResolverError('ERR_ABORTED', message);
     if (signal?.aborted === true) {
       reject(cancelled());
+      return;
+    }
+    if (ms <= 0) {
+      resolve();
       return;
     }
     const onAbort = (): void => {
