@@ -18,6 +18,11 @@ import { SignalHub } from './signals.js';
 // Filtering patterns is not enough: the debug package's syntax has wildcards and negations.
 for (const name of Object.keys(process.env)) if (name === 'DEBUG' || name.startsWith('DEBUG_')) Reflect.deleteProperty(process.env, name);
 
+function onSignal(signal: NodeJS.Signals, listener: () => void): () => void {
+  process.on(signal, listener);
+  return () => void process.off(signal, listener);
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json');
   const signals = new SignalHub();
@@ -44,11 +49,12 @@ async function main(argv: readonly string[]): Promise<number> {
       hostname: hostname(),
       uid: process.getuid?.(),
       stdoutIsTTY: process.stdout.isTTY,
-      onHangup: (listener) => {
-        process.on('SIGHUP', listener);
-        return () => void process.off('SIGHUP', listener);
-      },
+      onHangup: (listener) => onSignal('SIGHUP', listener),
+      onSignal,
+      exit: (code) => process.exit(code),
     },
+    // Monotonic milliseconds without `performance` (its first use loads perf_hooks: ~2 ms a one-shot start does not need).
+    clock: () => Number(process.hrtime.bigint()) / 1e6,
   });
   try {
     await program.parseAsync(argv);

@@ -17,7 +17,8 @@ function harness(): { parse: (argv: string[]) => Promise<{ error: unknown; asked
         io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
         signals: new SignalHub(),
         setExitCode: () => undefined,
-        process: { env: {}, hostname: 'test', uid: undefined, stdoutIsTTY: false, onHangup: () => () => undefined },
+        process: { env: {}, hostname: 'test', uid: undefined, stdoutIsTTY: false, onHangup: () => () => undefined, onSignal: () => () => undefined, exit: () => undefined },
+        clock: () => 0,
         services: (o) => {
           asked.push(o);
           const refuse = (): never => {

@@ -12,24 +12,9 @@ import * as runCommand from './commands/run.js';
 import * as whichCommand from './commands/which.js';
 import { addEngineOptions, type EngineOptions } from './options.js';
 import { resolverVersion } from './version.js';
-import type { Output } from './output.js';
-import type { ProgressSink } from './progress.js';
-import type { RunIo } from './commands/run.js';
-import type { DaemonProcess } from './commands/daemon.js';
-import type { ServiceOptions, Services } from './services.js';
-import type { SignalHub } from './signals.js';
+import type { ProgramDeps } from './command-deps.js';
 
-/** Dependencies of the program. */
-export interface ProgramDeps {
-  readonly output: Output;
-  readonly stderr: ProgressSink;
-  readonly io: RunIo;
-  readonly signals: SignalHub;
-  readonly services: (opts: ServiceOptions) => Services;
-  readonly setExitCode: (code: number) => void;
-  /** The process's environment and SIGHUP, for the daemon commands. */
-  readonly process: DaemonProcess;
-}
+export type { ProgramDeps } from './command-deps.js';
 
 /** Commands that take the engine from their config file, not from the global --host/--context. */
 const configuredCommands = new Set(['daemon', 'check', 'status', 'config']);
@@ -67,15 +52,8 @@ export function buildProgram(programDeps: ProgramDeps): Command {
       return programDeps.services({ ...o, engineHost: engine.host, engineContext: engine.context });
     },
   };
-  // Every command that waits on the network gets the signal that SIGINT/SIGTERM abort (exit 130/143).
-  const signal = deps.signals.controller.signal;
-  whichCommand.register(program, { ...deps, signal });
-  platformCommand.register(program, { ...deps, signal });
-  pullCommand.register(program, { ...deps, signal });
-  runCommand.register(program, deps);
-  daemonCommands.register(program, deps);
-  notifyCommand.register(program, deps);
-  manifestCommands.register(program, { ...deps, signal, writeRaw: (bytes) => void process.stdout.write(bytes) });
+  // Every command gets the same deps; each command's run(options, deps) is wired in withCommandDeps (command-deps.ts).
+  for (const command of [whichCommand, platformCommand, pullCommand, runCommand, daemonCommands, notifyCommand, manifestCommands]) command.register(program, deps);
   // A usage error is one line and a pointer to the help, as docker prints it ("See 'docker run --help'."),
   // not the whole help text on stderr.
   const hint = (cmd: Command, path: string): void => {

@@ -1,7 +1,7 @@
 /**
  * An in-memory Docker Engine for unit tests (style.md §17): images with tags and digests, pulls that can
- * be held or failed on demand, containers that pin images. Running containers throws: no unit test runs a
- * container; but containers can be added and removed (`addContainer`, `removeContainer`: listed, inspected,
+ * be held or failed on demand, containers that pin images. Running containers throws unless `runExitCode` is
+ * set (`resolver run`'s tests); containers can be added and removed (`addContainer`, `removeContainer`: listed, inspected,
  * announced on the events stream), and the events stream can be dropped or refused (an engine restart).
  * Names are kept as the caller spelled them (familiar form), as dockerd reports RepoTags.
  */
@@ -48,6 +48,17 @@ export class FakeEngine implements Engine {
   inFlight = 0;
   maxInFlight = 0;
   closed = false;
+  /**
+   * The exit code every container run ends with. Unset (the default), creating or running a container rejects:
+   * no unit test runs one by accident. Set, `createContainer` records the spec in `created`.
+   */
+  runExitCode: number | undefined;
+  /** The specs of the containers created, in order. */
+  readonly created: ContainerSpec[] = [];
+  /** The engine's warnings for each create (docker run prints them). */
+  createWarnings: readonly string[] = [];
+  /** Runs while a container runs (before runAttached resolves); await to hold it. */
+  runHook: ((id: string) => Promise<void> | void) | undefined;
 
   readonly factsValue: EngineFacts = {
     endpoint: 'unix:///fake/docker.sock', local: true, version: '26.1.5', apiVersion: '1.45', os: 'linux', arch: 'amd64',
@@ -236,22 +247,31 @@ export class FakeEngine implements Engine {
     return Promise.resolve();
   }
 
-  createContainer(_spec: ContainerSpec): Promise<CreatedContainer> {
-    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  #running(call: string): Promise<void> {
+    this.#check(call);
+    return this.runExitCode === undefined ? Promise.reject(new Error('FakeEngine: containers are not implemented (set runExitCode)')) : Promise.resolve();
   }
-  runAttached(_id: string, _io: ContainerIo, _options: { tty: boolean; stdin: boolean }): Promise<number> {
-    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+
+  async createContainer(spec: ContainerSpec): Promise<CreatedContainer> {
+    await this.#running(`create ${spec.image}`);
+    this.created.push(spec);
+    return { id: `fake-container-${this.created.length}`, warnings: [...this.createWarnings] };
   }
-  start(_id: string): Promise<void> {
-    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  async runAttached(id: string, _io: ContainerIo, _options: { tty: boolean; stdin: boolean }): Promise<number> {
+    await this.#running(`run ${id}`);
+    await this.runHook?.(id);
+    return this.runExitCode ?? 0;
   }
-  kill(_id: string, _signal: string): Promise<void> {
-    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  start(id: string): Promise<void> {
+    return this.#running(`start ${id}`);
   }
-  remove(_id: string): Promise<void> {
-    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  kill(id: string, signal: string): Promise<void> {
+    return this.#running(`kill ${id} ${signal}`);
   }
-  resize(_id: string, _rows: number, _columns: number): Promise<void> {
-    return Promise.reject(new Error('FakeEngine: containers are not implemented'));
+  remove(id: string): Promise<void> {
+    return this.#running(`remove-container ${id}`);
+  }
+  resize(id: string, rows: number, columns: number): Promise<void> {
+    return this.#running(`resize ${id} ${rows}x${columns}`);
   }
 }

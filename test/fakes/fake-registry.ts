@@ -104,6 +104,34 @@ export class FakeRegistry {
     return b.body;
   }
 
+  /** As `RegistryClient.hasBlob`: blobs are content-addressed here, so any repository has every blob. */
+  hasBlob(repo: Repository, digest: string): Promise<boolean> {
+    this.log.push(`HEAD blob ${repo.host}/${repo.path}@${digest}`);
+    return Promise.resolve(this.#blobs.has(digest));
+  }
+
+  /** As `RegistryClient.mountBlob`. */
+  mountBlob(target: Repository, digest: string): Promise<boolean> {
+    this.log.push(`MOUNT ${target.host}/${target.path}@${digest}`);
+    return Promise.resolve(this.#blobs.has(digest));
+  }
+
+  /** As `RegistryClient.pushBlob` (a Buffer only). */
+  pushBlob(target: Repository, digest: string, bytes: unknown): Promise<void> {
+    this.log.push(`PUT blob ${target.host}/${target.path}@${digest}`);
+    if (!Buffer.isBuffer(bytes)) return Promise.reject(new Error('FakeRegistry: pushBlob takes a Buffer'));
+    this.#put(bytes, 'application/octet-stream');
+    return Promise.resolve();
+  }
+
+  /** As `RegistryClient.putManifest`: by tag, the tag then points to it. */
+  putManifest(target: Repository, reference: string, mediaType: string, body: Buffer): Promise<void> {
+    this.log.push(`PUT ${target.host}/${target.path}:${reference}`);
+    const digest = this.#put(body, mediaType);
+    if (!reference.startsWith('sha256:')) this.#tags.set(`${target.host}/${target.path}:${reference}`, { digest, mediaType, size: body.byteLength });
+    return Promise.resolve();
+  }
+
   /** The fake where a `RegistryClient` is expected (a check calls only the methods above). */
   asClient(): RegistryClient {
     return this as unknown as RegistryClient;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireLock } from '../../daemon/lock.js';
 import { SignalHub } from '../signals.js';
-import { checkExitCode, checkExitCodes, runCheck, runStatus, statusRows, type DaemonCommandDeps } from './daemon.js';
+import { checkExitCode, checkExitCodes, runCheck, runConfigCheck, runStatus, statusRows, type DaemonCommandDeps } from './daemon.js';
+import { expectResolverError } from '../../../test/fakes/expect-error.js';
 
 function deps(env: NodeJS.ProcessEnv = {}): { deps: DaemonCommandDeps; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -129,5 +130,17 @@ describe('the check table', () => {
     ]);
     expect(text).toMatch(/r\/a:1\s+linux\/amd64\s+would pull\s+sha256:1{12}\s+sha256:a{12}/);
     expect(text).toMatch(/r\/b:1\s+linux\/amd64\s+ok\s/);
+  });
+});
+
+describe('runConfigCheck', () => {
+  it('returns the validated config; an invalid file is ERR_CONFIG_INVALID (exit 78)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'config-check-'));
+    const good = join(dir, 'good.yaml');
+    await writeFile(good, 'images:\n  - image: localhost:5001/app:1\n');
+    expect((await runConfigCheck({ file: good })).images.map((i) => i.image)).toEqual(['localhost:5001/app:1']);
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'images:\n  - imag: localhost:5001/app:1\n');
+    await expectResolverError(runConfigCheck({ file: bad }), 'ERR_CONFIG_INVALID');
   });
 });

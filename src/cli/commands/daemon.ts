@@ -13,10 +13,10 @@ import type { Daemon, ImageStatus } from '../../daemon/daemon.js';
 import type { DaemonAnswer } from '../../daemon/lock.js';
 import { ResolverError } from '../../errors.js';
 import { defaultStateDir, UnreadableStateError } from '../../state/state-store.js';
-import { table, type Output } from '../output.js';
+import type { CommandDeps, CommandProcess, ProgramDeps } from '../command-deps.js';
+import { table } from '../output.js';
 import { createServices } from '../services.js';
 import { resolverVersion } from '../version.js';
-import type { SignalHub } from '../signals.js';
 
 // The daemon's modules (node-cron, pino, yaml) load only when one of these commands runs, so that
 // `which` and `run` do not pay for them at start-up (bench/README.md).
@@ -29,20 +29,10 @@ export const defaultConfig = '/etc/resolver/resolver.yaml';
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 
 /** The process as these commands see it (injected by the composition root). */
-export interface DaemonProcess {
-  readonly env: NodeJS.ProcessEnv;
-  readonly hostname: string;
-  readonly uid: number | undefined;
-  readonly stdoutIsTTY: boolean;
-  /** Calls `listener` on every SIGHUP until the returned function is called. */
-  onHangup(listener: () => void): () => void;
-}
+export type DaemonProcess = Pick<CommandProcess, 'env' | 'hostname' | 'uid' | 'stdoutIsTTY' | 'onHangup'>;
 
-/** Dependencies of the daemon commands. */
-export interface DaemonCommandDeps {
-  readonly output: Output;
-  readonly signals: SignalHub;
-  readonly setExitCode: (code: number) => void;
+/** Dependencies of the daemon commands (a part of CommandDeps: src/cli/command-deps.ts). */
+export interface DaemonCommandDeps extends Pick<CommandDeps, 'output' | 'signals' | 'setExitCode'> {
   readonly process: DaemonProcess;
 }
 
@@ -265,14 +255,19 @@ export async function runStatus(options: { config: string; configGiven: boolean;
   deps.output.out(`daemon not running; recorded in ${store.path}:\n${table(rows)}`);
 }
 
+/** `resolver config check FILE`: the config, loaded and validated. @throws ResolverError ERR_CONFIG_INVALID (exit 78) */
+export function runConfigCheck(options: { readonly file: string }): Promise<Config> {
+  return loadConfig(options.file);
+}
+
 /** Registers the commands. */
-export function register(program: Command, deps: DaemonCommandDeps): void {
+export function register(program: Command, deps: ProgramDeps): void {
   commandGroup(program, 'config', 'configuration file commands')
     .command('check')
     .description('validate a config file (exit 78 when invalid)')
     .argument('[file]', 'config file', defaultConfig)
     .action(async (file: string) => {
-      const c = await loadConfig(file);
+      const c = await runConfigCheck({ file });
       deps.output.out(`${file}: valid (${c.images.length} image${c.images.length === 1 ? '' : 's'}${c.discovery === undefined ? '' : ', and the labelled containers (discovery)'})`);
     });
 

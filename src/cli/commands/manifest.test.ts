@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DraftStore } from '../../publish/drafts.js';
 import { FakeRegistry } from '../../../test/fakes/fake-registry.js';
 import { expectResolverError } from '../../../test/fakes/expect-error.js';
-import { runCreate, runInspect, runRm } from './manifest.js';
+import { runAnnotate, runCreate, runInspect, runPush, runRm } from './manifest.js';
 
 const image = 'localhost:5001/fleet/app:stable';
 
@@ -65,5 +65,39 @@ describe('manifest create and rm: runCreate / runRm(options, deps)', () => {
     const { drafts } = setup();
     const e = await expectResolverError(runRm({ lists: ['UPPER/Case', image] }, { drafts }), 'ERR_REFERENCE_INVALID');
     expect(e.details).toEqual([`No such manifest: ${image}`]);
+  });
+});
+
+describe('manifest annotate and push: runAnnotate / runPush(options, deps)', () => {
+  it('annotate --variant alone keeps the os/arch of the image\'s config (as docker); all flags need no registry; no draft is an error', async () => {
+    const { registry, store, drafts } = setup();
+    const child = registry.publish('localhost:5001/fleet/app:arm64', [{ architecture: 'arm64', label: 'b' }]).children[0] ?? '';
+    const source = `localhost:5001/fleet/app@${child}`;
+    await runCreate({ list: image, sources: [source] }, { registry: registry.asClient(), drafts });
+    const draft = await runAnnotate({ list: image, source, variant: 'v8' }, { registry: registry.asClient(), drafts });
+    expect(draft.entries[0]?.platform).toMatchObject({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    expect(registry.log.at(-1)).toMatch(/^GET blob localhost:5001\/fleet\/app@sha256:/);
+    const asked = registry.log.length;
+    const again = await runAnnotate({ list: image, source, os: 'linux', arch: 'arm', variant: 'v7', osFeatures: ['a'] }, { registry: registry.asClient(), drafts });
+    expect(again.entries[0]?.platform).toMatchObject({ os: 'linux', architecture: 'arm', variant: 'v7', 'os.features': ['a'] });
+    expect(registry.log).toHaveLength(asked);
+    await expectResolverError(runAnnotate({ list: 'localhost:5001/fleet/none:1', source, os: 'linux', arch: 'arm64' }, { registry: registry.asClient(), drafts }));
+    expect(await store.get('localhost:5001/fleet/none:1')).toBeUndefined();
+  });
+
+  it('push writes one index under the list\'s tag from the draft\'s images, then --purge removes the draft', async () => {
+    const { registry, store, drafts } = setup();
+    const amd = registry.publish('localhost:5001/fleet/app:amd64', [{ architecture: 'amd64', label: 'a' }]);
+    const arm = registry.publish('localhost:5001/fleet/app:arm64', [{ architecture: 'arm64', variant: 'v8', label: 'b' }]);
+    await runCreate({ list: image, sources: ['localhost:5001/fleet/app:amd64', 'localhost:5001/fleet/app:arm64'] }, { registry: registry.asClient(), drafts });
+    const draft = await store.get(image);
+    if (draft === undefined) throw new Error('no draft');
+    const blobs: string[] = [];
+    const pushed = await runPush({ spec: store.toSpec(draft), list: image, attestations: true, purge: true }, { registry: registry.asClient(), drafts, onBlob: (e) => void blobs.push(e.how) });
+    expect(pushed).toMatchObject({ reference: image, tags: ['stable'] });
+    expect(blobs.every((how) => how === 'present')).toBe(true);
+    const index = JSON.parse((await runInspect({ image, format: 'raw' }, { registry: registry.asClient() })).toString()) as { manifests: { digest: string }[] };
+    expect(index.manifests.map((m) => m.digest).sort()).toEqual([...amd.children, ...arm.children].sort());
+    expect(await store.get(image)).toBeUndefined();
   });
 });

@@ -19,11 +19,12 @@ import { isAttestationEntry, referenceDigestAnnotation } from '../../publish/sou
 import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { repositoryOf } from '../../reference/repository.js';
 import type { Draft, DraftStore } from '../../publish/drafts.js';
-import type { RegistryReader } from '../../registry/registry.js';
+import type { BlobEvent, ManifestSpec, PushedIndex } from '../../publish/push-spec.js';
+import type { Registry, RegistryReader } from '../../registry/registry.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption, commandGroup } from '../options.js';
-import { table, type Output } from '../output.js';
-import type { Services } from '../services.js';
+import { draftsOf, withCommandDeps, type ProgramDeps } from '../command-deps.js';
+import { table } from '../output.js';
 
 /** What inspect found. */
 export interface Inspected {
@@ -366,7 +367,7 @@ async function readSpecText(file: string): Promise<string> {
   }
 }
 
-async function readSpec(file: string): Promise<import('../../publish/push-spec.js').ManifestSpec> {
+async function readSpec(file: string): Promise<ManifestSpec> {
   const { parse } = await import('yaml');
   const { ManifestSpec } = await import('../../publish/push-spec.js');
   let doc: unknown;
@@ -385,8 +386,102 @@ async function readSpec(file: string): Promise<import('../../publish/push-spec.j
   return parsed.data;
 }
 
+/** Options of `manifest annotate`: the draft, its image, and the platform fields to set. */
+export interface AnnotateOptions {
+  readonly list: string;
+  readonly source: string;
+  readonly os?: string | undefined;
+  readonly arch?: string | undefined;
+  readonly variant?: string | undefined;
+  readonly osVersion?: string | undefined;
+  readonly osFeatures?: readonly string[] | undefined;
+}
+
+/** What `manifest annotate` needs: the drafts, and a registry for the image's own platform. */
+export interface AnnotateDeps extends ManifestReadDeps {
+  readonly drafts: () => Promise<DraftStore>;
+}
+
+/** The os/arch of a draft entry's image (from its config) when the draft has none yet; undefined for an index. */
+async function imagePlatformForAnnotate(store: DraftStore, options: AnnotateOptions, deps: ManifestReadDeps): Promise<{ os: string; architecture: string } | undefined> {
+  const draft = await store.get(options.list);
+  const image = formatReference(withDefaultTag(parseReference(options.source)));
+  const entry = draft?.entries.find((e) => e.image === image);
+  if (entry === undefined || (entry.platform.os !== undefined && entry.platform.architecture !== undefined)) return undefined;
+  const ref = withDefaultTag(parseReference(image));
+  const x = await fetchDocument(image, deps.registry, deps.signal);
+  const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
+  if (doc.kind !== 'manifest') return undefined;
+  const p = configPlatform(await deps.registry.getBlob(repositoryOf(ref), doc.manifest.config.digest, deps.signal));
+  if (p === undefined || p.os === '' || p.architecture === '') return undefined;
+  return { os: entry.platform.os ?? p.os, architecture: entry.platform.architecture ?? p.architecture };
+}
+
+/**
+ * `manifest annotate`: sets the platform of one image of a draft. As docker, the flags change the image's own
+ * platform, so `--variant v8` alone keeps the os/arch of the image's config (read from the registry).
+ */
+export async function runAnnotate(options: AnnotateOptions, deps: AnnotateDeps): Promise<Draft> {
+  const store = await deps.drafts();
+  const base = options.os === undefined || options.arch === undefined ? await imagePlatformForAnnotate(store, options, deps) : undefined;
+  return store.annotate(options.list, options.source, {
+    os: options.os ?? base?.os, architecture: options.arch ?? base?.architecture, variant: options.variant, 'os.version': options.osVersion,
+    'os.features': options.osFeatures === undefined ? undefined : [...options.osFeatures],
+  });
+}
+
+/** Options of `manifest push`: the spec (of `--from-spec FILE`, or of the draft `list`) and how to push it. */
+export interface PushCommandOptions {
+  readonly spec: ManifestSpec;
+  /** The draft the spec came from; removed after the push with `purge`. */
+  readonly list?: string | undefined;
+  readonly format?: 'oci' | 'docker' | undefined;
+  readonly attestations: boolean;
+  readonly purge?: boolean | undefined;
+}
+
+/** What `manifest push` needs: a registry to read the images from and write the list to, and the drafts. */
+export interface PushCommandDeps {
+  readonly registry: Registry;
+  readonly drafts: () => Promise<DraftStore>;
+  /** Hears each blob as it is mounted or copied (the progress lines). */
+  readonly onBlob?: ((event: BlobEvent) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** `manifest push`: pushes the spec as one index (and its tags); with `purge`, then removes the draft. */
+export async function runPush(options: PushCommandOptions, deps: PushCommandDeps): Promise<PushedIndex> {
+  const { pushFromSpec } = await import('../../publish/push-spec.js');
+  const pushed = await pushFromSpec(deps.registry, options.spec, { format: options.format, attestations: options.attestations, signal: deps.signal, onBlob: deps.onBlob });
+  if (options.purge === true && options.list !== undefined) await (await deps.drafts()).remove(options.list);
+  return pushed;
+}
+
+/**
+ * What `manifest push LIST|--from-spec FILE` pushes, read and checked at the boundary: the spec, and the
+ * registries it may reach insecurely (those of the list and its images, with `--insecure` or a draft made so).
+ */
+async function pushInput(list: string | undefined, fromSpec: string | undefined, insecure: boolean, drafts: () => Promise<DraftStore>): Promise<{ spec: ManifestSpec; insecureHosts: string[] }> {
+  if ((list === undefined) === (fromSpec === undefined)) throw new ResolverError('ERR_USAGE', 'give either a draft LIST or --from-spec FILE');
+  let spec: ManifestSpec;
+  let anyInsecure = insecure;
+  if (fromSpec !== undefined) {
+    spec = await readSpec(fromSpec);
+  } else {
+    const store = await drafts();
+    const draft = await store.get(list ?? '');
+    if (draft === undefined) throw new ResolverError('ERR_USAGE', `no draft of ${list ?? ''}; run resolver manifest create first`);
+    spec = store.toSpec(draft);
+    anyInsecure ||= draft.insecure === true;
+  }
+  if (!anyInsecure) return { spec, insecureHosts: [] };
+  const { parseSpecReferences } = await import('../../publish/push-spec.js');
+  const refs = parseSpecReferences(spec);
+  return { spec, insecureHosts: insecureHosts([refs.target, ...refs.entries.map((e) => e.ref)]) };
+}
+
 /** Registers `manifest inspect|create|annotate|push|rm`. */
-export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; writeRaw: (bytes: Buffer) => void; signal?: AbortSignal; process: { readonly env: NodeJS.ProcessEnv } }): void {
+export function register(program: Command, deps: ProgramDeps): void {
   const manifest = commandGroup(program, 'manifest', 'inspect, draft, push and remove manifest lists (like docker manifest)');
   const inspect = manifest
     .command('inspect')
@@ -402,22 +497,11 @@ export function register(program: Command, deps: { output: Output; services: (op
     const ref = parseReference(image);
     const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
     const format = opts.raw === true ? 'raw' : opts.verbose === true ? 'verbose' : opts.table === true ? 'table' : 'indented';
-    const services = deps.services({ insecureRegistries: [...opts.insecureRegistry, ...(opts.insecure === true ? insecureHosts([ref]) : [])] });
-    try {
-      const printed = await runInspect({ image, format, timeoutMs }, { registry: services.registry, signal: deps.signal });
-      if (Buffer.isBuffer(printed)) deps.writeRaw(printed);
-      else deps.output.out(printed);
-    } finally {
-      await services.close();
-    }
+    const insecure = [...opts.insecureRegistry, ...(opts.insecure === true ? insecureHosts([ref]) : [])];
+    const printed = await withCommandDeps(deps, insecure, (d) => runInspect({ image, format, timeoutMs }, d));
+    if (Buffer.isBuffer(printed)) deps.io.stdout.write(printed);
+    else deps.output.out(printed);
   });
-
-  const drafts = async (): Promise<DraftStore> => {
-    const { DraftStore: Store } = await import('../../publish/drafts.js');
-    const { defaultStateDir } = await import('../../state/state-store.js');
-    const { homedir } = await import('node:os');
-    return new Store(defaultStateDir(deps.process.env, homedir(), process.getuid?.() === 0));
-  };
 
   const create = manifest
     .command('create')
@@ -428,38 +512,13 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('--insecure', 'allow plain HTTP / unverified TLS for these registries when the draft is pushed');
   addTimeoutOption(create, 'checking that the images exist');
   create.action(async (list: string, sources: string[], opts: { amend?: boolean; insecure?: boolean; timeout?: number }) => {
-      // As docker manifest create: every image must exist (one HEAD, or GET by digest, each) before a draft is written.
-      const refs = sources.map((source) => withDefaultTag(parseReference(source)));
-      const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
-      const services = deps.services({ insecureRegistries: opts.insecure === true ? insecureHosts(refs) : [] });
-      let draft: Draft;
-      try {
-        draft = await runCreate({ list, sources, amend: opts.amend === true, insecure: opts.insecure === true, timeoutMs }, { registry: services.registry, signal: deps.signal, drafts });
-      } finally {
-        await services.close();
-      }
-      deps.output.out(`created draft ${draft.list} with ${draft.entries.length} image${draft.entries.length === 1 ? '' : 's'}`);
-    });
-
-  /** The os/arch of a draft entry's image (from its config) when the draft has none yet; undefined for an index. */
-  const imagePlatformForAnnotate = async (store: import('../../publish/drafts.js').DraftStore, list: string, source: string): Promise<{ os: string; architecture: string } | undefined> => {
-    const draft = await store.get(list);
-    const image = formatReference(withDefaultTag(parseReference(source)));
-    const entry = draft?.entries.find((e) => e.image === image);
-    if (entry === undefined || (entry.platform.os !== undefined && entry.platform.architecture !== undefined)) return undefined;
-    const ref = withDefaultTag(parseReference(image));
-    const services = deps.services({ insecureRegistries: draft?.insecure === true ? insecureHosts([ref]) : [] });
-    try {
-      const x = await fetchDocument(image, services.registry, deps.signal);
-      const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
-      if (doc.kind !== 'manifest') return undefined;
-      const p = configPlatform(await services.registry.getBlob(repositoryOf(ref), doc.manifest.config.digest, deps.signal));
-      if (p === undefined || p.os === '' || p.architecture === '') return undefined;
-      return { os: entry.platform.os ?? p.os, architecture: entry.platform.architecture ?? p.architecture };
-    } finally {
-      await services.close();
-    }
-  };
+    // As docker manifest create: every image must exist (one HEAD, or GET by digest, each) before a draft is written.
+    const refs = sources.map((source) => withDefaultTag(parseReference(source)));
+    const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
+    const options = { list, sources, amend: opts.amend === true, insecure: opts.insecure === true, timeoutMs };
+    const draft = await withCommandDeps(deps, opts.insecure === true ? insecureHosts(refs) : [], (d) => runCreate(options, d));
+    deps.output.out(`created draft ${draft.list} with ${draft.entries.length} image${draft.entries.length === 1 ? '' : 's'}`);
+  });
 
   manifest
     .command('annotate')
@@ -469,13 +528,11 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('--os <os>').option('--arch <arch>').option('--variant <variant>').option('--os-version <version>')
     .option('--os-features <features>', 'comma-separated')
     .action(async (list: string, source: string, opts: { os?: string; arch?: string; variant?: string; osVersion?: string; osFeatures?: string }) => {
-      const store = await drafts();
-      // As docker: the flags change the image's own platform, so `--variant v8` alone keeps the config's os/arch.
-      const base = opts.os === undefined || opts.arch === undefined ? await imagePlatformForAnnotate(store, list, source) : undefined;
-      await store.annotate(list, source, {
-        os: opts.os ?? base?.os, architecture: opts.arch ?? base?.architecture, variant: opts.variant, 'os.version': opts.osVersion,
-        'os.features': opts.osFeatures?.split(',').filter((f) => f !== ''),
-      });
+      // The image's registry is insecure when the draft was made with --insecure.
+      const draft = await (await draftsOf(deps.process)()).get(list);
+      const hosts = draft?.insecure === true ? insecureHosts([withDefaultTag(parseReference(source))]) : [];
+      const options = { list, source, ...opts, osFeatures: opts.osFeatures?.split(',').filter((f) => f !== '') };
+      await withCommandDeps(deps, hosts, (d) => runAnnotate(options, d), { lazy: true });
       deps.output.out(`annotated ${source} in ${list}`);
     });
 
@@ -483,7 +540,7 @@ export function register(program: Command, deps: { output: Output; services: (op
     .command('rm')
     .description('delete local drafts of manifest lists, like docker manifest rm')
     .argument('<lists...>', 'the drafts to delete')
-    .action((lists: string[]) => runRm({ lists }, { drafts }));
+    .action((lists: string[]) => withCommandDeps(deps, [], (d) => runRm({ lists }, d), { lazy: true }));
 
   const push = manifest
     .command('push')
@@ -496,36 +553,15 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('--insecure', 'allow plain HTTP / unverified TLS for the registries of the list and its images');
   addInsecureRegistryOption(push);
   push.action(async (list: string | undefined, opts: { fromSpec?: string; format?: string; attestations: boolean; purge?: boolean; insecure?: boolean; insecureRegistry: string[] }) => {
-    if (opts.format !== undefined && opts.format !== 'oci' && opts.format !== 'docker') throw new ResolverError('ERR_USAGE', `--format ${opts.format}: use oci or docker`);
-    if ((list === undefined) === (opts.fromSpec === undefined)) throw new ResolverError('ERR_USAGE', 'give either a draft LIST or --from-spec FILE');
-    const store = list === undefined ? undefined : await drafts();
-    let spec;
-    let insecure = opts.insecure === true;
-    if (opts.fromSpec !== undefined) {
-      spec = await readSpec(opts.fromSpec);
-    } else {
-      const draft = await store?.get(list ?? '');
-      if (draft === undefined || store === undefined) throw new ResolverError('ERR_USAGE', `no draft of ${list ?? ''}; run resolver manifest create first`);
-      spec = store.toSpec(draft);
-      insecure ||= draft.insecure === true;
-    }
-    const { pushFromSpec, parseSpecReferences } = await import('../../publish/push-spec.js');
-    const refs = insecure ? parseSpecReferences(spec) : undefined;
-    const hosts = refs === undefined ? [] : insecureHosts([refs.target, ...refs.entries.map((e) => e.ref)]);
-    const services = deps.services({ insecureRegistries: [...opts.insecureRegistry, ...hosts] });
-    try {
-      const { formatBytes } = await import('../format-bytes.js');
-      const pushed = await pushFromSpec(services.registry, spec, {
-        format: opts.format, attestations: opts.attestations, signal: deps.signal,
-        onBlob: (e) => deps.output.err(`${e.how.padEnd(15)} ${e.digest} ${formatBytes(e.size)}`),
-      });
-      if (opts.purge === true && list !== undefined) await store?.remove(list);
-      for (const w of pushed.warnings) deps.output.err(`warning: ${w}`);
-      const carried = pushed.attestations === 0 ? '' : `; ${pushed.attestations} attestation${pushed.attestations === 1 ? '' : 's'}`;
-      deps.output.err(`pushed ${pushed.reference} (${pushed.mediaType}; tags ${pushed.tags.join(', ')}; ${pushed.mounted} blobs mounted, ${pushed.copied} copied${carried})`);
-      deps.output.out(pushed.digest);
-    } finally {
-      await services.close();
-    }
+    const format = opts.format;
+    if (format !== undefined && format !== 'oci' && format !== 'docker') throw new ResolverError('ERR_USAGE', `--format ${format}: use oci or docker`);
+    const { spec, insecureHosts: hosts } = await pushInput(list, opts.fromSpec, opts.insecure === true, draftsOf(deps.process));
+    const { formatBytes } = await import('../format-bytes.js');
+    const pushed = await withCommandDeps(deps, [...opts.insecureRegistry, ...hosts], (d) =>
+      runPush({ spec, list, format, attestations: opts.attestations, purge: opts.purge }, { ...d, onBlob: (e) => deps.output.err(`${e.how.padEnd(15)} ${e.digest} ${formatBytes(e.size)}`) }));
+    for (const w of pushed.warnings) deps.output.err(`warning: ${w}`);
+    const carried = pushed.attestations === 0 ? '' : `; ${pushed.attestations} attestation${pushed.attestations === 1 ? '' : 's'}`;
+    deps.output.err(`pushed ${pushed.reference} (${pushed.mediaType}; tags ${pushed.tags.join(', ')}; ${pushed.mounted} blobs mounted, ${pushed.copied} copied${carried})`);
+    deps.output.out(pushed.digest);
   });
 }

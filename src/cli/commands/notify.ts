@@ -15,7 +15,8 @@ import type { NotificationsConfig } from '../../notify/config.js';
 import type { NotifierInput } from '../../notify/derive.js';
 import type { Notification } from '../../notify/notification.js';
 import type { Notifier } from '../../notify/notifier.js';
-import { table, type Output } from '../output.js';
+import type { CommandDeps, CommandProcess, ProgramDeps } from '../command-deps.js';
+import { table } from '../output.js';
 import { defaultConfig } from './daemon.js';
 
 // Each daemon event the notifier reads has (at least) the shape it expects: a change in src/daemon/events.ts
@@ -33,11 +34,9 @@ export interface SinkTestResult {
   readonly error?: string | undefined;
 }
 
-/** Dependencies of `notify test`. */
-export interface NotifyCommandDeps {
-  readonly output: Output;
-  readonly setExitCode: (code: number) => void;
-  readonly process: { readonly env: NodeJS.ProcessEnv; readonly hostname: string };
+/** Dependencies of `notify test` (a part of CommandDeps: src/cli/command-deps.ts). */
+export interface NotifyCommandDeps extends Pick<CommandDeps, 'output' | 'setExitCode' | 'clock'> {
+  readonly process: Pick<CommandProcess, 'env' | 'hostname'>;
 }
 
 async function httpClient(env: NodeJS.ProcessEnv): Promise<HttpClient> {
@@ -52,7 +51,8 @@ function testNotification(host: string): Notification {
 }
 
 /** Sends one test notification to each sink of `notifications`; never throws for a sink's failure. */
-export async function testSinks(notifications: NotificationsConfig | undefined, deps: { env: NodeJS.ProcessEnv; hostname: string }): Promise<SinkTestResult[]> {
+export async function testSinks(notifications: NotificationsConfig | undefined, deps: { env: NodeJS.ProcessEnv; hostname: string; clock?: () => number }): Promise<SinkTestResult[]> {
+  const clock = deps.clock ?? ((): number => performance.now());
   const [{ createWebhookSink }, { createMqttSink }, { Redactor }] = await Promise.all([import('../../notify/webhook.js'), import('../../notify/mqtt.js'), import('../../notify/secrets.js')]);
   const http = await httpClient(deps.env);
   const redactor = new Redactor();
@@ -67,7 +67,7 @@ export async function testSinks(notifications: NotificationsConfig | undefined, 
   try {
     return await Promise.all(
       jobs.map(async (job): Promise<SinkTestResult> => {
-        const started = performance.now();
+        const started = clock();
         let target = '-';
         try {
           const sink = await job.make();
@@ -77,10 +77,10 @@ export async function testSinks(notifications: NotificationsConfig | undefined, 
           } finally {
             await sink.close();
           }
-          return { sink: job.name, kind: job.kind, target, ok: true, durationMs: Math.round(performance.now() - started) };
+          return { sink: job.name, kind: job.kind, target, ok: true, durationMs: Math.round(clock() - started) };
         } catch (error) {
           const message = redactor.redact(error instanceof Error ? error.message : String(error));
-          return { sink: job.name, kind: job.kind, target, ok: false, durationMs: Math.round(performance.now() - started), error: message };
+          return { sink: job.name, kind: job.kind, target, ok: false, durationMs: Math.round(clock() - started), error: message };
         }
       }),
     );
@@ -97,11 +97,11 @@ export async function runNotifyTest(options: { config: string }, deps: NotifyCom
   if (n === undefined || (n.webhooks.length === 0 && n.mqtt === undefined)) {
     throw new ResolverError('ERR_USAGE', `${options.config} configures no notification sink`, { details: ['add notifications.webhooks or notifications.mqtt (docs/notifications.md)'] });
   }
-  return testSinks(n, deps.process);
+  return testSinks(n, { ...deps.process, clock: deps.clock });
 }
 
 /** Registers `notify test`. */
-export function register(program: Command, deps: NotifyCommandDeps): void {
+export function register(program: Command, deps: ProgramDeps): void {
   const test = commandGroup(program, 'notify', 'notification commands')
     .command('test')
     .description('send a test notification to every configured sink and report each result (exit 1 if any failed)');

@@ -7,7 +7,8 @@ import { formatPlatform, formatPlatformAll } from '../../platform/platform.js';
 import { podmanWantedText } from '../../platform/podman.js';
 import type { TargetPlatform } from '../../platform/detect.js';
 import { addRulesOptions } from '../options.js';
-import { table, type Output } from '../output.js';
+import { withCommandDeps, type ProgramDeps } from '../command-deps.js';
+import { table } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
 
 const podmanNote = "resolver pulls Docker's choice by digest; `which --explain` shows where Podman's own `podman pull` of a tag would take another child (containers/image compares exact strings: no arm64→arm or amd64→386 fallback, no amd64 levels, the variant-less entry first)";
@@ -56,7 +57,7 @@ export function describe(t: TargetPlatform): string {
 }
 
 /** Registers the command. */
-export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; signal?: AbortSignal }): void {
+export function register(program: Command, deps: ProgramDeps): void {
   const cmd = program
     .command('platform')
     .description('show the platform resolver matches against and where each part came from')
@@ -64,12 +65,7 @@ export function register(program: Command, deps: { output: Output; services: (op
     .option('--json', 'print a JSON object');
   addRulesOptions(cmd, { store: 'imitate this image store', engineVersion: 'imitate this Docker Engine version' });
   cmd.action(async (opts: TargetOptions & { json?: boolean }) => {
-      const services = deps.services({ insecureRegistries: [] });
-      try {
-        const t = await run(opts, { target: (o, signal) => services.target(o, signal), signal: deps.signal });
-        deps.output.out(opts.json === true ? JSON.stringify(toJson(t), null, 2) : describe(t));
-      } finally {
-        await services.close();
-      }
-    });
+    const t = await withCommandDeps(deps, [], (d) => run(opts, d));
+    deps.output.out(opts.json === true ? JSON.stringify(toJson(t), null, 2) : describe(t));
+  });
 }

@@ -13,7 +13,7 @@ import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.
 import { formatBytes } from '../format-bytes.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
 import { addInsecureRegistryOption } from '../options.js';
-import type { Output } from '../output.js';
+import { withCommandDeps, type ProgramDeps } from '../command-deps.js';
 import type { DiskPreflight } from '../../preflight/preflight.js';
 import type { Services, TargetOptions } from '../services.js';
 
@@ -63,8 +63,16 @@ export async function run(options: PullCommandOptions, deps: PullCommandDeps): P
   return outcome;
 }
 
+/** What `pull` says on stderr once done (not with --quiet or --json): what was pulled, in how long. */
+export function pullSummary(o: PullOutcome, seconds: number): string {
+  const bytes = [...(o.progress?.layers.values() ?? [])].reduce((a, l) => a + l.total, 0);
+  const layers = o.progress?.layers.size ?? 0;
+  const what = o.pulled ? `pulled ${layers} layer${layers === 1 ? '' : 's'} (${formatBytes(bytes)})` : 'already present, nothing pulled';
+  return `${o.tagged ?? o.digestReference}: ${what} in ${seconds.toFixed(1)} s`;
+}
+
 /** Registers the command. */
-export function register(program: Command, deps: { output: Output; stderr: ProgressSink; services: (opts: { insecureRegistries: string[] }) => Services; signal: AbortSignal; process: { readonly env: NodeJS.ProcessEnv } }): void {
+export function register(program: Command, deps: ProgramDeps): void {
   const cmd = program
     .command('pull')
     .description('pull the child image Docker would pull for IMAGE, by digest, and tag it name:tag')
@@ -75,32 +83,18 @@ export function register(program: Command, deps: { output: Output; stderr: Progr
   addInsecureRegistryOption(cmd);
   addTimeoutOption(cmd, 'resolving IMAGE (the layer download has its own stall timeout)');
   cmd.action(async (image: string, opts: Omit<PullCommandOptions, 'image'> & { insecureRegistry: string[]; timeout?: number }) => {
-      const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
-      const services = deps.services({ insecureRegistries: opts.insecureRegistry });
-      const started = performance.now();
-      try {
-        const quiet = opts.quiet === true || opts.json === true;
-        const o = await run({ ...opts, image, timeoutMs }, {
-          registry: services.registry, target: (t, signal) => services.target(t, signal), engine: (signal) => services.engine(signal),
-          credentials: services.credentials, state: services.state, preflight: services.preflight, sink: quiet ? undefined : deps.stderr, signal: deps.signal,
-          pullSources: (r, store) => services.pullSources(r, store),
-        });
-        // Pulled and tagged, only the record failed (full disk): exit 0 like docker, say so on stderr.
-        if (o.stateWarning !== undefined) deps.output.err(`resolver: warning: ${o.stateWarning}`);
-        if (o.preflight?.kind === 'skipped' && !quiet) deps.output.err(`resolver: note: disk preflight skipped: ${o.preflight.reason}`);
-        if (opts.json === true) {
-          deps.output.out(JSON.stringify({ digest: o.resolution.chosen.digest, reference: o.digestReference, tagged: o.tagged ?? null, imageId: o.imageId, pulled: o.pulled }, null, 2));
-          return;
-        }
-        if (!quiet) {
-          const bytes = [...(o.progress?.layers.values() ?? [])].reduce((a, l) => a + l.total, 0);
-          const layers = o.progress?.layers.size ?? 0;
-          const what = o.pulled ? `pulled ${layers} layer${layers === 1 ? '' : 's'} (${formatBytes(bytes)})` : 'already present, nothing pulled';
-          deps.output.err(`${o.tagged ?? o.digestReference}: ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-        }
-        deps.output.out(o.resolution.chosen.digest);
-      } finally {
-        await services.close();
-      }
-    });
+    const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
+    const started = deps.clock();
+    const quiet = opts.quiet === true || opts.json === true;
+    const o = await withCommandDeps(deps, opts.insecureRegistry, (d) => run({ ...opts, image, timeoutMs }, { ...d, sink: quiet ? undefined : d.stderr }));
+    // Pulled and tagged, only the record failed (full disk): exit 0 like docker, say so on stderr.
+    if (o.stateWarning !== undefined) deps.output.err(`resolver: warning: ${o.stateWarning}`);
+    if (o.preflight?.kind === 'skipped' && !quiet) deps.output.err(`resolver: note: disk preflight skipped: ${o.preflight.reason}`);
+    if (opts.json === true) {
+      deps.output.out(JSON.stringify({ digest: o.resolution.chosen.digest, reference: o.digestReference, tagged: o.tagged ?? null, imageId: o.imageId, pulled: o.pulled }, null, 2));
+      return;
+    }
+    if (!quiet) deps.output.err(pullSummary(o, (deps.clock() - started) / 1000));
+    deps.output.out(o.resolution.chosen.digest);
+  });
 }

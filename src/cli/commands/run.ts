@@ -18,7 +18,12 @@ import { resolveImage, type Resolution } from '../../resolver/resolve.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption } from '../options.js';
+import { withCommandDeps, type CommandProcess, type ProgramDeps, type RunIo } from '../command-deps.js';
 import { printError, type Output } from '../output.js';
+import type { DiskPreflight } from '../../preflight/preflight.js';
+import type { CredentialStore } from '../../registry/credentials.js';
+import type { RegistryReader } from '../../registry/registry.js';
+import type { StateStore } from '../../state/state-store.js';
 import type { Services, TargetOptions } from '../services.js';
 import type { SignalHub } from '../signals.js';
 
@@ -49,18 +54,35 @@ export interface RunOptions extends TargetOptions {
   readonly timeoutMs?: number;
 }
 
-/** Terminal streams of the process. */
-export interface RunIo {
-  readonly stdin: NodeJS.ReadStream;
-  readonly stdout: NodeJS.WriteStream;
-  readonly stderr: NodeJS.WriteStream;
+export type { RunIo } from '../command-deps.js';
+
+/** Options of `run`: the image, the container's command, and how to run it. */
+export interface RunCommandOptions extends RunOptions {
+  /** The image reference, e.g. `alpine:3.20`. */
+  readonly image: string;
+  /** The container's command and arguments (empty: the image's CMD). */
+  readonly command: readonly string[];
 }
 
-interface ImageDeps {
+/** What `run` needs: the registry, engine and state of a pull, the terminal, and the process's signals. */
+export interface RunDeps {
+  readonly registry: RegistryReader;
+  readonly target: Services['target'];
+  readonly engine: Services['engine'];
+  readonly credentials: CredentialStore;
+  readonly state: StateStore;
+  readonly preflight?: DiskPreflight | undefined;
+  readonly pullSources?: Services['pullSources'] | undefined;
   readonly output: Output;
   readonly stderr: ProgressSink;
-  readonly signal: AbortSignal;
+  readonly io: RunIo;
+  /** SIGINT/SIGTERM: they cancel the pull, then go to the container. */
+  readonly signals: SignalHub;
+  /** The other signals forwarded to the container, and the forceful exit. */
+  readonly process: Pick<CommandProcess, 'onSignal' | 'exit'>;
 }
+
+type ImageDeps = Omit<RunDeps, 'io' | 'signals' | 'process'> & { readonly signal: AbortSignal };
 
 /** Registry failures after which a known child is started instead (transient, or no answer at all). */
 function isUnreachable(error: unknown): boolean {
@@ -70,8 +92,8 @@ function isUnreachable(error: unknown): boolean {
 }
 
 /** The child recorded for this reference and platform, if the engine still has it. */
-async function knownChild(ref: Reference, platformText: string, services: Services, engine: Engine): Promise<{ reference: string; pulledAt: string; digest: string } | undefined> {
-  const known = await services.state.get(formatReference(ref), platformText);
+async function knownChild(ref: Reference, platformText: string, deps: ImageDeps, engine: Engine): Promise<{ reference: string; pulledAt: string; digest: string } | undefined> {
+  const known = await deps.state.get(formatReference(ref), platformText);
   if (known === undefined) return undefined;
   const reference = `${familiarName(ref)}@${known.childDigest}`;
   const local = await engine.inspectImage(reference);
@@ -83,8 +105,8 @@ async function knownChild(ref: Reference, platformText: string, services: Servic
  * What `--pull missing|never` may run without asking the registry: the known child, else the engine's own
  * image of that name (`docker pull`, `docker load`) when its platform is one the target accepts.
  */
-async function localImage(ref: Reference, target: TargetPlatform, services: Services, engine: Engine): Promise<string | undefined> {
-  const known = await knownChild(ref, formatPlatformAll(target.platform), services, engine);
+async function localImage(ref: Reference, target: TargetPlatform, deps: ImageDeps, engine: Engine): Promise<string | undefined> {
+  const known = await knownChild(ref, formatPlatformAll(target.platform), deps, engine);
   if (known !== undefined) return known.reference;
   const name = ref.digest === undefined ? `${familiarName(ref)}:${ref.tag ?? 'latest'}` : `${familiarName(ref)}@${ref.digest}`;
   const info = await engine.inspectImage(name);
@@ -94,9 +116,9 @@ async function localImage(ref: Reference, target: TargetPlatform, services: Serv
 }
 
 /** Resolves, giving up after `ms` (the HTTP stack's own deadlines are a minute; undici cannot cancel a connect). */
-function resolveWithin(ms: number, ref: Reference, target: TargetPlatform, services: Services, outer: AbortSignal): Promise<Resolution> {
+function resolveWithin(ms: number, ref: Reference, target: TargetPlatform, registry: RegistryReader, outer: AbortSignal): Promise<Resolution> {
   return withinDeadline(ms, outer, (bound) => new ResolverError('ERR_NETWORK', `${registryHost(ref)} did not answer within ${bound / 1000} s`), (signal) =>
-    resolveImage(services.registry, ref, target, { signal }));
+    resolveImage(registry, ref, target, { signal }));
 }
 
 /** How long a known child waits for the registry: 5 s, or the command's deadline when that is shorter. */
@@ -105,12 +127,12 @@ function knownChildBoundMs(options: RunOptions): number {
   return options.timeoutMs === undefined || options.timeoutMs === 0 ? bound : Math.min(bound, options.timeoutMs);
 }
 
-async function imageToRun(image: string, options: RunOptions, services: Services, engine: Engine, deps: ImageDeps): Promise<string> {
-  const ref = withDefaultTag(parseReference(image));
-  const target = await services.target(options, deps.signal);
+async function imageToRun(options: RunCommandOptions, engine: Engine, deps: ImageDeps): Promise<string> {
+  const ref = withDefaultTag(parseReference(options.image));
+  const target = await deps.target(options, deps.signal);
   const platformText = formatPlatformAll(target.platform);
   if (options.pull === 'never' || options.pull === 'missing') {
-    const local = await localImage(ref, target, services, engine);
+    const local = await localImage(ref, target, deps, engine);
     if (local !== undefined) return local;
     if (options.pull === 'never') {
       throw new ResolverError('ERR_NOT_FOUND', `No such image: ${formatReference(ref)} for ${platformText} (--pull never)`, {
@@ -118,12 +140,12 @@ async function imageToRun(image: string, options: RunOptions, services: Services
       });
     }
   }
-  const known = options.pull === 'newer' ? await knownChild(ref, platformText, services, engine) : undefined;
+  const known = options.pull === 'newer' ? await knownChild(ref, platformText, deps, engine) : undefined;
   let resolution: Resolution;
   try {
     resolution = known === undefined
-      ? await withinDeadline(options.timeoutMs ?? 0, deps.signal, `resolving ${formatReference(ref)}`, (signal) => resolveImage(services.registry, ref, target, { signal }))
-      : await resolveWithin(knownChildBoundMs(options), ref, target, services, deps.signal);
+      ? await withinDeadline(options.timeoutMs ?? 0, deps.signal, `resolving ${formatReference(ref)}`, (signal) => resolveImage(deps.registry, ref, target, { signal }))
+      : await resolveWithin(knownChildBoundMs(options), ref, target, deps.registry, deps.signal);
   } catch (error) {
     if (deps.signal.aborted || !isUnreachable(error) || !(error instanceof ResolverError)) throw error;
     if (known === undefined) {
@@ -135,7 +157,8 @@ async function imageToRun(image: string, options: RunOptions, services: Services
     return known.reference;
   }
   const renderer = options.quiet === true ? undefined : createProgressRenderer(deps.stderr);
-  const outcome = await pullResolved({ registry: services.registry, engine, credentials: services.credentials, state: services.state, preflight: services.preflight, pullSources: (r) => services.pullSources(r, target.rules.store) }, ref, resolution, target, {
+  const { pullSources } = deps;
+  const outcome = await pullResolved({ registry: deps.registry, engine, credentials: deps.credentials, state: deps.state, preflight: deps.preflight, pullSources: pullSources === undefined ? undefined : (r) => pullSources(r, target.rules.store) }, ref, resolution, target, {
     signal: deps.signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s),
   });
   renderer?.finish();
@@ -149,10 +172,8 @@ export const forcefulExitLimit = 3;
 const extraForwarded = ['SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 /** Runs the command; returns the exit code (the container's, or 1 for docker's terminal check). */
-export async function run(
-  image: string, command: readonly string[], options: RunOptions, services: Services,
-  deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub; exit?: (code: number) => void },
-): Promise<number> {
+export async function run(options: RunCommandOptions, deps: RunDeps): Promise<number> {
+  const { command } = options;
   const tty = options.tty === true;
   const stdin = options.interactive === true && options.detach !== true;
   // docker checks this before pulling or creating anything (cli/command/container/run.go, CheckTty).
@@ -161,8 +182,8 @@ export async function run(
     return 1;
   }
   const signal = deps.signals.controller.signal;
-  const engine = await services.engine(signal);
-  const reference = await imageToRun(image, options, services, engine, { ...deps, signal });
+  const engine = await deps.engine(signal);
+  const reference = await imageToRun(options, engine, { ...deps, signal });
   const autoRemove = options.rm === true;
   const { id, warnings } = await engine.createContainer({
     image: reference, name: options.name, cmd: command.length > 0 ? command : undefined, env: options.env, tty, stdin,
@@ -190,16 +211,12 @@ export async function run(
     if (interrupts >= forcefulExitLimit) {
       if (rawMode) deps.io.stdin.setRawMode(false);
       deps.output.err(`got ${interrupts} SIGTERM/SIGINTs, forcefully exiting`);
-      (deps.exit ?? process.exit)(1);
+      deps.process.exit(1);
       return;
     }
     void engine.kill(id, sig);
   });
-  const extra = extraForwarded.map((sig) => {
-    const listener = (): void => void engine.kill(id, sig);
-    process.on(sig, listener);
-    return () => process.off(sig, listener);
-  });
+  const extra = extraForwarded.map((sig) => deps.process.onSignal(sig, () => void engine.kill(id, sig)));
   const sized = tty && deps.io.stdout.isTTY;
   const onResize = (): void => void engine.resize(id, deps.io.stdout.rows, deps.io.stdout.columns);
   try {
@@ -261,10 +278,7 @@ function pullPolicy(value: string): PullPolicy {
 }
 
 /** Registers the command. */
-export function register(
-  program: Command,
-  deps: { output: Output; stderr: ProgressSink; io: RunIo; signals: SignalHub; services: (opts: { insecureRegistries: string[] }) => Services; setExitCode: (code: number) => void; process: { readonly env: NodeJS.ProcessEnv } },
-): void {
+export function register(program: Command, deps: ProgramDeps): void {
   const cmd = program
     .command('run')
     .usage('[OPTIONS] IMAGE [COMMAND] [ARG...]')
@@ -287,18 +301,18 @@ export function register(
     .passThroughOptions()
     .exitOverride(runUsageExit)
     .action(async (image: string, command: string[], opts: Omit<RunOptions, 'pull'> & { pull: string; insecureRegistry: string[]; timeout?: number }) => {
-      const services = deps.services({ insecureRegistries: opts.insecureRegistry });
-      try {
-        const pull = pullPolicy(opts.pull);
-        const env = containerEnv(opts.env, process.env);
-        const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
-        deps.setExitCode(await run(image, command, { ...opts, env, pull, timeoutMs }, services, deps));
-      } catch (error) {
-        if (!(error instanceof ResolverError)) throw error;
-        printError(deps.output, error, false);
-        deps.setExitCode(runFailureExitCode(error, deps.signals));
-      } finally {
-        await services.close();
-      }
+      // A failure to build the services (an unknown context) is resolver's own error, not docker run's 125.
+      await withCommandDeps(deps, opts.insecureRegistry, async (d) => {
+        try {
+          const pull = pullPolicy(opts.pull);
+          const env = containerEnv(opts.env, deps.process.env);
+          const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
+          deps.setExitCode(await run({ ...opts, image, command, env, pull, timeoutMs }, d));
+        } catch (error) {
+          if (!(error instanceof ResolverError)) throw error;
+          printError(deps.output, error, false, deps.process.env);
+          deps.setExitCode(runFailureExitCode(error, deps.signals));
+        }
+      });
     });
 }

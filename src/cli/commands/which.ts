@@ -13,7 +13,8 @@ import type { RegistryReader } from '../../registry/registry.js';
 import { resolveImage, type Resolution } from '../../resolver/resolve.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption, addRulesOptions } from '../options.js';
-import { table, type Output } from '../output.js';
+import { withCommandDeps, type ProgramDeps } from '../command-deps.js';
+import { table } from '../output.js';
 import type { Services, TargetOptions } from '../services.js';
 
 /** Options of `which`. */
@@ -147,7 +148,7 @@ export function toJson(r: WhichResult): unknown {
 }
 
 /** Registers the command. */
-export function register(program: Command, deps: { output: Output; services: (opts: { insecureRegistries: string[] }) => Services; signal?: AbortSignal; process: { readonly env: NodeJS.ProcessEnv } }): void {
+export function register(program: Command, deps: ProgramDeps): void {
   const cmd = program
     .command('which')
     .description('print the digest of the child image Docker would pull for IMAGE on this host')
@@ -159,18 +160,13 @@ export function register(program: Command, deps: { output: Output; services: (op
   addTimeoutOption(cmd, 'the whole resolution');
   addRulesOptions(cmd, { store: 'imitate this image store (default: the engine\'s)', engineVersion: 'imitate this Docker Engine version (default: the engine\'s, else 29.7)' });
   cmd.action(async (image: string, opts: Omit<WhichOptions, 'image'> & { insecureRegistry: string[]; timeout?: number }) => {
-      const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
-      const services = deps.services({ insecureRegistries: opts.insecureRegistry });
-      try {
-        const result = await run({ ...opts, image, timeoutMs }, { registry: services.registry, target: (o, signal) => services.target(o, signal), signal: deps.signal });
-        for (const w of result.target.warnings) {
-          if (!(result.target.requested && w.startsWith('no Docker Engine reachable'))) deps.output.err(`warning: ${w}`);
-        }
-        if (opts.json === true) deps.output.out(JSON.stringify(toJson(result), null, 2));
-        else if (opts.explain === true) deps.output.out(explain(result));
-        else deps.output.out(result.resolution.chosen.digest);
-      } finally {
-        await services.close();
-      }
-    });
+    const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
+    const result = await withCommandDeps(deps, opts.insecureRegistry, (d) => run({ ...opts, image, timeoutMs }, d));
+    for (const w of result.target.warnings) {
+      if (!(result.target.requested && w.startsWith('no Docker Engine reachable'))) deps.output.err(`warning: ${w}`);
+    }
+    if (opts.json === true) deps.output.out(JSON.stringify(toJson(result), null, 2));
+    else if (opts.explain === true) deps.output.out(explain(result));
+    else deps.output.out(result.resolution.chosen.digest);
+  });
 }
