@@ -33,35 +33,45 @@ export async function createDockerodeContainerOps(endpoint: EngineEndpoint, prob
   const where = endpoint.display;
   const listing = dockerodeContainers(docker, where, containerError);
   const short = (id: string): string => (/^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id);
+  /** One request: a failure with a status in `settled` (already so, or gone) is success; any other is `what`'s container error. */
+  const request = async (what: string, send: () => Promise<unknown>, settled: readonly number[] = []): Promise<void> => {
+    try {
+      await send();
+    } catch (error) {
+      const status = statusOf(error);
+      if (status !== undefined && settled.includes(status)) return;
+      throw containerError(error, what, where);
+    }
+  };
+
+  /** One inspect: undefined when the engine has no such object (404); else `parse` reads the answer. */
+  const inspect = async <T>(what: string, send: () => Promise<unknown>, parse: (raw: unknown) => T): Promise<T | undefined> => {
+    let raw: unknown;
+    try {
+      raw = await send();
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw containerError(error, what, where);
+    }
+    return parse(raw);
+  };
 
   return {
     listContainers: (signal) => listing.listContainers(signal),
 
-    async inspectFull(idOrName) {
-      let raw: unknown;
-      try {
-        raw = await docker.getContainer(idOrName).inspect();
-      } catch (error) {
-        if (statusOf(error) === 404) return undefined;
-        throw containerError(error, `inspecting container ${short(idOrName)}`, where);
-      }
-      const parsed = ContainerInspect.safeParse(raw);
-      if (!parsed.success) throw new ResolverError('ERR_CONTAINER_FAILED', `the engine at ${where} answered an inspect of container ${short(idOrName)} that resolver cannot read: ${sanitizeRemoteText(parsed.error.issues[0]?.message ?? '', 200)}`);
-      return parsed.data;
-    },
+    inspectFull: (idOrName) =>
+      inspect(`inspecting container ${short(idOrName)}`, () => docker.getContainer(idOrName).inspect(), (raw) => {
+        const parsed = ContainerInspect.safeParse(raw);
+        if (!parsed.success) throw new ResolverError('ERR_CONTAINER_FAILED', `the engine at ${where} answered an inspect of container ${short(idOrName)} that resolver cannot read: ${sanitizeRemoteText(parsed.error.issues[0]?.message ?? '', 200)}`);
+        return parsed.data;
+      }),
 
-    async inspectImageConfig(name) {
-      let raw: unknown;
-      try {
-        raw = await docker.getImage(name).inspect();
-      } catch (error) {
-        if (statusOf(error) === 404) return undefined;
-        throw containerError(error, `inspecting image ${name}`, where);
-      }
-      const parsed = ImageInspect.safeParse(raw);
-      if (!parsed.success) throw new ResolverError('ERR_CONTAINER_FAILED', `the engine at ${where} answered an inspect of image ${name} that resolver cannot read`);
-      return parsed.data;
-    },
+    inspectImageConfig: (name) =>
+      inspect(`inspecting image ${name}`, () => docker.getImage(name).inspect(), (raw) => {
+        const parsed = ImageInspect.safeParse(raw);
+        if (!parsed.success) throw new ResolverError('ERR_CONTAINER_FAILED', `the engine at ${where} answered an inspect of image ${name} that resolver cannot read`);
+        return parsed.data;
+      }),
 
     async createContainer(name, body) {
       try {
@@ -78,60 +88,17 @@ export async function createDockerodeContainerOps(endpoint: EngineEndpoint, prob
       }
     },
 
-    async connectNetwork(network, id, endpoint) {
-      try {
-        await docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint as Dockerode.EndpointSettings });
-      } catch (error) {
-        throw containerError(error, `connecting container ${short(id)} to network ${network}`, where);
-      }
-    },
-
-    async startContainer(id) {
-      try {
-        await docker.getContainer(id).start();
-      } catch (error) {
-        // 304: already running.
-        if (statusOf(error) === 304) return;
-        throw containerError(error, `starting container ${short(id)}`, where);
-      }
-    },
-
-    async stopContainer(id, timeoutSeconds) {
-      try {
-        await docker.getContainer(id).stop({ t: Math.max(0, Math.round(timeoutSeconds)) });
-      } catch (error) {
-        // 304: already stopped; 404: gone.
-        const status = statusOf(error);
-        if (status === 304 || status === 404) return;
-        throw containerError(error, `stopping container ${short(id)}`, where);
-      }
-    },
-
-    async renameContainer(id, name) {
-      try {
-        await docker.getContainer(id).rename({ name });
-      } catch (error) {
-        throw containerError(error, `renaming container ${short(id)} to ${name}`, where);
-      }
-    },
-
-    async removeContainer(id) {
-      try {
-        await docker.getContainer(id).remove({ force: true, v: false });
-      } catch (error) {
-        const status = statusOf(error);
-        if (status === 404 || status === 409) return;
-        throw containerError(error, `removing container ${short(id)}`, where);
-      }
-    },
-
-    async updateRestartPolicy(id, policy) {
-      try {
-        await docker.getContainer(id).update({ RestartPolicy: { Name: policy.Name, ...(policy.MaximumRetryCount === undefined ? {} : { MaximumRetryCount: policy.MaximumRetryCount }) } });
-      } catch (error) {
-        throw containerError(error, `updating the restart policy of container ${short(id)}`, where);
-      }
-    },
+    connectNetwork: (network, id, endpoint) =>
+      request(`connecting container ${short(id)} to network ${network}`, () => docker.getNetwork(network).connect({ Container: id, EndpointConfig: endpoint as Dockerode.EndpointSettings })),
+    // 304: already running.
+    startContainer: (id) => request(`starting container ${short(id)}`, () => docker.getContainer(id).start(), [304]),
+    // 304: already stopped; 404: gone.
+    stopContainer: (id, timeoutSeconds) => request(`stopping container ${short(id)}`, () => docker.getContainer(id).stop({ t: Math.max(0, Math.round(timeoutSeconds)) }), [304, 404]),
+    renameContainer: (id, name) => request(`renaming container ${short(id)} to ${name}`, () => docker.getContainer(id).rename({ name })),
+    // 404: gone; 409: already being removed.
+    removeContainer: (id) => request(`removing container ${short(id)}`, () => docker.getContainer(id).remove({ force: true, v: false }), [404, 409]),
+    updateRestartPolicy: (id, policy) =>
+      request(`updating the restart policy of container ${short(id)}`, () => docker.getContainer(id).update({ RestartPolicy: { Name: policy.Name, ...(policy.MaximumRetryCount === undefined ? {} : { MaximumRetryCount: policy.MaximumRetryCount }) } })),
 
     close: () => probe.close(),
   };

@@ -35,27 +35,19 @@ export const Descriptor = z.object({
 });
 export type Descriptor = z.infer<typeof Descriptor>;
 
+/**
+ * The fields an index and a manifest share (image-spec index.md and manifest.md), in the order both list them;
+ * each document's own fields (`manifests`; `config`, `layers`) come after `mediaType`.
+ */
+const head = { schemaVersion: z.literal(2), mediaType: z.string().optional() };
+const tail = { annotations: z.record(z.string(), z.string()).optional(), subject: Descriptor.optional(), artifactType: z.string().optional() };
+
 /** OCI image index or Docker manifest list. */
-export const ImageIndex = z.object({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  manifests: z.array(Descriptor),
-  annotations: z.record(z.string(), z.string()).optional(),
-  subject: Descriptor.optional(),
-  artifactType: z.string().optional(),
-});
+export const ImageIndex = z.object({ ...head, manifests: z.array(Descriptor), ...tail });
 export type ImageIndex = z.infer<typeof ImageIndex>;
 
 /** OCI image manifest or Docker schema2 manifest. */
-export const ImageManifest = z.object({
-  schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  config: Descriptor,
-  layers: z.array(Descriptor),
-  annotations: z.record(z.string(), z.string()).optional(),
-  subject: Descriptor.optional(),
-  artifactType: z.string().optional(),
-});
+export const ImageManifest = z.object({ ...head, config: Descriptor, layers: z.array(Descriptor), ...tail });
 export type ImageManifest = z.infer<typeof ImageManifest>;
 
 /** The parts of an image config that identify its platform. */

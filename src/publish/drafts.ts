@@ -18,7 +18,9 @@ import { formatReference, parseReference, withDefaultTag } from '../reference/re
 import { writeFileDurable } from '../state/durable-file.js';
 import { PlatformField, type ManifestSpec } from './push-spec.js';
 
-const DraftPlatform = z.object({ os: PlatformField.optional(), architecture: PlatformField.optional(), variant: PlatformField.optional(), 'os.version': PlatformField.optional(), 'os.features': z.array(z.string()).optional() });
+/** The platform fields of a draft entry (`manifest annotate`'s flags). */
+export const DraftPlatform = z.object({ os: PlatformField.optional(), architecture: PlatformField.optional(), variant: PlatformField.optional(), 'os.version': PlatformField.optional(), 'os.features': z.array(z.string()).optional() });
+export type DraftPlatform = z.infer<typeof DraftPlatform>;
 
 const flagNames: Readonly<Record<string, string>> = { architecture: 'arch', 'os.version': 'os-version', 'os.features': 'os-features' };
 
@@ -140,7 +142,7 @@ export class DraftStore {
   }
 
   /** `annotate`: sets platform fields of one entry. */
-  async annotate(list: string, source: string, platform: z.infer<typeof DraftPlatform>): Promise<Draft> {
+  async annotate(list: string, source: string, platform: DraftPlatform): Promise<Draft> {
     const checked = DraftPlatform.safeParse(platform);
     if (!checked.success) {
       throw new ResolverError('ERR_PLATFORM_INVALID', `annotate ${source}: ${checked.error.issues.map((i) => `--${flagNames[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('; ')}`);

@@ -74,14 +74,14 @@ describe('manifest annotate and push: runAnnotate / runPush(options, deps)', () 
     const child = registry.publish('localhost:5001/fleet/app:arm64', [{ architecture: 'arm64', label: 'b' }]).children[0] ?? '';
     const source = `localhost:5001/fleet/app@${child}`;
     await runCreate({ list: image, sources: [source] }, { registry: registry.asClient(), drafts });
-    const draft = await runAnnotate({ list: image, source, variant: 'v8' }, { registry: registry.asClient(), drafts });
+    const draft = await runAnnotate({ list: image, source, platform: { variant: 'v8' } }, { registry: registry.asClient(), drafts });
     expect(draft.entries[0]?.platform).toMatchObject({ os: 'linux', architecture: 'arm64', variant: 'v8' });
     expect(registry.log.at(-1)).toMatch(/^GET blob localhost:5001\/fleet\/app@sha256:/);
     const asked = registry.log.length;
-    const again = await runAnnotate({ list: image, source, os: 'linux', arch: 'arm', variant: 'v7', osFeatures: ['a'] }, { registry: registry.asClient(), drafts });
+    const again = await runAnnotate({ list: image, source, platform: { os: 'linux', architecture: 'arm', variant: 'v7', 'os.features': ['a'] } }, { registry: registry.asClient(), drafts });
     expect(again.entries[0]?.platform).toMatchObject({ os: 'linux', architecture: 'arm', variant: 'v7', 'os.features': ['a'] });
     expect(registry.log).toHaveLength(asked);
-    await expectResolverError(runAnnotate({ list: 'localhost:5001/fleet/none:1', source, os: 'linux', arch: 'arm64' }, { registry: registry.asClient(), drafts }));
+    await expectResolverError(runAnnotate({ list: 'localhost:5001/fleet/none:1', source, platform: { os: 'linux', architecture: 'arm64' } }, { registry: registry.asClient(), drafts }));
     expect(await store.get('localhost:5001/fleet/none:1')).toBeUndefined();
   });
 

@@ -18,7 +18,7 @@ import { formatPlatformAll } from '../../platform/platform.js';
 import { isAttestationEntry, referenceDigestAnnotation } from '../../publish/source-child.js';
 import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { repositoryOf } from '../../reference/repository.js';
-import type { Draft, DraftStore } from '../../publish/drafts.js';
+import type { Draft, DraftPlatform, DraftStore } from '../../publish/drafts.js';
 import type { BlobEvent, ManifestSpec, PushedIndex } from '../../publish/push-spec.js';
 import type { Registry, RegistryReader } from '../../registry/registry.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
@@ -386,15 +386,11 @@ async function readSpec(file: string): Promise<ManifestSpec> {
   return parsed.data;
 }
 
-/** Options of `manifest annotate`: the draft, its image, and the platform fields to set. */
+/** Options of `manifest annotate`: the draft, its image, and the platform fields to set (the others stay). */
 export interface AnnotateOptions {
   readonly list: string;
   readonly source: string;
-  readonly os?: string | undefined;
-  readonly arch?: string | undefined;
-  readonly variant?: string | undefined;
-  readonly osVersion?: string | undefined;
-  readonly osFeatures?: readonly string[] | undefined;
+  readonly platform: DraftPlatform;
 }
 
 /** What `manifest annotate` needs: the drafts, and a registry for the image's own platform. */
@@ -423,11 +419,9 @@ async function imagePlatformForAnnotate(store: DraftStore, options: AnnotateOpti
  */
 export async function runAnnotate(options: AnnotateOptions, deps: AnnotateDeps): Promise<Draft> {
   const store = await deps.drafts();
-  const base = options.os === undefined || options.arch === undefined ? await imagePlatformForAnnotate(store, options, deps) : undefined;
-  return store.annotate(options.list, options.source, {
-    os: options.os ?? base?.os, architecture: options.arch ?? base?.architecture, variant: options.variant, 'os.version': options.osVersion,
-    'os.features': options.osFeatures === undefined ? undefined : [...options.osFeatures],
-  });
+  const p = options.platform;
+  const base = p.os === undefined || p.architecture === undefined ? await imagePlatformForAnnotate(store, options, deps) : undefined;
+  return store.annotate(options.list, options.source, { ...p, os: p.os ?? base?.os, architecture: p.architecture ?? base?.architecture });
 }
 
 /** Options of `manifest push`: the spec (of `--from-spec FILE`, or of the draft `list`) and how to push it. */
@@ -531,7 +525,8 @@ export function register(program: Command, deps: ProgramDeps): void {
       // The image's registry is insecure when the draft was made with --insecure.
       const draft = await (await draftsOf(deps.process)()).get(list);
       const hosts = draft?.insecure === true ? insecureHosts([withDefaultTag(parseReference(source))]) : [];
-      const options = { list, source, ...opts, osFeatures: opts.osFeatures?.split(',').filter((f) => f !== '') };
+      const platform = { os: opts.os, architecture: opts.arch, variant: opts.variant, 'os.version': opts.osVersion, 'os.features': opts.osFeatures?.split(',').filter((f) => f !== '') };
+      const options = { list, source, platform };
       await withCommandDeps(deps, hosts, (d) => runAnnotate(options, d), { lazy: true });
       deps.output.out(`annotated ${source} in ${list}`);
     });

@@ -6,16 +6,14 @@ import type { Command } from 'commander';
 import { formatReference, parseReference } from '../../reference/reference.js';
 import { pullResolved, type PullOutcome } from '../../resolver/pull.js';
 import type { RegistryReader } from '../../registry/registry.js';
-import type { CredentialStore } from '../../registry/credentials.js';
 import { resolveImage } from '../../resolver/resolve.js';
-import type { StateStore } from '../../state/state-store.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { formatBytes } from '../format-bytes.js';
 import { createProgressRenderer, type ProgressSink } from '../progress.js';
 import { addInsecureRegistryOption } from '../options.js';
-import { withCommandDeps, type ProgramDeps } from '../command-deps.js';
+import { withCommandDeps, type CommandDeps, type ProgramDeps } from '../command-deps.js';
 import type { DiskPreflight } from '../../preflight/preflight.js';
-import type { Services, TargetOptions } from '../services.js';
+import type { TargetOptions } from '../services.js';
 
 /** Options of `pull`. */
 export interface PullCommandOptions extends TargetOptions {
@@ -31,16 +29,12 @@ export interface PullCommandOptions extends TargetOptions {
 }
 
 /** What `pull` needs: the registry, the target platform, the engine, credentials and state; progress goes to `sink`. */
-export interface PullCommandDeps {
+export interface PullCommandDeps extends Pick<CommandDeps, 'target' | 'engine' | 'credentials' | 'state'> {
   readonly registry: RegistryReader;
-  readonly target: Services['target'];
-  readonly engine: Services['engine'];
-  readonly credentials: CredentialStore;
-  readonly state: StateStore;
   /** The disk preflight before the pull (docs/preflight.md); none: no check. */
   readonly preflight?: DiskPreflight | undefined;
   /** Mirror repositories the engine pulls from first (docs/mirrors.md). */
-  readonly pullSources?: Services['pullSources'];
+  readonly pullSources?: CommandDeps['pullSources'] | undefined;
   /** Where progress is drawn; none for --quiet and --json. */
   readonly sink?: ProgressSink | undefined;
   readonly signal?: AbortSignal | undefined;

@@ -15,16 +15,14 @@ import type { TargetPlatform } from '../../platform/detect.js';
 import { familiarName, formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { hasRepoDigest, pullResolved } from '../../resolver/pull.js';
 import { resolveImage, type Resolution } from '../../resolver/resolve.js';
-import { createProgressRenderer, type ProgressSink } from '../progress.js';
+import { createProgressRenderer } from '../progress.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption } from '../options.js';
-import { withCommandDeps, type CommandProcess, type ProgramDeps, type RunIo } from '../command-deps.js';
-import { printError, type Output } from '../output.js';
-import type { DiskPreflight } from '../../preflight/preflight.js';
-import type { CredentialStore } from '../../registry/credentials.js';
+import { withCommandDeps, type CommandDeps, type CommandProcess, type ProgramDeps } from '../command-deps.js';
+import type { PullCommandDeps } from './pull.js';
+import { printError } from '../output.js';
 import type { RegistryReader } from '../../registry/registry.js';
-import type { StateStore } from '../../state/state-store.js';
-import type { Services, TargetOptions } from '../services.js';
+import type { TargetOptions } from '../services.js';
 import type { SignalHub } from '../signals.js';
 
 /** When the registry is asked: docker's three policies and Podman's `newer`. */
@@ -64,18 +62,8 @@ export interface RunCommandOptions extends RunOptions {
   readonly command: readonly string[];
 }
 
-/** What `run` needs: the registry, engine and state of a pull, the terminal, and the process's signals. */
-export interface RunDeps {
-  readonly registry: RegistryReader;
-  readonly target: Services['target'];
-  readonly engine: Services['engine'];
-  readonly credentials: CredentialStore;
-  readonly state: StateStore;
-  readonly preflight?: DiskPreflight | undefined;
-  readonly pullSources?: Services['pullSources'] | undefined;
-  readonly output: Output;
-  readonly stderr: ProgressSink;
-  readonly io: RunIo;
+/** What `run` needs: what a pull needs (but its progress sink), the terminal, and the process's signals. */
+export interface RunDeps extends Omit<PullCommandDeps, 'sink' | 'signal'>, Pick<CommandDeps, 'output' | 'stderr' | 'io'> {
   /** SIGINT/SIGTERM: they cancel the pull, then go to the container. */
   readonly signals: SignalHub;
   /** The other signals forwarded to the container, and the forceful exit. */
