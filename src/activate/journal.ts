@@ -8,6 +8,7 @@
 import { lstat, mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { parseJson } from '../json/parse-json.js';
 import { removeOrphans, writeFileDurable } from '../state/durable-file.js';
 
 /** The steps of an activation, in order; the journal holds the last one started. */
@@ -101,10 +102,11 @@ export class ActivationStore {
     let parsed: ActivationFile | undefined;
     try {
       if (info.isFile()) {
-        const r = ActivationFile.safeParse(JSON.parse(await readFile(this.path, 'utf8')));
+        const r = parseJson(ActivationFile, await readFile(this.path, 'utf8'));
         parsed = r.success ? r.data : undefined;
       }
     } catch {
+      // A file that cannot be read is moved aside like a corrupt one.
       parsed = undefined;
     }
     if (parsed === undefined) {

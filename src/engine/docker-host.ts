@@ -17,6 +17,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 
 /** TLS material of a TCP engine (PEM bytes). `verify: false` is docker's SkipTLSVerify / `--tls` without `--tlsverify`. */
 export interface EngineTls {
@@ -236,13 +237,8 @@ export function resolveEngineEndpoint(sources: EndpointSources, options: { read?
       return undefined;
     }
     if (bytes === undefined) return undefined;
-    let parsed;
-    try {
-      parsed = ConfigFile.safeParse(JSON.parse(bytes.toString('utf8')));
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed?.success !== true) {
+    const parsed = parseJson(ConfigFile, bytes.toString('utf8'));
+    if (!parsed.success) {
       options.onWarning?.(`Error loading config file: ${file}: not a valid docker config.json; its currentContext is ignored`);
       return undefined;
     }
@@ -270,13 +266,8 @@ export function resolveEngineEndpoint(sources: EndpointSources, options: { read?
       `the context comes from ${chosen.source}; list contexts with \`docker context ls\`, or use --context default`,
     ]);
   }
-  let meta;
-  try {
-    meta = ContextMeta.safeParse(JSON.parse(metaBytes.toString('utf8')));
-  } catch {
-    meta = undefined;
-  }
-  if (meta?.success !== true) throw usage(`unable to resolve docker endpoint: context "${name}": ${metaFile} is not valid context metadata`, ['recreate it with `docker context create`']);
+  const meta = parseJson(ContextMeta, metaBytes.toString('utf8'));
+  if (!meta.success) throw usage(`unable to resolve docker endpoint: context "${name}": ${metaFile} is not valid context metadata`, ['recreate it with `docker context create`']);
   const docker = DockerEndpointMeta.safeParse(meta.data.Endpoints?.['docker']);
   if (meta.data.Endpoints?.['docker'] === undefined || !docker.success) throw usage(`unable to resolve docker endpoint: context "${name}": cannot find docker endpoint in context`);
   const parsed = parseDockerHost(docker.data.Host ?? '', `context "${name}"`);

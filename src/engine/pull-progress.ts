@@ -5,6 +5,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
+import { parseJson } from '../json/parse-json.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
 
 /** One progress message. */
@@ -50,14 +51,9 @@ export type ParsedLine = { kind: 'message'; message: ProgressMessage } | { kind:
 
 /** Parses one line of the stream. */
 export function parseProgressLine(line: string): ParsedLine {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    return { kind: 'malformed', reason: `not JSON: ${sanitizeRemoteText(line, 80)}` };
-  }
-  const parsed = ProgressMessage.safeParse(json);
-  return parsed.success ? { kind: 'message', message: parsed.data } : { kind: 'malformed', reason: 'unexpected progress message shape' };
+  const parsed = parseJson(ProgressMessage, line);
+  if (parsed.success) return { kind: 'message', message: parsed.data };
+  return { kind: 'malformed', reason: parsed.reason === 'syntax' ? `not JSON: ${sanitizeRemoteText(line, 80)}` : 'unexpected progress message shape' };
 }
 
 /**

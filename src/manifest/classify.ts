@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import { parseDigest } from '../reference/digest.js';
 import { isImageManifestMediaType, isIndexMediaType, isSchema1MediaType, mediaTypes } from './media-types.js';
 import { platform, type Platform } from '../platform/platform.js';
@@ -105,13 +106,7 @@ function invalidDoc(what: string, kind: string, issues: readonly { path: readonl
 
 /** The platform an image config declares, or undefined when the config is not JSON or has none of the fields. */
 export function configPlatform(config: Uint8Array): Platform | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(config).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const parsed = ImageConfigPlatform.safeParse(json);
+  const parsed = parseJson(ImageConfigPlatform, Buffer.from(config).toString('utf8'));
   if (!parsed.success) return undefined;
   return platform(parsed.data.os ?? '', parsed.data.architecture ?? '', parsed.data.variant ?? '', { osVersion: parsed.data['os.version'] ?? '' });
 }

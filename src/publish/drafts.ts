@@ -14,6 +14,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import { writeFileDurable } from '../state/durable-file.js';
 import { PlatformField, type ManifestSpec } from './push-spec.js';
@@ -92,13 +93,7 @@ export class DraftStore {
       if (code === 'ENOTDIR') throw new ResolverError('ERR_USAGE', `cannot read the draft of ${canonical(list)}: a part of ${this.#dir} is not a folder`, { details: ['set RESOLVER_STATE_DIR to a folder resolver may create'] });
       throw new ResolverError('ERR_USAGE', `cannot read the draft of ${canonical(list)} (${file}): ${code ?? String(error)}`);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const parsed = Draft.safeParse(json);
+    const parsed = parseJson(Draft, text);
     if (!parsed.success) {
       throw new ResolverError('ERR_USAGE', `the draft of ${canonical(list)} is unreadable (${file} is not a draft)`, { details: [`remove it with: resolver manifest rm ${canonical(list)}`] });
     }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ResolverError, redactUrl } from '../errors.js';
 import type { HttpClient } from '../http/http.js';
 import { isPrivateIpLiteral, normalizeIp } from '../http/ip.js';
+import { parseJson } from '../json/parse-json.js';
 import type { Credentials } from './credentials.js';
 import type { Secret } from '../secret/secret.js';
 
@@ -144,13 +145,7 @@ export class TokenCache {
   }
 
   #parse(body: Buffer, sentAt: number, realm: URL): CachedToken {
-    let json: unknown;
-    try {
-      json = JSON.parse(body.toString('utf8'));
-    } catch {
-      json = undefined;
-    }
-    const parsed = TokenResponse.safeParse(json);
+    const parsed = parseJson(TokenResponse, body.toString('utf8'));
     const token = parsed.success ? (parsed.data.access_token ?? parsed.data.token) : undefined;
     if (!parsed.success || token === undefined || token === '') {
       throw new ResolverError('ERR_REGISTRY_AUTH', `the token service ${realm.host} answered without a token`);

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import { Secret } from '../secret/secret.js';
 import { PromiseMemo } from './memo.js';
 
@@ -107,15 +108,9 @@ export function spawnHelper(options: { timeoutMs?: number; env?: NodeJS.ProcessE
         clearTimeout(timer);
         const out = Buffer.concat(chunks).toString('utf8').trim();
         if (code === 0) {
-          let parsed: z.infer<typeof HelperOutput> | undefined;
-          try {
-            const result = HelperOutput.safeParse(JSON.parse(out));
-            parsed = result.success ? result.data : undefined;
-          } catch {
-            parsed = undefined;
-          }
-          if (parsed === undefined) reject(new ResolverError('ERR_CREDENTIALS', `credential helper ${name} printed something that is not {"Username","Secret"} JSON`));
-          else resolve({ username: parsed.Username, secret: parsed.Secret });
+          const parsed = parseJson(HelperOutput, out);
+          if (!parsed.success) reject(new ResolverError('ERR_CREDENTIALS', `credential helper ${name} printed something that is not {"Username","Secret"} JSON`));
+          else resolve({ username: parsed.data.Username, secret: parsed.data.Secret });
           return;
         }
         if (out === 'credentials not found in native keychain') {
@@ -152,26 +147,15 @@ export function dockerCredentialStore(options: DockerCredentialOptions): Credent
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw new ResolverError('ERR_CREDENTIALS', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new ResolverError('ERR_CREDENTIALS', `${path} is not valid JSON`, { details: ['fix the file or point DOCKER_CONFIG at another folder'] });
-    }
-    const parsed = DockerConfigFile.safeParse(json);
-    if (!parsed.success) throw new ResolverError('ERR_CREDENTIALS', `${path} has an unexpected shape: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`);
-    return parsed.data;
+    const parsed = parseJson(DockerConfigFile, text);
+    if (parsed.success) return parsed.data;
+    if (parsed.reason === 'syntax') throw new ResolverError('ERR_CREDENTIALS', `${path} is not valid JSON`, { details: ['fix the file or point DOCKER_CONFIG at another folder'] });
+    throw new ResolverError('ERR_CREDENTIALS', `${path} has an unexpected shape: ${parsed.issues[0]?.path.join('.') ?? ''} ${parsed.issues[0]?.message ?? ''}`);
   };
 
   let envAuths: Record<string, { auth: string }> | undefined;
   if (options.envAuthConfig !== undefined && options.envAuthConfig !== '') {
-    let json: unknown;
-    try {
-      json = JSON.parse(options.envAuthConfig);
-    } catch {
-      json = undefined;
-    }
-    const parsed = EnvAuthConfig.safeParse(json);
+    const parsed = parseJson(EnvAuthConfig, options.envAuthConfig);
     if (!parsed.success) throw new ResolverError('ERR_CREDENTIALS', 'DOCKER_AUTH_CONFIG is not {"auths":{"<host>":{"auth":"<base64 user:password>"}}}');
     envAuths = parsed.data.auths;
   }

@@ -8,6 +8,7 @@ import { lstat, mkdir, open, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import { removeOrphans, writeFileDurable } from './durable-file.js';
 
 /** One pulled image. */
@@ -89,13 +90,8 @@ export class StateStore {
       return empty;
     }
     const text = read.kind === 'text' ? read.text : '';
-    let parsed: StateFile | undefined;
-    try {
-      const r = StateFile.safeParse(JSON.parse(text));
-      parsed = r.success ? r.data : undefined;
-    } catch {
-      parsed = undefined;
-    }
+    const r = parseJson(StateFile, text);
+    const parsed: StateFile | undefined = r.success ? r.data : undefined;
     if (parsed === undefined) {
       if (this.#readOnly) throw new UnreadableStateError(this.path, read.kind === 'irregular' ? read.what : undefined);
       const aside = `${this.path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
