@@ -80,7 +80,8 @@ export type DaemonEvent =
   | { readonly type: 'skipped'; readonly entry: EntryRef; readonly reason: 'running' | 'backoff' }
   | { readonly type: 'check-started'; readonly entry: EntryRef; readonly why: RunReason; readonly at: string }
   | { readonly type: 'checked'; readonly entry: EntryRef; readonly result: 'unchanged' | 'index-changed' | 'would-pull'; readonly indexDigest: string; readonly childDigest: string; readonly pulledAt: string | undefined; readonly at: string }
-  | { readonly type: 'pulled'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly pruned: readonly string[]; readonly size?: number | undefined; readonly at: string }
+  /** `wasPresent`: the entry's first check found the engine already holding this child under the tag (not notified). */
+  | { readonly type: 'pulled'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly pruned: readonly string[]; readonly size?: number | undefined; readonly wasPresent?: true; readonly at: string }
   | { readonly type: 'pruned'; readonly entry: EntryRef; readonly digests: readonly string[]; readonly at: string }
   | { readonly type: 'held'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string | undefined; readonly pulledAt: string | undefined; readonly message: string; readonly available: readonly string[]; readonly repeat: boolean; readonly at: string; readonly reason?: 'platform' | 'disk-space'; readonly disk?: { readonly needed: number; readonly free: number; readonly minFree: number; readonly path: string; readonly childDigest: string } }
   | { readonly type: 'platform-back'; readonly entry: EntryRef; readonly childDigest: string; readonly at: string }

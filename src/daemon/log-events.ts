@@ -30,7 +30,8 @@ const lines: Lines = {
   skipped: (e) => ['debug', about(e.entry), e.reason === 'running' ? 'previous check still running; skipped' : 'backing off; skipped'],
   'check-started': (e) => ['debug', { ...about(e.entry), why: e.why }, 'check started'],
   checked: (e) => ['info', { ...about(e.entry), result: e.result, child: e.childDigest }, 'checked'],
-  pulled: (e) => ['info', { ...about(e.entry), child: e.childDigest, previous: e.previous, pruned: e.pruned }, 'pulled a new child'],
+  // `wasPresent`: the engine already had this child (a first check; not notified). The message stays for log readers.
+  pulled: (e) => ['info', { ...about(e.entry), child: e.childDigest, previous: e.previous, pruned: e.pruned, ...(e.wasPresent === true ? { wasPresent: true } : {}) }, 'pulled a new child'],
   held: (e) => {
     if (e.disk !== undefined) {
       const d = e.disk;

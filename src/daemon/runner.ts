@@ -254,7 +254,7 @@ export class Runner {
     this.#held.delete(ref.key);
     if (wasHeld === 'platform') emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
     if (o.kind === 'pulled') {
-      emit({ type: 'pulled', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, previous: o.previous, pruned: o.pruned, size: o.size, at });
+      emit({ type: 'pulled', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, previous: o.previous, pruned: o.pruned, size: o.size, ...(o.wasPresent === true ? { wasPresent: true as const } : {}), at });
       if (o.pruned.length > 0) emit({ type: 'pruned', entry: ref, digests: o.pruned, at });
       return;
     }

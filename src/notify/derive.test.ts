@@ -30,6 +30,8 @@ describe('derive: one notification per change, never per cycle', () => {
     ['checks that change nothing', [pulled(d(1), undefined), checked(d(1)), checked(d(1)), checked(d(1))], ['pulled']],
     ['an index rebuilt for other platforms (index moves, child stays)', [pulled(d(1), undefined), checked(d(1), d(7)), checked(d(1), d(6))], ['pulled']],
     ['a re-pull of the same child', [pulled(d(1), undefined), pulled(d(1), d(1))], ['pulled']],
+    ['a first check of a tag the engine already had at that child (a discovered container)', [{ ...pulled(d(1), undefined), wasPresent: true } as NotifierInput, checked(d(1))], []],
+    ['the engine had it at first, then a new child (old → new)', [{ ...pulled(d(1), undefined), wasPresent: true } as NotifierInput, pulled(d(2), d(1))], ['pulled']],
     ['a new child, then another', [pulled(d(1), undefined), pulled(d(2), d(1)), pulled(d(3), d(2))], ['pulled', 'pulled', 'pulled']],
     ['held on every check', [pulled(d(1), undefined), held(d(1)), held(d(1)), held(d(1))], ['pulled', 'held']],
     ['held, platform back, held again', [held(d(1)), held(d(1)), { type: 'platform-back', entry, childDigest: d(1), at: at() }, checked(d(1)), held(d(1))], ['held', 'platform-back', 'held']],

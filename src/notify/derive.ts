@@ -6,7 +6,8 @@
  *
  * Rules (docs/notifications.md):
  * - `pulled` when the entry's child differs from the last one notified (an index rebuilt for other
- *   platforms pulls nothing and notifies nothing; a re-pull of the same child is not a change);
+ *   platforms pulls nothing and notifies nothing; a re-pull of the same child is not a change, nor is the
+ *   first check of a tag the engine already had at that child, e.g. a discovered container's image);
  * - `held` once until the platform is back (`platform-back`, or any success after a restart);
  * - `failed` once when consecutive failures reach `failedAfter`; `recovered` on the next success, only
  *   if `failed` was sent;
@@ -30,7 +31,7 @@ export interface EntryRefInput {
 export type NotifierInput =
   | { readonly type: 'configured'; readonly entries: readonly { readonly key: string }[] }
   | { readonly type: 'checked'; readonly entry: EntryRefInput; readonly indexDigest: string; readonly childDigest: string; readonly at: string }
-  | { readonly type: 'pulled'; readonly entry: EntryRefInput; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly size?: number | undefined; readonly at: string }
+  | { readonly type: 'pulled'; readonly entry: EntryRefInput; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly size?: number | undefined; readonly wasPresent?: true; readonly at: string }
   | { readonly type: 'pruned'; readonly entry: EntryRefInput; readonly digests: readonly string[]; readonly at: string }
   | { readonly type: 'held'; readonly entry: EntryRefInput; readonly indexDigest: string; readonly childDigest: string | undefined; readonly message: string; readonly available: readonly string[]; readonly at: string }
   | { readonly type: 'platform-back'; readonly entry: EntryRefInput; readonly childDigest: string; readonly at: string }
@@ -110,7 +111,7 @@ export function derive(state: DeriveState, event: NotifierInput, options: Derive
       const old = event.previous ?? m.child;
       const changed = m.child !== event.childDigest;
       m = { ...m, child: event.childDigest, index: event.indexDigest };
-      if (changed) note('pulled', event.childDigest, { oldDigest: old, newDigest: event.childDigest, indexDigest: event.indexDigest, size: event.size });
+      if (changed && event.wasPresent !== true) note('pulled', event.childDigest, { oldDigest: old, newDigest: event.childDigest, indexDigest: event.indexDigest, size: event.size });
       break;
     }
     case 'pruned':

@@ -59,7 +59,8 @@ export interface RolloutHold {
 export type CheckOutcome =
   | { kind: 'unchanged'; indexDigest: string; childDigest: string; pulledAt: string }
   | { kind: 'index-changed'; indexDigest: string; childDigest: string; pulledAt: string }
-  | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[]; size?: number | undefined }
+  /** `wasPresent`: the first check of the entry found the engine already holding this child under the tag (nothing new arrived). */
+  | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[]; size?: number | undefined; wasPresent?: true }
   | { kind: 'would-pull'; indexDigest: string; childDigest: string; previous: string | undefined }
   | { kind: 'held'; indexDigest: string; childDigest: string | undefined; pulledAt: string | undefined; message: string; available: readonly string[]; reason?: HoldReason; disk?: DiskShortage }
   | { kind: 'waiting'; indexDigest: string; childDigest: string; previous: string | undefined; until: string | undefined; message: string };
@@ -184,6 +185,9 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
   const hold = await job.rollout?.({ indexDigest, childDigest: child, previous: record?.childDigest });
   if (hold !== undefined) return { kind: 'waiting', indexDigest, childDigest: child, previous: record?.childDigest, until: hold.until, message: hold.message };
   if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest };
+  // A first check (nothing recorded) of a tag the engine already has at this child: recorded by the pull below
+  // (cheap: every layer is there), but nothing new arrived, so it is not a change to notify (docs/notifications.md).
+  const wasPresent = record === undefined && (await presentAsTagged(child));
 
   let pull;
   try {
@@ -206,5 +210,5 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     const kept = [...keep, ...drop.filter((d) => !pruned.includes(d))];
     await deps.state.put({ ...after, previousChildren: kept });
   }
-  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned, size: pull.childBytes ?? resolution.chosen.contentBytes };
+  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned, size: pull.childBytes ?? resolution.chosen.contentBytes, ...(wasPresent ? { wasPresent: true as const } : {}) };
 }
