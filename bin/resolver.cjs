@@ -60,7 +60,15 @@ const Module = require('node:module');
 // The daemon too (issue 10 §4, measured in bench/README.md): TurboFan's tier-up of the parser costs the
 // long-running process ~7 MB of resident memory at 10 tags (~20 MB at 1,000) for no CPU it measurably saves.
 v8.setFlagsFromString('--liftoff-only');
-const bytes = fs.readFileSync(file);
+let bytes;
+try {
+  bytes = fs.readFileSync(file);
+} catch (error) {
+  // A source checkout before `npm run build`, or a broken install: one line, not a stack trace.
+  const code = error !== null && typeof error === 'object' && 'code' in error ? String(error.code) : 'unknown';
+  process.stderr.write(`resolver: cannot read the bundle ${file} (${code}); in a source checkout run \`npm run build\`, else reinstall resolver\n`);
+  process.exit(1);
+}
 const source = bytes.toString('utf8').replace(/^#!.*/, '');
 
 const MAGIC = Buffer.from('resolver-v8-cache/1\n');

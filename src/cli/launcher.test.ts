@@ -257,6 +257,18 @@ describe('launcher code cache', () => {
   });
 });
 
+describe('launcher without its bundle', () => {
+  it('says in one line what is missing and what to do (no stack trace), for --version too', () => {
+    rmSync(join(dir, 'dist', 'resolver.bundle.cjs'));
+    for (const args of [['status'], ['--version']]) {
+      const r = run(args);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(`resolver: cannot read the bundle ${join(dir, 'dist', 'resolver.bundle.cjs')} (ENOENT); in a source checkout run \`npm run build\`, else reinstall resolver\n`);
+    }
+  });
+});
+
 describe('launcher --version', () => {
   // The bundle's first line (scripts/bundle.mjs's banner) carries the version; its code writes the marker.
   const versioned = `// resolver-version: 9.8.7\n${padded("require('node:fs').writeFileSync(process.env.MARKER, 'bundle ran'); process.stdout.write('bundle ' + process.argv.slice(2).join(' ') + '\\n');", LENGTH)}`;
