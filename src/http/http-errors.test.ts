@@ -1,17 +1,9 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ResolverError } from '../errors.js';
 import { createHttpClient } from './http.js';
 import { expectResolverError } from '../../test/fakes/expect-error.js';
+import { closedLoopbackPort as closedPort } from '../../test/fakes/loopback-server.js';
 
-/** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  await new Promise((r) => server.close(r));
-  return typeof a === 'object' && a !== null ? a.port : 0;
-}
 
 /** The ResolverError `p` rejects with (of any code). */
 const failure = (p: Promise<unknown>): Promise<ResolverError> => expectResolverError(p);

@@ -4,6 +4,7 @@
  * body has been read; every request is recorded. `closeLoopbackServers()` (in an `afterEach`/`afterAll`) closes
  * every server still open, dropping kept-alive connections so that it never waits on a client's idle socket.
  */
+import { createServer as createTcpServer } from 'node:net';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /** One request as the server received it. */
@@ -91,4 +92,13 @@ export async function startLoopbackServer(handler: LoopbackHandler, options: Loo
 /** Closes every server started here and not closed yet. */
 export async function closeLoopbackServers(): Promise<void> {
   await Promise.all([...open].map((s) => s.close()));
+}
+
+/** A loopback port nothing listens on (bound, then closed): a connection to it is refused. */
+export async function closedLoopbackPort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  await new Promise((r) => server.close(r));
+  return typeof a === 'object' && a !== null ? a.port : 0;
 }

@@ -1,21 +1,12 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotificationsSchema } from '../../notify/config.js';
-import { closeLoopbackServers, startLoopbackServer } from '../../../test/fakes/loopback-server.js';
+import { closedLoopbackPort as closedPort, closeLoopbackServers, startLoopbackServer } from '../../../test/fakes/loopback-server.js';
 import { expectResolverError } from '../../../test/fakes/expect-error.js';
 import { runNotifyTest, testSinks, type NotifyCommandDeps } from './notify.js';
 
-/** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  await new Promise((r) => server.close(r));
-  return typeof a === 'object' && a !== null ? a.port : 0;
-}
 
 describe('notify test against a receiver that is down', () => {
   it('names the receiver, not a registry, and keeps the query secret out', async () => {
