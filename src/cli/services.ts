@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { RegistryBudget } from '../budget/budget.js';
 import { ResolverError } from '../errors.js';
+import { PromiseMemo } from '../memo/promise-memo.js';
 import { resolveEngineEndpoint } from '../engine/docker-host.js';
 import { createEngineProbe } from '../engine/engine-probe.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
@@ -111,7 +112,7 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
   const prefetch = options.prefetch?.enabled === true
     ? createPrefetch({ reader: registry, dir: join(stateDir, 'prefetch'), rateBytesPerSecond: options.prefetch.rateBytesPerSecond, port: options.prefetch.port, attempts: options.prefetch.attempts, now: clock, sleep })
     : undefined;
-  let engine: Promise<Engine> | undefined;
+  const engine = new PromiseMemo<'engine', Engine>();
   let settings = options.preflight;
   if (settings === undefined) {
     const fromEnv = preflightFromEnv(env);
@@ -126,11 +127,7 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
     preflight: createDiskPreflight(settings),
     prefetch,
     engine(signal) {
-      engine ??= import('../engine/dockerode-engine.js').then((m) => m.createDockerodeEngine(endpoint, probe, signal));
-      engine.catch(() => {
-        engine = undefined;
-      });
-      return engine;
+      return engine.get('engine', () => import('../engine/dockerode-engine.js').then((m) => m.createDockerodeEngine(endpoint, probe, signal)));
     },
     async target(o, signal) {
       let engine: EngineFacts | undefined;

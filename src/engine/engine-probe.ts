@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { PromiseMemo } from '../memo/promise-memo.js';
 import { createHttpClient, type HttpClient } from '../http/http.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
 import type { EngineEndpoint } from './docker-host.js';
@@ -75,7 +76,8 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
     }
   };
 
-  let cached: Promise<EngineFacts> | undefined;
+  // A failed read is forgotten: the next command or check asks the engine again.
+  const cached = new PromiseMemo<'facts', EngineFacts>();
   const read = async (signal?: AbortSignal): Promise<EngineFacts> => {
       const [versionJson, infoJson] = await Promise.all([get('/version', signal), get('/info', signal)]);
       const version = VersionResponse.safeParse(versionJson);
@@ -102,11 +104,7 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
   return {
     // One /version + /info per process: detection and the engine client share it.
     facts(signal) {
-      cached ??= read(signal);
-      cached.catch(() => {
-        cached = undefined;
-      });
-      return cached;
+      return cached.get('facts', () => read(signal));
     },
     async close() {
       await http?.close();

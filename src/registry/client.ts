@@ -22,7 +22,7 @@ import type { CredentialStore, Credentials } from './credentials.js';
 import { registryError } from './errors.js';
 import { contentTypeOf, parseRateLimit, parseRetryAfter, uploadTarget, type RateLimit } from './headers.js';
 import { authLayer, compose, HostTable, rateLimitLayer, retryLayer, schemeSend, type Method, type RegistryRequest, type RegistryResponse, type RetryPolicy, type Send } from './layers.js';
-import { PromiseMemo } from './memo.js';
+import { PromiseMemo } from '../memo/promise-memo.js';
 import { mirrorLayer, type MirrorAnswer, type MirrorSkip } from './mirror-layer.js';
 import type { MirrorTable } from '../mirror/read.js';
 import type { BlobRangeReader, BlobSink, FetchedManifest, RangeSink, RegistryReader, RegistryWriter, TagDescriptor } from './registry.js';

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { parseJson } from '../json/parse-json.js';
 import { Secret } from '../secret/secret.js';
-import { PromiseMemo } from './memo.js';
+import { PromiseMemo } from '../memo/promise-memo.js';
 
 /** What a registry login has. */
 export interface Credentials {

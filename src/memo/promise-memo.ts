@@ -1,7 +1,8 @@
 /**
  * "Remember a promise", written once (issue 14): concurrent and later callers share one pending or
  * fulfilled promise per key, and a rejected one is forgotten, so one credential-helper timeout does not
- * fail every later check until a reload (issue 14, defect 1).
+ * fail every later check until a reload (issue 14, defect 1). Used for credentials, config.json files, the
+ * engine's /version + /info and the engine connection of the CLI.
  */
 export class PromiseMemo<K, V> {
   readonly #entries = new Map<K, Promise<V>>();
