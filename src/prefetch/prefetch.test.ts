@@ -195,3 +195,50 @@ describe('loopback registry', () => {
     expect(await readdir(join(dir, 'ingest'))).toHaveLength(1);
   });
 });
+
+describe('createPrefetch', () => {
+  it('two children sharing a layer, staged at once, fetch it once; each is served, and its blobs go once handed over', async () => {
+    const { createPrefetch } = await import('./prefetch.js');
+    const { parseReference } = await import('../reference/reference.js');
+    const layer = Buffer.from(Array.from({ length: 50_000 }, (_, i) => (i * 7) % 256));
+    const configs = [Buffer.from('{"a":1}'), Buffer.from('{"b":2}')];
+    const manifests = configs.map((c) => Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(c), size: c.byteLength },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.byteLength }],
+    })));
+    const blobs = new Map([[sha(layer), layer], ...configs.map((c) => [sha(c), c] as const)]);
+    const requested: string[] = [];
+    const reader = {
+      resolveTag: () => Promise.reject(new Error('unused')),
+      getBlob: () => Promise.reject(new Error('unused')),
+      downloadBlob: () => Promise.reject(new Error('unused')),
+      getManifest: (_r: Repository, digest: string) => {
+        const body = manifests.find((m) => sha(m) === digest);
+        return body === undefined ? Promise.reject(new Error('no manifest')) : Promise.resolve({ digest, contentType: 'application/vnd.oci.image.manifest.v1+json', body });
+      },
+      async downloadBlobRange(_r: Repository, blob: { digest: string }, offset: number, sink: RangeSink): Promise<void> {
+        requested.push(blob.digest);
+        const bytes = blobs.get(blob.digest) ?? Buffer.alloc(0);
+        await sink.begin(offset);
+        for (let i = offset; i < bytes.byteLength; i += 4096) {
+          await new Promise((r) => setImmediate(r));
+          await sink.write(bytes.subarray(i, Math.min(bytes.byteLength, i + 4096)));
+        }
+      },
+    };
+    const prefetch = createPrefetch({ reader, dir, now: () => 0, sleep: noSleep });
+    const ref = parseReference('registry.test/team/app:v1');
+    const staged = await Promise.all(manifests.map((m) => prefetch.stage(ref, { digest: sha(m), size: m.byteLength })));
+    expect(requested.filter((d) => d === sha(layer))).toHaveLength(1);
+    expect(staged[0]?.repository).toMatch(/^127\.0\.0\.1:\d+\/team\/app$/);
+    expect(await prefetch.aliases(ref)).toEqual([staged[0]?.repository]);
+    const store = new ContentStore(dir);
+    expect(await store.complete(sha(layer))).toBe(layer.byteLength);
+    await staged[0]?.release(true);
+    expect(await store.complete(sha(layer)), 'the other child still needs the shared layer').toBe(layer.byteLength);
+    expect(await store.complete(sha(configs[0] ?? Buffer.alloc(0)))).toBeUndefined();
+    await staged[1]?.release(true);
+    expect(await store.complete(sha(layer))).toBeUndefined();
+  });
+});

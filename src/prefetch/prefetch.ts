@@ -57,6 +57,9 @@ export function createPrefetch(deps: PrefetchDeps): Prefetch {
   const store = new ContentStore(deps.dir);
   const pace: Pace = deps.rateBytesPerSecond === undefined ? unpaced : tokenBucket(deps.rateBytesPerSecond, { now: deps.now, sleep: deps.sleep });
   const mediaTypes = new Map<string, string>();
+  const inflight = new Map<string, Promise<BlobFetch>>();
+  // Staged children per blob: a layer two children share leaves the store when the last of them is handed over.
+  const holders = new Map<string, number>();
   const portFile = join(deps.dir, 'port');
   let server: Promise<LoopbackRegistry> | undefined;
   let users = 0;
@@ -100,9 +103,21 @@ export function createPrefetch(deps: PrefetchDeps): Prefetch {
       if (image.kind !== 'manifest') throw new ResolverError('ERR_MANIFEST_INVALID', `${what} is an index, not an image: nothing to prefetch`);
       const blobs = [image.manifest.config, ...image.manifest.layers].map((b) => ({ digest: b.digest, size: b.size }));
       const fetched: BlobFetch[] = [];
-      for (const blob of blobs) fetched.push(await fetchBlob(deps.reader, repo, blob, store, { pace, signal, attempts: deps.attempts, sleep: deps.sleep }));
+      for (const blob of blobs) {
+        // Two children fetched at once may share a layer: one fetch per blob, the other waits and finds it complete.
+        for (let other = inflight.get(blob.digest); other !== undefined; other = inflight.get(blob.digest)) await other.catch(() => undefined);
+        const one = fetchBlob(deps.reader, repo, blob, store, { pace, signal, attempts: deps.attempts, sleep: deps.sleep });
+        inflight.set(blob.digest, one);
+        try {
+          fetched.push(await one);
+        } finally {
+          inflight.delete(blob.digest);
+        }
+      }
       await store.put(child.digest, m.body);
       mediaTypes.set(child.digest, image.mediaType);
+      const held = [child.digest, ...blobs.map((b) => b.digest)];
+      for (const d of held) holders.set(d, (holders.get(d) ?? 0) + 1);
       users++;
       let registry: LoopbackRegistry;
       try {
@@ -122,7 +137,13 @@ export function createPrefetch(deps: PrefetchDeps): Prefetch {
           if (released) return;
           released = true;
           users--;
-          if (pulled) await store.remove([child.digest, ...blobs.map((b) => b.digest)]);
+          const free = held.filter((d) => {
+            const n = (holders.get(d) ?? 1) - 1;
+            if (n > 0) holders.set(d, n);
+            else holders.delete(d);
+            return n <= 0;
+          });
+          if (pulled) await store.remove(free);
           if (users === 0) {
             const s = server;
             server = undefined;
