@@ -10,7 +10,12 @@ import { z } from 'zod';
 export const TokenSource = z.union([
   z.strictObject({ file: z.string().min(1).describe('read the token from this file (trailing newline removed)') }),
   z.strictObject({ credential: z.string().regex(/^[A-Za-z0-9_.@-]+$/, 'a credential name as in LoadCredential=NAME:PATH').describe('read $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=)') }),
-]);
+], {
+  // A token written inline is refused (docs/api.md): say so and how, never echoing the value.
+  error: (issue) => (typeof issue.input === 'string'
+    ? 'the token is not written in the config (a secret does not belong in a shared, backed-up file): put it in a file and give token: {file: /etc/resolver/api-token} (or tokenFile: PATH), or {credential: NAME} with systemd LoadCredential= (docs/api.md)'
+    : undefined),
+});
 export type TokenSource = z.infer<typeof TokenSource>;
 
 /** The parsed `metrics:` section. */

@@ -22,6 +22,12 @@ describe('config messages a person understands', () => {
     expect(text).not.toMatch(/:\?:|Invalid input|received undefined/);
   });
 
+  it('metrics.token written inline: refused, saying where the token goes, without echoing it', () => {
+    const text = details(() => parseConfig('images: [{image: alpine}]\nmetrics:\n  listen: 0.0.0.0:9466\n  token: canary-abcdefabcdef0123\n', 'c.yaml'));
+    expect(text).toMatch(/c\.yaml:4: metrics\.token: the token is not written in the config .*token: \{file: \/etc\/resolver\/api-token\}/);
+    expect(text).not.toMatch(/Invalid input|canary-/);
+  });
+
   it('an unreadable file names both ways to pass a file (config check takes it as an argument)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cfg-'));
     const e = (await loadConfig(join(dir, 'missing.yaml')).then(() => undefined, (error: unknown) => error)) as ResolverError;
