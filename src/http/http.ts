@@ -7,6 +7,7 @@
  */
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
 import { linkAbort } from './abort.js';
@@ -41,6 +42,19 @@ export interface HttpOptions {
   readonly lookup?: LookupFunction;
 }
 
+/**
+ * TLS material of one registry host (a hosts.toml `ca` and `client`; docs/mirrors.md), PEM text. Requests with the
+ * same `id` share a connection pool; a different `id` gets its own undici Agent.
+ */
+export interface RequestTls {
+  /** Identifies the material (e.g. the files it was read from), never its content. */
+  readonly id: string;
+  /** CA certificates added to the system roots; with any, the host is verified even when it is otherwise insecure. */
+  readonly ca: readonly string[];
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+}
+
 /** One request. */
 export interface HttpRequest {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
@@ -60,6 +74,8 @@ export interface HttpRequest {
   readonly maxBytes: number;
   /** Skip TLS certificate verification (insecure registries only, as dockerd does). */
   readonly insecureTls?: boolean;
+  /** The host's own CA certificates and client certificate (hosts.toml), if any. */
+  readonly tls?: RequestTls | undefined;
   /** Follow redirects (default true). */
   readonly followRedirects?: boolean;
 }
@@ -221,9 +237,15 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
   const pick = (name: string): string => env?.[name.toLowerCase()] ?? env?.[name.toUpperCase()] ?? '';
   const noProxy = pick('no_proxy');
   const hook = options.onConnect;
-  const makeAgent = (insecure: boolean, proxied: boolean): Dispatcher => {
+  const makeAgent = (insecure: boolean, proxied: boolean, tls: RequestTls | undefined): Dispatcher => {
+    // The host's own material: its CAs on top of the system roots (as containerd's SystemCertPool + AppendCertsFromPEM),
+    // its client certificate.
+    const own = tls === undefined ? {} : {
+      ...(tls.ca.length === 0 ? {} : { ca: [...rootCertificates, ...tls.ca] }),
+      ...(tls.cert === undefined ? {} : { cert: tls.cert }), ...(tls.key === undefined ? {} : { key: tls.key }),
+    };
     // Unverified TLS needs no CA store; an empty list spares loading ~140 root certificates (~28 ms).
-    const opts = insecure ? { ...agentOptions, connect: { ...connect, rejectUnauthorized: false, ca: [] } } : agentOptions;
+    const opts = insecure ? { ...agentOptions, connect: { ...connect, ...own, rejectUnauthorized: false, ca: [] } } : { ...agentOptions, connect: { ...connect, ...own } };
     if (!proxied || env === undefined) {
       if (hook === undefined) return new Agent(opts);
       const base = buildConnector(opts.connect);
@@ -247,7 +269,7 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
       proxyTunnel: false,
       // The registry's TLS inside the tunnel: ProxyAgent ignores `connect` for it and verifies with the
       // defaults, so without this an insecure registry or a certs.d CA failed behind an HTTPS proxy.
-      requestTls: { ...(options.tls ?? {}), ...(insecure ? { rejectUnauthorized: false, ca: [] } : {}) },
+      requestTls: { ...(options.tls ?? {}), ...own, ...(insecure ? { rejectUnauthorized: false, ca: [] } : {}) },
       httpProxy: pick('http_proxy'),
       httpsProxy: pick('https_proxy'),
       // NO_PROXY is decided before this agent is chosen (bypassesProxy).
@@ -267,14 +289,16 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
     }
   };
   const agents = new Map<string, Dispatcher>();
-  const agentFor = (url: URL, insecure: boolean): Dispatcher => {
+  const agentFor = (url: URL, insecure: boolean, tls: RequestTls | undefined): Dispatcher => {
     // Loopback never goes through a proxy (13.19), as Go's ProxyFromEnvironment (dockerd) decides;
     // NO_PROXY is honoured by EnvHttpProxyAgent for everything else.
     const proxied = proxyConfigured && !bypassesProxy(url, noProxy);
-    const key = `${String(insecure)} ${String(proxied)}`;
+    // Plain HTTP has no TLS: the host's material would only split the pool.
+    const material = url.protocol === 'https:' ? tls : undefined;
+    const key = `${String(insecure)} ${String(proxied)} ${material?.id ?? ''}`;
     let agent = agents.get(key);
     if (agent === undefined) {
-      agent = makeAgent(insecure, proxied);
+      agent = makeAgent(insecure, proxied, material);
       agents.set(key, agent);
     }
     return agent;
@@ -282,7 +306,8 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
   const userAgent = options.userAgent ?? 'resolver/0.1';
 
   async function once(req: HttpRequest, url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<HttpResponse> {
-    const dispatcher = agentFor(url, req.insecureTls === true);
+    // Redirects to another host (blob storage) leave the host's TLS material behind.
+    const dispatcher = agentFor(url, req.insecureTls === true, url.host === req.url.host ? req.tls : undefined);
     const body = req.body === undefined ? null : isStreamBody(req.body) ? req.body.open() : req.body;
     const sent = isStreamBody(req.body) ? { ...headers, 'content-length': String(req.body.length) } : headers;
     // undici closes the connection after every HEAD unless told otherwise (a guard against servers that

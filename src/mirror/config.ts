@@ -14,7 +14,7 @@ const MirrorsSchema = z.strictObject({
   hosts: z
     .record(Namespace, z.record(z.string(), z.unknown()))
     .optional()
-    .describe('per registry (or _default): the fields of a containerd hosts.toml (server, [host."URL"] capabilities/skip_verify/override_path/ca); wins over the files')
+    .describe('per registry (or _default): the fields of a containerd hosts.toml (server, [host."URL"] capabilities/skip_verify/override_path/ca/client/header; use absolute paths); wins over the files')
     .superRefine((hosts, ctx) => {
       for (const [ns, fields] of Object.entries(hosts ?? {})) {
         try {

@@ -59,7 +59,28 @@ describe('hosts.toml (containerd docs/hosts.md)', () => {
     expect(h.warnings).toEqual([
       '/x/hosts.toml: colour: unknown key, ignored',
       '/x/hosts.toml: host."https://m.lan".dial_timeout: not used (resolver uses its own connect timeout (5 s)); the engine may still use it',
-      '/x/hosts.toml: host."https://m.lan".header: not used (extra headers are not sent by resolver); the engine may still use it',
+    ]);
+  });
+
+  it('headers: the root [header] is the server\'s, [host."URL".header] the host\'s; a string or a list; names lower-cased', () => {
+    const h = parseHostsToml('reg.lan', [
+      '[header]', '  X-Root = "r"',
+      '[host."https://m.lan"]', '  [host."https://m.lan".header]', '    x-a = ["1", "2"]', '    X-B = "b"',
+    ].join('\n'), '/x/hosts.toml');
+    expect(h.endpoints.map((e) => e.headers)).toEqual([{ 'x-a': ['1', '2'], 'x-b': ['b'] }, { 'x-root': ['r'] }]);
+    expect(h.warnings).toEqual([]);
+  });
+
+  it('client: a path, a list of paths, or [cert, key] pairs, relative to the file\'s folder', () => {
+    const h = parseHostsToml('reg.lan', [
+      'client = "both.pem"',
+      '[host."https://a"]', '  client = ["/abs/one.pem", "two.pem"]',
+      '[host."https://b"]', '  client = [["c.cert", "c.key"], ["/p.pem", ""]]',
+    ].join('\n'), '/x/hosts.toml', '/etc/certs.d/reg.lan');
+    expect(h.endpoints.map((e) => e.client)).toEqual([
+      [['/abs/one.pem', ''], ['/etc/certs.d/reg.lan/two.pem', '']],
+      [['/etc/certs.d/reg.lan/c.cert', '/etc/certs.d/reg.lan/c.key'], ['/p.pem', '']],
+      [['/etc/certs.d/reg.lan/both.pem', '']],
     ]);
   });
 
@@ -72,10 +93,18 @@ describe('hosts.toml (containerd docs/hosts.md)', () => {
     ['an ftp host', '[host."ftp://m"]\n', /host\."ftp:\/\/m": "ftp:\/\/m": the scheme must be http or https$/],
     ['userinfo in a host', '[host."https://u:p@m"]\n', /must not carry a user or password/],
     ['a host that is not a table', 'host = 3\n', /host: expected tables/],
+    ['a client number', 'client = 3\n', /: client: expected a path, a list of paths, or a list of \[cert, key\] pairs$/],
+    ['a client triple', '[host."https://m"]\nclient = [["a", "b", "c"]]\n', /host\."https:\/\/m"\.client: expected a path/],
+    ['a header that is not a table', 'header = "x"\n', /: header: expected a table/],
+    ['a header number', '[header]\nx-n = 5\n', /: header\.x-n: expected a string or an array of strings \(the value is not shown\)$/],
+    ['a header with a line break', '[header]\nx-t = "secret-u:p\\r\\nx-evil: 1"\n', /: header\.x-t: a value holds a line break or NUL \(the value is not shown\)$/],
+    ['a bad header name', '[header]\n"x y" = "v"\n', /: header\.x y: not a valid HTTP header name$/],
+    ['a reserved header', '[header]\nHost = "v"\n', /: header\.Host: resolver sets this header itself$/],
   ])('%s is a clear error naming the file and key', (_what, text, message) => {
     const e = expectResolverErrorSync(() => parseHostsToml('docker.io', text, '/x/hosts.toml'), 'ERR_CONFIG_INVALID');
     expect(e.message).toMatch(message);
     expect(e.message).not.toContain('u:p');
+    expect(e.message).not.toContain('secret');
   });
 
   propTest.prop([fc.string({ maxLength: 200 })], { numRuns: 3000 })('any text gives endpoints or a ResolverError, never another exception', (text) => {

@@ -7,16 +7,20 @@
  * - `capabilities` (default `["pull","resolve","push"]`): only hosts with `resolve` answer tags; `pull` hosts
  *   serve content by digest; writes go to hosts with `push` (in practice the origin).
  * - A URL without a scheme is https; its path is the API root (`/v2` appended unless `override_path`).
- * - `skip_verify` skips TLS verification for that host; `ca` files are recorded (the engine uses them; this
- *   client does not load them yet, docs/mirrors.md).
+ * - `skip_verify` skips TLS verification for that host; `ca` (a file or a list) adds CA certificates to the system
+ *   roots for it, and a host with one is verified (loopback too); `client` names client certificate and key files
+ *   (a path, a list of paths, or a list of [cert, key] pairs; an empty key: the key is in the certificate's file);
+ *   `[header]` (the server's) and `[host."URL".header]` add request headers (a string or a list of strings each).
+ *   Paths are resolved relative to the hosts file's folder; read.ts loads the files.
  *
  * The TOML is parsed by smol-toml (a complete TOML 1.0 parser, 13 KB minified, no dependencies); this file then
  * checks the hosts.toml fields strictly: a wrong type or an unknown capability is an error naming the file and
- * key; a key this client does not use (`header`, `client`, `proxy`, `dial_timeout`, or one it does not know) is a
- * warning, since the engine may still use it.
+ * key; a key this client does not use (`proxy`, `dial_timeout`, or one it does not know) is a warning, since the
+ * engine may still use it. Header values never appear in a message (they may be secrets).
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ResolverError } from '../errors.js';
+import type { RequestTls } from '../http/http.js';
 
 /** What a host may be used for. */
 export type Capability = 'pull' | 'resolve' | 'push';
@@ -32,7 +36,14 @@ export interface Endpoint {
   readonly path: string;
   readonly capabilities: readonly Capability[];
   readonly skipVerify: boolean;
+  /** CA files (absolute, or relative to the hosts file's folder once resolved). */
   readonly ca: readonly string[];
+  /** Client certificate and key files; an empty key: the key is in the certificate's file. */
+  readonly client: readonly (readonly [cert: string, key: string])[];
+  /** Extra request headers (lower-case names); values may be secrets and are never logged. */
+  readonly headers: Readonly<Record<string, readonly string[]>>;
+  /** The `ca` and `client` files as loaded (read.ts); undefined when the endpoint names none or they are not loaded yet. */
+  readonly tls?: RequestTls | undefined;
   /** True for the `server` entry (the upstream, tried last). */
   readonly upstream: boolean;
   /** Where it was configured, for messages: a file path, `daemon.json registry-mirrors`, or `resolver.yaml mirrors.hosts`. */
@@ -51,12 +62,10 @@ export interface NamespaceHosts {
 export type HostsObject = Readonly<Record<string, unknown>>;
 
 const ignoredKeys: Readonly<Record<string, string>> = {
-  header: 'extra headers are not sent by resolver',
-  client: 'client certificates are not used by resolver',
   proxy: 'resolver uses the HTTP(S)_PROXY environment for every host',
   dial_timeout: 'resolver uses its own connect timeout (5 s)',
 };
-const hostKeys = new Set(['capabilities', 'skip_verify', 'ca', 'override_path', ...Object.keys(ignoredKeys)]);
+const hostKeys = new Set(['capabilities', 'skip_verify', 'ca', 'client', 'header', 'override_path', ...Object.keys(ignoredKeys)]);
 
 function invalid(source: string, key: string, message: string): ResolverError {
   return new ResolverError('ERR_CONFIG_INVALID', `${source}: ${key}: ${message}`, {
@@ -126,6 +135,43 @@ function capabilityList(value: unknown, source: string, key: string): Capability
   return out;
 }
 
+/** `client`: a path, a list of paths, or a list of [cert, key] pairs (containerd docs/hosts.md). */
+function clientList(value: unknown, source: string, key: string, dir: string | undefined): [string, string][] {
+  if (value === undefined) return [];
+  const items = typeof value === 'string' ? [value] : value;
+  const usage = 'expected a path, a list of paths, or a list of [cert, key] pairs';
+  if (!Array.isArray(items)) throw invalid(source, key, usage);
+  return items.map((item: unknown): [string, string] => {
+    if (typeof item === 'string' && item !== '') return [relativeTo(dir, item), ''];
+    if (Array.isArray(item) && item.length === 2 && typeof item[0] === 'string' && item[0] !== '' && typeof item[1] === 'string') {
+      return [relativeTo(dir, item[0]), item[1] === '' ? '' : relativeTo(dir, item[1])];
+    }
+    throw invalid(source, key, usage);
+  });
+}
+
+/** An HTTP header name (RFC 9110 token). */
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers resolver sets itself: a hosts file may not replace them. */
+const reservedHeaders = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer', 'keep-alive', 'proxy-connection']);
+
+/** `[header]`: name = "value" or ["value", …]. The message names the header, never its value. */
+function headerTable(value: unknown, source: string, key: string): Record<string, string[]> {
+  if (value === undefined) return {};
+  if (!isTable(value)) throw invalid(source, key, 'expected a table such as [header] x-custom = "value"');
+  const out: Record<string, string[]> = {};
+  for (const [name, v] of Object.entries(value)) {
+    if (!headerName.test(name)) throw invalid(source, `${key}.${name.replace(/[^\x20-\x7e]/g, '?')}`, 'not a valid HTTP header name');
+    const lower = name.toLowerCase();
+    if (reservedHeaders.has(lower)) throw invalid(source, `${key}.${name}`, 'resolver sets this header itself');
+    const values = typeof v === 'string' ? [v] : Array.isArray(v) && v.every((x): x is string => typeof x === 'string') ? v : undefined;
+    if (values === undefined) throw invalid(source, `${key}.${name}`, 'expected a string or an array of strings (the value is not shown)');
+    if (values.some((x) => /[\r\n\0]/.test(x))) throw invalid(source, `${key}.${name}`, 'a value holds a line break or NUL (the value is not shown)');
+    out[lower] = [...(out[lower] ?? []), ...values];
+  }
+  return out;
+}
+
 function isTable(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
@@ -148,6 +194,8 @@ function endpointOf(url: string | undefined, table: Readonly<Record<string, unkn
     capabilities: capabilityList(table['capabilities'], ctx.source, `${ctx.key}capabilities`),
     skipVerify: bool(table['skip_verify'], ctx.source, `${ctx.key}skip_verify`),
     ca: table['ca'] === undefined ? [] : stringList(table['ca'], ctx.source, `${ctx.key}ca`).map((f) => relativeTo(ctx.dir, f)),
+    client: clientList(table['client'], ctx.source, `${ctx.key}client`, ctx.dir),
+    headers: headerTable(table['header'], ctx.source, `${ctx.key}header`),
     upstream: ctx.upstream,
     source: ctx.source,
   };
@@ -203,9 +251,9 @@ export function daemonJsonMirrors(mirrors: readonly unknown[], source: string): 
     if (typeof m !== 'string') throw invalid(source, `registry-mirrors[${i}]`, 'expected a URL string');
     const where = parseHostUrl(m, source, `registry-mirrors[${i}]`, false);
     if (!/^https?:\/\//i.test(m)) throw invalid(source, `registry-mirrors[${i}]`, `"${m}" needs an http:// or https:// scheme (dockerd refuses it too)`);
-    endpoints.push({ ...where, capabilities: ['pull'], skipVerify: false, ca: [], upstream: false, source: `${source} registry-mirrors` });
+    endpoints.push({ ...where, capabilities: ['pull'], skipVerify: false, ca: [], client: [], headers: {}, upstream: false, source: `${source} registry-mirrors` });
   }
-  endpoints.push({ scheme: 'https', host: 'registry-1.docker.io', path: '/v2', capabilities: [...capabilities], skipVerify: false, ca: [], upstream: true, source: `${source} registry-mirrors` });
+  endpoints.push({ scheme: 'https', host: 'registry-1.docker.io', path: '/v2', capabilities: [...capabilities], skipVerify: false, ca: [], client: [], headers: {}, upstream: true, source: `${source} registry-mirrors` });
   return { namespace: 'docker.io', endpoints, warnings: [] };
 }
 

@@ -7,8 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { ResolverError } from '../errors.js';
-import { daemonJsonMirrors, hostsFromObject, namespaceDirs, parseHostsToml, type MirrorSources, type NamespaceHosts } from './hosts.js';
+import { daemonJsonMirrors, hostsFromObject, namespaceDirs, parseHostsToml, type Endpoint, type MirrorSources, type NamespaceHosts } from './hosts.js';
 
 export { defaultDaemonConfig, defaultHostsDirs, type MirrorSources } from './hosts.js';
 
@@ -28,8 +29,56 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
+async function readPem(file: string, where: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ResolverError('ERR_CONFIG_INVALID', `${where}: cannot read ${file} (${code ?? String(error)})`, { cause: error });
+  }
+  if (!text.includes('-----BEGIN ')) throw new ResolverError('ERR_CONFIG_INVALID', `${where}: ${file} is not a PEM file`);
+  return text;
+}
+
+/**
+ * Loads the `ca` and `client` files an endpoint names (relative paths are already resolved against the hosts
+ * file's folder) and checks them with node's TLS (a key that does not fit its certificate is an error here, not
+ * at the first connection). The first client pair is presented; more are a warning (node's TLS takes one per key
+ * type, Go's picks per handshake).
+ */
+async function loadTls(e: Endpoint, warnings: string[]): Promise<Endpoint> {
+  if (e.ca.length === 0 && e.client.length === 0) return e;
+  const where = `${e.source}: host ${e.host}`;
+  const ca = await Promise.all(e.ca.map((f) => readPem(f, `${where}: ca`)));
+  const [pair, ...rest] = e.client;
+  if (rest.length > 0) warnings.push(`${where}: client: only the first pair (${pair?.[0] ?? ''}) is presented; ${rest.length} more ignored`);
+  const cert = pair === undefined ? undefined : await readPem(pair[0], `${where}: client`);
+  const key = pair === undefined ? undefined : pair[1] === '' ? cert : await readPem(pair[1], `${where}: client`);
+  try {
+    createSecureContext({ ...(ca.length === 0 ? {} : { ca }), ...(cert === undefined ? {} : { cert, key }) });
+  } catch (error) {
+    const files = [...e.ca, ...(pair === undefined ? [] : pair.filter((f) => f !== ''))].join(', ');
+    throw new ResolverError('ERR_CONFIG_INVALID', `${where}: ${files}: not a usable CA, certificate and key (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
+  return { ...e, tls: { id: JSON.stringify([e.ca, pair ?? []]), ca, ...(cert === undefined ? {} : { cert, key }) } };
+}
+
+/** The hosts of `namespace` with their TLS files loaded. */
+async function withTls(hosts: NamespaceHosts | undefined): Promise<NamespaceHosts | undefined> {
+  if (hosts?.endpoints.some((e) => e.ca.length > 0 || e.client.length > 0) !== true) return hosts;
+  const warnings = [...hosts.warnings];
+  const endpoints: Endpoint[] = [];
+  for (const e of hosts.endpoints) endpoints.push(await loadTls(e, warnings));
+  return { ...hosts, endpoints, warnings };
+}
+
 /** The hosts of `namespace` from the sources, or undefined. Errors name the file. */
 export async function readNamespace(sources: MirrorSources, namespace: string): Promise<NamespaceHosts | undefined> {
+  return withTls(await readNamespaceFiles(sources, namespace));
+}
+
+async function readNamespaceFiles(sources: MirrorSources, namespace: string): Promise<NamespaceHosts | undefined> {
   const own = sources.hosts[namespace] ?? sources.hosts['_default'];
   if (own !== undefined) return hostsFromObject(namespace, own, `resolver.yaml mirrors.hosts.${sources.hosts[namespace] === undefined ? '_default' : namespace}`);
   for (const root of sources.hostsDirs) {

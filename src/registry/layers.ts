@@ -9,7 +9,7 @@
  * Every layer has a bound: at most `attempts` tries, at most two challenges per try, one scheme probe.
  */
 import { ResolverError } from '../errors.js';
-import { connectFailure, type HttpClient, type HttpResponse, type ReceivedResponse, type StreamBody } from '../http/http.js';
+import { connectFailure, type HttpClient, type HttpResponse, type ReceivedResponse, type RequestTls, type StreamBody } from '../http/http.js';
 import type { Repository } from '../reference/repository.js';
 import type { Clock, TokenCache, TokenRequest } from './auth.js';
 import type { Credentials } from './credentials.js';
@@ -64,6 +64,12 @@ type Challenge = { kind: 'bearer'; realm: string; service: string | undefined } 
 interface HostState {
   scheme: 'https' | 'http' | undefined;
   challenge: Challenge | undefined;
+  /** The host's CA and client certificate from a hosts file (docs/mirrors.md). */
+  tls?: RequestTls | undefined;
+  /** Verify TLS even where the host is otherwise insecure (loopback): a hosts file gave it a `ca`. */
+  verify?: boolean;
+  /** Extra headers from a hosts file, sent on every request to the host; values may be secrets, never logged. */
+  headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What is known per registry host: its scheme, and the challenge it (and only it) sent. */
@@ -110,10 +116,13 @@ export function schemeSend(http: HttpClient, hosts: HostTable, counters: Request
     const state = hosts.state(req.repo.host);
     const attempt = async (scheme: 'https' | 'http'): Promise<HttpResponse> => {
       const url = /^https?:\/\//.test(req.path) ? new URL(req.path) : new URL(`${scheme}://${req.repo.host}${req.path}`);
+      // The host's own headers and TLS material go to that host only, never to an upload URL elsewhere.
+      const own = url.host === req.repo.host;
       const res = await http.send({
-        method: req.method, url, headers: req.headers, signal: req.signal,
+        method: req.method, url, headers: state.headers === undefined || !own ? req.headers : { ...state.headers, ...req.headers }, signal: req.signal,
         ...(req.body === undefined ? {} : { body: req.body }), ...(req.receive === undefined ? {} : { receive: req.receive }),
-        deadlineMs: req.deadlineMs, maxBytes: req.maxBytes, insecureTls: hosts.isInsecure(req.repo.host),
+        deadlineMs: req.deadlineMs, maxBytes: req.maxBytes, insecureTls: state.verify !== true && hosts.isInsecure(req.repo.host),
+        ...(state.tls === undefined || !own ? {} : { tls: state.tls }),
         ...(req.method === 'POST' || req.method === 'PUT' ? { followRedirects: false } : {}),
       });
       if (req.method === 'GET' || req.method === 'HEAD') counters.requests[req.method]++;

@@ -8,10 +8,12 @@
  * - Writes (a push scope), the ping and absolute URLs pass through to the origin untouched.
  * - A mirror is its own entry in the HostTable (scheme, challenge) and gets the credentials stored under its
  *   own host in config.json, never the origin's. Requests to a mirror carry `?ns=NAMESPACE`, as containerd's.
+ * - Each host's hosts.toml settings (`skip_verify`, `ca`, `client`, `header`) are put in the HostTable the first
+ *   time its namespace is used, so that every request to that host (the server's writes too) carries them.
  */
 import { createHash } from 'node:crypto';
 import { ResolverError } from '../errors.js';
-import { endpointsFor, isOrigin, namespaceOf, type Endpoint, type Operation } from '../mirror/hosts.js';
+import { endpointsFor, isOrigin, namespaceOf, type Endpoint, type NamespaceHosts, type Operation } from '../mirror/hosts.js';
 import type { MirrorTable } from '../mirror/read.js';
 import type { HostTable, Layer, RegistryRequest, RegistryResponse } from './layers.js';
 
@@ -79,14 +81,33 @@ function toEndpoint(req: RegistryRequest, e: Endpoint, namespace: string): Regis
   };
 }
 
+/** Puts each endpoint's TLS settings and headers in the HostTable (once per hosts object). */
+function register(o: MirrorLayerOptions, done: WeakSet<NamespaceHosts>, configured: NamespaceHosts): void {
+  if (done.has(configured)) return;
+  done.add(configured);
+  for (const e of configured.endpoints) {
+    const state = o.hosts.state(e.host);
+    if (e.skipVerify) o.skipVerify.add(e.host);
+    if (e.tls !== undefined) {
+      state.tls = e.tls;
+      // A host given a CA is verified against it, loopback too (containerd verifies every https host).
+      state.verify = e.tls.ca.length > 0 && !e.skipVerify;
+    }
+    const names = Object.keys(e.headers);
+    if (names.length > 0) state.headers = Object.fromEntries(names.map((n) => [n, (e.headers[n] ?? []).join(', ')]));
+  }
+}
+
 /** The layer. With no hosts configured for a namespace it costs one map lookup. */
 export function mirrorLayer(o: MirrorLayerOptions): Layer {
+  const registered = new WeakSet<NamespaceHosts>();
   return (next) => async (req) => {
-    const op = operationOf(req);
-    if (op === undefined) return next(req);
     const namespace = namespaceOf(req.repo.host);
     const configured = await o.table.hostsFor(namespace);
     if (configured === undefined) return next(req);
+    register(o, registered, configured);
+    const op = operationOf(req);
+    if (op === undefined) return next(req);
     const endpoints = endpointsFor(configured, op.operation);
     if (endpoints.length === 0) {
       throw new ResolverError('ERR_CONFIG_INVALID', `no host configured for ${namespace} may ${op.operation} (${configured.endpoints[0]?.source ?? 'mirrors'})`, {
@@ -96,10 +117,7 @@ export function mirrorLayer(o: MirrorLayerOptions): Layer {
     for (const [i, e] of endpoints.entries()) {
       const last = i === endpoints.length - 1;
       const origin = isOrigin(e, namespace) && e.host === req.repo.host;
-      if (!origin) {
-        if (e.scheme !== undefined) o.hosts.state(e.host).scheme = e.scheme;
-        if (e.skipVerify) o.skipVerify.add(e.host);
-      }
+      if (!origin && e.scheme !== undefined) o.hosts.state(e.host).scheme = e.scheme;
       const target = origin ? req : toEndpoint(req, e, namespace);
       const skip = (reason: string): void => o.onSkip?.({ namespace, host: e.host, reason, what: req.what });
       let res: RegistryResponse;

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -52,7 +52,11 @@ function authYaml(auth: RegistryAuth): string {
  * Starts `docker-registry` with storage under `dir`. Resolves when it answers /v2/. With `proxy`, it is a
  * pull-through cache of that registry (distribution's proxy mode, docs/mirrors.md).
  */
-export async function startRegistry(options: { dir: string; auth: RegistryAuth; binary?: string; port?: number; proxy?: { remoteurl: string; ttl?: string } }): Promise<RunningRegistry> {
+export async function startRegistry(options: {
+  dir: string; auth: RegistryAuth; binary?: string; port?: number; proxy?: { remoteurl: string; ttl?: string };
+  /** Serve HTTPS with this certificate and key (PEM files); with `clientcas`, require a client certificate from one of them. */
+  tls?: { certificate: string; key: string; clientcas?: readonly string[] };
+}): Promise<RunningRegistry> {
   await mkdir(join(options.dir, 'storage'), { recursive: true });
   const port = options.port ?? (await freePort());
   const config = [
@@ -71,6 +75,8 @@ export async function startRegistry(options: { dir: string; auth: RegistryAuth; 
     '      enabled: false',
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    ...(options.tls === undefined ? [] : ['  tls:', `    certificate: ${options.tls.certificate}`, `    key: ${options.tls.key}`,
+      ...(options.tls.clientcas === undefined ? [] : ['    clientcas:', ...options.tls.clientcas.map((c) => `      - ${c}`)])]),
     authYaml(options.auth),
     ...(options.proxy === undefined ? [] : ['proxy:', `  remoteurl: ${options.proxy.remoteurl}`, ...(options.proxy.ttl === undefined ? [] : [`  ttl: ${options.proxy.ttl}`])]),
   ].join('\n');
@@ -87,6 +93,19 @@ export async function startRegistry(options: { dir: string; auth: RegistryAuth; 
   });
   const ready = (async () => {
     for (let i = 0; i < 200; i++) {
+      if (options.tls !== undefined) {
+        // HTTPS (maybe with client certificates required): listening is enough.
+        const open = await new Promise<boolean>((r) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.destroy();
+            r(true);
+          });
+          socket.on('error', () => r(false));
+        });
+        if (open) return;
+        await delay(50);
+        continue;
+      }
       try {
         const res = await fetch(`http://127.0.0.1:${port}/v2/`);
         await res.arrayBuffer();
