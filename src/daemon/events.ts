@@ -6,7 +6,10 @@
  * work of your own) and cannot break a check: what it throws is reported to `onError` and dropped.
  */
 
+import type { ServedBy } from '../resolver/resolve.js';
 import type { RolloutPolicy } from '../rollout/decide.js';
+
+export type { ServedBy } from '../resolver/resolve.js';
 
 /** One configured entry: an image and the platform asked for. Two entries may share an image. */
 export interface EntrySpec {
@@ -79,11 +82,11 @@ export type DaemonEvent =
   | { readonly type: 'clock-jumped'; readonly jumpMs: number; readonly at: string }
   | { readonly type: 'skipped'; readonly entry: EntryRef; readonly reason: 'running' | 'backoff' }
   | { readonly type: 'check-started'; readonly entry: EntryRef; readonly why: RunReason; readonly at: string }
-  | { readonly type: 'checked'; readonly entry: EntryRef; readonly result: 'unchanged' | 'index-changed' | 'would-pull'; readonly indexDigest: string; readonly childDigest: string; readonly pulledAt: string | undefined; readonly at: string }
+  | { readonly type: 'checked'; readonly entry: EntryRef; readonly result: 'unchanged' | 'index-changed' | 'would-pull'; readonly indexDigest: string; readonly childDigest: string; readonly pulledAt: string | undefined; readonly at: string; readonly servedBy?: ServedBy | undefined }
   /** `wasPresent`: the entry's first check found the engine already holding this child under the tag (not notified). */
-  | { readonly type: 'pulled'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly pruned: readonly string[]; readonly size?: number | undefined; readonly wasPresent?: true; readonly at: string }
+  | { readonly type: 'pulled'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string; readonly previous: string | undefined; readonly pruned: readonly string[]; readonly size?: number | undefined; readonly wasPresent?: true; readonly at: string; readonly servedBy?: ServedBy | undefined }
   | { readonly type: 'pruned'; readonly entry: EntryRef; readonly digests: readonly string[]; readonly at: string }
-  | { readonly type: 'held'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string | undefined; readonly pulledAt: string | undefined; readonly message: string; readonly available: readonly string[]; readonly repeat: boolean; readonly at: string; readonly reason?: 'platform' | 'disk-space'; readonly disk?: { readonly needed: number; readonly free: number; readonly minFree: number; readonly path: string; readonly childDigest: string } }
+  | { readonly type: 'held'; readonly entry: EntryRef; readonly indexDigest: string; readonly childDigest: string | undefined; readonly pulledAt: string | undefined; readonly message: string; readonly available: readonly string[]; readonly repeat: boolean; readonly at: string; readonly servedBy?: ServedBy | undefined; readonly reason?: 'platform' | 'disk-space'; readonly disk?: { readonly needed: number; readonly free: number; readonly minFree: number; readonly path: string; readonly childDigest: string } }
   | { readonly type: 'platform-back'; readonly entry: EntryRef; readonly childDigest: string; readonly at: string }
   | { readonly type: 'failed'; readonly entry: EntryRef; readonly code: string; readonly message: string; readonly failures: number; readonly retryInMs: number; readonly retryAfterMs: number | undefined; readonly backoffUntil: string; readonly recorded: Recorded | undefined; readonly at: string }
   | { readonly type: 'recovered'; readonly entry: EntryRef; readonly failures: number; readonly at: string }

@@ -5,7 +5,7 @@
  * when an event type is added.
  */
 import type { Logger } from '../log/logger.js';
-import type { DaemonEvent, EntryRef, Listener } from './events.js';
+import type { DaemonEvent, EntryRef, Listener, ServedBy } from './events.js';
 
 /** A log line: level, fields, message. */
 type Line = readonly [level: 'debug' | 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string];
@@ -15,6 +15,11 @@ type Lines = { readonly [K in DaemonEvent['type']]: (event: Extract<DaemonEvent,
 
 /** The fields every per-entry line starts with. */
 const about = (entry: EntryRef): { image: string; platform: string } => ({ image: entry.image, platform: entry.platform });
+
+/** Which hosts answered (docs/mirrors.md): `resolvedBy` the tag, `contentFrom` the content; absent fields are left out. */
+const served = (s: ServedBy | undefined): { resolvedBy?: string; contentFrom?: string } => ({
+  ...(s?.resolve === undefined ? {} : { resolvedBy: s.resolve }), ...(s?.content === undefined ? {} : { contentFrom: s.content }),
+});
 
 /** One warning per streak (README): the repeats of every cycle are debug lines. */
 const streak = (repeat: boolean): Line[0] => (repeat ? 'debug' : 'warn');
@@ -29,9 +34,9 @@ const lines: Lines = {
   'clock-jumped': (e) => ['warn', { jumpMs: e.jumpMs }, 'wall clock jumped; re-arming schedules'],
   skipped: (e) => ['debug', about(e.entry), e.reason === 'running' ? 'previous check still running; skipped' : 'backing off; skipped'],
   'check-started': (e) => ['debug', { ...about(e.entry), why: e.why }, 'check started'],
-  checked: (e) => ['info', { ...about(e.entry), result: e.result, child: e.childDigest }, 'checked'],
+  checked: (e) => ['info', { ...about(e.entry), result: e.result, child: e.childDigest, ...served(e.servedBy) }, 'checked'],
   // `wasPresent`: the engine already had this child (a first check; not notified). The message stays for log readers.
-  pulled: (e) => ['info', { ...about(e.entry), child: e.childDigest, previous: e.previous, pruned: e.pruned, ...(e.wasPresent === true ? { wasPresent: true } : {}) }, 'pulled a new child'],
+  pulled: (e) => ['info', { ...about(e.entry), child: e.childDigest, previous: e.previous, pruned: e.pruned, ...(e.wasPresent === true ? { wasPresent: true } : {}), ...served(e.servedBy) }, 'pulled a new child'],
   held: (e) => {
     if (e.disk !== undefined) {
       const d = e.disk;

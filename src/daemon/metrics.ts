@@ -6,7 +6,7 @@
  * prom-client: measured in bench/README.md (prom-client adds start-up time and resident memory for the same
  * families), decided in docs/api.md.
  */
-import type { DaemonEvent, DaemonEventType, EntryRef } from './events.js';
+import type { DaemonEvent, DaemonEventType, EntryRef, ServedBy } from './events.js';
 
 const sep = '\0';
 
@@ -59,6 +59,8 @@ export class Metrics {
   readonly deferred = new Map<string, number>();
   readonly activations = new Map<string, number>(activationResults.map((r) => [r, 0]));
   readonly notifications = new Map<string, number>();
+  /** Checks by the host that answered (docs/mirrors.md): image, platform, what (`resolve` the tag, `content`), host. */
+  readonly servedBy = new Map<string, number>();
   /** Series key of each configured entry, to drop gauges of removed entries. */
   readonly #seriesOf = new Map<string, string>();
   readonly #build: BuildInfo | undefined;
@@ -80,10 +82,19 @@ export class Metrics {
     this.#seriesOf.set(entry.key, seriesKey(entry));
   }
 
+  #served(entry: EntryRef, s: ServedBy | undefined): void {
+    if (s?.resolve !== undefined) Metrics.#inc(this.servedBy, [entry.image, entry.platform, 'resolve', s.resolve].join(sep));
+    if (s?.content !== undefined) Metrics.#inc(this.servedBy, [entry.image, entry.platform, 'content', s.content].join(sep));
+  }
+
   readonly #on: Handlers = {
-    checked: (e) => this.#success(e.entry, e.result, e.at),
+    checked: (e) => {
+      this.#success(e.entry, e.result, e.at);
+      this.#served(e.entry, e.servedBy);
+    },
     pulled: (e) => {
       this.#success(e.entry, 'pulled', e.at);
+      this.#served(e.entry, e.servedBy);
       Metrics.#inc(this.pulls, seriesKey(e.entry));
     },
     held: (e) => {
@@ -156,6 +167,7 @@ export class Metrics {
     family('resolver_registry_budget_reserve', 'Counted requests stop when ratelimit-remaining is at or below this, by registry.', 'gauge', this.budgetReserve, ['registry']);
     family('resolver_registry_budget_wait_until_timestamp_seconds', 'Unix time until which requests to the registry wait (0: none wait), by registry.', 'gauge', this.budgetWaitUntil, ['registry']);
     family('resolver_deferred_total', 'Runs deferred (429 of the registry, budget reserve, rollout wait), by image, platform and reason.', 'counter', this.deferred, ['image', 'platform', 'reason']);
+    family('resolver_served_by_total', 'Checks by the host that answered (a mirror or the registry itself), by image, platform, what (resolve: the tag; content: the manifests, or the child the engine pulled) and host.', 'counter', this.servedBy, ['image', 'platform', 'what', 'host']);
     family('resolver_activations_total', 'Container activations (recreated on a new child and healthy) and rollbacks, by result.', 'counter', this.activations, ['result']);
     family('resolver_notifications_total', 'Notification delivery attempts, by sink and result (delivered, failed: retried later, dropped).', 'counter', this.notifications, ['sink', 'result']);
     const p = this.#sample?.();

@@ -237,13 +237,15 @@ export class Runner {
     const emit = this.#deps.emit;
     const at = new Date().toISOString();
     const failures = this.#backoff.get(ref.key)?.failures ?? 0;
+    // Which hosts answered (docs/mirrors.md), on the events status, logs and metrics read.
+    const served = o.servedBy === undefined ? {} : { servedBy: o.servedBy };
     this.#backoff.delete(ref.key);
     if (failures > 0) emit({ type: 'recovered', entry: ref, failures, at });
     if (o.kind === 'held') {
       const reason = o.reason ?? 'platform';
       const repeat = this.#held.get(ref.key) === reason;
       this.#held.set(ref.key, reason);
-      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.pulledAt, message: o.message, available: o.available, repeat, at, reason, ...(o.disk === undefined ? {} : { disk: o.disk }) });
+      emit({ type: 'held', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.pulledAt, message: o.message, available: o.available, repeat, at, reason, ...(o.disk === undefined ? {} : { disk: o.disk }), ...served });
       return;
     }
     if (o.kind === 'waiting') {
@@ -254,11 +256,11 @@ export class Runner {
     this.#held.delete(ref.key);
     if (wasHeld === 'platform') emit({ type: 'platform-back', entry: ref, childDigest: o.childDigest, at });
     if (o.kind === 'pulled') {
-      emit({ type: 'pulled', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, previous: o.previous, pruned: o.pruned, size: o.size, ...(o.wasPresent === true ? { wasPresent: true as const } : {}), at });
+      emit({ type: 'pulled', entry: ref, indexDigest: o.indexDigest, childDigest: o.childDigest, previous: o.previous, pruned: o.pruned, size: o.size, ...(o.wasPresent === true ? { wasPresent: true as const } : {}), at, ...served });
       if (o.pruned.length > 0) emit({ type: 'pruned', entry: ref, digests: o.pruned, at });
       return;
     }
-    emit({ type: 'checked', entry: ref, result: o.kind, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.kind === 'would-pull' ? undefined : o.pulledAt, at });
+    emit({ type: 'checked', entry: ref, result: o.kind, indexDigest: o.indexDigest, childDigest: o.childDigest, pulledAt: o.kind === 'would-pull' ? undefined : o.pulledAt, at, ...served });
   }
 
   #failed(ref: EntryRef, entry: EntrySpec, error: unknown, recorded: Recorded | undefined): void {

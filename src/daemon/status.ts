@@ -3,7 +3,7 @@
  * state and never does IO or reads a clock (events carry their time). A reload keeps the status of every
  * entry whose key (image and platform) is still configured, so two entries of one image never mix.
  */
-import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec } from './events.js';
+import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type ServedBy } from './events.js';
 
 /** Per-entry status, as `resolver status` shows it. */
 export interface ImageStatus {
@@ -34,6 +34,11 @@ export interface ImageStatus {
   pendingChild?: string | undefined;
   /** Where the entry came from: `config`, `label of container web`, `config + label of container web`. */
   source?: string | undefined;
+  /**
+   * Which hosts answered (docs/mirrors.md): `resolve` the tag at the last check, `content` the last content read
+   * (the engine's pull source after a pull, else the host of the manifests); a mirror's or the registry's own.
+   */
+  servedBy?: ServedBy | undefined;
 }
 
 /** The status of every configured entry, in config order. */
@@ -64,6 +69,14 @@ function platformOf(entry: EntryRef, s: Readonly<ImageStatus>): string | undefin
   return entry.platform === detectedPlatform ? s.platform : entry.platform;
 }
 
+/** The hosts after an event: its tag host, and its content host or the one known before (an unchanged check reads none). */
+function servedAfter(event: { readonly servedBy?: ServedBy | undefined }, s: Readonly<ImageStatus>): Partial<ImageStatus> {
+  const e = event.servedBy;
+  if (e === undefined) return {};
+  const content = e.content ?? s.servedBy?.content;
+  return { servedBy: { ...(e.resolve === undefined ? {} : { resolve: e.resolve }), ...(content === undefined ? {} : { content }) } };
+}
+
 const success = { failures: 0, backoffUntil: undefined, retryAfterSeconds: undefined, lastError: undefined, waitUntil: undefined, waitReason: undefined, waitMessage: undefined, pendingChild: undefined } as const;
 
 /** The next status after `event`. */
@@ -82,17 +95,17 @@ export function reduceStatus(state: StatusState, event: DaemonEvent): StatusStat
     case 'checked':
       return patch(state, event.entry.key, (s) => ({
         ...success, platform: platformOf(event.entry, s), state: 'ok', held: undefined, lastCheck: event.at, lastResult: event.result,
-        indexDigest: event.indexDigest, childDigest: event.childDigest, lastPull: s.lastPull ?? event.pulledAt,
+        indexDigest: event.indexDigest, childDigest: event.childDigest, lastPull: s.lastPull ?? event.pulledAt, ...servedAfter(event, s),
       }));
     case 'pulled':
       return patch(state, event.entry.key, (s) => ({
         ...success, platform: platformOf(event.entry, s), state: 'ok', held: undefined, lastCheck: event.at, lastPull: event.at, lastResult: 'pulled',
-        indexDigest: event.indexDigest, childDigest: event.childDigest,
+        indexDigest: event.indexDigest, childDigest: event.childDigest, ...servedAfter(event, s),
       }));
     case 'held':
       return patch(state, event.entry.key, (s) => ({
         ...success, platform: platformOf(event.entry, s), state: 'held', held: event.message, lastCheck: event.at, lastResult: 'held',
-        indexDigest: event.indexDigest, childDigest: event.childDigest ?? s.childDigest, lastPull: s.lastPull ?? event.pulledAt,
+        indexDigest: event.indexDigest, childDigest: event.childDigest ?? s.childDigest, lastPull: s.lastPull ?? event.pulledAt, ...servedAfter(event, s),
       }));
     case 'failed':
       return patch(state, event.entry.key, (s) => ({

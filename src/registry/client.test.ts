@@ -69,9 +69,11 @@ describe('RegistryClient against fake servers', () => {
     });
     const c = client();
     const tag = await c.resolveTag(repo(s.host), 'v1');
-    expect(tag).toEqual({ digest, mediaType: ociIndex, size: index.byteLength });
+    // Without mirrors the registry itself answered, and says so (docs/mirrors.md).
+    expect(tag).toEqual({ digest, mediaType: ociIndex, size: index.byteLength, servedBy: s.host });
     const m = await c.getManifest(repo(s.host), digest);
     expect(m.body.equals(index)).toBe(true);
+    expect(m.servedBy).toBe(s.host);
     expect(c.requests).toEqual({ HEAD: 1, GET: 1 });
     expect(s.hits.map((h) => h.method)).toEqual(['HEAD', 'GET']);
     expect(s.hits.every((h) => h.url.startsWith('/v2/team/app/manifests/'))).toBe(true);

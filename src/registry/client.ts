@@ -200,7 +200,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter, BlobRange
     const mediaType = contentTypeOf(head.headers);
     const size = Number.parseInt(head.headers['content-length'] ?? '', 10);
     if (head.status === 200 && digest !== undefined && parseDigest(digest).ok && knownManifestTypes.has(mediaType as never) && Number.isFinite(size)) {
-      return { digest, mediaType, size, ...(head.servedBy === undefined ? {} : { servedBy: head.servedBy }) };
+      return { digest, mediaType, size, servedBy: head.servedBy ?? repo.host };
     }
     const res = head.status === 200 && head.body.byteLength > 0 ? head : await this.#request(repo, 'GET', path, accept, what, signal);
     const computed = digestOf(res.body);
@@ -208,7 +208,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter, BlobRange
     if (header !== undefined && header !== computed) {
       this.#o.onWarning?.(`${what}: Docker-Content-Digest ${sanitizeRemoteText(header, 100)} does not match the served bytes (${computed}); using the computed digest`);
     }
-    return { digest: computed, mediaType: contentTypeOf(res.headers), size: res.body.byteLength, body: res.body, ...(res.servedBy === undefined ? {} : { servedBy: res.servedBy }) };
+    return { digest: computed, mediaType: contentTypeOf(res.headers), size: res.body.byteLength, body: res.body, servedBy: res.servedBy ?? repo.host };
   }
 
   /** GETs a manifest by digest and verifies it byte for byte. */
@@ -219,7 +219,7 @@ export class RegistryClient implements RegistryReader, RegistryWriter, BlobRange
     if (expectedSize !== undefined && res.body.byteLength !== expectedSize) {
       throw new ResolverError('ERR_DIGEST_MISMATCH', `${what}: the index says ${expectedSize} bytes, the registry served ${res.body.byteLength}`);
     }
-    return { digest, contentType: sanitizeRemoteText(res.headers['content-type'] ?? '', 200), body: res.body, ...(res.servedBy === undefined ? {} : { servedBy: res.servedBy }) };
+    return { digest, contentType: sanitizeRemoteText(res.headers['content-type'] ?? '', 200), body: res.body, servedBy: res.servedBy ?? repo.host };
   }
 
   /** True when the repository has the blob. */

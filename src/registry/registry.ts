@@ -13,7 +13,7 @@ export interface FetchedManifest {
   readonly digest: string;
   readonly contentType: string;
   readonly body: Buffer;
-  /** The host that served it, when mirrors are configured for its registry (docs/mirrors.md). */
+  /** The host that served it (`host[:port]`): a mirror, or the registry itself (docs/mirrors.md). */
   readonly servedBy?: string;
 }
 
@@ -24,7 +24,7 @@ export interface TagDescriptor {
   readonly size: number;
   /** Present when the tag had to be fetched with GET (the body is already verified by hashing). */
   readonly body?: Buffer;
-  /** The host that answered, when mirrors are configured for its registry. */
+  /** The host that answered (`host[:port]`): a mirror with `resolve`, or the registry itself. */
   readonly servedBy?: string;
 }
 

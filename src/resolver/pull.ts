@@ -17,7 +17,7 @@ import type { RegistryReader } from '../registry/registry.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
 import type { Prefetch, StagedChild } from '../prefetch/prefetch.js';
-import { resolveImage, type Resolution } from './resolve.js';
+import { resolveImage, type Resolution, type ServedBy } from './resolve.js';
 
 /** What a pull needs. */
 export interface PullDeps {
@@ -72,6 +72,8 @@ export interface PullOutcome {
    * was read on the way: the disk preflight GETs it anyway, so an index's child costs no extra request for it.
    */
   readonly childBytes?: number | undefined;
+  /** Which hosts answered: the tag's, and the content's (the engine's pull source when it pulled; docs/mirrors.md). */
+  readonly servedBy?: ServedBy | undefined;
 }
 
 /** Options of a pull. */
@@ -148,6 +150,8 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
   let streamError: string | undefined;
   let preflight: PreflightVerdict | undefined;
   let pulledFrom: string | undefined;
+  /** The engine pulled from resolver's own prefetch registry (docs/prefetch.md), not from a registry or mirror. */
+  let fromPrefetch = false;
   let childBytes = resolution.chosen.contentBytes;
   const mirrorFailures: string[] = [];
   const mirrors = (await deps.pullSources?.(ref, options.signal)) ?? [];
@@ -193,6 +197,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
             });
             source = from;
             handedOver = from === staged?.repository;
+            fromPrefetch = handedOver;
             break;
           } catch (error) {
             // A failed stream is not the last word: the engine may hold the child all the same (content is
@@ -226,6 +231,10 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
       details: [`the engine reports ${check === undefined ? 'no such image' : `RepoDigests ${check.repoDigests.join(', ') || '(none)'}`}`],
     });
   }
+  // The content's host: where the engine pulled the child from (a mirror's name or the origin's), else where the
+  // manifests came from (also when the engine pulled from resolver's loopback prefetch registry, which is no source).
+  const contentHost = pulled && !fromPrefetch ? repositoryOf(parseReference(pulledFrom ?? name)).host : resolution.servedBy?.content;
+  const servedBy: ServedBy = { ...(resolution.servedBy?.resolve === undefined ? {} : { resolve: resolution.servedBy.resolve }), ...(contentHost === undefined ? {} : { content: contentHost }) };
   const now = (deps.now ?? (() => new Date()))().toISOString();
   const platformText = formatPlatformAll(target.platform);
   const previous = await deps.state.get(formatReference(ref), platformText);
@@ -245,6 +254,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
       previous === undefined || previous.childDigest === child
         ? (previous?.previousChildren ?? [])
         : [previous.childDigest, ...previous.previousChildren.filter((d) => d !== child && d !== previous.childDigest)],
+    ...(servedBy.resolve === undefined && servedBy.content === undefined ? {} : { servedBy }),
   };
   let stateWarning: string | undefined;
   if (record !== undefined) {
@@ -257,7 +267,7 @@ export async function pullResolved(deps: PullDeps, input: Reference, resolution:
     }
   }
   return { resolution, digestReference, tagged, imageId: check.id, pulled, progress, streamError, ...(stateWarning === undefined ? {} : { stateWarning }), ...(preflight === undefined ? {} : { preflight }),
-    ...(pulledFrom === undefined ? {} : { pulledFrom }), ...(mirrorFailures.length === 0 ? {} : { mirrorFailures }), ...(childBytes === undefined ? {} : { childBytes }) };
+    ...(pulledFrom === undefined ? {} : { pulledFrom }), ...(mirrorFailures.length === 0 ? {} : { mirrorFailures }), ...(childBytes === undefined ? {} : { childBytes }), servedBy };
 }
 
 /** Resolves and pulls. */

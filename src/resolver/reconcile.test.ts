@@ -29,7 +29,8 @@ describe('checkImage', () => {
   it('pulls, tags and records the child on the first check; the next one costs one HEAD and nothing else', async () => {
     const { deps, engine, registry, job, state } = await setup();
     const { index, children } = registry.publish(image, [{ architecture: 'amd64', label: 'a1' }, { architecture: 'arm64', variant: 'v8', label: 'b1' }]);
-    expect(await checkImage(deps, job)).toEqual({ kind: 'pulled', indexDigest: index, childDigest: children[0], previous: undefined, pruned: [] });
+    // The engine pulled from the origin's name: the content's host (docs/mirrors.md).
+    expect(await checkImage(deps, job)).toEqual({ kind: 'pulled', indexDigest: index, childDigest: children[0], previous: undefined, pruned: [], servedBy: { content: 'localhost:5001' } });
     expect(pulls(engine)).toEqual([`pull localhost:5001/fleet/app@${children[0]}`]);
     expect((await engine.inspectImage('localhost:5001/fleet/app:stable'))?.repoDigests).toEqual([`localhost:5001/fleet/app@${children[0]}`]);
     expect((await state.get(image, await hostPlatform()))?.childDigest).toBe(children[0]);

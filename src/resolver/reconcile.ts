@@ -21,7 +21,7 @@ import type { CredentialStore } from '../registry/credentials.js';
 import type { StateStore } from '../state/state-store.js';
 import { childAliases, hasChild, pullResolved, type PullDeps } from './pull.js';
 import { repositoryOf } from '../reference/repository.js';
-import { resolveImage } from './resolve.js';
+import { resolveImage, type ServedBy } from './resolve.js';
 
 /** A tracked tag. */
 export interface TrackedImage {
@@ -55,15 +55,16 @@ export interface RolloutHold {
   readonly message: string;
 }
 
-/** What a check found and did. */
-export type CheckOutcome =
+/** What a check found and did; `servedBy`: which hosts answered (the tag; the content when any was read). */
+export type CheckOutcome = (
   | { kind: 'unchanged'; indexDigest: string; childDigest: string; pulledAt: string }
   | { kind: 'index-changed'; indexDigest: string; childDigest: string; pulledAt: string }
   /** `wasPresent`: the first check of the entry found the engine already holding this child under the tag (nothing new arrived). */
   | { kind: 'pulled'; indexDigest: string; childDigest: string; previous: string | undefined; pruned: readonly string[]; size?: number | undefined; wasPresent?: true }
   | { kind: 'would-pull'; indexDigest: string; childDigest: string; previous: string | undefined }
   | { kind: 'held'; indexDigest: string; childDigest: string | undefined; pulledAt: string | undefined; message: string; available: readonly string[]; reason?: HoldReason; disk?: DiskShortage }
-  | { kind: 'waiting'; indexDigest: string; childDigest: string; previous: string | undefined; until: string | undefined; message: string };
+  | { kind: 'waiting'; indexDigest: string; childDigest: string; previous: string | undefined; until: string | undefined; message: string }
+) & { servedBy?: ServedBy | undefined };
 
 /** Why a check holds: no child for the platform, or no room for the new child on the engine's disk. */
 export type HoldReason = 'platform' | 'disk-space';
@@ -139,6 +140,11 @@ export function indexByTag(images: readonly ImageInfo[]): Map<string, ImageInfo>
   return map;
 }
 
+/** `s` when it names a host, else undefined (a reader that does not say who answered). */
+function known(s: ServedBy | undefined): ServedBy | undefined {
+  return s?.resolve === undefined && s?.content === undefined ? undefined : s;
+}
+
 /** Checks one tag and brings the engine to the current child. */
 export async function checkImage(deps: CheckDeps, job: TrackedImage, options: CheckOptions = {}): Promise<CheckOutcome> {
   const ref = withDefaultTag(job.reference);
@@ -162,8 +168,9 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     return image !== undefined && hasChild(image.repoDigests, ref, child, aliases);
   };
 
+  const tagBy: ServedBy | undefined = top.servedBy === undefined ? undefined : { resolve: top.servedBy };
   if (record !== undefined && (record.indexDigest ?? record.childDigest) === top.digest && (await presentInListing(record.childDigest))) {
-    return { kind: 'unchanged', indexDigest: top.digest, childDigest: record.childDigest, pulledAt: record.pulledAt };
+    return { kind: 'unchanged', indexDigest: top.digest, childDigest: record.childDigest, pulledAt: record.pulledAt, servedBy: tagBy };
   }
 
   let resolution;
@@ -171,20 +178,21 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     resolution = await resolveImage(deps.registry, ref, job.target, { signal: options.signal, top });
   } catch (error) {
     if (error instanceof NoMatchingPlatformError && job.onMissingPlatform === 'hold') {
-      return { kind: 'held', indexDigest: top.digest, childDigest: record?.childDigest, pulledAt: record?.pulledAt, message: error.message, available: error.available };
+      return { kind: 'held', indexDigest: top.digest, childDigest: record?.childDigest, pulledAt: record?.pulledAt, message: error.message, available: error.available, servedBy: tagBy };
     }
     throw error;
   }
+  const servedBy = known(resolution.servedBy) ?? tagBy;
   const child = resolution.chosen.digest;
   const indexDigest = resolution.levels[0]?.digest ?? top.digest;
 
   if (record?.childDigest === child && (await presentAsTagged(child))) {
-    if (!options.dryRun) await deps.state.put({ ...record, indexDigest: resolution.levels[0]?.digest ?? null, checkedAt: new Date().toISOString() });
-    return { kind: 'index-changed', indexDigest, childDigest: child, pulledAt: record.pulledAt };
+    if (!options.dryRun) await deps.state.put({ ...record, indexDigest: resolution.levels[0]?.digest ?? null, checkedAt: new Date().toISOString(), servedBy });
+    return { kind: 'index-changed', indexDigest, childDigest: child, pulledAt: record.pulledAt, servedBy };
   }
   const hold = await job.rollout?.({ indexDigest, childDigest: child, previous: record?.childDigest });
-  if (hold !== undefined) return { kind: 'waiting', indexDigest, childDigest: child, previous: record?.childDigest, until: hold.until, message: hold.message };
-  if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest };
+  if (hold !== undefined) return { kind: 'waiting', indexDigest, childDigest: child, previous: record?.childDigest, until: hold.until, message: hold.message, servedBy };
+  if (options.dryRun) return { kind: 'would-pull', indexDigest, childDigest: child, previous: record?.childDigest, servedBy };
   // A first check (nothing recorded) of a tag the engine already has at this child: recorded by the pull below
   // (cheap: every layer is there), but nothing new arrived, so it is not a change to notify (docs/notifications.md).
   const wasPresent = record === undefined && (await presentAsTagged(child));
@@ -199,7 +207,7 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     // No room for the new child: hold the current one (not a failure: nothing is wrong but the disk).
     if (!(error instanceof DiskSpaceError)) throw error;
     const disk = { needed: error.needed, free: error.free, minFree: error.minFree, path: error.path, childDigest: child };
-    return { kind: 'held', reason: 'disk-space', disk, indexDigest, childDigest: record?.childDigest, pulledAt: record?.pulledAt, message: error.message, available: [] };
+    return { kind: 'held', reason: 'disk-space', disk, indexDigest, childDigest: record?.childDigest, pulledAt: record?.pulledAt, message: error.message, available: [], servedBy };
   }
   const after = await deps.state.get(key, platform);
   if (after === undefined) throw new ResolverError('ERR_PULL_FAILED', `${key}: the pull was not recorded`);
@@ -210,5 +218,5 @@ export async function checkImage(deps: CheckDeps, job: TrackedImage, options: Ch
     const kept = [...keep, ...drop.filter((d) => !pruned.includes(d))];
     await deps.state.put({ ...after, previousChildren: kept });
   }
-  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned, size: pull.childBytes ?? resolution.chosen.contentBytes, ...(wasPresent ? { wasPresent: true as const } : {}) };
+  return { kind: 'pulled', indexDigest, childDigest: child, previous: record?.childDigest, pruned, size: pull.childBytes ?? resolution.chosen.contentBytes, ...(wasPresent ? { wasPresent: true as const } : {}), servedBy: known(pull.servedBy) ?? servedBy };
 }

@@ -33,6 +33,17 @@ export interface Resolution {
     /** Bytes of the image (config + layers) when its manifest was read here (a single-platform tag), else undefined. */
     readonly contentBytes?: number | undefined;
   };
+  /** Which hosts answered (docs/mirrors.md): the tag's, and the last manifest's read by digest. */
+  readonly servedBy?: ServedBy | undefined;
+}
+
+/**
+ * Which host answered (`host[:port]`: a mirror, or the registry itself; docs/mirrors.md): `resolve` for the tag,
+ * `content` for the content read by digest (the manifests resolver read, or the child the engine pulled).
+ */
+export interface ServedBy {
+  readonly resolve?: string | undefined;
+  readonly content?: string | undefined;
 }
 
 const maxDepth = 4;
@@ -56,23 +67,29 @@ export async function resolveImage(registry: RegistryReader, input: Reference, t
   let top: { digest: string; mediaType: string; size: number };
   let body: Buffer;
   let contentType: string;
+  let resolvedBy: string | undefined;
+  let contentFrom: string | undefined;
   if (ref.digest !== undefined) {
     const m = await registry.getManifest(repo, ref.digest, signal);
     body = m.body;
     contentType = m.contentType;
+    contentFrom = m.servedBy;
     top = { digest: ref.digest, mediaType: contentType.split(';')[0]?.trim() ?? '', size: body.byteLength };
   } else {
     const tag = options.top ?? (await registry.resolveTag(repo, ref.tag ?? 'latest', signal));
     top = { digest: tag.digest, mediaType: tag.mediaType, size: tag.size };
+    resolvedBy = tag.servedBy;
     // The document decides what it is, never a HEAD's Content-Type alone (issue 13.16): a HEAD that calls
     // an index an image manifest would otherwise make the index digest "the child".
     if (tag.body !== undefined) {
       body = tag.body;
       contentType = tag.mediaType;
+      contentFrom = tag.servedBy;
     } else {
       const m = await registry.getManifest(repo, tag.digest, signal, tag.size);
       body = m.body;
       contentType = m.contentType;
+      contentFrom = m.servedBy;
     }
   }
 
@@ -91,8 +108,10 @@ export async function resolveImage(registry: RegistryReader, input: Reference, t
     chosenDescriptor = selection.descriptor;
     if (!isIndexMediaType(chosenDescriptor.mediaType)) break;
     const m = await registry.getManifest(repo, chosenDescriptor.digest, signal, chosenDescriptor.size);
+    contentFrom = m.servedBy ?? contentFrom;
     current = classifyManifest(m.body, m.contentType, chosenDescriptor.digest, `${what} → ${chosenDescriptor.digest}`);
   }
+  const servedBy: ServedBy = { ...(resolvedBy === undefined ? {} : { resolve: resolvedBy }), ...(contentFrom === undefined ? {} : { content: contentFrom }) };
 
   if (chosenDescriptor === undefined) {
     let p: Platform | undefined;
@@ -100,7 +119,7 @@ export async function resolveImage(registry: RegistryReader, input: Reference, t
       p = configPlatform(await registry.getBlob(repo, current.manifest.config.digest, signal));
     }
     const contentBytes = current.kind === 'manifest' ? current.manifest.layers.reduce((n, l) => n + l.size, current.manifest.config.size) : undefined;
-    return { reference: ref, top, levels, chosen: { ...top, platform: p, contentBytes } };
+    return { reference: ref, top, levels, chosen: { ...top, platform: p, contentBytes }, servedBy };
   }
   const raw = chosenDescriptor.platform;
   const verdict = levels.at(-1)?.entries.find((e) => e.verdict.kind === 'chosen')?.verdict;
@@ -122,7 +141,7 @@ export async function resolveImage(registry: RegistryReader, input: Reference, t
   }
   const chosenPlatform = raw === undefined ? undefined : platform(raw.os ?? '', raw.architecture ?? '', raw.variant ?? '', { osVersion: raw['os.version'] ?? '', osFeatures: raw['os.features'] ?? [] });
   return {
-    reference: ref, top, levels,
+    reference: ref, top, levels, servedBy,
     chosen: { digest: chosenDescriptor.digest, mediaType: chosenDescriptor.mediaType, size: chosenDescriptor.size, platform: chosenPlatform },
   };
 }

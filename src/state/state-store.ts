@@ -23,6 +23,11 @@ export const ImageRecord = z.object({
   checkedAt: z.string(),
   /** Earlier children of this tag still kept for rollback, newest first. */
   previousChildren: z.array(z.string()).default([]),
+  /**
+   * Which hosts answered when the record was written (docs/mirrors.md): `resolve` the tag, `content` the child
+   * (the host the engine pulled it from, else the one that served the manifests). An unchanged check writes nothing.
+   */
+  servedBy: z.object({ resolve: z.string().optional(), content: z.string().optional() }).optional(),
 });
 export type ImageRecord = z.infer<typeof ImageRecord>;
 

@@ -96,17 +96,19 @@ async function deviceConfig(n: number): Promise<string> {
 }
 
 /** Runs every device's check once; after each, the engine forgets the image so that the next device pulls. */
-async function roundOfChecks(child: string): Promise<{ results: string[]; pulledFrom: Set<string> }> {
+async function roundOfChecks(child: string): Promise<{ results: string[]; pulledFrom: Set<string>; servedBy: unknown[] }> {
   const api = engineApi(s.engine ?? '');
   const results: string[] = [];
+  const servedBy: unknown[] = [];
   const pulledFrom = new Set<string>();
   try {
     for (let n = 1; n <= devices; n++) {
       const r = await cli(['check', '--config', await deviceConfig(n), '--json']);
       expect(r.code, r.stderr).toBe(0);
-      const [status] = JSON.parse(r.stdout) as { lastResult: string; childDigest: string }[];
+      const [status] = JSON.parse(r.stdout) as { lastResult: string; childDigest: string; servedBy?: unknown }[];
       expect(status?.childDigest).toBe(child);
       results.push(status?.lastResult ?? '');
+      servedBy.push(status?.servedBy);
       const image = (await api.get(`/images/${origin.host}/fleet/app:stable/json`)).json as { Id: string; RepoDigests: string[] };
       for (const d of image.RepoDigests) pulledFrom.add(d.split('@')[0] ?? '');
       expect(await api.del(`/images/${image.Id}?force=1`)).toBe(200);
@@ -114,7 +116,7 @@ async function roundOfChecks(child: string): Promise<{ results: string[]; pulled
   } finally {
     await api.close();
   }
-  return { results, pulledFrom };
+  return { results, pulledFrom, servedBy };
 }
 
 beforeAll(async () => {
@@ -145,9 +147,21 @@ describe.runIf(s.engine !== undefined)('a site mirror (docker-registry proxy mod
     const since = origin.log().length;
     const second = await roundOfChecks(v2.amd64.manifest.digest);
     expect(second.results).toEqual(Array.from({ length: devices }, () => 'pulled'));
+    // Which host answered, as `check --json`, the state file and `status` show it: the tag at the origin, the
+    // content (the engine's pull) from the mirror.
+    const served = { resolve: origin.host, content: mirror.host };
+    expect(second.servedBy).toEqual(Array.from({ length: devices }, () => served));
+    const state = JSON.parse(await readFile(join(tmp, 'state-1', 'state.json'), 'utf8')) as { images: Record<string, { servedBy?: unknown }> };
+    expect(Object.values(state.images).map((r) => r.servedBy)).toEqual([served]);
+    const table = await cli(['status', '--config', join(tmp, 'device-1.yaml')]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/SERVED BY/);
+    expect(table.stdout).toContain(`${origin.host}, content ${mirror.host}`);
+    const json = JSON.parse((await cli(['status', '--config', join(tmp, 'device-1.yaml'), '--json'])).stdout) as { images: { servedBy?: unknown }[] };
+    expect(json.images.map((i) => i.servedBy)).toEqual([served]);
     const c = counts(since);
     const report = { byKind: c.byKind, blobGets: Object.fromEntries(c.blobGets), manifestGets: Object.fromEntries(c.manifestGets) };
-    console.log(`origin requests for one change, ${devices} devices behind the mirror:\n${JSON.stringify(report, null, 2)}`);
+    process.stdout.write(`origin requests for one change, ${devices} devices behind the mirror:\n${JSON.stringify(report, null, 2)}\n`);
     await writeFile(join(tmp, 'counts.json'), JSON.stringify(report, null, 2));
 
     // resolver: one HEAD of the tag per device and check (free on Hub), nothing else at the origin.

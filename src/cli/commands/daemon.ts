@@ -116,15 +116,24 @@ function stateText(i: ImageStatus): string {
   return i.lastResult === 'would-pull' && i.state === 'ok' ? 'would pull' : i.state;
 }
 
+/** The SERVED BY cell (docs/mirrors.md): the host, or `TAG-HOST, content CONTENT-HOST` when they differ. */
+export function servedText(s: { readonly resolve?: string | undefined; readonly content?: string | undefined } | undefined): string {
+  if (s === undefined || (s.resolve === undefined && s.content === undefined)) return '-';
+  if (s.content === undefined || s.content === s.resolve) return s.resolve ?? '-';
+  return s.resolve === undefined ? `content ${s.content}` : `${s.resolve}, content ${s.content}`;
+}
+
 /** The table of `status` (running daemon) and `check`. */
 export function statusRows(images: readonly ImageStatus[]): string {
   // SOURCE (config, or the label of which container: docs/discovery.md) only when an entry is not from the config alone.
   const sources = images.some((i) => i.source !== undefined && i.source !== 'config');
-  const rows = [['IMAGE', 'PLATFORM', 'STATE', 'INDEX', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', ...(sources ? ['SOURCE'] : []), 'ERROR']];
+  // SERVED BY: which hosts answered, the tag's and the content's (a mirror or the registry; docs/mirrors.md).
+  const served = images.some((i) => i.servedBy !== undefined);
+  const rows = [['IMAGE', 'PLATFORM', 'STATE', 'INDEX', 'CHILD', 'LAST CHECK', 'LAST PULL', 'NEXT RUN', ...(sources ? ['SOURCE'] : []), ...(served ? ['SERVED BY'] : []), 'ERROR']];
   for (const i of images) {
     const waiting = i.waitUntil === undefined ? undefined : `until ${i.waitUntil}: ${i.waitMessage ?? i.waitReason ?? ''}`;
     const error = i.lastError === undefined ? (waiting ?? i.held ?? '') : `${i.lastError}${i.retryAfterSeconds === undefined ? '' : ` (registry asked to wait ${i.retryAfterSeconds} s)`}`;
-    rows.push([i.image, i.platform ?? '-', stateText(i), i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', ...(sources ? [i.source ?? 'config'] : []), error]);
+    rows.push([i.image, i.platform ?? '-', stateText(i), i.indexDigest?.slice(0, 19) ?? '-', i.childDigest?.slice(0, 19) ?? '-', i.lastCheck ?? '-', i.lastPull ?? '-', i.nextRun ?? '-', ...(sources ? [i.source ?? 'config'] : []), ...(served ? [servedText(i.servedBy)] : []), error]);
   }
   return table(rows);
 }
@@ -250,8 +259,9 @@ export async function runStatus(options: { config: string; configGiven: boolean;
   }
   // checkedAt is when the record last changed: an unchanged check writes nothing (SD cards wear out), so it is
   // not the last check; only a running daemon knows that (its LAST CHECK column).
-  const rows = [['IMAGE', 'PLATFORM', 'CHILD', 'INDEX', 'PULLED', 'RECORDED']];
-  for (const r of records) rows.push([r.reference, r.platform, r.childDigest.slice(0, 19), r.indexDigest?.slice(0, 19) ?? '-', r.pulledAt, r.checkedAt]);
+  const served = records.some((r) => r.servedBy !== undefined);
+  const rows = [['IMAGE', 'PLATFORM', 'CHILD', 'INDEX', 'PULLED', 'RECORDED', ...(served ? ['SERVED BY'] : [])]];
+  for (const r of records) rows.push([r.reference, r.platform, r.childDigest.slice(0, 19), r.indexDigest?.slice(0, 19) ?? '-', r.pulledAt, r.checkedAt, ...(served ? [servedText(r.servedBy)] : [])]);
   deps.output.out(`daemon not running; recorded in ${store.path}:\n${table(rows)}`);
 }
 
