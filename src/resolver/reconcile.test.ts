@@ -45,14 +45,14 @@ describe('checkImage', () => {
   it('a first check of a tag the engine already holds at the current child says so (wasPresent): nothing new arrived', async () => {
     const { deps, registry, job } = await setup();
     const { index, children } = registry.publish(image, [{ architecture: 'amd64', label: 'a1' }]);
-    expect(await checkImage(deps, job)).toEqual({ kind: 'pulled', indexDigest: index, childDigest: children[0], previous: undefined, pruned: [] });
+    expect(await checkImage(deps, job)).toEqual({ kind: 'pulled', indexDigest: index, childDigest: children[0], previous: undefined, pruned: [], servedBy: { content: 'localhost:5001' } });
     // A new state folder (a fresh install, or an entry found by discovery) beside the same engine.
     const fresh = new StateStore(join(mkdtempSync(join(tmpdir(), 'reconcile-')), 'state'), () => undefined);
     expect(await checkImage({ ...deps, state: fresh }, job)).toEqual({ kind: 'pulled', indexDigest: index, childDigest: children[0], previous: undefined, pruned: [], wasPresent: true });
     // The child the engine has is not the current one: a real change, no wasPresent.
     const v2 = registry.publish(image, [{ architecture: 'amd64', label: 'a2' }]);
     const other = new StateStore(join(mkdtempSync(join(tmpdir(), 'reconcile-')), 'state'), () => undefined);
-    expect(await checkImage({ ...deps, state: other }, job)).toEqual({ kind: 'pulled', indexDigest: v2.index, childDigest: v2.children[0], previous: undefined, pruned: [] });
+    expect(await checkImage({ ...deps, state: other }, job)).toEqual({ kind: 'pulled', indexDigest: v2.index, childDigest: v2.children[0], previous: undefined, pruned: [], servedBy: { content: 'localhost:5001' } });
   });
 
   it('records a new index digest without pulling when only another architecture changed', async () => {
