@@ -69,7 +69,8 @@ export interface DeriveOptions {
   readonly failedAfter: number;
 }
 
-function stateOf(m: EntryMemory): EntryState {
+/** The state notifications (and MQTT's retained state message) show for an entry. */
+export function stateOf(m: EntryMemory): EntryState {
   return { status: m.held ? 'held' : m.failing ? 'failing' : 'ok', childDigest: m.child, indexDigest: m.index, rateLimited: m.rateLimited };
 }
 

@@ -4,8 +4,10 @@
  * - `PREFIX/status`: `online`, retained; the broker publishes the retained last will `offline` when the
  *   daemon goes away, and the daemon publishes `offline` itself on a clean stop (Home Assistant's availability);
  * - `PREFIX/events`: every notification, the webhook's JSON document, not retained;
- * - `PREFIX/image/IMAGE/PLATFORM/state`: the entry's state after its last notification (status ok, held or
- *   failing, child and index digests, last event), retained, so a subscriber starting later reads it at once.
+ * - `PREFIX/image/IMAGE/PLATFORM/state`: the entry's state (status ok, held or failing, child and index digests,
+ *   last event), retained, so a subscriber starting later reads it at once; published with each notification,
+ *   and without one (`event: "checked"`, nothing on `events`) after the entry's first check outcome in the
+ *   daemon's life and whenever the state changes without a notification.
  *   IMAGE and PLATFORM are the reference and platform with every character but `A-Za-z0-9._-` made `_`
  *   (`registry.example.com_app_stable`, `linux_arm_v7`): `/`, `+` and `#` are MQTT syntax.
  * A publish waits for the broker's acknowledgement (QoS 1 by default); while the broker is unreachable the
@@ -15,7 +17,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { ResolverError, redactUrl } from '../errors.js';
 import type { MqttConfig } from './config.js';
 import { durationMs, mqttProtocols, urlProblem } from './config.js';
-import { notificationBody, type Notification } from './notification.js';
+import { notificationBody, type EntryState, type Notification, type StateUpdate } from './notification.js';
 import type { Sink } from './outbox.js';
 import { resolveSecret, type Redactor } from './secrets.js';
 
@@ -28,6 +30,11 @@ export function topicLevel(value: string): string {
 export function mqttTopics(prefix: string): { status: string; events: string; state: (image: string, platform: string) => string } {
   const p = prefix.replace(/\/+$/, '');
   return { status: `${p}/status`, events: `${p}/events`, state: (image, platform) => `${p}/image/${topicLevel(image)}/${topicLevel(platform)}/state` };
+}
+
+/** An entry state without its absent fields (as in the webhook body). */
+function notificationState(s: EntryState): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined));
 }
 
 /** What the MQTT sink needs. */
@@ -117,6 +124,17 @@ export async function createMqttSink(config: MqttConfig, deps: MqttDeps): Promis
           const state = { image: n.image, platform: n.platform, ...body.state, event: n.kind, eventId: n.id, at: n.at, host: deps.host };
           await within(c.publishAsync(topics.state(n.image, n.platform), JSON.stringify(state), { qos: config.qos, retain: config.retain }), timeoutMs, `publishing to ${where}`, signal);
         }
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        // eslint-disable-next-line preserve-caught-error -- the cause may hold the secret URL; the redacted message says it all
+        throw new Error(deps.redactor.redact(message.startsWith(where) ? message : `${where}: ${message}`));
+      }
+    },
+    async publishState(u: StateUpdate, signal: AbortSignal) {
+      const c = await connect(signal);
+      const state = { image: u.image, platform: u.platform, ...notificationState(u.state), event: 'checked', at: u.at, host: deps.host };
+      try {
+        await within(c.publishAsync(topics.state(u.image, u.platform), JSON.stringify(state), { qos: config.qos, retain: config.retain }), timeoutMs, `publishing to ${where}`, signal);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         // eslint-disable-next-line preserve-caught-error -- the cause may hold the secret URL; the redacted message says it all

@@ -36,6 +36,18 @@ export interface Notification {
   readonly state: EntryState;
 }
 
+/**
+ * A state-only update: the entry's state changed (or was not yet published in this daemon's life) without a
+ * notification, e.g. the first check of an image already present. Only sinks with a retained state (MQTT) take it.
+ */
+export interface StateUpdate {
+  readonly kind: 'state';
+  readonly at: string;
+  readonly image: string;
+  readonly platform: string;
+  readonly state: EntryState;
+}
+
 /** An entry's state as notifications see it. */
 export interface EntryState {
   readonly status: 'ok' | 'held' | 'failing';

@@ -8,10 +8,10 @@
 import type { HttpClient } from '../http/http.js';
 import type { Logger } from '../log/logger.js';
 import { durationMs, type NotificationsConfig } from './config.js';
-import { derive, inputTypes, type NotifierInput } from './derive.js';
+import { derive, inputTypes, stateOf, type NotifierInput } from './derive.js';
 import { HookRunner } from './hooks.js';
 import { createMqttSink } from './mqtt.js';
-import type { Notification } from './notification.js';
+import type { Notification, StateUpdate } from './notification.js';
 import { Outbox, type QueueLimits, type Sink } from './outbox.js';
 import { Redactor } from './secrets.js';
 import { createWebhookSink } from './webhook.js';
@@ -60,6 +60,8 @@ export class Notifier {
   #ready = false;
   #early: NotifierInput[] = [];
   #configuring: Promise<void> = Promise.resolve();
+  /** Per entry key, the state last published in this daemon's life (MQTT's retained state; not persisted). */
+  readonly #published = new Map<string, string>();
 
   constructor(deps: NotifierDeps) {
     this.#deps = deps;
@@ -113,9 +115,28 @@ export class Notifier {
       return;
     }
     const { state, notifications } = derive(this.#outbox.derive, input, { failedAfter: this.#failedAfter });
-    this.#outbox.push(state, notifications);
+    this.#outbox.push(state, notifications, this.#stateUpdate(input, state));
     for (const n of notifications) this.#hooks.push(n);
   };
+
+  /**
+   * The entry's state when it differs from the one last published in this daemon's life (so the first check
+   * outcome of every entry publishes it, and a change without a notification does too), else undefined.
+   */
+  #stateUpdate(input: NotifierInput, state: ReturnType<typeof derive>['state']): StateUpdate | undefined {
+    if (input.type === 'configured') {
+      const keep = new Set(input.entries.map((e) => e.key));
+      for (const key of this.#published.keys()) if (!keep.has(key)) this.#published.delete(key);
+      return undefined;
+    }
+    const memory = state[input.entry.key];
+    if (memory === undefined) return undefined;
+    const entryState = stateOf(memory);
+    const text = JSON.stringify(entryState);
+    if (this.#published.get(input.entry.key) === text) return undefined;
+    this.#published.set(input.entry.key, text);
+    return { kind: 'state', at: input.at, image: input.entry.image, platform: input.entry.platform, state: entryState };
+  }
 
   /** Items still queued per sink. */
   pending(): Record<string, number> {

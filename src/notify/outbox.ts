@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { removeOrphans, writeFileDurable } from '../state/durable-file.js';
 import type { DeriveState } from './derive.js';
-import type { Notification } from './notification.js';
+import type { Notification, StateUpdate } from './notification.js';
 
 /** The outbox file in the state folder. */
 export const outboxFile = 'notify-outbox.json';
@@ -29,6 +29,8 @@ export interface Sink {
   /** True when this sink wants that kind. */
   accepts(kind: Notification['kind']): boolean;
   deliver(notification: Notification, signal: AbortSignal): Promise<void>;
+  /** Sinks with a retained per-entry state (MQTT): publishes a state-only update (no event). */
+  publishState?(update: StateUpdate, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,7 +41,7 @@ export interface QueueLimits {
 }
 
 interface Item {
-  readonly n: Notification;
+  readonly n: Notification | StateUpdate;
   readonly queuedAt: number;
   attempts: number;
 }
@@ -137,8 +139,12 @@ export class Outbox {
     for (const name of this.#sinks.keys()) this.#kick(name, 0);
   }
 
-  /** Records a new derivation state and queues notifications for every sink that wants them; persists once. */
-  push(derive: DeriveState, notifications: readonly Notification[]): void {
+  /**
+   * Records a new derivation state and queues notifications for every sink that wants them; persists once.
+   * `stateUpdate` (the entry's state changed, or is not yet published in this daemon's life) is queued for each
+   * sink with a retained state that takes none of `notifications` (a notification publishes the state itself).
+   */
+  push(derive: DeriveState, notifications: readonly Notification[], stateUpdate?: StateUpdate): void {
     if (this.#closed) return;
     const changed = derive !== this.#derive;
     this.#derive = derive;
@@ -151,8 +157,17 @@ export class Outbox {
         while (q.length > limits.maxQueue) {
           const dropped = q.shift();
           this.#deps.logger.warn({ sink: name, event: dropped?.n.kind, image: dropped?.n.image, maxQueue: limits.maxQueue }, 'notification queue full; dropped the oldest');
-          if (dropped !== undefined) this.#deps.onResult?.(name, 'dropped', dropped.n);
+          if (dropped !== undefined) this.#result(name, 'dropped', dropped.n);
         }
+        this.#queues.set(name, q);
+        touched.push(name);
+      }
+    }
+    if (stateUpdate !== undefined) {
+      for (const [name, { sink }] of this.#sinks) {
+        if (sink.publishState === undefined || notifications.some((n) => n.image === stateUpdate.image && n.platform === stateUpdate.platform && sink.accepts(n.kind))) continue;
+        const q = this.#queues.get(name) ?? [];
+        q.push({ n: stateUpdate, queuedAt: this.#now, attempts: 0 });
         this.#queues.set(name, q);
         touched.push(name);
       }
@@ -162,6 +177,11 @@ export class Outbox {
       void this.#persist();
     }
     for (const name of touched) this.#kick(name, 0);
+  }
+
+  /** Reports an attempt's result; state-only updates are not notifications and are not counted. */
+  #result(name: string, result: 'delivered' | 'retry' | 'dropped', n: Notification | StateUpdate): void {
+    if (n.kind !== 'state') this.#deps.onResult?.(name, result, n);
   }
 
   /** Starts delivering to `name` after `delayMs`, unless a delivery runs or a retry is already scheduled. */
@@ -193,20 +213,22 @@ export class Outbox {
       if (this.#now - item.queuedAt > entry.limits.maxAgeMs) {
         q.shift();
         this.#deps.logger.error({ sink: name, event: item.n.kind, image: item.n.image, attempts: item.attempts }, 'notification not delivered within maxAge; dropped');
-        this.#deps.onResult?.(name, 'dropped', item.n);
+        this.#result(name, 'dropped', item.n);
         await this.#persist();
         continue;
       }
       item.attempts++;
       try {
-        await entry.sink.deliver(item.n, this.#stop.signal);
+        const n = item.n;
+        if (n.kind !== 'state') await entry.sink.deliver(n, this.#stop.signal);
+        else if (entry.sink.publishState !== undefined) await entry.sink.publishState(n, this.#stop.signal);
       } catch (error) {
         if (this.#stop.signal.aborted) return undefined;
         const message = this.#deps.redact(error instanceof Error ? error.message : String(error));
         if (error instanceof PermanentDeliveryError) {
           q.shift();
           this.#deps.logger.error({ sink: name, event: item.n.kind, image: item.n.image, err: message }, 'notification refused by the receiver; dropped');
-          this.#deps.onResult?.(name, 'dropped', item.n);
+          this.#result(name, 'dropped', item.n);
           await this.#persist();
           continue;
         }
@@ -214,12 +236,12 @@ export class Outbox {
         const ceiling = Math.min(maxMs, firstMs * 2 ** Math.min(item.attempts - 1, 30));
         const delay = Math.max(firstMs / 2, Math.round(ceiling * (this.#deps.random ?? Math.random)()));
         this.#deps.logger.warn({ sink: name, event: item.n.kind, image: item.n.image, attempt: item.attempts, retryInMs: delay, err: message }, 'notification delivery failed; will retry');
-        this.#deps.onResult?.(name, 'retry', item.n);
+        this.#result(name, 'retry', item.n);
         return delay;
       }
       if (this.#queues.get(name) === q && q[0] === item) q.shift();
       this.#deps.logger.debug({ sink: name, event: item.n.kind, image: item.n.image, attempts: item.attempts }, 'notification delivered');
-      this.#deps.onResult?.(name, 'delivered', item.n);
+      this.#result(name, 'delivered', item.n);
       await this.#persist();
     }
   }

@@ -120,6 +120,37 @@ describe('MQTT sink (mosquitto)', () => {
     expect(logs.join('')).not.toContain('ha-pass');
   });
 
+  it('an image already present gets its retained state after the first check, with no events message; unchanged checks publish nothing', async () => {
+    const present = { key: 'reg.test/present:1 linux/arm64', image: 'reg.test/present:1', platform: 'linux/arm64' };
+    const topic = 'home/resolver/image/reg.test_present_1/linux_arm64/state';
+    // Everything on events from here on (mosquitto_sub prints the retained status first, so we know it is subscribed).
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-u', 'ha', '-P', 'ha-pass', '-t', 'home/resolver/status', '-t', 'home/resolver/events', '-v', '-W', '30']);
+    let received = '';
+    sub.stdout.on('data', (c: Buffer) => (received += c.toString()));
+    try {
+      await until(() => received.startsWith('home/resolver/status '), 'the subscription');
+      const n = await notifier();
+      // What the daemon emits for a tag the engine already has at its current child (no `pulled` notification).
+      n.observe({ type: 'pulled', entry: present, indexDigest: d(200), childDigest: d(20), previous: undefined, wasPresent: true, at: '2026-12-01T01:00:00.000Z' } satisfies NotifierInput);
+      n.observe({ type: 'checked', entry: present, indexDigest: d(200), childDigest: d(20), at: '2026-12-01T01:00:01.000Z' } satisfies NotifierInput);
+      expect(await n.flush(15_000)).toEqual({ mqtt: 0 });
+      // A subscriber connecting afterwards gets it at once.
+      expect(JSON.parse(retained(topic, 1).get(topic) ?? '{}')).toEqual({ image: 'reg.test/present:1', platform: 'linux/arm64', status: 'ok', childDigest: d(20), indexDigest: d(200), rateLimited: false, event: 'checked', at: '2026-12-01T01:00:00.000Z', host: 'pi4' });
+      // Unchanged checks queue nothing (no per-cycle republishing); an index change without a notification republishes.
+      n.observe({ type: 'checked', entry: present, indexDigest: d(200), childDigest: d(20), at: '2026-12-01T01:01:00.000Z' } satisfies NotifierInput);
+      expect(n.pending()).toEqual({ mqtt: 0 });
+      n.observe({ type: 'checked', entry: present, indexDigest: d(201), childDigest: d(20), at: '2026-12-01T01:02:00.000Z' } satisfies NotifierInput);
+      expect(n.pending()).toEqual({ mqtt: 1 });
+      expect(await n.flush(15_000)).toEqual({ mqtt: 0 });
+      expect(JSON.parse(retained(topic, 1).get(topic) ?? '{}')).toMatchObject({ status: 'ok', indexDigest: d(201), event: 'checked', at: '2026-12-01T01:02:00.000Z' });
+      await n.close(2000);
+      // The state was the only thing published: nothing on events.
+      expect(received.split('\n').filter((l) => l.startsWith('home/resolver/events '))).toEqual([]);
+    } finally {
+      sub.kill('SIGTERM');
+    }
+  });
+
   it('keeps what the broker could not take and delivers it when the broker is back', async () => {
     const n = await notifier();
     await stopBroker();
