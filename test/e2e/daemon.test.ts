@@ -274,7 +274,10 @@ describe.runIf(existsSync(faketime) || process.env['CI'] === 'true')('resolver d
         await until(`checks after ${jump}`, () => (checked() >= before + 2 ? true : undefined), 20_000);
       }
       const status = JSON.parse((await cli(['status', '--config', config, '--json'])).stdout);
-      expect(status.eventLoopMaxDelayMs).toBeLessThan(100);
+      // A stall is what this guards against (catching up a month of missed slots at once would block for
+      // seconds); the figure itself is measured, not asserted: 34-53 ms here, but 101 ms once on a 2-core
+      // machine at load 10, so the bound is a stall's, not a benchmark's.
+      expect(status.eventLoopMaxDelayMs).toBeLessThan(500);
       d.child.kill('SIGTERM');
       expect(await d.exited).toBe(0);
     } finally {
