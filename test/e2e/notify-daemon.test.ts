@@ -2,10 +2,11 @@
  * Notifications from the built daemon against a real registry and the private dockerd: a webhook receiver
  * that is down when the first child is pulled and comes back only after a daemon restart still gets that
  * `pulled`, once; an index rebuilt for other platforms notifies nothing; a new child for this platform sends
- * exactly one `pulled` (old → new), signed; the pulled hook sees the digests in its environment.
+ * exactly one `pulled` (old → new), signed; the pulled hook sees the digests in its environment. With Debian's
+ * mosquitto: a daemon whose image the engine already has publishes its retained MQTT state, and no event.
  */
 import { createHmac } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -139,4 +140,65 @@ images:
       await second.exited;
     }
   });
+
+  it('a daemon whose image is already present publishes its retained MQTT state at once, and nothing on events', async () => {
+    const mqttPort = await freePort();
+    await writeFile(join(dir, 'mosquitto.conf'), [`listener ${mqttPort} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'user root', ''].join('\n'));
+    const broker = spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const brokerExited = new Promise<void>((r) => broker.once('exit', () => r()));
+    const pub = (): boolean => spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-t', 'probe', '-m', 'x'], { timeout: 2000 }).status === 0;
+    await until('the broker', () => (pub() ? true : undefined), 10_000);
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-t', 'resolver/events', '-t', 'probe', '-v', '-W', '150']);
+    let events = '';
+    sub.stdout.on('data', (c: Buffer) => (events += c.toString()));
+    const yaml = (stateDir: string, mqtt: boolean): string => `engine:
+  host: ${dockerHost ?? ''}
+schedule: "*/2 * * * * *"
+splay: 0s
+stateDir: ${stateDir}
+shutdownTimeout: 5s
+${mqtt ? `notifications:\n  mqtt:\n    url: mqtt://127.0.0.1:${mqttPort}\n    timeout: 3s\n` : ''}images:
+  - image: ${registry.host}/notify/present:stable
+`;
+    try {
+      // The subscription is live once a probe published after it arrives.
+      await until('the subscription', () => (pub() && events.includes('probe x') ? true : undefined));
+      const pusher = new Pusher({ http, host: registry.host, repository: 'notify/present' });
+      const children = [image('amd64', undefined, 'present amd64'), image('arm64', 'v8', 'present arm64')];
+      for (const c of children) await pusher.image(c);
+      await pusher.manifest(buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci'), 'stable');
+
+      // 1. A daemon without notifications puts the image in the engine.
+      await writeFile(join(dir, 'present-a.yaml'), yaml(join(dir, 'present-a'), false));
+      const a = startDaemon(join(dir, 'present-a.yaml'), {});
+      await until('the pull', () => a.logs().find((l) => l['msg'] === 'pulled a new child'));
+      a.child.kill('SIGTERM');
+      expect(await a.exited).toBe(0);
+
+      // 2. A new daemon (own state folder) with MQTT: the image is present at its child, so no `pulled`; its state is retained.
+      await writeFile(join(dir, 'present-b.yaml'), yaml(join(dir, 'present-b'), true));
+      const b = startDaemon(join(dir, 'present-b.yaml'), {});
+      try {
+        const state = await until('the retained state', () => {
+          const r = spawnSync('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-t', 'resolver/image/#', '-v', '-C', '1', '-W', '2', '--retained-only'], { timeout: 5000 });
+          return r.stdout.toString().split('\n').find((l) => l.startsWith('resolver/image/'));
+        });
+        const [topic, ...rest] = state.split(' ');
+        expect(topic).toMatch(/^resolver\/image\/.*notify_present_stable\/linux_amd64[^/]*\/state$/);
+        expect(JSON.parse(rest.join(' '))).toMatchObject({ image: `${registry.host}/notify/present:stable`, status: 'ok', childDigest: children[0]?.manifest.digest, event: 'checked' });
+        // A few more checks: still nothing on events.
+        const checked = (): number => b.logs().filter((l) => l['result'] === 'unchanged').length;
+        const now = checked();
+        await until('two more checks', () => (checked() >= now + 2 ? true : undefined));
+      } finally {
+        b.child.kill('SIGTERM');
+        await b.exited;
+      }
+      expect(events.split('\n').filter((l) => l.startsWith('resolver/events '))).toEqual([]);
+    } finally {
+      sub.kill('SIGTERM');
+      broker.kill('SIGTERM');
+      await Promise.race([brokerExited, delay(5000)]);
+    }
+  }, 180_000);
 });
