@@ -5,19 +5,16 @@
  * `pulled` comes again: the child is present), the fake clock moves into the window, and the container is
  * recreated from the new child exactly once. Before, the waiting activation lived in memory and was lost.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
-import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
-import { Pusher } from '../sandbox/push.js';
+import type { BuiltImage } from '../sandbox/oci-builder.js';
 import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
-import { busyboxRoot } from '../sandbox/samples.js';
-import { cliPath } from './cli.js';
-import { engineApi, type EngineApi } from './engine-api.js';
+import { arm, healthcheck, publishStable, runnable as runnableImage } from './activation-images.js';
+import { fakeClock, messages, poller, startDaemon, type DaemonProcess } from './daemon-process.js';
+import { containersNamed, engineApi, imageIdOf, removeContainersNamed, type EngineApi } from './engine-api.js';
 
 const s = inject('services');
 const dockerHost = s.engine;
@@ -28,61 +25,15 @@ let registry: RunningRegistry;
 let api: EngineApi;
 const name = 'actw-web';
 
-const ns = (ms: number): number => ms * 1_000_000;
-const healthcheck = { Test: ['CMD-SHELL', 'test -f /tmp/healthy'], Interval: ns(300), Timeout: ns(2000), Retries: 2 };
+const runnable = (label: string): Promise<BuiltImage> => runnableImage(label, ': > /tmp/healthy; exec sleep 3600', { config: { Healthcheck: healthcheck } });
+const publish = (children: BuiltImage[]): Promise<string> => publishStable(http, registry.host, 'actw/app', children);
 
-async function runnable(label: string): Promise<BuiltImage> {
-  const root = await busyboxRoot();
-  return buildImage({
-    platform: { os: 'linux', architecture: 'amd64' },
-    files: [...root, { path: 'tmp', dir: true, mode: 0o1777 }, { path: 'label', content: Buffer.from(label) }],
-    cmd: ['/bin/sh', '-c', ': > /tmp/healthy; exec sleep 3600'], env: ['PATH=/bin'], label, config: { Healthcheck: healthcheck }, format: 'oci',
-  });
-}
-const arm = (label: string): BuiltImage => buildImage({ platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, files: [{ path: 'v', content: Buffer.from(label) }], format: 'oci', label });
-
-async function publish(children: BuiltImage[]): Promise<void> {
-  const pusher = new Pusher({ http, host: registry.host, repository: 'actw/app' });
-  for (const c of children) await pusher.image(c);
-  await pusher.manifest(buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci'), 'stable');
-}
-
-interface Running {
-  child: ChildProcess;
-  logs: () => Record<string, any>[];
-  exited: Promise<number | null>;
-}
-function startDaemon(config: string, clock: string): Running {
-  const env = { PATH: process.env['PATH'], HOME: process.env['HOME'], TZ: 'UTC', LD_PRELOAD: faketime, FAKETIME_TIMESTAMP_FILE: clock, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' };
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  return { child, exited, logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(150);
-  }
-}
-
-async function named(n: string): Promise<{ Id: string; Names: string[]; ImageID: string; State: string }[]> {
-  const r = await api.get(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: [n] }))}`);
-  return (r.json as { Id: string; Names: string[]; ImageID: string; State: string }[]).filter((c) => c.Names.some((x) => x === `/${n}` || x === `/${n}-resolver-old`));
-}
-
-async function imageId(ref: string): Promise<string | undefined> {
-  const r = await api.get(`/images/${ref}/json`);
-  return r.status === 200 ? (r.json.Id as string) : undefined;
-}
-
-const messages = (d: Running, msg: string): Record<string, any>[] => d.logs().filter((l) => l['msg'] === msg);
+type Running = DaemonProcess;
+/** The daemon under libfaketime, its wall clock read from `clock`, in UTC (the window is in UTC). */
+const daemonAt = (config: string, clock: string): Running => startDaemon(config, { TZ: 'UTC', ...fakeClock(clock, faketime) });
+const until = poller({ timeoutMs: 60_000, everyMs: 150 });
+const named = (n: string): ReturnType<typeof containersNamed> => containersNamed(api, n);
+const imageId = (ref: string): Promise<string | undefined> => imageIdOf(api, ref);
 const hhmm = (ms: number): string => new Date(ms).toISOString().slice(11, 16);
 
 beforeAll(async () => {
@@ -90,11 +41,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(s.tmp, 'activate-window-'));
   registry = await startRegistry({ dir: join(dir, 'registry'), auth: { kind: 'none' } });
   api = engineApi(dockerHost);
-  for (const c of await named(name)) await api.del(`/containers/${c.Id}?force=1`);
+  await removeContainersNamed(api, name);
 });
 afterAll(async () => {
   if (dockerHost === undefined) return;
-  for (const c of await named(name)) await api.del(`/containers/${c.Id}?force=1`);
+  await removeContainersNamed(api, name);
   await api.close();
   await registry.stop();
   await http.close();
@@ -125,7 +76,7 @@ images:
     const ref = `${registry.host}/actw/app:stable`;
     const v1 = await runnable('w1');
     await publish([v1, arm('arm w1')]);
-    const first = startDaemon(config, clock);
+    const first = daemonAt(config, clock);
     let second: Running | undefined;
     try {
       await until('the first pull', () => messages(first, 'pulled a new child')[0]);
@@ -146,7 +97,7 @@ images:
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
       expect(messages(first, 'activation: recreating the container from the new child')).toEqual([]);
-      second = startDaemon(config, clock);
+      second = daemonAt(config, clock);
       const d2 = second;
       await until('the resumed activation', () => messages(d2, 'activation: resuming an activation that waits for its window (kept across the restart)')[0]);
       const checks = messages(d2, 'checked').length;

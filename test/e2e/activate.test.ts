@@ -6,19 +6,16 @@
  * recreates nothing, and a daemon killed with SIGKILL in the middle of an activation: after the restart exactly
  * one container of that name runs, on a known child, and no `-resolver-old` container is left.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
 import { closeLoopbackServers, startLoopbackServer } from '../fakes/loopback-server.js';
-import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
-import { Pusher } from '../sandbox/push.js';
+import type { BuiltImage } from '../sandbox/oci-builder.js';
 import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
-import { busyboxRoot } from '../sandbox/samples.js';
-import { cliPath } from './cli.js';
-import { engineApi, type EngineApi } from './engine-api.js';
+import { arm, healthcheck, ns, publishStable, runnable as runnableImage } from './activation-images.js';
+import { messages, poller, startDaemon, type DaemonProcess } from './daemon-process.js';
+import { containersNamed, engineApi, imageIdOf, removeContainersNamed, type EngineApi } from './engine-api.js';
 
 const s = inject('services');
 const dockerHost = s.engine;
@@ -28,64 +25,13 @@ let registry: RunningRegistry;
 let api: EngineApi;
 const name = 'act-web';
 
-const ns = (ms: number): number => ms * 1_000_000;
-/** A HEALTHCHECK that is healthy once /tmp/healthy exists, probed every 300 ms. */
-const healthcheck = { Test: ['CMD-SHELL', 'test -f /tmp/healthy'], Interval: ns(300), Timeout: ns(2000), Retries: 2 };
+const runnable = (label: string, cmd: string, config: Record<string, unknown> = {}): Promise<BuiltImage> => runnableImage(label, cmd, { env: ['PATH=/bin', 'MODE=image-default'], config });
+const publish = (children: BuiltImage[]): Promise<string> => publishStable(http, registry.host, 'act/app', children);
 
-async function runnable(label: string, cmd: string, config: Record<string, unknown> = {}): Promise<BuiltImage> {
-  const root = await busyboxRoot();
-  return buildImage({
-    platform: { os: 'linux', architecture: 'amd64' },
-    files: [...root, { path: 'tmp', dir: true, mode: 0o1777 }, { path: 'label', content: Buffer.from(label) }],
-    cmd: ['/bin/sh', '-c', cmd], env: ['PATH=/bin', 'MODE=image-default'], label, config, format: 'oci',
-  });
-}
-const arm = (label: string): BuiltImage => buildImage({ platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, files: [{ path: 'v', content: Buffer.from(label) }], format: 'oci', label });
-
-async function publish(children: BuiltImage[]): Promise<string> {
-  const pusher = new Pusher({ http, host: registry.host, repository: 'act/app' });
-  for (const c of children) await pusher.image(c);
-  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
-  await pusher.manifest(index, 'stable');
-  return index.digest;
-}
-
-interface Running {
-  child: ChildProcess;
-  logs: () => Record<string, any>[];
-  exited: Promise<number | null>;
-}
-function startDaemon(config: string): Running {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'] }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  return { child, exited, logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(150);
-  }
-}
-
-/** The containers whose name is `n` or `n-resolver-old` (the engine's name filter is a substring match). */
-async function named(n: string): Promise<{ Id: string; Names: string[]; ImageID: string; State: string }[]> {
-  const r = await api.get(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: [n] }))}`);
-  return (r.json as { Id: string; Names: string[]; ImageID: string; State: string }[]).filter((c) => c.Names.some((x) => x === `/${n}` || x === `/${n}-resolver-old`));
-}
-
-async function imageId(ref: string): Promise<string | undefined> {
-  const r = await api.get(`/images/${ref}/json`);
-  return r.status === 200 ? (r.json.Id as string) : undefined;
-}
-
-const messages = (d: Running, msg: string): Record<string, any>[] => d.logs().filter((l) => l['msg'] === msg);
+type Running = DaemonProcess;
+const until = poller({ timeoutMs: 60_000, everyMs: 150 });
+const named = (n: string): ReturnType<typeof containersNamed> => containersNamed(api, n);
+const imageId = (ref: string): Promise<string | undefined> => imageIdOf(api, ref);
 const healthyMsg = 'activation: the new container is healthy; the old one is removed';
 const rolledMsg = 'activation: rolled back to the old container; the new child is marked bad on this host';
 const recreatingMsg = 'activation: recreating the container from the new child';
@@ -95,12 +41,12 @@ beforeAll(async () => {
   dir = await mkdtemp(join(s.tmp, 'activate-'));
   registry = await startRegistry({ dir: join(dir, 'registry'), auth: { kind: 'none' } });
   api = engineApi(dockerHost);
-  for (const c of await named(name)) await api.del(`/containers/${c.Id}?force=1`);
+  await removeContainersNamed(api, name);
 });
 afterAll(async () => {
   await closeLoopbackServers();
   if (dockerHost === undefined) return;
-  for (const c of await named(name)) await api.del(`/containers/${c.Id}?force=1`);
+  await removeContainersNamed(api, name);
   await api.close();
   await registry.stop();
   await http.close();

@@ -4,62 +4,38 @@
  * neither is pulled again while the index is unchanged (the defect: `:latest` flipped between the two
  * children every cycle, each cycle a pull).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
 import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
 import { Pusher } from '../sandbox/push.js';
-import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
-import { startSlowProxy, type SlowProxy } from '../harness/slow-proxy.js';
-import { cliPath } from './cli.js';
+import type { RunningRegistry } from '../sandbox/registry-server.js';
+import { startCountingRegistry, type CountingRegistry } from './counting-registry.js';
+import type { SlowProxy } from '../harness/slow-proxy.js';
+import { poller, startDaemon } from './daemon-process.js';
 import { engineApi } from './engine-api.js';
 
 const s = inject('services');
 const dockerHost = s.engine;
 const http = createHttpClient();
 let dir = '';
+let counting: CountingRegistry;
 let registry: RunningRegistry;
 let proxy: SlowProxy;
 
 const image = (arch: string, variant: string | undefined, label: string): BuiltImage =>
   buildImage({ platform: { os: 'linux', architecture: arch, ...(variant === undefined ? {} : { variant }) }, files: [{ path: 'v', content: Buffer.from(label) }], format: 'oci', label });
 
-interface Running {
-  child: ChildProcess;
-  logs: () => Record<string, any>[];
-  exited: Promise<number | null>;
-}
-
-function startDaemon(config: string): Running {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'] }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  return { child, exited, logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(200);
-  }
-}
+const until = poller({ timeoutMs: 60_000, everyMs: 200 });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(s.tmp, 'daemon-platforms-'));
-  registry = await startRegistry({ dir: join(dir, 'registry'), auth: { kind: 'none' } });
-  proxy = await startSlowProxy(registry.host, Number.POSITIVE_INFINITY);
+  counting = await startCountingRegistry(join(dir, 'registry'));
+  ({ registry, proxy } = counting);
 });
 afterAll(async () => {
-  await proxy.stop();
-  await registry.stop();
+  await counting.stop();
   await http.close();
 });
 

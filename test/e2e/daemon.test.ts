@@ -2,11 +2,10 @@
  * The pre-puller daemon, built CLI, against a real registry (through a counting proxy) and the private
  * Debian 12 dockerd, with a 2-second schedule.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
 import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
@@ -15,7 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { startDockerd } from '../sandbox/dockerd.js';
 import { freePort, startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
 import { startSlowProxy, type SlowProxy } from '../harness/slow-proxy.js';
-import { cli, cliPath } from './cli.js';
+import { cli } from './cli.js';
+import { fakeClock, poller, startDaemon } from './daemon-process.js';
 import { engineApi } from './engine-api.js';
 
 const s = inject('services');
@@ -37,34 +37,7 @@ async function publish(children: BuiltImage[]): Promise<string> {
   return index.digest;
 }
 
-interface Running {
-  child: ChildProcess;
-  logs: () => Record<string, any>[];
-  exited: Promise<number | null>;
-}
-
-function startDaemon(config: string, extraEnv: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  return {
-    child,
-    exited,
-    logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>),
-  };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(200);
-  }
-}
+const until = poller({ timeoutMs: 30_000, everyMs: 200 });
 
 async function writeConfig(name: string, body: string): Promise<string> {
   const file = join(dir, name);
@@ -263,7 +236,7 @@ describe.runIf(existsSync(faketime) || process.env['CI'] === 'true')('resolver d
     const stateDir = join(dir, 'state-clock');
     await publish([image('amd64', undefined, 'clock amd64'), image('arm64', 'v8', 'clock arm64')]);
     const config = await writeConfig('clock.yaml', baseConfig(stateDir).replace('PROXY', proxy.host));
-    const d = startDaemon(config, { LD_PRELOAD: faketime, FAKETIME_TIMESTAMP_FILE: clock, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' });
+    const d = startDaemon(config, fakeClock(clock, faketime));
     try {
       const checked = (): number => d.logs().filter((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child').length;
       await until('first checks', () => (checked() >= 2 ? true : undefined));

@@ -6,18 +6,17 @@
  * dropped (`includeStopped: false`), and after the podman service restarts the stream reconnects and a
  * container started then is followed (docs/discovery.md).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
 import { buildImage, buildIndex, platformObject } from '../sandbox/oci-builder.js';
 import { startPodman, type RunningPodman } from '../sandbox/podman.js';
 import { Pusher } from '../sandbox/push.js';
 import { busyboxRoot } from '../sandbox/samples.js';
-import { cli, cliPath } from './cli.js';
+import { cli } from './cli.js';
+import { poller, startDaemon, type DaemonProcess } from './daemon-process.js';
 import { engineApi } from './engine-api.js';
 
 const s = inject('services');
@@ -52,30 +51,8 @@ describe.runIf(dockerHost !== undefined && process.arch === 'x64')('discovery by
   }, 180_000);
 });
 
-interface Running {
-  child: ChildProcess;
-  logs: () => Record<string, any>[];
-  exited: Promise<number | null>;
-}
-
-function startDaemon(config: string): Running {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'] }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  return { child, exited, logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(200);
-  }
-}
+type Running = DaemonProcess;
+const until = poller({ timeoutMs: 60_000, everyMs: 200 });
 
 const podmanBinary = ['/usr/bin/podman', '/usr/local/bin/podman'].find((p) => existsSync(p));
 

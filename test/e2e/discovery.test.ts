@@ -5,18 +5,17 @@
  * after a dockerd restart the events stream reconnects and a container created then is followed.
  * Every wait has a deadline; nothing sleeps for a fixed time to pass.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
 import { startDockerd, type RunningDockerd } from '../sandbox/dockerd.js';
 import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
 import { Pusher } from '../sandbox/push.js';
 import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
-import { cli, cliPath } from './cli.js';
+import { cli } from './cli.js';
+import { poller, startDaemon, type DaemonProcess } from './daemon-process.js';
 import { engineApi } from './engine-api.js';
 
 const s = inject('services');
@@ -28,30 +27,8 @@ let registry: RunningRegistry | undefined;
 const image = (arch: string, variant: string | undefined, label: string): BuiltImage =>
   buildImage({ platform: { os: 'linux', architecture: arch, ...(variant === undefined ? {} : { variant }) }, files: [{ path: 'v', content: Buffer.from(label) }], format: 'oci', label });
 
-interface Running {
-  child: ChildProcess;
-  logs: () => Record<string, any>[];
-  exited: Promise<number | null>;
-}
-
-function startDaemon(config: string): Running {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'] }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  return { child, exited, logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(200);
-  }
-}
+type Running = DaemonProcess;
+const until = poller({ timeoutMs: 60_000, everyMs: 200 });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(s.tmp, 'discovery-'));

@@ -33,3 +33,28 @@ export function engineApi(dockerHost: string): EngineApi {
     close: () => http.close(),
   };
 }
+
+/** A container as the engine lists it. */
+export interface ListedContainer {
+  Id: string;
+  Names: string[];
+  ImageID: string;
+  State: string;
+}
+
+/** The containers whose name is `n` or `n-resolver-old` (the engine's name filter is a substring match). */
+export async function containersNamed(api: EngineApi, n: string): Promise<ListedContainer[]> {
+  const r = await api.get(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: [n] }))}`);
+  return (r.json as ListedContainer[]).filter((c) => c.Names.some((x) => x === `/${n}` || x === `/${n}-resolver-old`));
+}
+
+/** The engine's image id for `ref`, or undefined when it has no such image. */
+export async function imageIdOf(api: EngineApi, ref: string): Promise<string | undefined> {
+  const r = await api.get(`/images/${ref}/json`);
+  return r.status === 200 ? (r.json.Id as string) : undefined;
+}
+
+/** Force-removes the containers named `n` or `n-resolver-old` (a test's leftovers). */
+export async function removeContainersNamed(api: EngineApi, n: string): Promise<void> {
+  for (const c of await containersNamed(api, n)) await api.del(`/containers/${c.Id}?force=1`);
+}

@@ -6,7 +6,7 @@
  * mosquitto: a daemon whose image the engine already has publishes its retained MQTT state, and no event.
  */
 import { createHmac } from 'node:crypto';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -16,7 +16,7 @@ import { closeLoopbackServers, startLoopbackServer } from '../fakes/loopback-ser
 import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
 import { Pusher } from '../sandbox/push.js';
 import { freePort, startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
-import { cliPath } from './cli.js';
+import { poller, startDaemon } from './daemon-process.js';
 
 const s = inject('services');
 const dockerHost = s.engine;
@@ -38,24 +38,7 @@ async function publish(children: BuiltImage[]): Promise<string> {
   return index.digest;
 }
 
-function startDaemon(config: string, env: Record<string, string>): { child: ChildProcess; logs: () => Record<string, any>[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  return { child, exited, logs: () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>) };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(100);
-  }
-}
+const until = poller({ timeoutMs: 30_000, everyMs: 100 });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(s.tmp, 'notify-daemon-'));

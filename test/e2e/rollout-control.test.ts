@@ -6,38 +6,37 @@
  * Each `resolver check` beside the daemon is one check run by the daemon. The ramp is 1/10/50/100 % every
  * 6 h; each device id is chosen for its cohort of the new child.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHttpClient } from '../../src/http/http.js';
 import { controlDocument } from '../../src/rollout/control.js';
 import { cohortOf, type RolloutControl } from '../../src/rollout/decide.js';
-import { startSlowProxy, type SlowProxy } from '../harness/slow-proxy.js';
+import type { SlowProxy } from '../harness/slow-proxy.js';
 import { buildImage, buildIndex, platformObject, type BuiltImage } from '../sandbox/oci-builder.js';
 import { Pusher } from '../sandbox/push.js';
-import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
+import type { RunningRegistry } from '../sandbox/registry-server.js';
+import { startCountingRegistry, type CountingRegistry } from './counting-registry.js';
 import { cli } from './cli.js';
-import { startDaemon, until, type DaemonProcess } from './daemon-process.js';
+import { fakeClock, libfaketime as faketime, startDaemon, until, type DaemonProcess } from './daemon-process.js';
 import { engineApi } from './engine-api.js';
 
 const s = inject('services');
 const dockerHost = s.engine;
-const faketime = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((p) => existsSync(p));
 const http = createHttpClient();
 let dir = '';
+let counting: CountingRegistry;
 let registry: RunningRegistry;
 let proxy: SlowProxy;
 const h = 3_600_000;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(s.tmp, 'rollout-control-'));
-  registry = await startRegistry({ dir: join(dir, 'registry'), auth: { kind: 'none' } });
-  proxy = await startSlowProxy(registry.host, Number.POSITIVE_INFINITY);
+  counting = await startCountingRegistry(join(dir, 'registry'));
+  ({ registry, proxy } = counting);
 });
 afterAll(async () => {
-  await proxy.stop();
-  await registry.stop();
+  await counting.stop();
   await http.close();
 });
 
@@ -85,7 +84,7 @@ async function start(name: string, ref: string, device: string): Promise<Rig> {
   await writeFile(clockFile, '+0');
   const config = join(dir, `${name}.yaml`);
   await writeFile(config, `engine:\n  host: ${dockerHost ?? ''}\nschedule: "0 0 1 1 *"\nsplay: 0s\nstateDir: ${join(dir, `state-${name}`)}\nshutdownTimeout: 5s\nrollout:\n  deviceId: ${device}\n  steps: [1%, 10%, 50%, 100%]\n  stepEvery: 6h\n  control: true\nimages:\n  - image: ${ref}\n`);
-  const daemon = startDaemon(config, { LD_PRELOAD: faketime ?? '', FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' });
+  const daemon = startDaemon(config, fakeClock(clockFile));
   await until('the first pull', () => daemon.logs().find((l) => l['msg'] === 'pulled a new child'), 60_000);
   return {
     daemon, config,
