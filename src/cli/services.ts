@@ -79,7 +79,7 @@ export interface ServiceOptions {
  * Builds services from an environment. The engine endpoint is resolved here, as the docker CLI does
  * at start-up, so an unknown context or an invalid host fails every command (src/engine/docker-host.ts).
  */
-export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions & { onWarning: (m: string) => void; root?: string; stateDir?: string | undefined; preflight?: PreflightSettings | undefined; prefetch?: PrefetchSettings | undefined }): Services {
+export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions & { onWarning: (m: string) => void; root?: string; stateDir?: string | undefined; preflight?: PreflightSettings | undefined; prefetch?: PrefetchSettings | undefined; onPrefetchPaused?: ((m: string) => void) | undefined }): Services {
   const endpoint = resolveEngineEndpoint({ env, homeDir: homedir(), host: options.engineHost, context: options.engineContext }, { onWarning: options.onWarning });
   const http = createHttpClient({ proxyEnv: env, userAgent: 'resolver/0.1' });
   // Monotonic milliseconds without `performance` (its first use loads perf_hooks: ~2 ms a one-shot start does not need).
@@ -110,7 +110,7 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
   const stateDir = options.stateDir ?? defaultStateDir(env, homedir(), process.getuid?.() === 0);
   const state = new StateStore(stateDir, options.onWarning);
   const prefetch = options.prefetch?.enabled === true
-    ? createPrefetch({ reader: registry, dir: join(stateDir, 'prefetch'), rateBytesPerSecond: options.prefetch.rateBytesPerSecond, port: options.prefetch.port, attempts: options.prefetch.attempts, now: clock, sleep })
+    ? createPrefetch({ reader: registry, dir: join(stateDir, 'prefetch'), rateBytesPerSecond: options.prefetch.rateBytesPerSecond, port: options.prefetch.port, attempts: options.prefetch.attempts, now: clock, sleep, onPaused: options.onPrefetchPaused })
     : undefined;
   const engine = new PromiseMemo<'engine', Engine>();
   let settings = options.preflight;

@@ -16,6 +16,7 @@ import { serveApi, type ApiBackend, type ApiServer, type CheckSelector, type Che
 import { RegistryBudget, type BudgetView } from '../budget/budget.js';
 import { budgetPolicyOf } from '../budget/config.js';
 import type { FetchedManifest } from '../registry/registry.js';
+import { windowed } from '../prefetch/prefetch.js';
 import { isGated, rolloutPolicyOf } from '../rollout/config.js';
 import { deviceIdOf, type DeviceIdSource } from '../rollout/device.js';
 import { rememberingReader, RolloutGate } from './rollout-gate.js';
@@ -417,7 +418,7 @@ export class Daemon {
       const reader = policy === undefined ? registry : rememberingReader(registry, this.#manifests);
       const rollout = policy === undefined ? undefined : this.#gate.hook({ key: entry.key, image: entry.image, device: this.#runner.device, policy, registry: reader, signal });
       const outcome = await checkImage(
-        { registry: reader, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight, prefetch: gen.services.prefetch, pullSources: (r) => gen.services.pullSources?.(r, target.rules.store) ?? Promise.resolve([]) },
+        { registry: reader, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight, prefetch: windowed(gen.services.prefetch, entry.rollout?.window), pullSources: (r) => gen.services.pullSources?.(r, target.rules.store) ?? Promise.resolve([]) },
         { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag, rollout },
         { signal, dryRun: options.dryRun },
       );

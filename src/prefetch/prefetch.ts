@@ -10,7 +10,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ResolverError } from '../errors.js';
 import { classifyManifest } from '../manifest/classify.js';
-import type { Reference } from '../reference/reference.js';
+import { formatReference, type Reference } from '../reference/reference.js';
 import { repositoryOf } from '../reference/repository.js';
 import type { BlobRangeReader, RegistryReader } from '../registry/registry.js';
 import { ContentStore } from './content-store.js';
@@ -31,9 +31,33 @@ export interface StagedChild {
 /** What the pull use case needs of the prefetch. */
 export interface Prefetch {
   /** Fetches the child (by digest and size, from `ref`'s repository) and serves it; throws what the fetch met, keeping the partial blobs. */
-  stage(ref: Reference, child: { readonly digest: string; readonly size: number }, signal?: AbortSignal): Promise<StagedChild>;
+  stage(ref: Reference, child: { readonly digest: string; readonly size: number }, signal?: AbortSignal, window?: PrefetchWindow): Promise<StagedChild>;
   /** Names a child pulled through the loopback registry is known by (the presence check and prune use them). */
   aliases(ref: Reference): Promise<readonly string[]>;
+}
+
+/** The rollout's `prefetchWindow` (local minutes of the day, `end` exclusive; may wrap midnight). */
+export interface PrefetchWindow {
+  readonly startMinute: number;
+  readonly endMinute: number;
+}
+
+/** `prefetch` whose every stage stops at the end of `window` (undefined: the prefetch itself). */
+export function windowed(prefetch: Prefetch | undefined, window: PrefetchWindow | undefined): Prefetch | undefined {
+  if (prefetch === undefined || window === undefined) return prefetch;
+  return { aliases: (ref) => prefetch.aliases(ref), stage: (ref, child, signal) => prefetch.stage(ref, child, signal, window) };
+}
+
+const day = 24 * 60;
+const hhmm = (minute: number): string => `${String(Math.floor(minute / 60) % 24).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
+
+/** Ms from `now` to the end of `window` when `now` is inside it; undefined outside it (the gate let the pull start: no end to keep). */
+export function msToWindowEnd(now: number, window: PrefetchWindow, utcOffsetMinutes: number): number | undefined {
+  const m = (((Math.floor(now / 60_000) + utcOffsetMinutes) % day) + day) % day;
+  const { startMinute: a, endMinute: b } = window;
+  const inside = a <= b ? m >= a && m < b : m >= a || m < b;
+  if (!inside || a === b) return undefined;
+  return Math.floor(now / 60_000) * 60_000 + ((b - m + day) % day) * 60_000 - now;
 }
 
 export interface PrefetchDeps {
@@ -48,6 +72,12 @@ export interface PrefetchDeps {
   readonly attempts?: number | undefined;
   readonly now: () => number;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Wall-clock ms (the window is local time of day); default Date.now. `now` above may be monotonic. */
+  readonly wallNow?: (() => number) | undefined;
+  /** The local offset from UTC in minutes at `t`; default the process's time zone. */
+  readonly utcOffsetMinutes?: ((t: number) => number) | undefined;
+  /** Hears a stage stopped at the end of its window (the info line; the partial blobs are kept). */
+  readonly onPaused?: ((message: string) => void) | undefined;
   /** Hears every staged child (for the log). */
   readonly onStaged?: ((what: string, fetched: readonly BlobFetch[]) => void) | undefined;
 }
@@ -61,6 +91,7 @@ export function createPrefetch(deps: PrefetchDeps): Prefetch {
   // Staged children per blob: a layer two children share leaves the store when the last of them is handed over.
   const holders = new Map<string, number>();
   const portFile = join(deps.dir, 'port');
+  const blobsOf = new Map<string, readonly { readonly digest: string; readonly size: number }[]>();
   let server: Promise<LoopbackRegistry> | undefined;
   let users = 0;
 
@@ -95,13 +126,50 @@ export function createPrefetch(deps: PrefetchDeps): Prefetch {
       return port === undefined ? [] : [`127.0.0.1:${port}/${repositoryOf(ref).path}`];
     },
 
-    async stage(ref, child, signal) {
+    async stage(ref, child, outer, window) {
       const repo = repositoryOf(ref);
       const what = `${repo.host}/${repo.path}@${child.digest}`;
+      // The window's end aborts the fetch (timed on the clock seam's sleep); what came stays in ingest/.
+      const wallNow = deps.wallNow ?? Date.now;
+      const started = wallNow();
+      const offset = (deps.utcOffsetMinutes ?? ((t: number) => -new Date(t).getTimezoneOffset()))(started);
+      const untilEnd = window === undefined ? undefined : msToWindowEnd(started, window, offset);
+      const closing = new AbortController();
+      const closed = new AbortController();
+      const signal = untilEnd === undefined ? outer : outer === undefined ? closed.signal : AbortSignal.any([outer, closed.signal]);
+      if (untilEnd !== undefined) {
+        deps.sleep(untilEnd, closing.signal).then(() => closed.abort(new ResolverError('ERR_ABORTED', `the prefetch window of ${what} closed`)), () => undefined);
+      }
+      try {
+        return await stageWithin(child, signal, repo, what);
+      } catch (error) {
+        if (!closed.signal.aborted || outer?.aborted === true || window === undefined) throw error;
+        const image = formatReference(ref);
+        const { kept, total } = await heldOf(child.digest);
+        const message = `prefetch of ${image} paused at the end of its window ${hhmm(window.endMinute)}; ${kept} of ${total} bytes kept, resumes at ${hhmm(window.startMinute)}`;
+        deps.onPaused?.(message);
+        throw new ResolverError('ERR_ABORTED', message);
+      } finally {
+        closing.abort();
+      }
+    },
+  };
+
+  /** Bytes of the child's blobs in the store (complete or partial) and their total, from the manifest read this stage. */
+  async function heldOf(digest: string): Promise<{ kept: number; total: number }> {
+    const blobs = blobsOf.get(digest) ?? [];
+    let kept = 0;
+    for (const b of blobs) kept += (await store.complete(b.digest)) ?? Math.min(b.size, await store.partial(b.digest));
+    return { kept, total: blobs.reduce((n, b) => n + b.size, 0) };
+  }
+
+  async function stageWithin(child: { readonly digest: string; readonly size: number }, signal: AbortSignal | undefined, repo: ReturnType<typeof repositoryOf>, what: string): Promise<StagedChild> {
+    {
       const m = await deps.reader.getManifest(repo, child.digest, signal, child.size);
       const image = classifyManifest(m.body, m.contentType, child.digest, what);
       if (image.kind !== 'manifest') throw new ResolverError('ERR_MANIFEST_INVALID', `${what} is an index, not an image: nothing to prefetch`);
       const blobs = [image.manifest.config, ...image.manifest.layers].map((b) => ({ digest: b.digest, size: b.size }));
+      blobsOf.set(child.digest, blobs);
       const fetched: BlobFetch[] = [];
       for (const blob of blobs) {
         // Two children fetched at once may share a layer: one fetch per blob, the other waits and finds it complete.
@@ -151,6 +219,6 @@ export function createPrefetch(deps: PrefetchDeps): Prefetch {
           }
         },
       };
-    },
-  };
+    }
+  }
 }

@@ -70,7 +70,7 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
     ...(c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] ? { DOCKER_CONFIG: c.registries.dockerConfig ?? env['CREDENTIALS_DIRECTORY'] } : {}),
   });
   const servicesOf = (c: Config): ReturnType<typeof createServices> =>
-    createServices(envOf(c), { insecureRegistries: c.registries.insecure, mirrors: c.mirrors, onWarning: (m) => logger.warn({}, m), stateDir: stateDirOf(c, deps.process), budget, preflight: c.preflight, prefetch: c.prefetch });
+    createServices(envOf(c), { insecureRegistries: c.registries.insecure, mirrors: c.mirrors, onWarning: (m) => logger.warn({}, m), stateDir: stateDirOf(c, deps.process), budget, preflight: c.preflight, prefetch: c.prefetch, onPrefetchPaused: (m) => logger.info({}, m) });
   // Discovery by label (docs/discovery.md): its own engine connection, kept while the engine does not change.
   const discovery = new Discovery({ logger });
   const discoveryConnection = (c: Config) => ({
