@@ -17,26 +17,20 @@ import { RegistryBudget, type BudgetView } from '../budget/budget.js';
 import { budgetPolicyOf } from '../budget/config.js';
 import type { FetchedManifest } from '../registry/registry.js';
 import { windowed } from '../prefetch/prefetch.js';
-import { isGated, rolloutPolicyOf } from '../rollout/config.js';
+import { isGated } from '../rollout/config.js';
 import { deviceIdOf, type DeviceIdSource } from '../rollout/device.js';
 import { rememberingReader, RolloutGate } from './rollout-gate.js';
 import { BudgetFile } from './budget-file.js';
 import type { Config } from '../config/schema.js';
 import { platformKey } from '../config/values.js';
-import { mergeEntries, sourceText, type FoundEntry } from '../discover/select.js';
-import type { Engine, ImageInfo } from '../engine/engine.js';
 import { ResolverError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { TargetPlatform } from '../platform/detect.js';
 import { formatPlatformAll } from '../platform/platform.js';
-import { formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../reference/reference.js';
-import type { RegistryClient } from '../registry/client.js';
-import type { CredentialStore } from '../registry/credentials.js';
-import type { DiskPreflight } from '../preflight/preflight.js';
-import type { Prefetch } from '../prefetch/prefetch.js';
-import { checkImage, indexByTag, type CheckOutcome } from '../resolver/reconcile.js';
-import type { StateStore } from '../state/state-store.js';
-import { detectedPlatform, EventBus, type ConfigSummary, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
+import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
+import { checkImage, type CheckOutcome } from '../resolver/reconcile.js';
+import { summaryOf, type EntriesSource } from './entries.js';
+import { detectedPlatform, EventBus, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
+import { Generation, type DaemonServices } from './generation.js';
 import { acquireLock, type ControlRequest, type Lock } from './lock.js';
 import { logEvents } from './log-events.js';
 import { Metrics, type ProcessSample } from './metrics.js';
@@ -45,23 +39,9 @@ import { Runner, type CheckEntry } from './runner.js';
 import { Scheduler, splayOf } from './scheduler.js';
 import { emptyStatus, reduceStatus, type ImageStatus, type StatusState } from './status.js';
 
+export type { EntriesSource } from './entries.js';
+export type { DaemonServices } from './generation.js';
 export type { ImageStatus } from './status.js';
-
-/** The IO the daemon needs, built by the composition root from a config. */
-export interface DaemonServices {
-  readonly registry: RegistryClient;
-  readonly credentials: CredentialStore;
-  readonly state: StateStore;
-  /** The disk preflight before each pull (config `preflight:`); none: no check. */
-  readonly preflight?: DiskPreflight | undefined;
-  engine(signal?: AbortSignal): Promise<Engine>;
-  target(options: { platform?: string | undefined }, signal?: AbortSignal): Promise<TargetPlatform>;
-  /** The resolver-side prefetch (docs/prefetch.md); undefined: off. */
-  readonly prefetch?: Prefetch | undefined;
-  /** Mirror repositories the engine pulls a child from first (docs/mirrors.md). */
-  pullSources?(ref: Reference, store: 'classic' | 'containerd'): Promise<readonly string[]>;
-  close(): Promise<void>;
-}
 
 /** Dependencies of the daemon. */
 export interface DaemonDeps {
@@ -92,18 +72,6 @@ export interface DaemonDeps {
   readonly entries?: EntriesSource;
 }
 
-/**
- * A source of entries besides the config file: discovery by label (src/discover) is one. The daemon merges
- * `current()` into the config's entries (entriesOf) and re-merges on every `onChange`.
- */
-export interface EntriesSource {
-  current(): readonly FoundEntry[];
-  /** Calls `listener` when `current()` changed; returns the unsubscribe function. */
-  onChange(listener: () => void): () => void;
-  /** Reads `rollout.machineIdFile` (tests inject it); default: the file system. */
-  readonly readFile?: (path: string) => Promise<string>;
-}
-
 /** What `status` answers. */
 export interface DaemonStatus {
   readonly pid: number;
@@ -112,134 +80,6 @@ export interface DaemonStatus {
   readonly images: ImageStatus[];
   /** The registry budgets (issue 12 §2). */
   readonly budgets?: BudgetView[];
-}
-
-/** The key of an entry: its image and the platform it asks for. */
-export function entryKey(image: string, platformSpec: string | undefined): string {
-  return `${image} ${platformSpec ?? detectedPlatform}`;
-}
-
-/**
- * The entries of a config, in order, then the found ones it does not list: a found entry of the same image
- * and platform as a configured one is that entry, with the config's options; the others take the global
- * options, at the platform of their containers' image (the detected one when that is the host's).
- */
-export function entriesOf(config: Config, found: readonly FoundEntry[] = []): EntrySpec[] {
-  const configured = config.images.map((i): EntrySpec => {
-    const ref = withDefaultTag(parseReference(i.image));
-    const image = formatReference(ref);
-    const platformSpec = i.platform ?? config.platform;
-    return {
-      key: entryKey(image, platformSpec), image, platformSpec, registry: registryHost(ref), schedule: i.schedule ?? config.schedule, splayMs: splayOf(config.splayMs, i.schedule ?? config.schedule),
-      onMissingPlatform: i.onMissingPlatform ?? config.onMissingPlatform, retain: i.retain ?? config.retain,
-      rollout: rolloutPolicyOf(config.rollout, i.rollout),
-    };
-  });
-  if (found.length === 0) return configured;
-  const merged = mergeEntries(configured, found, {
-    platformKey,
-    make: (f): EntrySpec => {
-      const platformSpec = f.host ? undefined : f.platform;
-      return {
-        key: entryKey(f.image, platformSpec), image: f.image, platformSpec, registry: registryHost(parseReference(f.image)), schedule: config.schedule, splayMs: splayOf(config.splayMs, config.schedule),
-        onMissingPlatform: config.onMissingPlatform, retain: config.retain, rollout: rolloutPolicyOf(config.rollout, undefined),
-      };
-    },
-  });
-  return merged.map((m) => (m.containers.length === 0 ? m.entry : { ...m.entry, source: sourceText(m.configured, m.containers) }));
-}
-
-/** The effective config without secrets, for the `configured` event. */
-export function summaryOf(config: Config): ConfigSummary {
-  const n = config.notifications;
-  return {
-    images: config.images.length, schedule: config.schedule, splayMs: splayOf(config.splayMs, config.schedule), concurrency: config.concurrency, platform: config.platform,
-    onMissingPlatform: config.onMissingPlatform, retain: config.retain, logLevel: config.logLevel,
-    metrics: config.metrics === undefined ? undefined : { listen: config.metrics.listen, token: config.metrics.token !== undefined, tls: config.metrics.tls !== undefined },
-    notifications: n === undefined ? undefined : { webhooks: n.webhooks.length, mqtt: n.mqtt !== undefined, hooks: n.hooks.length },
-  };
-}
-
-/** A config with its services and caches; closed once retired and no run holds it. */
-class Generation {
-  readonly config: Config;
-  readonly services: DaemonServices;
-  /** Replaced when discovered entries change (same config, same services). */
-  entries: ReadonlyMap<string, EntrySpec>;
-  #refs = 0;
-  #retired = false;
-  #closed: Promise<void> | undefined;
-  /** Detected targets per platform spec, refreshed every 5 minutes (host detection costs ~0.6 ms). */
-  readonly #targets = new Map<string, { at: number; target: Promise<TargetPlatform> }>();
-  /** One image listing shared by the checks of the next second. */
-  #listing: { at: number; tags: Promise<ReadonlyMap<string, ImageInfo>> } | undefined;
-  readonly #mono: () => number;
-
-  constructor(config: Config, services: DaemonServices, mono: () => number, found: readonly FoundEntry[] = []) {
-    this.config = config;
-    this.services = services;
-    this.entries = new Map(entriesOf(config, found).map((e) => [e.key, e]));
-    this.#mono = mono;
-  }
-
-  /** Holds the generation open; call the result when done. */
-  acquire(): () => void {
-    this.#refs++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#refs--;
-      if (this.#retired && this.#refs === 0) void this.close();
-    };
-  }
-
-  /** No new run will use it; closes now or after the last run. */
-  retire(): void {
-    this.#retired = true;
-    if (this.#refs === 0) void this.close();
-  }
-
-  close(): Promise<void> {
-    this.#closed ??= this.services.close().catch(() => undefined);
-    return this.#closed;
-  }
-
-  target(platform: string | undefined, signal: AbortSignal): Promise<TargetPlatform> {
-    const key = platform ?? '';
-    const hit = this.#targets.get(key);
-    if (hit !== undefined && this.#mono() - hit.at < 300_000) return hit.target;
-    const target = this.services.target({ platform }, signal);
-    this.#targets.set(key, { at: this.#mono(), target });
-    target.catch(() => this.#targets.delete(key));
-    return target;
-  }
-
-  localTags(engine: Engine): () => Promise<ReadonlyMap<string, ImageInfo>> {
-    return () => {
-      const now = this.#mono();
-      if (this.#listing === undefined || now - this.#listing.at > 1000) {
-        const tags = engine.listImages().then(indexByTag);
-        this.#listing = { at: now, tags };
-        tags.catch(() => (this.#listing = undefined));
-      }
-      return this.#listing.tags;
-    };
-  }
-}
-
-/**
- * Whether `entry` owns its tag (`name:tag` in the engine). Docker has one `name:tag` per engine; an image
- * listed for several platforms gives it to the entry of the host's platform (os and architecture), else to
- * the first listed; the others keep their child by digest only (README, "One tag for two platforms").
- */
-async function ownsTag(gen: Generation, entry: EntrySpec, signal: AbortSignal): Promise<boolean> {
-  const same = [...gen.entries.values()].filter((e) => e.image === entry.image);
-  if (same.length <= 1) return true;
-  const host = (await gen.target(undefined, signal)).platform;
-  const targets = await Promise.all(same.map(async (e) => (await gen.target(e.platformSpec, signal)).platform));
-  const i = targets.findIndex((p) => p.os === host.os && p.architecture === host.architecture);
-  return same[i === -1 ? 0 : i]?.key === entry.key;
 }
 
 /** The daemon. */
@@ -370,10 +210,8 @@ export class Daemon {
     const gen = this.#gen;
     if (gen === undefined || this.#stopping) return;
     const before = gen.entries;
-    const entries = entriesOf(gen.config, this.#deps.entries?.current());
-    const same = entries.length === before.size && entries.every((e) => before.get(e.key)?.source === e.source);
-    if (same) return;
-    gen.entries = new Map(entries.map((e) => [e.key, e]));
+    const entries = gen.refound(this.#deps.entries?.current());
+    if (entries === undefined) return;
     this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: splayOf(gen.config.splayMs, gen.config.schedule), keys: entries.map((e) => e.key) });
     this.events.emit({ type: 'configured', entries, reload: true, summary: summaryOf(gen.config), changed: 'containers', at: new Date().toISOString() });
     if (!this.#scheduling) return;
@@ -412,7 +250,7 @@ export class Daemon {
       const record = await state.get(entry.image, formatPlatformAll(target.platform)).catch(() => undefined);
       options.onRecorded?.(record === undefined ? undefined : { indexDigest: record.indexDigest, childDigest: record.childDigest, pulledAt: record.pulledAt });
       const engine = await gen.services.engine(signal);
-      const tag = await ownsTag(gen, entry, signal);
+      const tag = await gen.ownsTag(entry, signal);
       // The one rollout hook (issue 12 §3): only for entries whose policy can hold a pull.
       const policy = entry.rollout !== undefined && isGated(entry.rollout) ? entry.rollout : undefined;
       const reader = policy === undefined ? registry : rememberingReader(registry, this.#manifests);

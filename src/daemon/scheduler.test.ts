@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from './events.js';
 import { autoSplayCapMs, schedulePeriodMs, Scheduler, splayOf } from './scheduler.js';
 import { parseConfig } from '../config/load.js';
-import { entriesOf, summaryOf } from './daemon.js';
+import { entriesOf, summaryOf } from './entries.js';
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: new Date('2026-12-01T12:00:00.000Z') });
