@@ -15,7 +15,7 @@ import type { Logger } from '../log/logger.js';
 import type { DiscoveryConfig } from './config.js';
 import { entriesFingerprint, followedImage, followReason, groupEntries, listChangingActions, type Followed, type FoundEntry, type ImagePlatform } from './select.js';
 
-/** The engine as discovery uses it (src/engine's Engine has this shape). */
+/** The engine as discovery uses it: src/engine's ContainerEngine and ImageEngine's inspectImage (discover/ is below engine/, so it names them itself). */
 export interface DiscoveryEngine {
   listContainers(signal?: AbortSignal): Promise<readonly { readonly id: string; readonly name: string; readonly imageId: string; readonly labels: Readonly<Record<string, string>>; readonly state: string }[]>;
   inspectContainer(id: string, signal?: AbortSignal): Promise<{ readonly image: string; readonly imageId: string } | undefined>;

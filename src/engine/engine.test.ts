@@ -1,5 +1,22 @@
-import { describe, expect, it } from 'vitest';
-import { containerFailureCode } from './engine.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { ContainerEngine } from './containers.js';
+import { containerFailureCode, type ContainerRunner, type Engine, type ImageEngine } from './engine.js';
+
+// Checked by tsc (npm run typecheck): a consumer of one half cannot reach the other's operations.
+describe('Engine: an image half and a container-running half (issue 14)', () => {
+  it('the image half has no container operations, the running half no image ones', () => {
+    type ContainerOps = 'createContainer' | 'runAttached' | 'start' | 'kill' | 'remove' | 'resize' | 'listContainers' | 'inspectContainer' | 'containerEvents' | 'close';
+    type ImageOps = 'facts' | 'pull' | 'tag' | 'inspectImage' | 'listImages' | 'imagesInUse' | 'removeImage';
+    expectTypeOf<keyof ImageEngine>().toEqualTypeOf<ImageOps>();
+    expectTypeOf<Extract<keyof ImageEngine, ContainerOps>>().toBeNever();
+    expectTypeOf<Extract<keyof ContainerRunner, ImageOps | 'close'>>().toBeNever();
+  });
+
+  it('Engine is both halves, the listing and events, and close()', () => {
+    expectTypeOf<Engine>().toExtend<ImageEngine & ContainerRunner & ContainerEngine & { close(): Promise<void> }>();
+    expectTypeOf<ImageEngine & ContainerRunner & ContainerEngine & { close(): Promise<void> }>().toExtend<Engine>();
+  });
+});
 
 describe('containerFailureCode (docker run’s exit status for an engine refusal)', () => {
   it.each([

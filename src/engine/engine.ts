@@ -78,8 +78,11 @@ export interface ContainerIo {
   readonly stderr: Writable;
 }
 
-/** The engine operations resolver needs (the container listing and events: containers.ts). */
-export interface Engine extends ContainerEngine {
+/**
+ * The image half of the engine: what resolving, pulling, checking and pruning use (src/resolver/, `resolver
+ * pull`). It has no way to create or start a container.
+ */
+export interface ImageEngine {
   facts(signal?: AbortSignal): Promise<EngineFacts>;
   /**
    * Pulls `repository@digest`; resolves only when the stream ended with no error line and either with
@@ -90,6 +93,16 @@ export interface Engine extends ContainerEngine {
   tag(source: string, repository: string, tag: string): Promise<void>;
   /** undefined when the engine has no such image. */
   inspectImage(name: string): Promise<ImageInfo | undefined>;
+  /** Every image with its tags and digests (one request for all). */
+  listImages(): Promise<readonly ImageInfo[]>;
+  /** Image IDs used by any container, running or stopped. */
+  imagesInUse(): Promise<ReadonlySet<string>>;
+  /** Removes an image reference (`name@digest`); the image goes when no reference is left. */
+  removeImage(name: string): Promise<void>;
+}
+
+/** The container-running half of the engine: what `resolver run` does with a container once it has the image. */
+export interface ContainerRunner {
   /**
    * Creates a container; a refusal is an ERR_CONTAINER_FAILED/…NOT_FOUND/…NOT_INVOKABLE (see containerFailureCode).
    * `warnings` are the engine's (e.g. an image platform that does not match the host), which docker run prints.
@@ -105,13 +118,15 @@ export interface Engine extends ContainerEngine {
   kill(id: string, signal: string): Promise<void>;
   /** Force-removes a container and its anonymous volumes; one already gone (or going) is not an error. */
   remove(id: string): Promise<void>;
-  /** Every image with its tags and digests (one request for all). */
-  listImages(): Promise<readonly ImageInfo[]>;
-  /** Image IDs used by any container, running or stopped. */
-  imagesInUse(): Promise<ReadonlySet<string>>;
-  /** Removes an image reference (`name@digest`); the image goes when no reference is left. */
-  removeImage(name: string): Promise<void>;
   resize(id: string, rows: number, columns: number): Promise<void>;
+}
+
+/**
+ * One engine connection as the composition roots build it (cli/services.ts, the daemon): the image half, the
+ * container-running half, the container listing and events (containers.ts), and closing it. Consumers ask
+ * for the half they use (docs/architecture.md).
+ */
+export interface Engine extends ImageEngine, ContainerRunner, ContainerEngine {
   close(): Promise<void>;
 }
 

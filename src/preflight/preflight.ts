@@ -16,7 +16,7 @@ import { chainIds, copiesParents, estimateFootprint, type ChildLayers, type Foot
 
 export type { ChildLayers, Footprint } from './estimate.js';
 
-/** What the preflight asks of the engine (the Engine interface has these three). */
+/** What the preflight asks of the engine: three of src/engine's ImageEngine (preflight/ is below engine/, so it names them itself). */
 export interface EngineView {
   facts(signal?: AbortSignal): Promise<EngineFacts>;
   listImages(): Promise<readonly { readonly id: string }[]>;

@@ -6,13 +6,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import type { Engine, ImageInfo } from '../engine/engine.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { ImageEngine, ImageInfo } from '../engine/engine.js';
 import { ResolverError } from '../errors.js';
 import { detectTarget, hostFacts } from '../platform/detect.js';
 import { parseReference } from '../reference/reference.js';
 import { StateStore } from '../state/state-store.js';
-import { pullResolved } from './pull.js';
+import { pullResolved, type PullDeps } from './pull.js';
+import type { CheckDeps } from './reconcile.js';
 import type { Resolution } from './resolve.js';
 
 const child = `sha256:${'c'.repeat(64)}`;
@@ -25,8 +26,16 @@ const resolution: Resolution = {
   chosen: { digest: child, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1, platform: undefined },
 };
 
-/** An engine whose pull stores the child (or not) and then reports `error`. */
-function fakeEngine(options: { storesChild: boolean; error: ResolverError }): Engine & { images: Map<string, ImageInfo> } {
+// Checked by tsc: a pull or a check gets the engine's image half, so it cannot create or start a container (issue 14).
+describe('the engine a pull and a check get', () => {
+  it('is the image half only', () => {
+    expectTypeOf<PullDeps['engine']>().toEqualTypeOf<ImageEngine>();
+    expectTypeOf<CheckDeps['engine']>().toEqualTypeOf<ImageEngine>();
+  });
+});
+
+/** An engine (the image half: all a pull gets) whose pull stores the child (or not) and then reports `error`. */
+function fakeEngine(options: { storesChild: boolean; error: ResolverError }): ImageEngine & { images: Map<string, ImageInfo> } {
   const images = new Map<string, ImageInfo>();
   const image: ImageInfo = { id: 'sha256:config', repoTags: [], repoDigests: [`127.0.0.1:5000/app@${child}`], os: 'linux', architecture: 'amd64', variant: '' };
   const unused = (): never => {
@@ -46,14 +55,11 @@ function fakeEngine(options: { storesChild: boolean; error: ResolverError }): En
       return Promise.resolve();
     },
     inspectImage: (name) => Promise.resolve(images.get(name)),
-    createContainer: unused, runAttached: unused, start: unused, kill: unused, remove: unused,
-    listImages: unused, imagesInUse: unused, removeImage: unused, resize: unused,
-    listContainers: unused, inspectContainer: unused, containerEvents: unused,
-    close: () => Promise.resolve(),
+    listImages: unused, imagesInUse: unused, removeImage: unused,
   };
 }
 
-async function deps(engine: Engine): Promise<Parameters<typeof pullResolved>[0]> {
+async function deps(engine: ImageEngine): Promise<Parameters<typeof pullResolved>[0]> {
   const dir = await mkdtemp(join(tmpdir(), 'pull-test-'));
   return { registry: undefined as never, engine, credentials: { get: () => Promise.resolve(undefined) }, state: new StateStore(dir, () => undefined) };
 }
@@ -123,7 +129,7 @@ describe.runIf(process.getuid?.() === 0)('pullResolved with the state folder on 
 
 describe('pullResolved with the prefetch (docs/prefetch.md)', () => {
   /** An engine that records the repositories it is asked to pull from; `failFrom` refuses those. */
-  function recordingEngine(failFrom: readonly string[] = []): Engine & { pulls: string[] } {
+  function recordingEngine(failFrom: readonly string[] = []): ImageEngine & { pulls: string[] } {
     const base = fakeEngine({ storesChild: false, error: new ResolverError('ERR_PULL_FAILED', 'unused') });
     const pulls: string[] = [];
     return {

@@ -4,7 +4,7 @@
  * the tag points to the child, and record it. Nothing is tagged until the pull succeeded and was verified.
  */
 import { ResolverError } from '../errors.js';
-import type { Engine, RegistryAuth } from '../engine/engine.js';
+import type { ImageEngine, RegistryAuth } from '../engine/engine.js';
 import type { PullState } from '../engine/pull-progress.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { classifyManifest } from '../manifest/classify.js';
@@ -22,7 +22,8 @@ import { resolveImage, type Resolution, type ServedBy } from './resolve.js';
 /** What a pull needs. */
 export interface PullDeps {
   readonly registry: RegistryReader;
-  readonly engine: Engine;
+  /** The image half only: a pull never creates or starts a container. */
+  readonly engine: ImageEngine;
   readonly credentials: CredentialStore;
   readonly state: StateStore;
   readonly now?: () => Date;

@@ -10,7 +10,7 @@
  * Idempotent: an interrupted check is simply redone by the next one.
  */
 import { DiskSpaceError, NoMatchingPlatformError, ResolverError } from '../errors.js';
-import type { Engine, ImageInfo } from '../engine/engine.js';
+import type { ImageEngine, ImageInfo } from '../engine/engine.js';
 import type { PullState } from '../engine/pull-progress.js';
 import type { DiskPreflight } from '../preflight/preflight.js';
 import type { TargetPlatform } from '../platform/detect.js';
@@ -82,7 +82,8 @@ export interface DiskShortage {
 /** What a check needs. */
 export interface CheckDeps {
   readonly registry: RegistryReader;
-  readonly engine: Engine;
+  /** The image half only (pull, inspect, prune). */
+  readonly engine: ImageEngine;
   readonly credentials: CredentialStore;
   readonly state: StateStore;
   /** A recent listing of the engine's images by canonical `name:tag`, shared by many checks (one request, indexed once). */

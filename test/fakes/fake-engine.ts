@@ -4,6 +4,8 @@
  * set (`resolver run`'s tests); containers can be added and removed (`addContainer`, `removeContainer`: listed, inspected,
  * announced on the events stream), and the events stream can be dropped or refused (an engine restart).
  * Names are kept as the caller spelled them (familiar form), as dockerd reports RepoTags.
+ * It implements the whole `Engine` (the image half, the container-running half, the listing and events), so one
+ * instance serves a test of a consumer that asks for either half.
  */
 import { createHash } from 'node:crypto';
 import type { ContainerDetails, ContainerEvent, ContainerEventStream, ContainerSummary } from '../../src/engine/containers.js';
@@ -27,7 +29,7 @@ interface EventSubscriber {
   end(error?: Error): void;
 }
 
-/** A fake engine. */
+/** A fake engine: `ImageEngine`, `ContainerRunner` and `ContainerEngine` at once. */
 export class FakeEngine implements Engine {
   readonly #images = new Map<string, FakeImage>();
   readonly #containers = new Map<string, ContainerDetails>();

@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { ImageEngine } from '../../engine/engine.js';
 import { StateStore } from '../../state/state-store.js';
 import { FakeEngine } from '../../../test/fakes/fake-engine.js';
 import { FakeRegistry } from '../../../test/fakes/fake-registry.js';
@@ -24,6 +25,11 @@ function setup(): { registry: FakeRegistry; engine: FakeEngine; state: StateStor
 }
 
 describe('pull: run(options, deps)', () => {
+  it('gets the engine\'s image half only: it cannot start a container (checked by tsc)', () => {
+    expectTypeOf<Awaited<ReturnType<PullCommandDeps['engine']>>>().toEqualTypeOf<ImageEngine>();
+  });
+
+
   it('pulls the child by digest, tags name:tag and records it; a second pull pulls nothing', async () => {
     const { registry, engine, state, deps } = setup();
     const { children } = registry.publish(image, [{ architecture: 'amd64', label: 'a' }, { architecture: 'arm64', variant: 'v8', label: 'b' }]);

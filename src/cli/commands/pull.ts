@@ -13,6 +13,7 @@ import { createProgressRenderer, type ProgressSink } from '../progress.js';
 import { addInsecureRegistryOption } from '../options.js';
 import { withCommandDeps, type CommandDeps, type ProgramDeps } from '../command-deps.js';
 import type { DiskPreflight } from '../../preflight/preflight.js';
+import type { ImageEngine } from '../../engine/engine.js';
 import type { TargetOptions } from '../services.js';
 
 /** Options of `pull`. */
@@ -28,9 +29,11 @@ export interface PullCommandOptions extends TargetOptions {
   readonly timeoutMs?: number;
 }
 
-/** What `pull` needs: the registry, the target platform, the engine, credentials and state; progress goes to `sink`. */
-export interface PullCommandDeps extends Pick<CommandDeps, 'target' | 'engine' | 'credentials' | 'state'> {
+/** What `pull` needs: the registry, the target platform, the engine's image half, credentials and state; progress goes to `sink`. */
+export interface PullCommandDeps extends Pick<CommandDeps, 'target' | 'credentials' | 'state'> {
   readonly registry: RegistryReader;
+  /** The engine's image operations: a pull cannot start a container. */
+  readonly engine: (signal?: AbortSignal) => Promise<ImageEngine>;
   /** The disk preflight before the pull (docs/preflight.md); none: no check. */
   readonly preflight?: DiskPreflight | undefined;
   /** Mirror repositories the engine pulls from first (docs/mirrors.md). */

@@ -8,7 +8,7 @@
  */
 import { CommanderError, type Command } from 'commander';
 import { RegistryHttpError, ResolverError } from '../../errors.js';
-import type { Engine } from '../../engine/engine.js';
+import type { ContainerRunner, ImageEngine } from '../../engine/engine.js';
 import { onlyMatcher } from '../../platform/match.js';
 import { formatPlatformAll, platform as makePlatform } from '../../platform/platform.js';
 import type { TargetPlatform } from '../../platform/detect.js';
@@ -63,7 +63,9 @@ export interface RunCommandOptions extends RunOptions {
 }
 
 /** What `run` needs: what a pull needs (but its progress sink), the terminal, and the process's signals. */
-export interface RunDeps extends Omit<PullCommandDeps, 'sink' | 'signal'>, Pick<CommandDeps, 'output' | 'stderr' | 'io'> {
+export interface RunDeps extends Omit<PullCommandDeps, 'sink' | 'signal' | 'engine'>, Pick<CommandDeps, 'output' | 'stderr' | 'io'> {
+  /** Both halves of the engine: the image's (to pull) and the container's (to run it). */
+  readonly engine: (signal?: AbortSignal) => Promise<ImageEngine & ContainerRunner>;
   /** SIGINT/SIGTERM: they cancel the pull, then go to the container. */
   readonly signals: SignalHub;
   /** The other signals forwarded to the container, and the forceful exit. */
@@ -80,7 +82,7 @@ function isUnreachable(error: unknown): boolean {
 }
 
 /** The child recorded for this reference and platform, if the engine still has it. */
-async function knownChild(ref: Reference, platformText: string, deps: ImageDeps, engine: Engine): Promise<{ reference: string; pulledAt: string; digest: string } | undefined> {
+async function knownChild(ref: Reference, platformText: string, deps: ImageDeps, engine: ImageEngine): Promise<{ reference: string; pulledAt: string; digest: string } | undefined> {
   const known = await deps.state.get(formatReference(ref), platformText);
   if (known === undefined) return undefined;
   const reference = `${familiarName(ref)}@${known.childDigest}`;
@@ -93,7 +95,7 @@ async function knownChild(ref: Reference, platformText: string, deps: ImageDeps,
  * What `--pull missing|never` may run without asking the registry: the known child, else the engine's own
  * image of that name (`docker pull`, `docker load`) when its platform is one the target accepts.
  */
-async function localImage(ref: Reference, target: TargetPlatform, deps: ImageDeps, engine: Engine): Promise<string | undefined> {
+async function localImage(ref: Reference, target: TargetPlatform, deps: ImageDeps, engine: ImageEngine): Promise<string | undefined> {
   const known = await knownChild(ref, formatPlatformAll(target.platform), deps, engine);
   if (known !== undefined) return known.reference;
   const name = ref.digest === undefined ? `${familiarName(ref)}:${ref.tag ?? 'latest'}` : `${familiarName(ref)}@${ref.digest}`;
@@ -115,7 +117,7 @@ function knownChildBoundMs(options: RunOptions): number {
   return options.timeoutMs === undefined || options.timeoutMs === 0 ? bound : Math.min(bound, options.timeoutMs);
 }
 
-async function imageToRun(options: RunCommandOptions, engine: Engine, deps: ImageDeps): Promise<string> {
+async function imageToRun(options: RunCommandOptions, engine: ImageEngine, deps: ImageDeps): Promise<string> {
   const ref = withDefaultTag(parseReference(options.image));
   const target = await deps.target(options, deps.signal);
   const platformText = formatPlatformAll(target.platform);
