@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
@@ -94,6 +95,38 @@ describe('Runner', () => {
     await run;
     expect(events.find((x) => x.type === 'failed')).toMatchObject({ code: 'ERR_NETWORK', message: expect.stringMatching(/no result within 30 s/) });
     expect(r.running).toBe(0);
+  });
+
+  it('leaves nothing on the long-lived shutdown signal after its checks (no listener, no dependant signal), and shutdown still cancels a running check', async () => {
+    // Node keeps AbortSignal.any's results in a set of WeakRefs on each source signal (until a full GC):
+    // at 1,000 tags that was ~30,000 cells on the daemon's shutdown signal (bench/README.md, Footprint).
+    const dependants = (s: AbortSignal): number => {
+      const k = Object.getOwnPropertySymbols(s).find((x) => x.description === 'kDependantSignals');
+      return k === undefined ? 0 : ((s as unknown as Record<symbol, Set<unknown> | undefined>)[k]?.size ?? 0);
+    };
+    const seen: AbortSignal[] = [];
+    const { r, events, shutdown } = runner((_e, signal) => {
+      seen.push(signal);
+      return Promise.resolve(ok);
+    }, { perRegistry: 4 });
+    for (let i = 0; i < 50; i++) await r.runNow(entry(`localhost:5001/app:${i}`), { dryRun: false });
+    expect(events.filter((x) => x.type === 'checked')).toHaveLength(50);
+    expect(seen).toHaveLength(50);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    expect(dependants(shutdown.signal)).toBe(0);
+
+    let cancelled: unknown;
+    const { r: r2, shutdown: stop } = runner((_e, signal) => new Promise((_res, rej) => signal.addEventListener('abort', () => {
+      cancelled = signal.reason;
+      rej(new ResolverError('ERR_ABORTED', 'cancelled'));
+    })));
+    const run = r2.trigger(entry('localhost:5001/app:x'), 'now');
+    await vi.advanceTimersByTimeAsync(0);
+    const reason = new Error('stopping');
+    stop.abort(reason);
+    await run;
+    expect(cancelled).toBe(reason);
+    expect(r2.running).toBe(0);
   });
 });
 
