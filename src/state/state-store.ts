@@ -3,6 +3,7 @@
  * ID, time, registry. Shared by `pull`, `run` (offline fallback) and the daemon. One JSON file, written
  * with writeFileDurable only when its content changes; a corrupt file is moved aside, never discarded.
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -62,7 +63,11 @@ export class StateStore {
   /** Read-only (`status`): creates no folder, removes no temp file, moves nothing aside, writes nothing. */
   readonly #readOnly: boolean;
   #current: StateFile | undefined;
-  #text: string | undefined;
+  /**
+   * A SHA-256 of the file's text as last read or written (to skip a write that changes nothing), not the
+   * text itself: at 1,000 tags that text is ~680 KB the daemon would hold for its whole life (bench/README.md).
+   */
+  #digest: string | undefined;
   #seen: string | undefined;
   #prepared = false;
   #chain: Promise<unknown> = Promise.resolve();
@@ -90,7 +95,7 @@ export class StateStore {
     const read = await readRegular(this.path);
     if (read.kind === 'missing') {
       this.#current = empty;
-      this.#text = undefined;
+      this.#digest = undefined;
       this.#seen = seen;
       return empty;
     }
@@ -103,12 +108,12 @@ export class StateStore {
       await rename(this.path, aside);
       this.#warn(`the state file ${this.path} was unreadable${read.kind === 'irregular' ? ` (${read.what}, not a regular file)` : ''}; moved aside to ${aside} and starting empty`);
       this.#current = empty;
-      this.#text = undefined;
+      this.#digest = undefined;
       this.#seen = 'missing';
       return empty;
     }
     this.#current = parsed;
-    this.#text = text;
+    this.#digest = digestOf(text);
     this.#seen = seen;
     return parsed;
   }
@@ -126,11 +131,12 @@ export class StateStore {
       const current = await this.load();
       const next = change(current);
       const text = `${JSON.stringify(next, null, 2)}\n`;
-      if (text === this.#text) return;
+      const digest = digestOf(text);
+      if (digest === this.#digest) return;
       await writeFileDurable(this.path, text);
       const info = await stat(this.path);
       this.#current = next;
-      this.#text = text;
+      this.#digest = digest;
       this.#seen = `${info.mtimeMs}:${info.size}:${info.ino}:true`;
     });
     this.#chain = run.catch(() => undefined);
@@ -142,6 +148,8 @@ export class StateStore {
     return this.update((s) => ({ ...s, images: { ...s.images, [recordKey(record.reference, record.platform)]: record } }));
   }
 }
+
+const digestOf = (text: string): string => createHash('sha256').update(text).digest('base64');
 
 /** What reading the state file found. */
 type Read = { kind: 'missing' } | { kind: 'text'; text: string } | { kind: 'irregular'; what: string };
