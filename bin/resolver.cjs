@@ -25,6 +25,9 @@ if (process.env.RESOLVER_UNSUPPORTED_NODE !== '1') {
 }
 // No DEBUG value may enable the debug package (docker-modem prints X-Registry-Auth, i.e. passwords): issue 13.1.
 for (const k of Object.keys(process.env)) if (k === 'DEBUG' || k.startsWith('DEBUG_')) delete process.env[k];
+// The packaged /usr/bin/resolver starts the bundle from a V8 startup snapshot when it can (bin/resolver-snapshot.cjs
+// says so the same way); this is the other way.
+if (process.env.RESOLVER_STARTUP_DEBUG === '1') process.stderr.write('resolver: started by the launcher, without a startup snapshot\n');
 const fs = require('node:fs');
 const path = require('node:path');
 const file = path.join(__dirname, '..', 'dist', 'resolver.bundle.cjs');

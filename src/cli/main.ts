@@ -73,12 +73,20 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    printError(processOutput, error, false);
-    process.exitCode = 1;
-  },
-);
+function start(): void {
+  main(process.argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      printError(processOutput, error, false);
+      process.exitCode = 1;
+    },
+  );
+}
+
+// bin/resolver-snapshot.cjs evaluates the bundle while Node builds a V8 startup snapshot and runs `start` only
+// after the snapshot is deserialised (docs/packaging.md §Startup snapshot): it leaves this hook on globalThis.
+const defer = (globalThis as Record<symbol, ((main: () => void) => void) | undefined>)[Symbol.for('resolver.deferMain')];
+if (defer === undefined) start();
+else defer(start);
