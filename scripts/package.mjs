@@ -8,7 +8,7 @@
 // packages the bundle leaves external (pure JavaScript).
 // Reproducible: file times are SOURCE_DATE_EPOCH (default: the last commit), owners root, names sorted.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -96,12 +96,22 @@ function copyPackage(src, dest) {
   });
 }
 
+/** Where the packaged scripts expect the application and the snapshot (a root-only folder, like the code cache's rules). */
+const installed = { app: '/usr/lib/resolver', cache: '/var/cache/resolver' };
+const snapshotScript = (name) => readFileSync(join(root, 'packaging', 'snapshot', name), 'utf8').replaceAll('@APP@', installed.app).replaceAll('@CACHE@', installed.cache);
+
 /** The application folder, /usr/lib/resolver on a device. */
 function stageApp(app) {
   mkdirSync(join(app, 'bin'), { recursive: true });
   mkdirSync(join(app, 'dist'), { recursive: true });
   cpSync(join(root, 'bin', 'resolver.cjs'), join(app, 'bin', 'resolver.cjs'));
   chmodSync(join(app, 'bin', 'resolver.cjs'), 0o755);
+  // The V8 startup snapshot (docs/packaging.md §Startup snapshot): its entry, the sh builder and the sh
+  // front end that uses the blob when it matches the Node it would run (the .deb's /usr/bin/resolver).
+  cpSync(join(root, 'bin', 'resolver-snapshot.cjs'), join(app, 'bin', 'resolver-snapshot.cjs'));
+  for (const [from, to] of [['resolver-build-snapshot.sh', 'resolver-build-snapshot'], ['resolver.sh', 'resolver']]) {
+    writeFileSync(join(app, 'bin', to), snapshotScript(from), { mode: 0o755 });
+  }
   for (const f of bundleFiles) cpSync(join(root, 'dist', f), join(app, 'dist', f));
   cpSync(join(root, 'config'), join(app, 'config'), { recursive: true });
   cpSync(join(root, 'systemd'), join(app, 'systemd'), { recursive: true });
@@ -137,7 +147,8 @@ function buildDeb(time) {
   const app = join(tree, 'usr', 'lib', 'resolver');
   stageApp(app);
   mkdirSync(join(tree, 'usr', 'bin'), { recursive: true });
-  symlinkSync('../lib/resolver/bin/resolver.cjs', join(tree, 'usr', 'bin', 'resolver'));
+  // A /bin/sh front end: the startup snapshot when it matches the installed Node, else the launcher (exec, both).
+  writeFileSync(join(tree, 'usr', 'bin', 'resolver'), snapshotScript('resolver.sh'), { mode: 0o755 });
   const units = join(tree, 'usr', 'lib', 'systemd', 'system');
   mkdirSync(units, { recursive: true });
   for (const unit of readdirSync(join(root, 'systemd'))) cpSync(join(root, 'systemd', unit), join(units, unit));
@@ -162,8 +173,10 @@ function buildDeb(time) {
   const md5 = files.filter((p) => !p.startsWith(join(tree, 'etc'))).map((p) => `${createHash('md5').update(readFileSync(p)).digest('hex')}  ${relative(tree, p)}\n`).join('');
   writeFileSync(join(control, 'md5sums'), md5);
   for (const script of ['postinst', 'prerm', 'postrm']) cpSync(join(root, 'packaging', 'debian', script), join(control, script));
+  // A file trigger on Node's files: an upgrade of nodejs (or its libnode) rebuilds the startup snapshot.
+  cpSync(join(root, 'packaging', 'debian', 'triggers'), join(control, 'triggers'));
   normalise(control, time);
-  for (const f of ['control', 'conffiles', 'md5sums']) chmodSync(join(control, f), 0o644);
+  for (const f of ['control', 'conffiles', 'md5sums', 'triggers']) chmodSync(join(control, f), 0o644);
 
   const out = join(release, `${pkg.name}_${version}_all.deb`);
   execFileSync('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', tree, out], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SOURCE_DATE_EPOCH: String(time) } });

@@ -27,6 +27,10 @@ const child = (repo: string, platform: string): string => {
 const foreign: readonly Arch[] = (process.env['RESOLVER_PACKAGING_ARCHES'] ?? 'arm64,armhf').split(',').filter((a): a is Arch => a === 'arm64' || a === 'armhf');
 const processArch: Record<Arch, string> = { amd64: 'amd64', arm64: 'arm64', armhf: 'arm' };
 const image = `${s.anonymous}/super-golang:latest`;
+// What RESOLVER_STARTUP_DEBUG=1 prints: which way the process started (bin/resolver-snapshot.cjs, bin/resolver.cjs).
+const fromSnapshot = 'resolver: started from the V8 startup snapshot (--liftoff-only --snapshot-blob /var/cache/resolver/snapshot.blob)\n';
+const fromLauncher = 'resolver: started by the launcher, without a startup snapshot\n';
+const snapshotFiles = '/var/cache/resolver /var/cache/resolver/snapshot.blob /var/cache/resolver/snapshot.key';
 
 let releases: string[] = [];
 
@@ -81,6 +85,8 @@ describe.runIf(s.engine !== undefined).each(arches)('resolver_<version>_all.deb 
     binds = [{ source: socketPath(s.engine ?? ''), target: '/run/docker.sock' }];
     await copyFile(deb(releases[0] ?? '', pkg.version), join(root, 'tmp', `resolver_${pkg.version}_all.deb`));
     await copyFile(deb(releases[1] ?? '', next), join(root, 'tmp', `resolver_${next}_all.deb`));
+    // Another build of Node for the snapshot's fallback (npm's 22, fetched by scripts/package-deps.sh).
+    if (arch === 'amd64') await copyFile('.tmp/node/x64-22.23.5/bin/node', join(root, 'tmp', 'node22'));
   }, 1_800_000);
 
   afterAll(async () => {
@@ -91,15 +97,21 @@ describe.runIf(s.engine !== undefined).each(arches)('resolver_<version>_all.deb 
     needRoot(ctx);
     const r = await ok(`apt install -y --no-install-recommends /tmp/resolver_${pkg.version}_all.deb`);
     expect(r.stdout + r.stderr).toContain('resolver.service not started: /etc/resolver/resolver.yaml names no images');
-    const st = await ok('stat -c "%n %a %U:%G" /etc/resolver /etc/resolver/resolver.yaml /var/lib/resolver /usr/lib/systemd/system/resolver.service /usr/lib/systemd/system/resolver-check.timer /usr/lib/resolver/bin/resolver.cjs');
+    const st = await ok(`stat -c "%n %a %U:%G %F" /etc/resolver /etc/resolver/resolver.yaml /var/lib/resolver /usr/lib/systemd/system/resolver.service /usr/lib/systemd/system/resolver-check.timer /usr/lib/resolver/bin/resolver.cjs /usr/bin/resolver ${snapshotFiles}`);
     expect(st.stdout.split('\n').filter(Boolean)).toEqual([
-      '/etc/resolver 755 root:root',
-      '/etc/resolver/resolver.yaml 644 root:root',
-      '/var/lib/resolver 700 root:root',
-      '/usr/lib/systemd/system/resolver.service 644 root:root',
-      '/usr/lib/systemd/system/resolver-check.timer 644 root:root',
-      '/usr/lib/resolver/bin/resolver.cjs 755 root:root',
+      '/etc/resolver 755 root:root directory',
+      '/etc/resolver/resolver.yaml 644 root:root regular file',
+      '/var/lib/resolver 700 root:root directory',
+      '/usr/lib/systemd/system/resolver.service 644 root:root regular file',
+      '/usr/lib/systemd/system/resolver-check.timer 644 root:root regular file',
+      '/usr/lib/resolver/bin/resolver.cjs 755 root:root regular file',
+      // The /bin/sh front end, and the V8 startup snapshot the postinst built for this Node (root's, like trusted code).
+      '/usr/bin/resolver 755 root:root regular file',
+      '/var/cache/resolver 755 root:root directory',
+      '/var/cache/resolver/snapshot.blob 644 root:root regular file',
+      '/var/cache/resolver/snapshot.key 644 root:root regular file',
     ]);
+    expect(r.stdout + r.stderr).toContain('resolver-build-snapshot: built /var/cache/resolver/snapshot.blob');
     expect((await sh('test -e /etc/systemd/system/multi-user.target.wants/resolver.service')).code).toBe(1);
     expect((await ok("dpkg-query -W -f '${Conffiles}' resolver")).stdout).toContain('/etc/resolver/resolver.yaml');
     expect((await ok("dpkg-query -W -f '${Version} ${Status}' resolver")).stdout).toBe(`${pkg.version} install ok installed`);
@@ -114,13 +126,20 @@ describe.runIf(s.engine !== undefined).each(arches)('resolver_<version>_all.deb 
 
   it(`runs: --version, platform (the engine wins${emulated ? ', the warning shows' : ''}), which against a loopback registry, check against the real engine`, async (ctx) => {
     needRoot(ctx);
-    expect((await ok('resolver --version')).stdout.trim()).toBe(pkg.version);
-    const p = await ok('resolver platform --json');
+    // --version, platform and which start from the startup snapshot (the process says so, RESOLVER_STARTUP_DEBUG).
+    const v = await ok('RESOLVER_STARTUP_DEBUG=1 resolver --version');
+    expect(v.stdout.trim()).toBe(pkg.version);
+    expect(v.stderr).toBe(fromSnapshot);
+    const p = await ok('RESOLVER_STARTUP_DEBUG=1 resolver platform --json');
+    expect(p.stderr).toContain(fromSnapshot);
     const platform = JSON.parse(p.stdout) as { platform: string; warnings: string[] };
     expect(platform.platform).toMatch(/^linux\/amd64/);
     if (emulated) expect(platform.warnings).toContain(`this process runs as ${processArch[arch]} but the engine is amd64: resolver follows the engine`);
     else expect(platform.warnings.join('\n')).not.toContain('this process runs as');
-    expect((await ok(`resolver which ${s.anonymous}/multi/docker:latest`)).stdout).toBe(`${child('multi/docker', 'linux/amd64')}\n`);
+    const w = await ok(`RESOLVER_STARTUP_DEBUG=1 resolver which ${s.anonymous}/multi/docker:latest`);
+    expect(w.stdout).toBe(`${child('multi/docker', 'linux/amd64')}\n`);
+    // (and the warning about the private engine 20.10's rules)
+    expect(w.stderr).toContain(fromSnapshot);
     await ok(`cat > /etc/resolver/resolver.yaml <<'EOF'\n# edited by the operator\nschedule: "*/5 * * * *"\nsplay: 0s\nimages:\n  - image: ${image}\nEOF\nresolver config check /etc/resolver/resolver.yaml`);
     await ok('resolver check --config /etc/resolver/resolver.yaml');
     const status = JSON.parse((await ok('resolver status --config /etc/resolver/resolver.yaml --json')).stdout) as unknown;
@@ -128,18 +147,69 @@ describe.runIf(s.engine !== undefined).each(arches)('resolver_<version>_all.deb 
     expect((await ok('ls /var/lib/resolver')).stdout).not.toBe('');
   }, 600_000 * slow);
 
+  it.runIf(!emulated)('through the snapshot: run exits 127/126/125 as docker run, the daemon is the exec\'d node process and exits 0 on SIGTERM', async (ctx) => {
+    needRoot(ctx);
+    const code = async (script: string) => (await sh(script)).code;
+    expect(await code(`resolver run -q --rm --network none ${image} /nonexistent`)).toBe(127);
+    expect(await code(`resolver run -q --rm --network none ${image} /etc`)).toBe(126);
+    expect(await code(`resolver run -q --rm --network resolver-no-such-net ${image} true`)).toBe(125);
+    expect(await code(`resolver run -q --rm --network none ${image} true`)).toBe(0);
+    // exec, not a child: the PID sh started is node itself, on the snapshot; SIGTERM reaches the daemon.
+    const d = await ok(`resolver daemon --config /etc/resolver/resolver.yaml >/tmp/daemon.log 2>&1 & pid=$!
+i=0; until grep -q snapshot-blob /proc/$pid/cmdline 2>/dev/null || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+tr '\\0' ' ' </proc/$pid/cmdline; echo
+sleep 2; kill -TERM $pid; wait $pid; echo "exit $?"`);
+    expect(d.stdout).toMatch(/^\/usr\/bin\/node --liftoff-only --snapshot-blob \/var\/cache\/resolver\/snapshot\.blob -- daemon --config \/etc\/resolver\/resolver\.yaml \n/);
+    expect(d.stdout).toContain('exit 0');
+  }, 300_000);
+
+  it('another Node binary (an upgrade of nodejs) makes /usr/bin/resolver start without the snapshot, not fail; the trigger on /usr/bin/node rebuilds it', async (ctx) => {
+    needRoot(ctx);
+    const key = async () => (await ok('cat /var/cache/resolver/snapshot.key')).stdout;
+    const built = await key();
+    const viaLauncher = async () => {
+      const r = await ok(`RESOLVER_STARTUP_DEBUG=1 resolver --version && RESOLVER_STARTUP_DEBUG=1 resolver which ${s.anonymous}/multi/docker:latest`);
+      expect(r.stdout).toBe(`${pkg.version}\n${child('multi/docker', 'linux/amd64')}\n`);
+      expect(r.stderr.split(fromLauncher).length, r.stderr).toBe(3);
+      expect(r.stderr).not.toContain('snapshot (');
+    };
+    // The same Node rewritten as another file (another inode and size): the blob no longer matches it.
+    await ok('cp -p /usr/bin/node /tmp/node.debian && cp /usr/bin/node /tmp/node.other && printf x >>/tmp/node.other && mv /tmp/node.other /usr/bin/node');
+    await viaLauncher();
+    if (!emulated) {
+      // Another build of Node for real (npm's 22, another V8): handed the old blob, it would not start at all.
+      await ok('install -m 0755 /tmp/node22 /usr/bin/node');
+      expect((await ok('node -p process.versions.node')).stdout).toMatch(/^22\./);
+      await viaLauncher();
+      // A nodejs package that ships /usr/bin/node fires the trigger: reinstalling Debian's nodejs rebuilds the blob.
+      const r = await ok('dpkg -i /var/cache/apt/archives/nodejs_*.deb');
+      expect(r.stdout + r.stderr).toMatch(/Processing triggers for resolver [^\n]*\n[^\n]*resolver-build-snapshot: built \/var\/cache\/resolver\/snapshot\.blob/);
+    } else {
+      // The userland keeps no nodejs .deb: the same file trigger, activated by hand.
+      await ok('mv /tmp/node.debian /usr/bin/node && dpkg-trigger --no-await /usr/bin/node && dpkg --triggers-only --pending', 600_000);
+    }
+    expect(await key()).not.toBe(built);
+    const again = await ok('RESOLVER_STARTUP_DEBUG=1 resolver --version');
+    expect(again.stdout.trim()).toBe(pkg.version);
+    expect(again.stderr).toBe(fromSnapshot);
+    expect((await ok('node -p process.versions.node')).stdout).toMatch(/^20\.19\./);
+  }, 900_000 * slow);
+
   it('upgrades keeping the edited /etc/resolver/resolver.yaml (a conffile), then removes keeping config and state, then purges both', async (ctx) => {
     needRoot(ctx);
     const before = (await ok('cat /etc/resolver/resolver.yaml')).stdout;
     expect(before).toContain('# edited by the operator');
-    await ok(`apt install -y --no-install-recommends /tmp/resolver_${next}_all.deb </dev/null`);
+    const up = await ok(`apt install -y --no-install-recommends /tmp/resolver_${next}_all.deb </dev/null`);
     expect((await ok("dpkg-query -W -f '${Version}' resolver")).stdout).toBe(next);
+    // The new bundle gets its own snapshot.
+    expect(up.stdout + up.stderr).toContain('resolver-build-snapshot: built /var/cache/resolver/snapshot.blob');
+    expect((await ok('RESOLVER_STARTUP_DEBUG=1 resolver --version')).stderr).toBe(fromSnapshot);
     expect((await ok('cat /etc/resolver/resolver.yaml')).stdout).toBe(before);
     expect((await ok('ls /etc/resolver')).stdout).toBe('resolver.yaml\n');
 
     await ok('apt remove -y resolver');
     expect((await ok("dpkg-query -W -f '${Status}' resolver")).stdout).toBe('deinstall ok config-files');
-    for (const gone of ['/usr/lib/resolver', '/usr/bin/resolver', '/usr/lib/systemd/system/resolver.service', '/usr/lib/systemd/system/resolver-check.timer']) {
+    for (const gone of ['/usr/lib/resolver', '/usr/bin/resolver', '/usr/lib/systemd/system/resolver.service', '/usr/lib/systemd/system/resolver-check.timer', '/var/cache/resolver']) {
       expect((await sh(`test -e ${gone} || test -L ${gone}`)).code, gone).toBe(1);
     }
     expect((await ok('cat /etc/resolver/resolver.yaml')).stdout).toBe(before);
@@ -147,7 +217,7 @@ describe.runIf(s.engine !== undefined).each(arches)('resolver_<version>_all.deb 
 
     await ok('apt purge -y resolver');
     expect((await sh("dpkg-query -W -f '${Status}' resolver")).stdout).not.toContain('config-files');
-    for (const gone of ['/etc/resolver', '/var/lib/resolver', '/var/lib/private/resolver']) {
+    for (const gone of ['/etc/resolver', '/var/lib/resolver', '/var/lib/private/resolver', '/var/cache/resolver']) {
       expect((await sh(`test -e ${gone} || test -L ${gone}`)).code, gone).toBe(1);
     }
     // Debian's nodejs stays: only resolver was removed.
