@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ResolverError } from '../errors.js';
 import { buildProgram, commanderExit } from './program.js';
@@ -5,14 +8,15 @@ import type { ServiceOptions, Services } from './services.js';
 import { SignalHub } from './signals.js';
 
 /** Builds the program with services that record what they were asked for and then refuse. */
-function harness(): { parse: (argv: string[]) => Promise<{ error: unknown; asked: ServiceOptions[]; err: string }> } {
+function harness(): { parse: (argv: string[]) => Promise<{ error: unknown; asked: ServiceOptions[]; err: string; out: string }> } {
   return {
     async parse(argv) {
       const asked: ServiceOptions[] = [];
       let err = '';
+      let out = '';
       const stop = new ResolverError('ERR_ENGINE_UNAVAILABLE', 'stub services: stop here');
       const program = buildProgram({
-        output: { out: () => undefined, err: (t) => (err += t) },
+        output: { out: (t) => (out += t), err: (t) => (err += t) },
         stderr: { write: () => undefined, isTTY: false },
         io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
         signals: new SignalHub(),
@@ -33,7 +37,7 @@ function harness(): { parse: (argv: string[]) => Promise<{ error: unknown; asked
       } catch (e) {
         error = e;
       }
-      return { error: error === stop ? undefined : error, asked, err };
+      return { error: error === stop ? undefined : error, asked, err, out };
     },
   };
 }
@@ -103,5 +107,31 @@ describe('usage errors', () => {
     expect(err).toContain(hint);
     expect(err).not.toMatch(/^Usage:/m);
     expect(err.trim().split('\n')).toHaveLength(2);
+  });
+});
+
+describe('config check: the file as FILE or --config FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'config-check-'));
+  const good = join(dir, 'good.yaml');
+  writeFileSync(good, 'images:\n  - image: 127.0.0.1:1/a:b\n');
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'images: 3\n');
+
+  it.each([[['config', 'check', good]], [['config', 'check', '--config', good]], [['config', 'check', `--config=${good}`]]])('%j validates that file', async (argv) => {
+    const { error, out } = await harness().parse(argv);
+    expect(error).toBeUndefined();
+    expect(out).toBe(`${good}: valid (1 image)`);
+  });
+
+  it('--config FILE is the file checked (an invalid one: exit 78), not the default', async () => {
+    const { error } = await harness().parse(['config', 'check', '--config', bad]);
+    expect(error).toBeInstanceOf(ResolverError);
+    expect((error as ResolverError).code).toBe('ERR_CONFIG_INVALID');
+    expect((error as ResolverError).message).toContain(bad);
+  });
+
+  it('both FILE and --config FILE is a usage error', async () => {
+    const { error } = await harness().parse(['config', 'check', '--config', good, good]);
+    expect(usage(error)).toBe('give the config file once: resolver config check FILE, or resolver config check --config FILE');
   });
 });

@@ -11,8 +11,8 @@ describe('-c is --context only (docker), never a config file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'short-'));
     const file = join(dir, 'a.yaml');
     writeFileSync(file, 'images:\n  - image: 127.0.0.1:1/a:b\n');
-    for (const command of ['check', 'status', 'daemon']) {
-      const r = spawnSync(process.execPath, [launcher, command, '--config', file, '-c', 'ctx'], { encoding: 'utf8', cwd: dir, env: { PATH: process.env['PATH'], HOME: dir }, timeout: 20_000 });
+    for (const command of [['check'], ['status'], ['daemon'], ['config', 'check']]) {
+      const r = spawnSync(process.execPath, [launcher, ...command, '--config', file, '-c', 'ctx'], { encoding: 'utf8', cwd: dir, env: { PATH: process.env['PATH'], HOME: dir }, timeout: 20_000 });
       expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/unknown option '-c'/);
       expect(r.stderr).not.toMatch(/ctx/);

@@ -1,6 +1,6 @@
 /**
  * `resolver daemon --config FILE`, `resolver check --config FILE [--dry-run] [--json]`,
- * `resolver status [--config FILE] [--json]` and `resolver config check FILE`.
+ * `resolver status [--config FILE] [--json]` and `resolver config check [FILE | --config FILE]`.
  * Each command is a plain `run…(options, deps)`; `register` only wires commander. The process (its
  * environment, SIGHUP, stdout's terminal) comes in through `deps`: nothing here reads `process` itself.
  */
@@ -276,7 +276,11 @@ export function register(program: Command, deps: ProgramDeps): void {
     .command('check')
     .description('validate a config file (exit 78 when invalid)')
     .argument('[file]', 'config file', defaultConfig)
-    .action(async (file: string) => {
+    // Spelled as `daemon`, `check` and `status` take it too (a unit's ExecStartPre= copied from ExecStart=).
+    .option('--config <file>', 'config file (instead of FILE)')
+    .action(async (positional: string, opts: { config?: string }, cmd: Command) => {
+      if (opts.config !== undefined && cmd.args.length > 0) throw new ResolverError('ERR_USAGE', 'give the config file once: resolver config check FILE, or resolver config check --config FILE');
+      const file = opts.config ?? positional;
       const c = await runConfigCheck({ file });
       deps.output.out(`${file}: valid (${c.images.length} image${c.images.length === 1 ? '' : 's'}${c.discovery === undefined ? '' : ', and the labelled containers (discovery)'})`);
     });
