@@ -123,6 +123,12 @@ describe('config', () => {
     ['engine:\n  host: tcp://10.0.0.2:70000\nimages:\n  - image: alpine\n', 'c.yaml:2: engine.host: port 70000 is out of range 0-65535 in "tcp://10.0.0.2:70000"'],
     // Durations beyond what a timer can arm (13.22).
     ['splay: 600h\nimages:\n  - image: alpine\n', `c.yaml:1: splay: "600h" is longer than Node's timers allow (2^31-1 ms, about 24.8 days)`],
+    // A bad splay names every accepted form, auto (the default) included.
+    ['splay: soon\nimages:\n  - image: alpine\n', 'c.yaml:1: splay: use auto (the default), 0 (off) or a duration such as 30s, 5m or 1h (got "soon")'],
+    ['splay: Auto\nimages:\n  - image: alpine\n', 'c.yaml:1: splay: use auto (the default), 0 (off) or a duration such as 30s, 5m or 1h (got "Auto")'],
+    ['splay: -5\nimages:\n  - image: alpine\n', 'c.yaml:1: splay: use auto (the default), 0 (off) or a duration such as 30s, 5m or 1h (got -5)'],
+    ['splay: true\nimages:\n  - image: alpine\n', 'c.yaml:1: splay: use auto (the default), 0 (off) or a duration such as 30s, 5m or 1h (got true)'],
+    ['splay: 3000000\nimages:\n  - image: alpine\n', `c.yaml:1: splay: 3000000 s is longer than Node's timers allow (2^31-1 ms, about 24.8 days)`],
     ['shutdownTimeout: 3000000\nimages:\n  - image: alpine\n', 'c.yaml:1: shutdownTimeout:'],
     ['shutdownTimeout: 2147484m\nimages:\n  - image: alpine\n', 'c.yaml:1: shutdownTimeout: "2147484m" is longer than'],
   ])('rejects values that pass node-cron, containerd or a regex but can never work: %j', expectInvalid);

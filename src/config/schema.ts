@@ -39,13 +39,27 @@ export const maxDurationMs = 2 ** 31 - 1;
 /** At most this many `images` entries (a config of 200,000 was seen to be accepted and then choke the daemon). */
 export const maxImages = 10_000;
 
-const Duration = z
-  .union([z.number().nonnegative().max(maxDurationMs / 1000), z.string().regex(durationRe, 'a duration such as 30s, 5m or 1h')])
-  .superRefine((value, ctx) => {
-    if (typeof value === 'string' && durationRe.test(value) && parseDuration(value) > maxDurationMs) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is longer than Node's timers allow (2^31-1 ms, about 24.8 days)` });
-    }
-  });
+/** A duration field; `invalid`, when given, words every refusal but a too-long one (a field that accepts more than durations). */
+function durationSchema(invalid?: (input: unknown) => string) {
+  const error = invalid === undefined ? undefined : { error: (issue: { readonly input?: unknown }) => invalid(issue.input) };
+  const tooLong = invalid === undefined ? undefined : { error: (issue: { readonly input?: unknown }) => `${String(issue.input)} s is longer than Node's timers allow (2^31-1 ms, about 24.8 days)` };
+  return z
+    .union([z.number().nonnegative(error).max(maxDurationMs / 1000, tooLong), z.string().regex(durationRe, error ?? 'a duration such as 30s, 5m or 1h')])
+    .superRefine((value, ctx) => {
+      if (typeof value === 'string' && durationRe.test(value) && parseDuration(value) > maxDurationMs) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is longer than Node's timers allow (2^31-1 ms, about 24.8 days)` });
+      }
+    });
+}
+
+const Duration = durationSchema();
+
+/** What `splay:` accepts, said whatever the wrong value (a duration's message alone would hide `auto`, the default). */
+function splayInvalid(input: unknown): string {
+  return `use auto (the default), 0 (off) or a duration such as 30s, 5m or 1h (got ${typeof input === 'string' ? JSON.stringify(input) : String(input)})`;
+}
+
+const Splay = z.union([z.literal('auto'), durationSchema(splayInvalid)], { error: (issue) => splayInvalid(issue.input) });
 
 function buildSchema(checkCron: CronCheck) {
   const Cron = z.string().superRefine((value, ctx) => {
@@ -98,8 +112,7 @@ function buildSchema(checkCron: CronCheck) {
       // Optional in the file; `engine:` or `registries:` with only comments under them (YAML null) means the defaults.
       engine: Engine.nullish().transform((v) => v ?? {}).describe('Docker Engine connection'),
       schedule: Cron.default('*/15 * * * *').describe('when to check every image (node-cron syntax, 5 or 6 fields)'),
-      splay: z
-        .union([z.literal('auto'), Duration])
+      splay: Splay
         .default('auto')
         .describe("delay before each scheduled run, up to this long, the same for a device and image every time, so a fleet spreads its requests; auto: the schedule's period (the time between two runs), at most 15 min; 0 turns it off (docs/rollout.md)"),
       concurrency: z.number().int().min(1).max(32).default(2).describe('images checked at once'),
