@@ -4,7 +4,7 @@ import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
 import type { DaemonEvent, EntrySpec } from './events.js';
-import { KeyedLimiter, Runner, type CheckEntry } from './runner.js';
+import { Runner, type CheckEntry } from './runner.js';
 import { splayFor } from './timing.js';
 
 beforeEach(() => {
@@ -176,29 +176,7 @@ describe('Runner: a 429 and the budget (issue 12 §2)', () => {
   });
 });
 
-describe('KeyedLimiter', () => {
-  it('limits per key, FIFO, and drops a waiter whose signal aborts', async () => {
-    const l = new KeyedLimiter(1);
-    const never = new AbortController();
-    const a = await l.acquire('a', never.signal);
-    const b = await l.acquire('b', never.signal);
-    const order: string[] = [];
-    const cancel = new AbortController();
-    const dropped = l.acquire('a', cancel.signal).catch(() => 'aborted');
-    const next = l.acquire('a', never.signal).then((release) => {
-      order.push('next');
-      return release;
-    });
-    cancel.abort();
-    expect(await dropped).toBe('aborted');
-    expect(l.active('a')).toBe(1);
-    a();
-    (await next)();
-    b();
-    expect(order).toEqual(['next']);
-    expect(l.active('a')).toBe(0);
-    expect(l.active('b')).toBe(0);
-  });
+describe('Runner, disk holds', () => {
   it('a disk hold warns once per streak (repeat on the next), is no failure, and its end is not "platform-back"', async () => {
     const held: CheckOutcome = { kind: 'held', reason: 'disk-space', indexDigest: 'sha256:i', childDigest: 'sha256:old', pulledAt: undefined, message: 'not enough disk space', available: [], disk: { needed: 10, free: 5, minFree: 1, path: '/d', childDigest: 'sha256:new' } };
     const outcomes: CheckOutcome[] = [held, held, { kind: 'pulled', indexDigest: 'sha256:i', childDigest: 'sha256:new', previous: 'sha256:old', pruned: [] }];

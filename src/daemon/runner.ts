@@ -18,6 +18,7 @@ import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import { linkAbort, sleep } from '../http/abort.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
+import { KeyedLimiter } from '../limit/limiter.js';
 import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type Recorded, type RunReason } from './events.js';
 import { unitOf } from '../rollout/device.js';
 import { backoffMs, splayFor } from './timing.js';
@@ -42,70 +43,6 @@ export interface RunnerDeps {
   readonly deadlineMs: number;
 }
 
-/** A counting limit per key (registry host), FIFO. */
-export class KeyedLimiter {
-  #limit: number;
-  readonly #active = new Map<string, number>();
-  readonly #waiting = new Map<string, (() => void)[]>();
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  /** Changes the limit; waiters are admitted as slots free. */
-  set limit(n: number) {
-    this.#limit = n;
-    for (const key of this.#waiting.keys()) this.#admit(key);
-  }
-
-  #admit(key: string): void {
-    const queue = this.#waiting.get(key) ?? [];
-    while (queue.length > 0 && (this.#active.get(key) ?? 0) < this.#limit) {
-      this.#active.set(key, (this.#active.get(key) ?? 0) + 1);
-      queue.shift()?.();
-    }
-    if (queue.length === 0) this.#waiting.delete(key);
-  }
-
-  /** Waits for a slot of `key`; the returned function frees it. Rejects when `signal` aborts first. */
-  acquire(key: string, signal: AbortSignal): Promise<() => void> {
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) {
-        reject(new ResolverError('ERR_ABORTED', 'shutting down'));
-        return;
-      }
-      let done = false;
-      const release = (): void => {
-        if (done) return;
-        done = true;
-        this.#active.set(key, (this.#active.get(key) ?? 1) - 1);
-        if ((this.#active.get(key) ?? 0) <= 0) this.#active.delete(key);
-        this.#admit(key);
-      };
-      const grant = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(release);
-      };
-      const onAbort = (): void => {
-        const queue = this.#waiting.get(key);
-        const i = queue?.indexOf(grant) ?? -1;
-        if (queue !== undefined && i !== -1) queue.splice(i, 1);
-        reject(new ResolverError('ERR_ABORTED', 'shutting down'));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      const queue = this.#waiting.get(key) ?? [];
-      queue.push(grant);
-      this.#waiting.set(key, queue);
-      this.#admit(key);
-    });
-  }
-
-  /** Slots in use per key (tests). */
-  active(key: string): number {
-    return this.#active.get(key) ?? 0;
-  }
-}
-
 interface Backoff {
   failures: number;
   untilMono: number;
@@ -122,7 +59,7 @@ export class Runner {
   readonly #throttled = new Map<string, { untilMono: number; until: number }>();
   /** Per entry: monotonic time until which it waits (the budget's reserve, a rollout wait). */
   readonly #waiting = new Map<string, { untilMono: number; until: number }>();
-  readonly #limiter = new KeyedLimiter(1);
+  readonly #limiter = new KeyedLimiter(1, { abortMessage: 'shutting down' });
   #splayMs = 0;
   #device: string | undefined;
 

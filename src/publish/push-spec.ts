@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { linkAbort } from '../http/abort.js';
+import { KeyedLimiter } from '../limit/limiter.js';
 import { classifyManifest, configPlatform, digestOf } from '../manifest/classify.js';
 import { mediaTypes } from '../manifest/media-types.js';
 import type { Descriptor, ImageManifest } from '../manifest/schema.js';
@@ -140,25 +141,34 @@ class Transfer {
   }
 }
 
-/** Runs `work` over `items`, `limit` at a time; the first failure stops the rest and is thrown. */
+/**
+ * Runs `work` over `items`, `limit` at a time (one `KeyedLimiter` key), in order; the first failure aborts
+ * the work in flight, starts no more and is thrown once everything started has settled.
+ */
 export async function inPool<T>(items: readonly T[], limit: number, outer: AbortSignal | undefined, work: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+  // `stop` is what the work sees (the caller's abort or the first failure); `failed` only stops admission, so
+  // a caller's abort reaches the work and the work's own error is what is thrown.
   const stop = new AbortController();
+  const failed = new AbortController();
   const unlink = linkAbort(outer, stop);
-  let next = 0;
+  const limiter = new KeyedLimiter<null>(limit);
   let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item, stop.signal);
-      } catch (error) {
-        failure ??= { error };
-        stop.abort(error);
-      }
+  const one = async (item: T): Promise<void> => {
+    // A free slot is taken at once, so the first `limit` works start before inPool returns its promise.
+    const release = limiter.tryAcquire(null) ?? (await limiter.acquire(null, failed.signal).catch(() => undefined));
+    if (release === undefined) return; // not started: an earlier item failed
+    try {
+      await work(item, stop.signal);
+    } catch (error) {
+      failure ??= { error };
+      failed.abort();
+      stop.abort(error);
+    } finally {
+      release();
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    await Promise.all(items.map(one));
   } finally {
     unlink();
   }
