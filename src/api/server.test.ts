@@ -130,6 +130,27 @@ describe('serveApi: /v1', () => {
     expect(get.headers.get('allow')).toBe('POST');
   });
 
+  it.each([
+    ['{"image":', 'the request body is not a JSON object'],
+    ['"nginx"', 'the request body is not a JSON object'],
+    ['null', 'the request body is not a JSON object'],
+    ['[1]', 'the request body is not a JSON object'],
+    ['{"image": 3}', 'image must be a string'],
+    ['{"platform": {"os": "linux"}}', 'platform must be a string'],
+    ['{"dryRun": "yes"}', 'dryRun must be true or false'],
+    ['{"wait": 1}', 'wait must be true or false'],
+  ])('POST /v1/check with the body %s: 400 naming the problem, no check started', async (body, error) => {
+    const { url, b } = await serve();
+    const res = await fetch(`${url}/v1/check`, { method: 'POST', body });
+    expect([res.status, ((await res.json()) as { error: string }).error, b.checks]).toEqual([400, error, []]);
+  });
+
+  it('POST /v1/check: a null field counts as absent, an unknown field is ignored', async () => {
+    const { url, b } = await serve();
+    expect((await fetch(`${url}/v1/check?image=nginx`, { method: 'POST', body: '{"image": null, "dryRun": null, "note": "x"}' })).status).toBe(202);
+    expect(b.checks).toEqual([{ image: 'nginx', platform: undefined, dryRun: false, wait: false }]);
+  });
+
   it('GET /v1/events passes since, limit and type filters; a bad number is 400', async () => {
     const { url } = await serve();
     expect(await (await fetch(`${url}/v1/events?since=4&limit=2&type=pulled,failed&type=held`)).json()).toEqual({ query: { since: 4, limit: 2, types: ['pulled', 'failed', 'held'] } });

@@ -9,7 +9,9 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import { BearerAuth, readToken } from './auth.js';
 import type { ApiConfig } from './config.js';
 
@@ -106,29 +108,30 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 const truthy = (v: string | null): boolean => v !== null && /^(1|true|yes)$/i.test(v);
 
+/** A check request's JSON body: every field optional (null as absent); other fields are ignored. */
+const CheckBody = z.looseObject({
+  image: z.string('image must be a string').nullish(),
+  platform: z.string('platform must be a string').nullish(),
+  dryRun: z.boolean('dryRun must be true or false').nullish(),
+  wait: z.boolean('wait must be true or false').nullish(),
+});
+
 /** The check a request asks for: JSON body fields win over query parameters. */
 async function checkSelector(req: IncomingMessage, url: URL): Promise<CheckSelector & { wait: boolean }> {
   const text = await readBody(req);
-  let body: Record<string, unknown> = {};
+  let body: z.infer<typeof CheckBody> = {};
   if (text.trim() !== '') {
-    try {
-      const parsed = JSON.parse(text) as unknown;
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      body = parsed as Record<string, unknown>;
-    } catch {
-      throw new ResolverError('ERR_USAGE', 'the request body is not a JSON object', { details: ['e.g. {"image": "nginx:1.27", "platform": "linux/arm64"}, or an empty body for every image'] });
-    }
+    const parsed = parseJson(CheckBody, text);
+    const field = parsed.success ? undefined : parsed.reason === 'schema' ? parsed.issues[0] : undefined;
+    if (field?.path.length === 1) throw new ResolverError('ERR_USAGE', field.message);
+    if (!parsed.success) throw new ResolverError('ERR_USAGE', 'the request body is not a JSON object', { details: ['e.g. {"image": "nginx:1.27", "platform": "linux/arm64"}, or an empty body for every image'] });
+    body = parsed.data;
   }
-  const field = (name: string): string | undefined => {
+  const field = (name: 'image' | 'platform'): string | undefined => {
     const v = body[name] ?? url.searchParams.get(name) ?? undefined;
-    if (v !== undefined && typeof v !== 'string') throw new ResolverError('ERR_USAGE', `${name} must be a string`);
     return v === '' ? undefined : v;
   };
-  const flag = (name: string): boolean => {
-    const v = body[name];
-    if (v !== undefined && typeof v !== 'boolean') throw new ResolverError('ERR_USAGE', `${name} must be true or false`);
-    return v ?? truthy(url.searchParams.get(name));
-  };
+  const flag = (name: 'dryRun' | 'wait'): boolean => body[name] ?? truthy(url.searchParams.get(name));
   return { image: field('image'), platform: field('platform'), dryRun: flag('dryRun'), wait: flag('wait') };
 }
 

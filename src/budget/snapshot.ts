@@ -5,6 +5,7 @@
  * from nothing, as before this file existed.
  */
 import { z } from 'zod';
+import { parseJson } from '../json/parse-json.js';
 import { maxSnapshotAccounts, type AccountSnapshot } from './budget.js';
 
 /** The largest file read (64 accounts take about 16 KiB). */
@@ -42,15 +43,10 @@ export function budgetFileText(accounts: readonly AccountSnapshot[]): string {
 /** The accounts of a file's text, or what is wrong with it (for a warning; the file is then ignored). */
 export function parseBudgetFile(text: string): { readonly accounts: AccountSnapshot[] } | { readonly problem: string } {
   if (Buffer.byteLength(text, 'utf8') > maxBudgetFileBytes) return { problem: `larger than ${maxBudgetFileBytes} bytes` };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { problem: 'not JSON' };
-  }
-  const r = BudgetFile.safeParse(json);
+  const r = parseJson(BudgetFile, text);
+  if (!r.success && r.reason === 'syntax') return { problem: 'not JSON' };
   if (!r.success) {
-    const issue = r.error.issues[0];
+    const issue = r.issues[0];
     const where = issue === undefined || issue.path.length === 0 ? 'the document' : issue.path.join('.');
     return { problem: `${where}: ${issue?.message ?? 'invalid'}` };
   }

@@ -7,6 +7,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { parseJson } from '../json/parse-json.js';
 import { ResolverError } from '../errors.js';
 import { parseReference, withDefaultTag } from '../reference/reference.js';
 import { repositoryOf } from '../reference/repository.js';
@@ -16,10 +18,10 @@ import { controlTag, parseControl } from '../rollout/control.js';
 import { decide, noControl, type Decision, type RolloutControl, type RolloutPolicy } from '../rollout/decide.js';
 import { writeFileDurable } from '../state/durable-file.js';
 
-interface Seen {
-  readonly child: string;
-  readonly firstSeen: number;
-}
+const Seen = z.object({ child: z.string(), firstSeen: z.number() });
+type Seen = z.infer<typeof Seen>;
+/** `rollout.json`: first-seen times per entry key; an entry of another shape is skipped alone. */
+const SeenFile = z.record(z.string(), z.unknown());
 
 /** The gate. One per daemon; its memory of first-seen times outlives config generations. */
 export class RolloutGate {
@@ -38,14 +40,11 @@ export class RolloutGate {
     if (this.#seen !== undefined) return this.#seen;
     const text = await readFile(this.#file(), 'utf8').catch(() => '{}');
     const seen = new Map<string, Seen>();
-    try {
-      const json = JSON.parse(text) as Record<string, unknown>;
-      for (const [k, v] of Object.entries(json)) {
-        const s = v as Partial<Seen>;
-        if (typeof s.child === 'string' && typeof s.firstSeen === 'number') seen.set(k, { child: s.child, firstSeen: s.firstSeen });
-      }
-    } catch {
-      // A corrupt file restarts the ramp's clock: the safe direction (later, never earlier).
+    // A corrupt file (or entry) restarts the ramp's clock (of that entry): the safe direction (later, never earlier).
+    const json = parseJson(SeenFile, text);
+    for (const [k, v] of Object.entries(json.success ? json.data : {})) {
+      const s = Seen.safeParse(v);
+      if (s.success) seen.set(k, s.data);
     }
     this.#seen ??= seen;
     return this.#seen;

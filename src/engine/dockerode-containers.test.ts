@@ -48,6 +48,9 @@ describe('container events', () => {
     expect(parseContainerEvent('{"Type":"image","Action":"pull","Actor":{"ID":"x"}}')).toBeUndefined();
     expect(parseContainerEvent('not json')).toBeUndefined();
     expect(parseContainerEvent('{"Type":"container"}')).toBeUndefined();
+    // Hostile or odd lines are skipped (or read for the fields that are strings), never thrown.
+    expect(['null', '[1]', '"start"', '{"Type":"container","Action":"start","Actor":{"ID":{"x":1}}}', '{"Type":"container","Action":"start","Actor":null}'].map(parseContainerEvent)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(parseContainerEvent('{"Type":"container","Action":5,"status":"stop","Actor":"x","id":"q"}')).toEqual({ action: 'stop', id: 'q' });
   });
 
   it('asks for container events only and yields them as they come, across chunk boundaries, until the engine closes', async () => {

@@ -5,7 +5,9 @@
  */
 import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
+import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import { linkAbort } from '../http/abort.js';
 import type { ContainerDetails, ContainerEngine, ContainerEvent, ContainerSummary } from './containers.js';
 import { LineSplitter } from './pull-progress.js';
@@ -21,19 +23,19 @@ function labelsOf(value: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
-/** One line of the events stream as a container event, or undefined for anything else. */
+/** A string field of an event line; any other value counts as absent. */
+const Text = z.string().optional().catch(undefined);
+/** A line of `GET /events` (API >= 1.22 `Type`/`Action`/`Actor.ID`, older `status`/`id`). */
+const EventLine = z.object({ Type: z.unknown(), Action: Text, status: Text, id: Text, Actor: z.object({ ID: Text }).nullish().catch(undefined) });
+
+/** One line of the events stream as a container event, or undefined for anything else (not JSON included). */
 export function parseContainerEvent(line: string): ContainerEvent | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const e = value as { Type?: unknown; Action?: unknown; status?: unknown; Actor?: { ID?: unknown } | null; id?: unknown };
+  const parsed = parseJson(EventLine, line);
+  if (!parsed.success) return undefined;
+  const e = parsed.data;
   if (e.Type !== undefined && e.Type !== 'container') return undefined;
-  const action = typeof e.Action === 'string' ? e.Action : typeof e.status === 'string' ? e.status : undefined;
-  const id = typeof e.Actor?.ID === 'string' ? e.Actor.ID : typeof e.id === 'string' ? e.id : undefined;
+  const action = e.Action ?? e.status;
+  const id = e.Actor?.ID ?? e.id;
   return action === undefined || id === undefined ? undefined : { action, id };
 }
 

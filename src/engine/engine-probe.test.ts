@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { expectResolverError } from '../../test/fakes/expect-error.js';
 import { createEngineProbe } from './engine-probe.js';
 
 const servers: Server[] = [];
@@ -11,10 +12,10 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));
 });
 
-async function probe(version: unknown, info: unknown): Promise<ReturnType<ReturnType<typeof createEngineProbe>['facts']>> {
+async function probe(version: unknown, info: unknown, raw = false): Promise<ReturnType<ReturnType<typeof createEngineProbe>['facts']>> {
   const dir = await mkdtemp(join(tmpdir(), 'probe-'));
   const socketPath = join(dir, 'engine.sock');
-  const server = createServer((req, res) => res.end(JSON.stringify(req.url?.endsWith('/version') ? version : info)));
+  const server = createServer((req, res) => res.end(((body: unknown) => (raw ? String(body) : JSON.stringify(body)))(req.url?.endsWith('/version') ? version : info)));
   servers.push(server);
   await new Promise<void>((r) => server.listen(socketPath, r));
   const p = createEngineProbe({ kind: 'unix', socketPath, display: `unix://${socketPath}` });
@@ -51,5 +52,18 @@ describe('engine probe', () => {
     const f = await probe(dockerVersion, { Architecture: 'x86_64', Driver: 'native', DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']] });
     expect(f).toMatchObject({ product: 'docker', version: '26.1.5+dfsg1', store: 'containerd' });
     expect((await probe({ ...dockerVersion, Components: null }, {})).product).toBe('docker');
+  });
+
+  it.each([
+    ['/version not JSON', 'Version: 26', '{}', 'sent invalid JSON for /version'],
+    ['/version of another shape', '{"Version": 26, "Os": ["linux"]}', '{}', 'sent an unexpected /version answer'],
+    ['/info not JSON', JSON.stringify(dockerVersion), '<html>', 'sent invalid JSON for /info'],
+  ])('an engine that sends %s: ERR_ENGINE_UNAVAILABLE naming it', async (_what, version, info, message) => {
+    const e = await expectResolverError(probe(version, info, true), 'ERR_ENGINE_UNAVAILABLE');
+    expect(e.message).toMatch(new RegExp(`^the Docker Engine at unix://.* ${message}$`));
+  });
+
+  it('an /info of another shape is read as empty: the facts come from /version alone', async () => {
+    expect(await probe(JSON.stringify(dockerVersion), '[1, 2]', true)).toMatchObject({ product: 'docker', version: '26.1.5+dfsg1', kernelArch: undefined, store: 'classic' });
   });
 });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import { PromiseMemo } from '../memo/promise-memo.js';
 import { createHttpClient, type HttpClient } from '../http/http.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
@@ -51,7 +52,8 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
     return { http, base: `${tls === undefined ? 'http' : 'https'}://${host}:${endpoint.port}` };
   };
 
-  const get = async (path: string, signal?: AbortSignal): Promise<unknown> => {
+  /** The engine's JSON answer to `GET path`: its data, or undefined when it has another shape. */
+  const get = async <S extends z.ZodType>(path: string, schema: S, signal?: AbortSignal): Promise<z.output<S> | undefined> => {
     const { http: h, base } = client();
     let res;
     try {
@@ -69,36 +71,33 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
       });
     }
     if (res.status !== 200) throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} answered HTTP ${res.status} to GET ${path}`);
-    try {
-      return JSON.parse(res.body.toString('utf8'));
-    } catch {
-      throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} sent invalid JSON for ${path}`);
-    }
+    const json = parseJson(schema, res.body.toString('utf8'));
+    if (!json.success && json.reason === 'syntax') throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} sent invalid JSON for ${path}`);
+    return json.success ? json.data : undefined;
   };
 
   // A failed read is forgotten: the next command or check asks the engine again.
   const cached = new PromiseMemo<'facts', EngineFacts>();
   const read = async (signal?: AbortSignal): Promise<EngineFacts> => {
-      const [versionJson, infoJson] = await Promise.all([get('/version', signal), get('/info', signal)]);
-      const version = VersionResponse.safeParse(versionJson);
-      if (!version.success) throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} sent an unexpected /version answer`);
-      const info = InfoResponse.safeParse(infoJson);
-      const i = info.success ? info.data : {};
+      const [version, info] = await Promise.all([get('/version', VersionResponse, signal), get('/info', InfoResponse, signal)]);
+      if (version === undefined) throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${endpoint.display} sent an unexpected /version answer`);
+      // /info only refines the facts: an answer of another shape is read as empty.
+      const i = info ?? {};
       const snapshotter = (i.DriverStatus ?? []).some((row) => row[0] === 'driver-type' && row[1] === 'io.containerd.snapshotter.v1');
       return {
         endpoint: endpoint.display,
         local: endpoint.kind === 'unix',
-        version: version.data.Version,
-        apiVersion: version.data.ApiVersion,
-        os: version.data.Os,
-        arch: version.data.Arch,
+        version: version.Version,
+        apiVersion: version.ApiVersion,
+        os: version.Os,
+        arch: version.Arch,
         kernelArch: i.Architecture,
-        kernelVersion: i.KernelVersion ?? version.data.KernelVersion,
+        kernelVersion: i.KernelVersion ?? version.KernelVersion,
         osVersion: i.OSVersion,
         store: snapshotter ? 'containerd' : 'classic',
         driver: i.Driver,
         dataRoot: i.DockerRootDir,
-        product: (version.data.Components ?? []).some((c) => c.Name === 'Podman Engine') ? 'podman' : 'docker',
+        product: (version.Components ?? []).some((c) => c.Name === 'Podman Engine') ? 'podman' : 'docker',
       };
   };
   return {

@@ -3,24 +3,28 @@
  * pino's `redact` is a second layer; credentials are `Secret`s and are never passed to the logger.
  */
 import { pino, type Logger } from 'pino';
+import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 
 export type { Logger } from 'pino';
 
 const levelNames: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
+/** A line pino writes: a JSON object. */
+const LogLine = z.record(z.string(), z.unknown());
+
 /** A writable that turns pino's JSON lines into `HH:MM:SS LEVEL message key=value…`. */
 function humanStream(write: (text: string) => void): { write(line: string): void } {
   return {
     write(line) {
-      let o: Record<string, unknown>;
-      try {
-        o = JSON.parse(line) as Record<string, unknown>;
-      } catch {
+      // pino's own lines; anything else (not a JSON object) is passed through as it is.
+      const parsed = parseJson(LogLine, line);
+      if (!parsed.success) {
         write(line);
         return;
       }
-      const { level, time, msg, pid: _p, hostname: _h, ...rest } = o;
+      const { level, time, msg, pid: _p, hostname: _h, ...rest } = parsed.data;
       const when = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 19);
       const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
       write(`${when} ${(levelNames[Number(level)] ?? String(level)).padEnd(5)} ${typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')}${fields === '' ? '' : ` ${fields}`}\n`);

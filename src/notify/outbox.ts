@@ -9,8 +9,11 @@
  */
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { parseJson, type JsonResult } from '../json/parse-json.js';
 import type { Logger } from '../log/logger.js';
 import { removeOrphans, writeFileDurable } from '../state/durable-file.js';
+import { notificationKinds } from './config.js';
 import type { DeriveState } from './derive.js';
 import type { Notification, StateUpdate } from './notification.js';
 
@@ -50,6 +53,31 @@ interface Persisted {
   readonly version: 1;
   readonly derive: DeriveState;
   readonly queues: Record<string, Item[]>;
+}
+
+const EntryStateSchema = z.object({ status: z.enum(['ok', 'held', 'failing']), childDigest: z.string().optional(), indexDigest: z.string().optional(), rateLimited: z.boolean() });
+const Text = z.string().optional();
+/** A queued notification or state update, as `Item` is written (the file is ours, but may be cut short or edited). */
+const QueuedSchema = z.union([
+  z.object({ kind: z.literal('state'), at: z.string(), image: z.string(), platform: z.string(), state: EntryStateSchema }),
+  z.object({
+    kind: z.enum([...notificationKinds, 'test']), id: z.string(), at: z.string(), image: z.string(), platform: z.string(), oldDigest: Text, newDigest: Text, indexDigest: Text,
+    size: z.number().optional(), message: Text, code: Text, failures: z.number().optional(), registry: Text, retryAfterSeconds: z.number().optional(),
+    digests: z.array(z.string()).optional(), available: z.array(z.string()).optional(), state: EntryStateSchema,
+  }),
+]);
+/** The outbox file. */
+const PersistedSchema = z.object({
+  version: z.literal(1),
+  derive: z.record(z.string(), z.object({ child: Text, index: Text, held: z.boolean(), failures: z.number(), failing: z.boolean(), rateLimited: z.boolean(), activated: Text })),
+  queues: z.record(z.string(), z.array(z.object({ n: QueuedSchema, queuedAt: z.number(), attempts: z.number() }))),
+}) satisfies z.ZodType<Persisted>;
+
+/** Why the outbox file is unreadable, for the warning: not JSON, or the first field of the wrong shape. */
+function unreadable(result: Exclude<JsonResult<unknown>, { success: true }>): string {
+  if (result.reason === 'syntax') return 'not JSON (cut short or overwritten?)';
+  const issue = result.issues[0];
+  return `unknown layout${issue === undefined ? '' : ` at ${issue.path.length === 0 ? 'the top' : issue.path.join('.')}: ${issue.message}`}`;
 }
 
 /** Dependencies of the outbox (clock and randomness are seams for tests). */
@@ -98,16 +126,15 @@ export class Outbox {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    try {
-      const data = JSON.parse(text) as Partial<Persisted>;
-      if (data.version !== 1 || typeof data.queues !== 'object' || typeof data.derive !== 'object') throw new Error('unknown layout');
-      this.#derive = data.derive;
-      this.#queues = new Map(Object.entries(data.queues).map(([k, v]) => [k, Array.isArray(v) ? v : []]));
-    } catch (error) {
-      const aside = `${this.#path}.corrupt-${new Date(this.#now).toISOString().replace(/[:.]/g, '-')}`;
-      await rename(this.#path, aside).catch(() => undefined);
-      this.#deps.logger.warn({ file: this.#path, movedTo: aside, err: error instanceof Error ? error.message : String(error) }, 'notification outbox unreadable; moved aside, starting empty');
+    const data = parseJson(PersistedSchema, text);
+    if (data.success) {
+      this.#derive = data.data.derive;
+      this.#queues = new Map(Object.entries(data.data.queues));
+      return;
     }
+    const aside = `${this.#path}.corrupt-${new Date(this.#now).toISOString().replace(/[:.]/g, '-')}`;
+    await rename(this.#path, aside).catch(() => undefined);
+    this.#deps.logger.warn({ file: this.#path, movedTo: aside, err: unreadable(data) }, 'notification outbox unreadable; moved aside, starting empty');
   }
 
   /** The persisted derivation state. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,20 @@ describe('manifest inspect: runInspect(options, deps)', () => {
     registry.hooks.set('localhost:5001', (_repo, _what, signal) => new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')))));
     const e = await expectResolverError(runInspect({ image, format: 'indented', timeoutMs: 50 }, { registry: registry.asClient() }), 'ERR_NETWORK');
     expect(e.message).toContain("(the command's deadline)");
+  });
+});
+
+describe('manifest inspect --verbose of an image whose config is hostile', () => {
+  it.each([['not JSON', 'this is not JSON'], ['a list', '[{"architecture":"amd64","os":"linux"}]']])('a config that is %s: ERR_MANIFEST_INVALID naming the config', async (_what, text) => {
+    const { registry } = setup();
+    const repo = { host: 'localhost:5001', path: 'fleet/app' } as Parameters<typeof registry.pushBlob>[0];
+    const config = Buffer.from(text);
+    const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+    await registry.pushBlob(repo, configDigest, config);
+    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.byteLength }, layers: [] }));
+    await registry.putManifest(repo, 'odd', 'application/vnd.oci.image.manifest.v1+json', manifest);
+    const e = await expectResolverError(runInspect({ image: 'localhost:5001/fleet/app:odd', format: 'verbose' }, { registry: registry.asClient() }), 'ERR_MANIFEST_INVALID');
+    expect(e.message).toBe(`the image config ${configDigest} of localhost:5001/fleet/app:odd is not a JSON object with a platform`);
   });
 });
 

@@ -9,7 +9,9 @@
  * docker's flag does.
  */
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { ResolverError } from '../../errors.js';
+import { parseJson } from '../../json/parse-json.js';
 import { classifyManifest, configPlatform } from '../../manifest/classify.js';
 import { isImageManifestMediaType, mediaTypes } from '../../manifest/media-types.js';
 import type { Descriptor } from '../../manifest/schema.js';
@@ -64,11 +66,9 @@ function parseForPrint(x: Inspected): unknown {
   if (depth > maxJsonDepth) {
     throw new ResolverError('ERR_MANIFEST_INVALID', `${x.reference} (${x.digest}) nests ${depth} levels deep, more than the ${maxJsonDepth} resolver prints`, { details: ['--raw prints the bytes as served'] });
   }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ResolverError('ERR_MANIFEST_INVALID', `${x.reference} (${x.digest}) is not JSON`, { details: ['--raw prints the bytes as served'] });
-  }
+  const json = parseJson(z.unknown(), text);
+  if (!json.success) throw new ResolverError('ERR_MANIFEST_INVALID', `${x.reference} (${x.digest}) is not JSON`, { details: ['--raw prints the bytes as served'] });
+  return json.data;
 }
 
 /** Fetches the document a reference points to, verified. */
@@ -306,16 +306,11 @@ export async function verbose(x: Inspected, registry: RegistryReader, signal?: A
   const doc = classifyManifest(x.body, x.mediaType, x.digest, x.reference);
   if (doc.kind === 'manifest') {
     const config = await registry.getBlob(repo, doc.manifest.config.digest, signal);
-    let configJson: unknown;
-    try {
-      configJson = JSON.parse(config.toString('utf8'));
-    } catch {
-      configJson = undefined;
-    }
-    if (typeof configJson !== 'object' || configJson === null || configPlatform(config) === undefined) {
+    const configJson = parseJson(z.record(z.string(), z.unknown()), config.toString('utf8'));
+    if (!configJson.success || configPlatform(config) === undefined) {
       throw new ResolverError('ERR_MANIFEST_INVALID', `the image config ${doc.manifest.config.digest} of ${x.reference} is not a JSON object with a platform`);
     }
-    return goJson(imageManifestJson(x.reference, x.body, x.digest, doc.mediaType, goPlatform(configJson as Record<string, unknown>), x.reference));
+    return goJson(imageManifestJson(x.reference, x.body, x.digest, doc.mediaType, goPlatform(configJson.data), x.reference));
   }
   const name = formatReference({ ...ref, digest: undefined });
   const entries: Record<string, Json>[] = [];
