@@ -31,6 +31,7 @@ import { checkImage, type CheckOutcome } from '../resolver/reconcile.js';
 import { summaryOf, type EntriesSource } from './entries.js';
 import { detectedPlatform, EventBus, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
 import { Generation, type DaemonServices } from './generation.js';
+import { LastChecks } from './last-check.js';
 import { acquireLock, type ControlRequest, type Lock } from './lock.js';
 import { logEvents } from './log-events.js';
 import { Metrics, type ProcessSample } from './metrics.js';
@@ -90,6 +91,8 @@ export class Daemon {
   readonly metrics: Metrics;
   /** The newest events, for `GET /v1/events` (a subscriber). */
   readonly recent = new RecentEvents();
+  /** The last trusted check per image and platform, for `resolver run` (a subscriber; src/daemon/last-check.ts). */
+  readonly #lastChecks = new LastChecks();
   /** The registry request budget (docs/budget.md). */
   readonly budget: RegistryBudget;
   /** The budget across restarts: `budget.json` in the state folder (docs/budget.md). */
@@ -136,6 +139,7 @@ export class Daemon {
     this.events.on((e) => (this.#status = reduceStatus(this.#status, e)));
     this.events.on((e) => this.metrics.apply(e));
     this.events.on(this.recent.push);
+    this.events.on(this.#lastChecks.apply);
     this.events.on(logEvents(deps.logger));
     this.#runner = new Runner({
       check: (entry, signal, o) => this.#check(entry, signal, o),
@@ -275,6 +279,7 @@ export class Daemon {
 
   async #control(request: ControlRequest): Promise<unknown> {
     if (request.op === 'status') return this.status();
+    if (request.op === 'last-check') return this.#lastChecks.answer(this.#pid, request.image, request.platform);
     return this.checkNow({ dryRun: request.dryRun, image: request.image, platform: request.platform }).done;
   }
 

@@ -47,6 +47,17 @@ describe('the daemon lock', () => {
     await expect(lstat(join(dir, 'daemon.sock'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('passes last-check (image and platform) to the daemon; one without a platform is a bad request', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const lock = await acquireLock(dir, (r) => Promise.resolve({ got: r }));
+    try {
+      expect(await queryDaemon(dir, { op: 'last-check', image: 'a/b:c', platform: 'linux/amd64' })).toEqual({ kind: 'answer', value: { got: { op: 'last-check', image: 'a/b:c', platform: 'linux/amd64' } } });
+      expect(await queryDaemon(dir, { op: 'last-check', image: 'a/b:c', platform: '' })).toEqual({ kind: 'answer', value: { error: 'bad request' } });
+    } finally {
+      await lock.close();
+    }
+  });
+
   it('tightens a state folder of ours that others could enter, with a warning', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lock-'));
     const { chmod } = await import('node:fs/promises');

@@ -13,7 +13,8 @@
  * serialise that step on `daemon.lock` (created exclusively, holding the pid; a dead holder's is removed).
  *
  * Protocol: the client sends one JSON line (`{"op":"status"}` or `{"op":"check","dryRun":false}`, optionally
- * with `"image"` and `"platform"` to check one entry); the daemon answers one JSON line and closes (a refusal is
+ * with `"image"` and `"platform"` to check one entry, or `{"op":"last-check","image":…,"platform":…}`, which
+ * `resolver run` asks: src/daemon/last-check.ts); the daemon answers one JSON line and closes (a refusal is
  * `{"error", "code", "details"}`). Requests are capped at 4 KiB and 5 s.
  */
 import { chmod, lstat, mkdir, open, readFile, realpath, stat, unlink } from 'node:fs/promises';
@@ -24,7 +25,9 @@ import { ResolverError } from '../errors.js';
 /** A request over the control socket. */
 export type ControlRequest =
   | { readonly op: 'status' }
-  | { readonly op: 'check'; readonly dryRun: boolean; readonly image?: string | undefined; readonly platform?: string | undefined };
+  | { readonly op: 'check'; readonly dryRun: boolean; readonly image?: string | undefined; readonly platform?: string | undefined }
+  /** When the daemon last checked `image` (canonical) for `platform` (resolved), and its child: LastCheckAnswer. */
+  | { readonly op: 'last-check'; readonly image: string; readonly platform: string };
 
 /** A string field of a request, if it is one (bounded by the request's 4 KiB). */
 const textField = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
@@ -146,6 +149,11 @@ function serve(handle: (request: ControlRequest) => Promise<unknown>): Server {
           const image = textField(parsed.image);
           const platform = textField(parsed.platform);
           request = { op: 'check', dryRun: parsed.dryRun === true, ...(image === undefined ? {} : { image }), ...(platform === undefined ? {} : { platform }) };
+        } else if (parsed.op === 'last-check') {
+          const image = textField(parsed.image);
+          const platform = textField(parsed.platform);
+          if (image === undefined || platform === undefined) throw new Error('last-check needs image and platform');
+          request = { op: 'last-check', image, platform };
         }
         else throw new Error('unknown op');
       } catch {
@@ -271,5 +279,5 @@ export async function queryDaemon(stateDir: string, request: ControlRequest = { 
   const asked = await withSocketPath(dir, (path) => ask(path, request, timeoutMs));
   if (asked.kind === 'answer') return asked;
   if (asked.kind === 'none') return { kind: 'none' };
-  return { kind: 'untrusted', reason: `the daemon's socket ${join(dir, socketName)} did not answer within ${Math.round(timeoutMs / 1000)} s` };
+  return { kind: 'untrusted', reason: `the daemon's socket ${join(dir, socketName)} did not answer within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}` };
 }
