@@ -3,9 +3,12 @@
  * stderr), create and start a container from the **child digest**, attach, forward signals, exit with the
  * container's code. Everything after IMAGE (`--` included) belongs to the container. Exit codes are
  * docker run's: 125 when resolver or the engine failed, 126/127 when the command cannot be invoked / does
- * not exist, else the container's own. `--pull` picks when the registry is asked (default `newer`: every
- * run, bounded to a few seconds when a known child could be started instead).
+ * not exist, else the container's own. `--pull` picks when the registry is asked (default `newer`: unless
+ * the daemon of this state folder checked the tag for this platform within its schedule's period and the
+ * engine holds that child (docs/run.md), every run, bounded to a few seconds when a known child could be
+ * started instead).
  */
+import { dirname } from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { RegistryHttpError, ResolverError } from '../../errors.js';
 import type { ContainerRunner, ImageEngine } from '../../engine/engine.js';
@@ -33,6 +36,8 @@ export type PullPolicy = (typeof pullPolicies)[number];
 export const defaultPullPolicy: PullPolicy = 'newer';
 /** How long `--pull newer` waits for the registry when a known child could be started instead. */
 export const defaultResolveBoundMs = 5000;
+/** How long `--pull newer` waits for the daemon's answer before asking the registry (RESOLVER_RUN_DAEMON_TIMEOUT_MS). */
+export const defaultDaemonTimeoutMs = 250;
 
 /** Options of `run`. */
 export interface RunOptions extends TargetOptions {
@@ -50,6 +55,10 @@ export interface RunOptions extends TargetOptions {
   readonly resolveBoundMs?: number;
   /** The deadline of the resolution in ms (0: none; src/cli/deadline.ts); the layer download is not under it. */
   readonly timeoutMs?: number;
+  /** How long `newer` waits for the daemon's last check (0: do not ask it); default `defaultDaemonTimeoutMs`. */
+  readonly daemonTimeoutMs?: number;
+  /** One stderr line saying whether the daemon's check was trusted, and why (RESOLVER_DEBUG). */
+  readonly debug?: boolean;
 }
 
 export type { RunIo } from '../command-deps.js';
@@ -105,6 +114,41 @@ async function localImage(ref: Reference, target: TargetPlatform, deps: ImageDep
   return matcher.rank(makePlatform(info.os, info.architecture, info.variant)) >= 0 ? name : undefined;
 }
 
+/**
+ * The child the daemon of run's state folder found for this tag and platform, when its check is younger than
+ * the schedule's period (at most an hour; src/daemon/last-check.ts) and the engine holds that child by digest:
+ * `run` then starts it without asking the registry (docs/run.md). Any doubt (no daemon, a slow or untrusted
+ * socket, an older daemon, a stale check, another child) gives undefined, and the registry is asked as before.
+ */
+async function daemonChild(ref: Reference, platformText: string, options: RunOptions, deps: ImageDeps, engine: Engine): Promise<string | undefined> {
+  const timeoutMs = options.daemonTimeoutMs ?? defaultDaemonTimeoutMs;
+  if (timeoutMs <= 0 || ref.digest !== undefined) return undefined;
+  const debug = (m: string): void => {
+    if (options.debug === true) deps.output.err(`resolver: debug: ${m}`);
+  };
+  const image = formatReference(ref);
+  const [{ queryDaemon }, { decideTrust }] = await Promise.all([import('../../daemon/lock.js'), import('../../daemon/last-check.js')]);
+  const answer = await queryDaemon(dirname(deps.state.path), { op: 'last-check', image, platform: platformText }, timeoutMs);
+  if (answer.kind !== 'answer') {
+    debug(answer.kind === 'none' ? 'no daemon runs on this state folder; asking the registry' : `${answer.reason}; asking the registry`);
+    return undefined;
+  }
+  const decision = decideTrust(answer.value, { image, platform: platformText }, Date.now());
+  if (decision.kind === 'ask') {
+    debug(`${decision.reason}; asking the registry`);
+    return undefined;
+  }
+  // The answer names a digest; only a child this engine pulled by that digest is started.
+  const reference = `${familiarName(ref)}@${decision.childDigest}`;
+  const local = await engine.inspectImage(reference);
+  if (local === undefined || !hasRepoDigest(local.repoDigests, ref, decision.childDigest)) {
+    debug(`the daemon's child ${decision.childDigest} is not in the engine; asking the registry`);
+    return undefined;
+  }
+  debug(`running ${decision.childDigest}: the daemon checked ${image} for ${platformText} ${Math.round(decision.ageMs / 1000)} s ago (trusted up to ${Math.round(decision.boundMs / 1000)} s); not asking the registry (--pull always does)`);
+  return reference;
+}
+
 /** Resolves, giving up after `ms` (the HTTP stack's own deadlines are a minute; undici cannot cancel a connect). */
 function resolveWithin(ms: number, ref: Reference, target: TargetPlatform, registry: RegistryReader, outer: AbortSignal): Promise<Resolution> {
   return withinDeadline(ms, outer, (bound) => new ResolverError('ERR_NETWORK', `${registryHost(ref)} did not answer within ${bound / 1000} s`), (signal) =>
@@ -129,6 +173,10 @@ async function imageToRun(options: RunCommandOptions, engine: ImageEngine, deps:
         details: ['pull it first (resolver pull), or run with --pull missing or --pull newer'],
       });
     }
+  }
+  if (options.pull === 'newer') {
+    const trusted = await daemonChild(ref, platformText, options, deps, engine);
+    if (trusted !== undefined) return trusted;
   }
   const known = options.pull === 'newer' ? await knownChild(ref, platformText, deps, engine) : undefined;
   let resolution: Resolution;
@@ -261,6 +309,15 @@ function runUsageExit(error: CommanderError): never {
   throw new CommanderError(error.code === 'commander.missingArgument' ? 1 : 125, runUsageCode, error.message);
 }
 
+/** RESOLVER_RUN_DAEMON_TIMEOUT_MS: milliseconds `run` waits for the daemon (0: never ask it); default 250. */
+export function daemonTimeoutOf(env: Readonly<Record<string, string | undefined>>): number {
+  const text = env['RESOLVER_RUN_DAEMON_TIMEOUT_MS'];
+  if (text === undefined || text === '') return defaultDaemonTimeoutMs;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 0) throw new ResolverError('ERR_USAGE', `invalid RESOLVER_RUN_DAEMON_TIMEOUT_MS: '${text}': must be a whole number of milliseconds (0: do not ask the daemon)`);
+  return ms;
+}
+
 function pullPolicy(value: string): PullPolicy {
   const policy = pullPolicies.find((p) => p === value);
   if (policy === undefined) throw new ResolverError('ERR_USAGE', `invalid pull option: '${value}': must be one of "always", "missing", "never" or "newer"`);
@@ -277,7 +334,7 @@ export function register(program: Command, deps: ProgramDeps): void {
     .argument('<image>', 'image reference')
     .argument('[command...]', 'command and arguments (override the image\'s CMD)')
     .option('--platform <platform>', 'target platform instead of the host; default $DOCKER_DEFAULT_PLATFORM')
-    .option('--pull <policy>', 'when to ask the registry: newer (every run; a known child starts if it does not answer within 5 s), always, missing, never', defaultPullPolicy)
+    .option('--pull <policy>', 'when to ask the registry: newer (unless the daemon checked the tag within its schedule, at most 1 h, and the engine has that child; a known child starts if the registry does not answer within 5 s), always (every run), missing, never', defaultPullPolicy)
     .option('--rm', 'remove the container when it exits')
     .option('--name <name>', 'container name')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable; -e KEY takes it from here, unset stays unset)', collect, [] as string[])
@@ -297,7 +354,9 @@ export function register(program: Command, deps: ProgramDeps): void {
           const pull = pullPolicy(opts.pull);
           const env = containerEnv(opts.env, deps.process.env);
           const timeoutMs = commandTimeoutMs(opts.timeout, deps.process.env);
-          deps.setExitCode(await run({ ...opts, image, command, env, pull, timeoutMs }, d));
+          const daemonTimeoutMs = daemonTimeoutOf(deps.process.env);
+          const debug = (deps.process.env['RESOLVER_DEBUG'] ?? '') !== '';
+          deps.setExitCode(await run({ ...opts, image, command, env, pull, timeoutMs, daemonTimeoutMs, debug }, d));
         } catch (error) {
           if (!(error instanceof ResolverError)) throw error;
           printError(deps.output, error, false, deps.process.env);
