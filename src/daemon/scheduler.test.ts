@@ -107,6 +107,21 @@ describe('splay: auto (the default)', () => {
     expect(splayOf(60_000, '0 3 * * *')).toBe(60_000);
   });
 
+  it('the plain grammar\'s period is computed without Intl.DateTimeFormat (node-cron\'s slots page in ICU\'s data: ~10 MB of RSS); the rest is node-cron\'s', () => {
+    // node-cron caches its formatter, so it is the formatting that is watched, not the constructor.
+    const formats = vi.spyOn(Intl.DateTimeFormat.prototype, 'formatToParts');
+    try {
+      expect(schedulePeriodMs('5,20 * * * *')).toBe(15 * 60_000);
+      expect(schedulePeriodMs('30 */6 * * mon-fri')).toBe(6 * 3_600_000);
+      expect(schedulePeriodMs('*/3 * * * * *')).toBe(3000);
+      expect(formats).not.toHaveBeenCalled();
+      expect(schedulePeriodMs('0 0 L * *')).toBeGreaterThanOrEqual(28 * 24 * 3_600_000);
+      expect(formats).toHaveBeenCalled();
+    } finally {
+      formats.mockRestore();
+    }
+  });
+
   it('a config without splay gives every entry its own schedule\'s auto splay; an explicit splay applies to all', () => {
     const c = parseConfig('images:\n  - image: alpine\n  - image: busybox\n    schedule: "*/5 * * * *"\n', 'c.yaml');
     expect(entriesOf(c).map((e) => e.splayMs)).toEqual([15 * 60_000, 5 * 60_000]);

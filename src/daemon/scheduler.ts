@@ -53,6 +53,24 @@ interface Slot {
 /** The longest splay `splay: auto` gives (docs/rollout.md): a daily schedule must not delay a booted device's first check by hours. */
 export const autoSplayCapMs = 15 * 60_000;
 
+/**
+ * The next `count` slots of a schedule: ./next-run.ts for the plain grammar, node-cron otherwise. The default
+ * `splay: auto` asks this of every config's schedule; node-cron's getNextRuns would page in ICU's data through
+ * Intl.DateTimeFormat (~10 MB of the daemon's resident memory, bench/README.md) for the default schedule too.
+ */
+function nextRunsOf(schedule: string, count: number): Date[] {
+  const fields = parseCron(schedule);
+  if (fields === undefined) {
+    const task = cron.createTask(schedule, () => undefined);
+    const runs = task.getNextRuns(count);
+    void task.destroy();
+    return runs;
+  }
+  const runs: Date[] = [];
+  for (let next = nextRun(fields, new Date()); next !== undefined && runs.length < count; next = nextRun(fields, next)) runs.push(next);
+  return runs;
+}
+
 const periods = new Map<string, number | undefined>();
 
 /**
@@ -63,9 +81,7 @@ export function schedulePeriodMs(schedule: string): number | undefined {
   if (periods.has(schedule)) return periods.get(schedule);
   let period: number | undefined;
   try {
-    const task = cron.createTask(schedule, () => undefined);
-    const runs = task.getNextRuns(8).map((d) => d.getTime());
-    void task.destroy();
+    const runs = nextRunsOf(schedule, 8).map((d) => d.getTime());
     for (let i = 1; i < runs.length; i++) period = Math.min(period ?? Number.POSITIVE_INFINITY, (runs[i] ?? 0) - (runs[i - 1] ?? 0));
   } catch {
     period = undefined;
