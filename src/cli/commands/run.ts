@@ -120,7 +120,7 @@ async function localImage(ref: Reference, target: TargetPlatform, deps: ImageDep
  * `run` then starts it without asking the registry (docs/run.md). Any doubt (no daemon, a slow or untrusted
  * socket, an older daemon, a stale check, another child) gives undefined, and the registry is asked as before.
  */
-async function daemonChild(ref: Reference, platformText: string, options: RunOptions, deps: ImageDeps, engine: Engine): Promise<string | undefined> {
+async function daemonChild(ref: Reference, platformText: string, options: RunOptions, deps: ImageDeps, engine: ImageEngine): Promise<string | undefined> {
   const timeoutMs = options.daemonTimeoutMs ?? defaultDaemonTimeoutMs;
   if (timeoutMs <= 0 || ref.digest !== undefined) return undefined;
   const debug = (m: string): void => {
