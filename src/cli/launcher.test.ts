@@ -247,7 +247,7 @@ describe('launcher code cache', () => {
     symlinkSync(userCache(), join(xdg, 'resolver'));
     lchownSync(join(xdg, 'resolver'), nobody, nobody);
     expectRealRan(run(['--version'], { XDG_CACHE_HOME: xdg }));
-  });
+  }, 60_000); // spawns node several times: no speed assumption on a loaded machine
 
   it.skipIf(!root)('as root, ignores a home cache folder that belongs to the invoking user (sudo with HOME kept)', () => {
     plant(userCache(), nameOf(keyOf(realBundle)), cacheFile(keyOf(realBundle), evilData()));
