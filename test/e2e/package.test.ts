@@ -27,6 +27,7 @@ describe('the npm package', () => {
     const files = pack(['--dry-run']).files.map((f) => f.path).sort();
     expect(files).toEqual([
       'README.md',
+      'bin/resolver-snapshot.cjs',
       'bin/resolver.cjs',
       'config/notification.schema.json',
       'config/resolver.example.yaml',
