@@ -5,7 +5,7 @@
  * from nothing, as before this file existed.
  */
 import { z } from 'zod';
-import { parseJson } from '../json/parse-json.js';
+import { describeFirstIssue, parseJson } from '../json/parse-json.js';
 import { maxSnapshotAccounts, type AccountSnapshot } from './budget.js';
 
 /** The largest file read (64 accounts take about 16 KiB). */
@@ -45,10 +45,6 @@ export function parseBudgetFile(text: string): { readonly accounts: AccountSnaps
   if (Buffer.byteLength(text, 'utf8') > maxBudgetFileBytes) return { problem: `larger than ${maxBudgetFileBytes} bytes` };
   const r = parseJson(BudgetFile, text);
   if (!r.success && r.reason === 'syntax') return { problem: 'not JSON' };
-  if (!r.success) {
-    const issue = r.issues[0];
-    const where = issue === undefined || issue.path.length === 0 ? 'the document' : issue.path.join('.');
-    return { problem: `${where}: ${issue?.message ?? 'invalid'}` };
-  }
+  if (!r.success) return { problem: describeFirstIssue(r.issues, 'the document') ?? 'the document: invalid' };
   return { accounts: r.data.accounts.map((a) => ({ ...a, limit: a.limit, remaining: a.remaining, windowMs: a.windowMs })) };
 }

@@ -11,7 +11,6 @@
  */
 import { z } from 'zod';
 import { isSha256Digest } from '../reference/digest.js';
-import { nextRun, parseCron } from './next-run.js';
 import { schedulePeriodMs } from './scheduler.js';
 import type { DaemonEvent } from './events.js';
 
@@ -57,26 +56,6 @@ export function decideTrust(answer: unknown, want: { readonly image: string; rea
   if (ageMs < 0) return { kind: 'ask', reason: `the daemon's check (${check.at}) is in the future` };
   if (ageMs > boundMs) return { kind: 'ask', reason: `the daemon's check is ${Math.round(ageMs / 1000)} s old (trusted up to ${Math.round(boundMs / 1000)} s)` };
   return { kind: 'trust', childDigest: check.childDigest, ageMs, boundMs };
-}
-
-const periods = new Map<string, number | undefined>();
-
-/** The shortest gap between a schedule's next 8 slots (next-run.ts for the plain grammar, else node-cron's). */
-export function periodOf(schedule: string, from = new Date()): number | undefined {
-  if (periods.has(schedule)) return periods.get(schedule);
-  const fields = parseCron(schedule);
-  let period: number | undefined;
-  if (fields === undefined) period = schedulePeriodMs(schedule);
-  else {
-    let at = nextRun(fields, from);
-    for (let i = 0; i < 7 && at !== undefined; i++) {
-      const next = nextRun(fields, at);
-      if (next !== undefined) period = Math.min(period ?? Number.POSITIVE_INFINITY, next.getTime() - at.getTime());
-      at = next;
-    }
-  }
-  if (periods.size < 1024) periods.set(schedule, period);
-  return period;
 }
 
 interface Checked {
@@ -140,6 +119,6 @@ export class LastChecks {
     const r = this.#records.get(slot(image, platform));
     const schedule = r === undefined ? undefined : this.#schedules.get(r.key);
     if (r === undefined || schedule === undefined) return { pid, image, platform, check: null };
-    return { pid, image, platform, check: { at: r.at, childDigest: r.childDigest, indexDigest: r.indexDigest, periodMs: periodOf(schedule) ?? null } };
+    return { pid, image, platform, check: { at: r.at, childDigest: r.childDigest, indexDigest: r.indexDigest, periodMs: schedulePeriodMs(schedule) ?? null } };
   }
 }

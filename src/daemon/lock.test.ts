@@ -3,7 +3,7 @@ import { lstat, mkdtemp, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, queryDaemon, type Lock } from './lock.js';
+import { acquireLock, queryDaemon, requestOf, type Lock } from './lock.js';
 
 const answer = (value: unknown) => () => Promise.resolve(value);
 
@@ -78,5 +78,31 @@ describe('the daemon lock', () => {
     } finally {
       await lock.close();
     }
+  });
+});
+
+describe('a control request line (requestOf)', () => {
+  it.each([
+    ['{"op":"status"}', { op: 'status' }],
+    ['{"op":"status","extra":1}', { op: 'status' }],
+    ['{"op":"check","dryRun":false}', { op: 'check', dryRun: false }],
+    ['{"op":"check","dryRun":true,"image":"a:1","platform":"linux/arm64"}', { op: 'check', dryRun: true, image: 'a:1', platform: 'linux/arm64' }],
+    ['{"op":"check","dryRun":"yes","image":5,"platform":""}', { op: 'check', dryRun: false }],
+    ['{"op":"check"}', { op: 'check', dryRun: false }],
+    ['{"op":"last-check","image":"a:1","platform":"linux/amd64"}', { op: 'last-check', image: 'a:1', platform: 'linux/amd64' }],
+  ])('%s is %j', (line, request) => {
+    expect(requestOf(line)).toEqual(request);
+  });
+
+  it.each([
+    ['not JSON', '{"op":"status"'],
+    ['null', 'null'],
+    ['an array', '[{"op":"status"}]'],
+    ['an unknown op', '{"op":"reboot"}'],
+    ['no op', '{"dryRun":true}'],
+    ['last-check without a platform', '{"op":"last-check","image":"a:1"}'],
+    ['last-check with an empty image', '{"op":"last-check","image":"","platform":"linux/amd64"}'],
+  ])('%s is refused', (_what, line) => {
+    expect(requestOf(line)).toBeUndefined();
   });
 });

@@ -20,7 +20,9 @@
 import { chmod, lstat, mkdir, open, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 
 /** A request over the control socket. */
 export type ControlRequest =
@@ -29,8 +31,30 @@ export type ControlRequest =
   /** When the daemon last checked `image` (canonical) for `platform` (resolved), and its child: LastCheckAnswer. */
   | { readonly op: 'last-check'; readonly image: string; readonly platform: string };
 
-/** A string field of a request, if it is one (bounded by the request's 4 KiB). */
-const textField = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** A string field of a request, if it is one (bounded by the request's 4 KiB); anything else is absent. */
+const TextField = z.unknown().optional().transform((v): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined));
+
+/** One request line as a client sends it; unknown fields are ignored, as they always were. */
+const RequestLine = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('status') }),
+  z.object({ op: z.literal('check'), dryRun: z.unknown().optional().transform((v) => v === true), image: TextField, platform: TextField }),
+  z.object({ op: z.literal('last-check'), image: z.string().min(1), platform: z.string().min(1) }),
+]);
+
+/** The request a control line asks, or undefined for anything else (answered `{"error":"bad request"}`). */
+export function requestOf(line: string): ControlRequest | undefined {
+  const parsed = parseJson(RequestLine, line);
+  if (!parsed.success) return undefined;
+  const r = parsed.data;
+  switch (r.op) {
+    case 'status':
+      return { op: 'status' };
+    case 'check':
+      return { op: 'check', dryRun: r.dryRun, ...(r.image === undefined ? {} : { image: r.image }), ...(r.platform === undefined ? {} : { platform: r.platform }) };
+    case 'last-check':
+      return { op: 'last-check', image: r.image, platform: r.platform };
+  }
+}
 
 /** The socket file's name inside the state folder. */
 export const socketName = 'daemon.sock';
@@ -141,22 +165,8 @@ function serve(handle: (request: ControlRequest) => Promise<unknown>): Server {
       if (nl === -1) return;
       clearTimeout(timer);
       socket.pause();
-      let request: ControlRequest;
-      try {
-        const parsed = JSON.parse(text.slice(0, nl)) as { op?: unknown; dryRun?: unknown; image?: unknown; platform?: unknown };
-        if (parsed.op === 'status') request = { op: 'status' };
-        else if (parsed.op === 'check') {
-          const image = textField(parsed.image);
-          const platform = textField(parsed.platform);
-          request = { op: 'check', dryRun: parsed.dryRun === true, ...(image === undefined ? {} : { image }), ...(platform === undefined ? {} : { platform }) };
-        } else if (parsed.op === 'last-check') {
-          const image = textField(parsed.image);
-          const platform = textField(parsed.platform);
-          if (image === undefined || platform === undefined) throw new Error('last-check needs image and platform');
-          request = { op: 'last-check', image, platform };
-        }
-        else throw new Error('unknown op');
-      } catch {
+      const request = requestOf(text.slice(0, nl));
+      if (request === undefined) {
         socket.end(`${JSON.stringify({ error: 'bad request' })}\n`);
         return;
       }
@@ -244,11 +254,8 @@ function ask(path: string, request: ControlRequest, timeoutMs: number): Promise<
       if (text.length > 64 * 1024 * 1024) done({ kind: 'no-answer' });
     });
     socket.on('end', () => {
-      try {
-        done({ kind: 'answer', value: JSON.parse(text) as unknown });
-      } catch {
-        done({ kind: 'no-answer' });
-      }
+      const answer = parseJson(z.unknown(), text);
+      done(answer.success ? { kind: 'answer', value: answer.data } : { kind: 'no-answer' });
     });
     socket.on('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED' || error.code === 'ENOENT' ? { kind: 'none' } : { kind: 'no-answer' }));
   });

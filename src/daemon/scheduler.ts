@@ -12,7 +12,7 @@ import { nextRun, parseCron } from './next-run.js';
 
 /** What a slot needs of a schedule: its next runs, and to be let go. */
 interface Task {
-  getNextRuns(count: 1): Date[];
+  getNextRuns(count: number): Date[];
   destroy(): unknown;
 }
 
@@ -21,9 +21,10 @@ function createTask(schedule: string): Task {
   const fields = parseCron(schedule);
   if (fields === undefined) return cron.createTask(schedule, () => undefined);
   return {
-    getNextRuns: () => {
-      const next = nextRun(fields, new Date());
-      return next === undefined ? [] : [next];
+    getNextRuns: (count) => {
+      const runs: Date[] = [];
+      for (let next = nextRun(fields, new Date()); next !== undefined && runs.length < count; next = nextRun(fields, next)) runs.push(next);
+      return runs;
     },
     destroy: () => undefined,
   };
@@ -53,35 +54,22 @@ interface Slot {
 /** The longest splay `splay: auto` gives (docs/rollout.md): a daily schedule must not delay a booted device's first check by hours. */
 export const autoSplayCapMs = 15 * 60_000;
 
-/**
- * The next `count` slots of a schedule: ./next-run.ts for the plain grammar, node-cron otherwise. The default
- * `splay: auto` asks this of every config's schedule; node-cron's getNextRuns would page in ICU's data through
- * Intl.DateTimeFormat (~10 MB of the daemon's resident memory, bench/README.md) for the default schedule too.
- */
-function nextRunsOf(schedule: string, count: number): Date[] {
-  const fields = parseCron(schedule);
-  if (fields === undefined) {
-    const task = cron.createTask(schedule, () => undefined);
-    const runs = task.getNextRuns(count);
-    void task.destroy();
-    return runs;
-  }
-  const runs: Date[] = [];
-  for (let next = nextRun(fields, new Date()); next !== undefined && runs.length < count; next = nextRun(fields, next)) runs.push(next);
-  return runs;
-}
-
 const periods = new Map<string, number | undefined>();
 
 /**
  * The period of a schedule: the shortest gap between its next 8 slots (`*\/15 * * * *`: 15 min; `0 3 * * *`:
- * 24 h), or undefined when node-cron finds fewer than two. Remembered per expression.
+ * 24 h), or undefined when there are fewer than two. Remembered per expression. The default `splay: auto`
+ * and `run`'s daemon trust ask this of every schedule, so the plain grammar goes through ./next-run.ts:
+ * node-cron's getNextRuns would page in ICU's data through Intl.DateTimeFormat (~10 MB of the daemon's
+ * resident memory, bench/README.md).
  */
 export function schedulePeriodMs(schedule: string): number | undefined {
   if (periods.has(schedule)) return periods.get(schedule);
   let period: number | undefined;
   try {
-    const runs = nextRunsOf(schedule, 8).map((d) => d.getTime());
+    const task = createTask(schedule);
+    const runs = task.getNextRuns(8).map((d) => d.getTime());
+    void task.destroy();
     for (let i = 1; i < runs.length; i++) period = Math.min(period ?? Number.POSITIVE_INFINITY, (runs[i] ?? 0) - (runs[i - 1] ?? 0));
   } catch {
     period = undefined;

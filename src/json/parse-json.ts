@@ -24,3 +24,13 @@ export function parseJson<S extends z.ZodType>(schema: S, text: string): JsonRes
   const parsed = schema.safeParse(json);
   return parsed.success ? { success: true, data: parsed.data } : { success: false, reason: 'schema', issues: parsed.error.issues };
 }
+
+/**
+ * The first schema issue as `where: what` for an error or a warning: its path joined with dots (`queues.hook.0:
+ * Invalid input`), or `top` when the document itself is wrong; undefined when there is none.
+ */
+export function describeFirstIssue(issues: readonly z.core.$ZodIssue[], top: string): string | undefined {
+  const issue = issues[0];
+  if (issue === undefined) return undefined;
+  return `${issue.path.length === 0 ? top : issue.path.join('.')}: ${issue.message}`;
+}

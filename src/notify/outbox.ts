@@ -10,7 +10,7 @@
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { parseJson, type JsonResult } from '../json/parse-json.js';
+import { describeFirstIssue, parseJson, type JsonResult } from '../json/parse-json.js';
 import type { Logger } from '../log/logger.js';
 import { removeOrphans, writeFileDurable } from '../state/durable-file.js';
 import { notificationKinds } from './config.js';
@@ -76,8 +76,8 @@ const PersistedSchema = z.object({
 /** Why the outbox file is unreadable, for the warning: not JSON, or the first field of the wrong shape. */
 function unreadable(result: Exclude<JsonResult<unknown>, { success: true }>): string {
   if (result.reason === 'syntax') return 'not JSON (cut short or overwritten?)';
-  const issue = result.issues[0];
-  return `unknown layout${issue === undefined ? '' : ` at ${issue.path.length === 0 ? 'the top' : issue.path.join('.')}: ${issue.message}`}`;
+  const issue = describeFirstIssue(result.issues, 'the top');
+  return `unknown layout${issue === undefined ? '' : ` at ${issue}`}`;
 }
 
 /** Dependencies of the outbox (clock and randomness are seams for tests). */

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
-import { parseJson } from '../json/parse-json.js';
+import { describeFirstIssue, parseJson } from '../json/parse-json.js';
 import { Secret } from '../secret/secret.js';
 import { PromiseMemo } from '../memo/promise-memo.js';
 
@@ -150,7 +150,7 @@ export function dockerCredentialStore(options: DockerCredentialOptions): Credent
     const parsed = parseJson(DockerConfigFile, text);
     if (parsed.success) return parsed.data;
     if (parsed.reason === 'syntax') throw new ResolverError('ERR_CREDENTIALS', `${path} is not valid JSON`, { details: ['fix the file or point DOCKER_CONFIG at another folder'] });
-    throw new ResolverError('ERR_CREDENTIALS', `${path} has an unexpected shape: ${parsed.issues[0]?.path.join('.') ?? ''} ${parsed.issues[0]?.message ?? ''}`);
+    throw new ResolverError('ERR_CREDENTIALS', `${path} has an unexpected shape: ${describeFirstIssue(parsed.issues, 'the top level') ?? 'invalid'}`);
   };
 
   let envAuths: Record<string, { auth: string }> | undefined;
