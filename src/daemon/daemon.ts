@@ -1,47 +1,46 @@
 /**
  * The pre-puller daemon as a coordinator (issue 14; the contract is in docs/daemon.md). It owns the
- * lifecycle (config generations, lock, metrics endpoint, shutdown) and wires three parts that know
- * nothing of each other:
+ * lifecycle (config generations, lock, HTTP endpoint, start/reload/stop) and wires parts that know nothing
+ * of each other:
  * - `Scheduler` (scheduler.ts): when each entry is due;
  * - `Runner` (runner.ts): whether a run starts (no overlap, backoff, splay, per-registry concurrency,
- *   deadline) and which events its outcome is;
- * - subscribers of `events`: status (`reduceStatus`), metrics, logs, and whatever comes next.
+ *   deadline) and which events its outcome is; the run itself is `entryCheck` (check-entry.ts), with the
+ *   rollout's hook (rollout-hook.ts) and the budget's `quota` events (quota.ts);
+ * - subscribers of `events`: status (`reduceStatus`), metrics, logs, recent events, last checks, and
+ *   whatever comes next;
+ * - the control socket and the HTTP endpoint (control.ts), health probes (health.ts), process figures
+ *   (process-status.ts).
  * A config generation (config + services + per-generation caches) is reference-counted: a reload swaps in
  * a new one at once and closes the old one only when the last run that uses it has finished (issue 14
  * defect 3). Entries are keyed by image and platform everywhere (issue 9.3).
  */
-import { setMaxListeners } from 'node:events';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { serveApi, type ApiBackend, type ApiServer, type CheckSelector, type CheckStarted, type Probe } from '../api/server.js';
-import { RegistryBudget, type BudgetView } from '../budget/budget.js';
-import { budgetPolicyOf } from '../budget/config.js';
-import type { FetchedManifest } from '../registry/registry.js';
-import { windowed } from '../prefetch/prefetch.js';
-import { isGated } from '../rollout/config.js';
-import { deviceIdOf, type DeviceIdSource } from '../rollout/device.js';
-import { rememberingReader, RolloutGate } from './rollout-gate.js';
-import { BudgetFile } from './budget-file.js';
+import { serveApi, type ApiServer, type CheckSelector, type Probe } from '../api/server.js';
+import type { RegistryBudget } from '../budget/budget.js';
 import type { Config } from '../config/schema.js';
-import { platformKey } from '../config/values.js';
 import { ResolverError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { formatPlatformAll } from '../platform/platform.js';
-import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
-import { checkImage, type CheckOutcome } from '../resolver/reconcile.js';
+import { deviceIdOf, type DeviceIdSource } from '../rollout/device.js';
+import { entryCheck } from './check-entry.js';
+import { apiBackend, CheckNow, controlHandler, type CheckNowStarted } from './control.js';
 import { summaryOf, type EntriesSource } from './entries.js';
-import { detectedPlatform, EventBus, type DaemonEvent, type EntrySpec, type RunReason } from './events.js';
+import { EventBus, type DaemonEvent, type RunReason } from './events.js';
 import { Generation, type DaemonServices } from './generation.js';
+import { Health } from './health.js';
 import { LastChecks } from './last-check.js';
 import { acquireLock, type ControlRequest, type Lock } from './lock.js';
 import { logEvents } from './log-events.js';
-import { Metrics, type ProcessSample } from './metrics.js';
+import { Metrics } from './metrics.js';
+import { ProcessMonitor, type DaemonStatus } from './process-status.js';
+import { Quota } from './quota.js';
 import { RecentEvents } from './recent-events.js';
-import { Runner, type CheckEntry } from './runner.js';
+import { RolloutHooks } from './rollout-hook.js';
+import { Runner } from './runner.js';
 import { Scheduler, splayOf } from './scheduler.js';
 import { emptyStatus, reduceStatus, type ImageStatus, type StatusState } from './status.js';
 
 export type { EntriesSource } from './entries.js';
 export type { DaemonServices } from './generation.js';
+export type { DaemonStatus } from './process-status.js';
 export type { ImageStatus } from './status.js';
 
 /** Dependencies of the daemon. */
@@ -73,16 +72,6 @@ export interface DaemonDeps {
   readonly entries?: EntriesSource;
 }
 
-/** What `status` answers. */
-export interface DaemonStatus {
-  readonly pid: number;
-  readonly startedAt: string;
-  readonly eventLoopMaxDelayMs: number;
-  readonly images: ImageStatus[];
-  /** The registry budgets (issue 12 §2). */
-  readonly budgets?: BudgetView[];
-}
-
 /** The daemon. */
 export class Daemon {
   /** Everything that happens; subscribe with `events.on`. */
@@ -93,45 +82,35 @@ export class Daemon {
   readonly recent = new RecentEvents();
   /** The last trusted check per image and platform, for `resolver run` (a subscriber; src/daemon/last-check.ts). */
   readonly #lastChecks = new LastChecks();
-  /** The registry request budget (docs/budget.md). */
-  readonly budget: RegistryBudget;
-  /** The budget across restarts: `budget.json` in the state folder (docs/budget.md). */
-  readonly #budgetFile: BudgetFile;
-  #stateDir = '.';
+  /** The registry budget, its file and its `quota` events (docs/budget.md). */
+  readonly #quota: Quota;
   readonly #deps: DaemonDeps;
-  /** The staged rollout's memory (first-seen times, control documents) and the manifests its waits re-read. */
-  readonly #gate: RolloutGate;
-  readonly #manifests = new Map<string, FetchedManifest>();
+  /** The staged rollout's hook (first-seen times, control documents, remembered manifests). */
+  readonly #rollout: RolloutHooks;
   #device: string | undefined;
   #deviceFrom: DeviceIdSource | undefined;
   readonly #mono: () => number;
   readonly #runner: Runner;
   readonly #scheduler: Scheduler;
+  readonly #health: Health;
+  readonly #process = new ProcessMonitor();
+  readonly #checkNow: CheckNow;
+  readonly #control: (request: ControlRequest) => Promise<unknown>;
   readonly #shutdown = new AbortController();
-  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  /** The event-loop delay between two scrapes of /metrics (reset by each). */
-  readonly #scrapeDelay = monitorEventLoopDelay({ resolution: 10 });
-  readonly #startedAt = new Date().toISOString();
   #status: StatusState = emptyStatus;
   #gen: Generation | undefined;
   #lock: Lock | undefined;
   #metricsServer: ApiServer | undefined;
-  /** Check-now runs queued or running, per entry key and dry-run flag: a second request joins the first. */
-  readonly #nowRuns = new Map<string, Promise<void>>();
   #stopping = false;
   /** False for `check` (runOnce): entries are run once, not scheduled. */
   #scheduling = false;
-  #engineProbe: { at: number; result: Promise<string | undefined> } | undefined;
 
   constructor(deps: DaemonDeps) {
     this.#deps = deps;
-    this.budget = deps.budget ?? new RegistryBudget();
-    this.#budgetFile = new BudgetFile({ budget: this.budget, stateDir: () => this.#stateDir, warn: (m) => deps.logger.warn({}, m) });
-    this.#gate = new RolloutGate({ stateDir: () => (this.#gen === undefined ? '.' : this.#lock?.stateDir ?? this.#deps.stateDir(this.#gen.config)) });
     this.#mono = deps.monotonic ?? (() => performance.now());
     this.metrics = new Metrics({
       build: { version: deps.version ?? '0.0.0', node: process.versions.node, runtime: `${process.platform}/${process.arch}` },
-      sample: () => this.#processSample(),
+      sample: () => this.#process.sample(),
     });
     this.events = new EventBus((error, event) => {
       deps.logger.error({ event: event.type, err: error instanceof Error ? error.message : String(error) }, 'an event subscriber failed');
@@ -141,8 +120,14 @@ export class Daemon {
     this.events.on(this.recent.push);
     this.events.on(this.#lastChecks.apply);
     this.events.on(logEvents(deps.logger));
+    this.#quota = new Quota({ budget: deps.budget, emit: (e) => this.events.emit(e), warn: (m) => deps.logger.warn({}, m) });
+    this.#rollout = new RolloutHooks({ stateDir: () => (this.#gen === undefined ? '.' : this.#lock?.stateDir ?? this.#deps.stateDir(this.#gen.config)) });
     this.#runner = new Runner({
-      check: (entry, signal, o) => this.#check(entry, signal, o),
+      check: entryCheck({
+        generation: () => this.#gen,
+        rollout: (entry, registry, signal) => this.#rollout.of(entry, { registry, device: this.#runner.device, signal }),
+        checked: (rateLimits) => this.#quota.report(rateLimits),
+      }),
       emit: (e) => this.events.emit(e),
       shutdown: this.#shutdown.signal,
       monotonic: this.#mono,
@@ -157,17 +142,20 @@ export class Daemon {
       onJump: (jumpMs) => this.events.emit({ type: 'clock-jumped', jumpMs, at: new Date().toISOString() }),
       monotonic: this.#mono,
     });
+    this.#health = new Health({ stopping: () => this.#stopping, alive: () => this.#scheduler.alive(), generation: () => this.#gen, status: () => this.#status, monotonic: this.#mono });
+    this.#checkNow = new CheckNow({ runNow: (e, o) => this.#runner.runNow(e, o), status: () => this.#status, pid: this.#pid });
+    this.#control = controlHandler(this, (image, platform) => this.#lastChecks.answer(this.#pid, image, platform));
+  }
+
+  /** The registry request budget (docs/budget.md). */
+  get budget(): RegistryBudget {
+    return this.#quota.budget;
   }
 
   get #pid(): number {
     return this.#deps.pid ?? process.pid;
   }
 
-  /**
-   * Loads the config, takes the lock, binds the metrics endpoint, arms the schedules and starts a first
-   * check of every entry. A failure at any step undoes the earlier ones (no half-started daemon, the lock
-   * released) and throws a ResolverError.
-   */
   /** The device id splay, jitter and cohorts derive from (src/rollout/device.ts); never logged. */
   async #resolveDevice(config: Config): Promise<void> {
     const r = config.rollout;
@@ -176,22 +164,30 @@ export class Daemon {
     this.#deviceFrom = device.source;
   }
 
+  #generation(config: Config): Generation {
+    return new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current());
+  }
+
+  /**
+   * Loads the config, takes the lock, binds the metrics endpoint, arms the schedules and starts a first
+   * check of every entry. A failure at any step undoes the earlier ones (no half-started daemon, the lock
+   * released) and throws a ResolverError.
+   */
   async start(): Promise<void> {
     const config = await this.#deps.loadConfig();
     await this.#resolveDevice(config);
-    const gen = new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current());
+    const gen = this.#generation(config);
     let stateDir = this.#deps.stateDir(config);
     try {
       if (this.#deps.lock !== false) {
-        this.#lock = await acquireLock(stateDir, (r) => this.#control(r), (m) => this.#deps.logger.warn({}, m));
+        this.#lock = await acquireLock(stateDir, this.#control, (m) => this.#deps.logger.warn({}, m));
         stateDir = this.#lock.stateDir;
       }
       if (config.metrics !== undefined) {
-        this.#metricsServer = await serveApi(config.metrics, this.#api(), { env: this.#deps.env ?? process.env });
+        this.#metricsServer = await serveApi(config.metrics, apiBackend(this), { env: this.#deps.env ?? process.env });
       }
       // Before the first check: a 429's deferral or a spent allowance from before the restart still holds.
-      this.#stateDir = stateDir;
-      await this.#budgetFile.open();
+      await this.#quota.open(stateDir);
     } catch (error) {
       await this.#lock?.close();
       this.#lock = undefined;
@@ -199,8 +195,7 @@ export class Daemon {
       throw error;
     }
     this.#install(gen, { reload: false, schedule: true });
-    this.#loopDelay.enable();
-    this.#scrapeDelay.enable();
+    this.#process.enable();
     this.events.emit({ type: 'started', entries: gen.entries.size, stateDir, metrics: config.metrics?.listen, at: new Date().toISOString(), deviceIdFrom: this.#deviceFrom });
     for (const e of gen.entries.values()) void this.#runner.trigger(e, 'start');
   }
@@ -227,10 +222,10 @@ export class Daemon {
     const old = this.#gen;
     this.#gen = gen;
     this.#scheduling = options.schedule;
-    this.#engineProbe = undefined;
+    this.#health.forget();
     const entries = [...gen.entries.values()];
     this.#runner.configure({ perRegistry: gen.config.concurrency, splayMs: splayOf(gen.config.splayMs, gen.config.schedule), keys: entries.map((e) => e.key), device: this.#device });
-    this.budget.configure(budgetPolicyOf(gen.config));
+    this.#quota.configure(gen.config);
     this.events.emit({ type: 'configured', entries, reload: options.reload, summary: summaryOf(gen.config), at: new Date().toISOString() });
     if (options.schedule) this.#scheduler.set(entries);
     old?.retire();
@@ -241,116 +236,16 @@ export class Daemon {
     if (entry !== undefined && !this.#stopping) void this.#runner.trigger(entry, why);
   }
 
-  async #check(entry: EntrySpec, signal: AbortSignal, options: Parameters<CheckEntry>[2]): Promise<CheckOutcome> {
-    const gen = this.#gen;
-    if (gen === undefined) throw new ResolverError('ERR_ABORTED', 'the daemon is not started');
-    const release = gen.acquire();
-    try {
-      // Each request of this check listens on its signal; a few are expected, more would be a leak.
-      setMaxListeners(64, signal);
-      const target = await gen.target(entry.platformSpec, signal);
-      options.onPlatform(formatPlatformAll(target.platform));
-      const { registry, credentials, state } = gen.services;
-      const record = await state.get(entry.image, formatPlatformAll(target.platform)).catch(() => undefined);
-      options.onRecorded?.(record === undefined ? undefined : { indexDigest: record.indexDigest, childDigest: record.childDigest, pulledAt: record.pulledAt });
-      const engine = await gen.services.engine(signal);
-      const tag = await gen.ownsTag(entry, signal);
-      // The one rollout hook (issue 12 §3): only for entries whose policy can hold a pull.
-      const policy = entry.rollout !== undefined && isGated(entry.rollout) ? entry.rollout : undefined;
-      const reader = policy === undefined ? registry : rememberingReader(registry, this.#manifests);
-      const rollout = policy === undefined ? undefined : this.#gate.hook({ key: entry.key, image: entry.image, device: this.#runner.device, policy, registry: reader, signal });
-      const outcome = await checkImage(
-        { registry: reader, engine, credentials, state, localTags: gen.localTags(engine), preflight: gen.services.preflight, prefetch: windowed(gen.services.prefetch, entry.rollout?.window), pullSources: (r) => gen.services.pullSources?.(r, target.rules.store) ?? Promise.resolve([]) },
-        { reference: parseReference(entry.image), target, onMissingPlatform: entry.onMissingPlatform, retain: entry.retain, tag, rollout },
-        { signal, dryRun: options.dryRun },
-      );
-      const budgets = new Map(this.budget.view().map((b) => [b.registry, b]));
-      for (const [host, rl] of registry.rateLimits) {
-        const b = budgets.get(host);
-        if (rl.remaining !== undefined) {
-          this.events.emit({ type: 'quota', registry: host, remaining: b?.remaining ?? rl.remaining, limit: b?.limit ?? rl.limit, ...(b === undefined ? {} : { reserve: b.reserve, windowSeconds: b.windowSeconds, waitUntil: b.waitUntil }) });
-        }
-      }
-      return outcome;
-    } finally {
-      release();
-    }
-  }
-
-  async #control(request: ControlRequest): Promise<unknown> {
-    if (request.op === 'status') return this.status();
-    if (request.op === 'last-check') return this.#lastChecks.answer(this.#pid, request.image, request.platform);
-    return this.checkNow({ dryRun: request.dryRun, image: request.image, platform: request.platform }).done;
-  }
-
-  /** What the HTTP endpoint serves (src/api/). */
-  #api(): ApiBackend {
-    return {
-      live: () => this.live(),
-      ready: () => this.ready(),
-      metrics: () => this.metrics.render(),
-      // The `resolver status --json` document of a running daemon.
-      status: () => ({ daemon: 'running', ...this.status() }),
-      events: (q) => this.recent.list(q),
-      check: (selector) => this.checkNow(selector),
-    };
-  }
-
-  /** The entries a check-now names: all, or one image (at one platform). @throws ResolverError ERR_NOT_FOUND, ERR_USAGE */
-  #select(gen: Generation, selector: CheckSelector): EntrySpec[] {
-    const all = [...gen.entries.values()];
-    let image: string | undefined;
-    let platform: string | undefined;
-    try {
-      image = selector.image === undefined ? undefined : formatReference(withDefaultTag(parseReference(selector.image)));
-      // `detected` (the host's entry) is a word, not a platform: matched below, never parsed.
-      platform = selector.platform === undefined || selector.platform === detectedPlatform ? undefined : platformKey(selector.platform);
-    } catch (error) {
-      throw new ResolverError('ERR_USAGE', error instanceof Error ? error.message : String(error));
-    }
-    // An entry's platform: the configured one, else (host platform) the detected one once known.
-    const platformOf = (e: EntrySpec): string | undefined => {
-      const p = e.platformSpec ?? this.#status.get(e.key)?.platform;
-      try {
-        return p === undefined ? undefined : platformKey(p);
-      } catch {
-        return undefined;
-      }
-    };
-    const picked = all.filter((e) => (image === undefined || e.image === image) && (selector.platform === detectedPlatform ? e.platformSpec === undefined : platform === undefined || platformOf(e) === platform));
-    if (picked.length === 0 && (image !== undefined || platform !== undefined)) {
-      const what = `${selector.image ?? 'any image'}${selector.platform === undefined ? '' : ` for ${selector.platform}`}`;
-      throw new ResolverError('ERR_NOT_FOUND', `no configured image is ${what}`, {
-        details: [`configured: ${all.map((e) => e.key).join(', ') || '(none)'}`, 'to follow it, add it to images: (or label its container resolver.enable=true with discovery on) and reload the daemon (SIGHUP, systemctl reload resolver)'],
-      });
-    }
-    return picked;
-  }
-
   /**
    * "Check now", the one implementation behind `resolver check` beside a daemon (control socket) and
    * `POST /v1/check`: runs the selected entries now (no splay; a run in flight is waited for, never doubled).
    * A request for an entry whose check-now is already queued or running joins it instead of queueing
-   * another. `done` settles with `{pid, images}`.
+   * another (control.ts). `done` settles with `{pid, images}`. @throws ResolverError ERR_NOT_FOUND, ERR_USAGE
    */
-  checkNow(selector: CheckSelector): CheckStarted & { readonly done: Promise<{ pid: number; images: ImageStatus[] }> } {
+  checkNow(selector: CheckSelector): CheckNowStarted {
     const gen = this.#gen;
     if (gen === undefined || this.#stopping) throw new ResolverError('ERR_ABORTED', 'the daemon is not running');
-    const entries = this.#select(gen, selector);
-    const joined: string[] = [];
-    const runs = entries.map((e) => {
-      const k = `${e.key}\0${selector.dryRun}`;
-      const queued = this.#nowRuns.get(k);
-      if (queued !== undefined) {
-        joined.push(e.key);
-        return queued;
-      }
-      const run = this.#runner.runNow(e, { dryRun: selector.dryRun }).finally(() => this.#nowRuns.delete(k));
-      this.#nowRuns.set(k, run);
-      return run;
-    });
-    const done = Promise.all(runs).then(() => ({ pid: this.#pid, images: this.#statusesOf(entries.map((e) => e.key)) }));
-    return { accepted: entries.map((e) => ({ key: e.key, image: e.image, platform: e.platformSpec ?? this.#status.get(e.key)?.platform ?? detectedPlatform })), joined, done };
+    return this.#checkNow.start([...gen.entries.values()], selector);
   }
 
   /** Checks every entry now: `checkNow` of all (benchmarks and tests). */
@@ -358,28 +253,20 @@ export class Daemon {
     return (await this.checkNow(options).done).images;
   }
 
-  #statusesOf(keys: readonly string[]): ImageStatus[] {
-    return keys.flatMap((k) => {
-      const s = this.#status.get(k);
-      return s === undefined ? [] : [{ ...s }];
-    });
-  }
-
   /** Runs every entry (or the selected image's) once, now (no splay, no schedule), and returns their statuses: `resolver check`. */
   async runOnce(options: CheckSelector): Promise<ImageStatus[]> {
     const config = await this.#deps.loadConfig();
     await this.#resolveDevice(config);
-    const gen = new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current());
+    const gen = this.#generation(config);
     if (this.#deps.lock !== false) {
       try {
-        this.#lock = await acquireLock(this.#deps.stateDir(config), (r) => this.#control(r), (m) => this.#deps.logger.warn({}, m));
+        this.#lock = await acquireLock(this.#deps.stateDir(config), this.#control, (m) => this.#deps.logger.warn({}, m));
       } catch (error) {
         await gen.close();
         throw error;
       }
       // `check` shares the daemon's state folder, and so its registry budget.
-      this.#stateDir = this.#lock.stateDir;
-      await this.#budgetFile.open();
+      await this.#quota.open(this.#lock.stateDir);
     }
     this.#install(gen, { reload: false, schedule: false });
     return (await this.checkNow(options).done).images.map((s) => ({ ...s, nextRun: undefined }));
@@ -412,7 +299,7 @@ export class Daemon {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.#stopping) return false;
     await this.#resolveDevice(config);
-    this.#install(new Generation(config, this.#deps.services(config), this.#mono, this.#deps.entries?.current()), { reload: true, schedule: true });
+    this.#install(this.#generation(config), { reload: true, schedule: true });
     for (const s of this.#status.values()) {
       const entry = this.#gen?.entries.get(s.key);
       if (entry !== undefined && s.state === 'pending') void this.#runner.trigger(entry, 'reload');
@@ -425,8 +312,7 @@ export class Daemon {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#scheduler.stop();
-    this.#loopDelay.disable();
-    this.#scrapeDelay.disable();
+    this.#process.disable();
     this.#shutdown.abort();
     const deadline = this.#gen?.config.shutdownTimeoutMs ?? 20_000;
     let timer: NodeJS.Timeout | undefined;
@@ -434,80 +320,24 @@ export class Daemon {
     clearTimeout(timer);
     this.#gen?.retire();
     await this.#gen?.close();
-    await this.#budgetFile.close();
+    await this.#quota.close();
     await this.#lock?.close();
     await this.#metricsServer?.close();
     this.events.emit({ type: 'stopped', at: new Date().toISOString() });
   }
 
-  /** The process metrics of one scrape. */
-  #processSample(): ProcessSample {
-    const cpu = process.cpuUsage();
-    const heap = process.memoryUsage();
-    const lag = this.#scrapeDelay;
-    // An empty histogram reports a huge min and max 0; percentile() of it is 0.
-    const sample = {
-      residentMemoryBytes: heap.rss, cpuSeconds: (cpu.user + cpu.system) / 1e6,
-      startTimeSeconds: Math.round((Date.now() - process.uptime() * 1000) / 10) / 100,
-      heapUsedBytes: heap.heapUsed, heapTotalBytes: heap.heapTotal,
-      eventLoopLagMaxSeconds: lag.count === 0 ? 0 : lag.max / 1e9, eventLoopLagP99Seconds: lag.count === 0 ? 0 : lag.percentile(99) / 1e9,
-    };
-    lag.reset();
-    return sample;
-  }
-
   /** The status of every entry. */
   status(): DaemonStatus {
-    return {
-      pid: this.#pid,
-      startedAt: this.#startedAt,
-      eventLoopMaxDelayMs: Math.round(this.#loopDelay.max / 1e6),
-      images: [...this.#status.values()].map((s) => ({ ...s })),
-      budgets: this.budget.view(),
-    };
+    return this.#process.status(this.#pid, this.#status, this.#quota.view());
   }
 
-  #counts(): { images: number; failing: number; held: number } {
-    const all = [...this.#status.values()];
-    return { images: all.length, failing: all.filter((s) => s.state === 'failing').length, held: all.filter((s) => s.state === 'held').length };
-  }
-
-  /** Liveness (/healthz): the scheduler's watchdog ticks. */
+  /** Liveness (/healthz): the scheduler's watchdog ticks (health.ts). */
   live(): Probe {
-    const ok = !this.#stopping && this.#scheduler.alive();
-    return { ok, detail: { status: ok ? 'ok' : 'not live', ...this.#counts() } };
+    return this.#health.live();
   }
 
-  /** Readiness (/readyz): config loaded, engine reachable, and not every entry failing. */
-  async ready(): Promise<Probe> {
-    const counts = this.#counts();
-    const gen = this.#gen;
-    const engine = gen === undefined ? 'no config loaded' : await this.#probeEngine(gen);
-    const allFailing = counts.images > 0 && counts.failing === counts.images;
-    const ok = gen !== undefined && engine === undefined && !allFailing && !this.#stopping;
-    const reason = gen === undefined ? 'no config loaded' : engine !== undefined ? `engine unreachable: ${engine}` : allFailing ? 'the last check of every image failed' : this.#stopping ? 'stopping' : undefined;
-    return { ok, detail: { status: ok ? 'ready' : 'not ready', ...(reason === undefined ? {} : { reason }), ...counts } };
-  }
-
-  /** undefined when the engine answers (a 2 s request, its result kept 5 s), else why not. */
-  #probeEngine(gen: Generation): Promise<string | undefined> {
-    const now = this.#mono();
-    if (this.#engineProbe !== undefined && now - this.#engineProbe.at < 5000) return this.#engineProbe.result;
-    const result = (async (): Promise<string | undefined> => {
-      const signal = AbortSignal.timeout(2000);
-      try {
-        const engine = await gen.services.engine(signal);
-        // An image that cannot exist: a 404 proves the engine answers, at the cost of one small request.
-        await Promise.race([
-          engine.inspectImage(`sha256:${'0'.repeat(64)}`),
-          new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('no answer within 2 s')), { once: true })),
-        ]);
-        return undefined;
-      } catch (error) {
-        return error instanceof Error ? error.message : String(error);
-      }
-    })();
-    this.#engineProbe = { at: now, result };
-    return result;
+  /** Readiness (/readyz): config loaded, engine reachable, and not every entry failing (health.ts). */
+  ready(): Promise<Probe> {
+    return this.#health.ready();
   }
 }
