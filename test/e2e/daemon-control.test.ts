@@ -4,7 +4,7 @@
  * readiness), the lock against another local user, `status --config BAD`, a registry that never answers,
  * and memory over 1,000 SIGHUPs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +17,8 @@ import { createHttpClient } from '../../src/http/http.js';
 import { buildImage, buildIndex, platformObject } from '../sandbox/oci-builder.js';
 import { Pusher } from '../sandbox/push.js';
 import { freePort } from '../sandbox/registry-server.js';
-import { cli, cliPath } from './cli.js';
+import { cli } from './cli.js';
+import { startDaemon, until } from './daemon-process.js';
 
 const s = inject('services');
 const engine = s.engine;
@@ -25,40 +26,6 @@ const http = createHttpClient();
 let dir = '';
 const healthy = `${s.anonymous}/multi/oci:latest`;
 const heldImage = `${s.anonymous}/control/held:stable`;
-
-interface Running {
-  child: ChildProcess;
-  logs: () => Record<string, any>[];
-  exited: Promise<number | null>;
-}
-
-function startDaemon(config: string, extraEnv: Record<string, string> = {}, nodeFlags: readonly string[] = []): Running {
-  const child = spawn(process.execPath, [...nodeFlags, cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-  // Parsed as lines arrive (1,000s of reloads would make re-parsing everything at each poll quadratic).
-  const parsed: Record<string, any>[] = [];
-  const feed = (): ((c: Buffer) => void) => {
-    let rest = '';
-    return (c) => {
-      const lines = (rest + c.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      for (const l of lines) if (l.startsWith('{')) parsed.push(JSON.parse(l) as Record<string, any>);
-    };
-  };
-  child.stdout.on('data', feed());
-  child.stderr.on('data', feed());
-  const exited = new Promise<number | null>((r) => child.on('close', r));
-  return { child, exited, logs: () => parsed };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(everyMs);
-  }
-}
 
 async function config(name: string, images: readonly string[], extra = ''): Promise<{ file: string; stateDir: string }> {
   const stateDir = join(dir, `state-${name}`);
@@ -342,7 +309,7 @@ describe.runIf(engine !== undefined)('admission and reloads', () => {
     const { file } = await config('hup', [healthy, `${s.anonymous}/levels:latest`]);
     // As the unit runs it (systemd/resolver.service), with the old generation capped so that garbage is
     // collected rather than left to grow the heap: what remains is what is still referenced.
-    const d = startDaemon(file, { MALLOC_ARENA_MAX: '2' }, ['--max-semi-space-size=2', '--max-old-space-size=64']);
+    const d = startDaemon(file, { MALLOC_ARENA_MAX: '2' }, { nodeFlags: ['--max-semi-space-size=2', '--max-old-space-size=64'] });
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))?.[1]) / 1024;
     try {
       await until('the first checks', () => (d.logs().filter((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child').length >= 2 ? true : undefined));

@@ -1,7 +1,6 @@
 /**
  * The built daemon as a child process for e2e tests: its JSON log lines parsed as they arrive, and a
- * deadline-bound `until` (or `poller`, for a file's own default deadline and poll interval). (daemon-control
- * still has its own copy, with node flags: to switch when its owner next touches it.)
+ * deadline-bound `until` (or `poller`, for a file's own default deadline and poll interval).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,12 +17,20 @@ export interface DaemonProcess {
   stop(): Promise<number | null>;
 }
 
+/** How to start the daemon's process besides its environment. */
+export interface DaemonProcessOptions {
+  /** Flags of node before the CLI, e.g. heap limits (`--max-old-space-size=64`). */
+  readonly nodeFlags?: readonly string[];
+}
+
 /**
  * Starts `resolver daemon --config FILE` with a minimal environment (PATH, HOME) plus `env`: e.g. libfaketime's
  * `fakeClock(file)`, or a webhook secret.
  */
-export function startDaemon(config: string, env: Record<string, string> = {}): DaemonProcess {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startDaemon(config: string, env: Record<string, string> = {}, options: DaemonProcessOptions = {}): DaemonProcess {
+  const args = [...(options.nodeFlags ?? []), cliPath, 'daemon', '--config', config];
+  const child = spawn(process.execPath, args, { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Parsed as lines arrive (1,000s of reloads would make re-parsing everything at each poll quadratic).
   const parsed: Record<string, any>[] = [];
   const feed = (): ((c: Buffer) => void) => {
     let rest = '';
