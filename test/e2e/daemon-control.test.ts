@@ -344,5 +344,6 @@ describe.runIf(engine !== undefined)('admission and reloads', () => {
     } finally {
       d.child.kill('SIGKILL');
     }
-  }, 240_000);
+    // A deadline for a hang, not a speed claim: 2,000 reloads took 221 s of the old 240 s at load 15.
+  }, 600_000);
 });
