@@ -21,6 +21,12 @@ const served = (s: ServedBy | undefined): { resolvedBy?: string; contentFrom?: s
   ...(s?.resolve === undefined ? {} : { resolvedBy: s.resolve }), ...(s?.content === undefined ? {} : { contentFrom: s.content }),
 });
 
+/**
+ * The messages of a `pulled` event (docs/daemon.md, "Log lines"): a child the engine fetched, or a first check
+ * that found the engine already holding it (`wasPresent`) and only recorded it.
+ */
+const pulledMessages = { pulled: 'pulled a new child', present: 'child already present; recorded' } as const;
+
 /** One warning per streak (README): the repeats of every cycle are debug lines. */
 const streak = (repeat: boolean): Line[0] => (repeat ? 'debug' : 'warn');
 
@@ -35,8 +41,9 @@ const lines: Lines = {
   skipped: (e) => ['debug', about(e.entry), e.reason === 'running' ? 'previous check still running; skipped' : 'backing off; skipped'],
   'check-started': (e) => ['debug', { ...about(e.entry), why: e.why }, 'check started'],
   checked: (e) => ['info', { ...about(e.entry), result: e.result, child: e.childDigest, ...served(e.servedBy) }, 'checked'],
-  // `wasPresent`: the engine already had this child (a first check; not notified). The message stays for log readers.
-  pulled: (e) => ['info', { ...about(e.entry), child: e.childDigest, previous: e.previous, pruned: e.pruned, ...(e.wasPresent === true ? { wasPresent: true } : {}), ...served(e.servedBy) }, 'pulled a new child'],
+  // `wasPresent`: the entry's first check found the engine already holding this child under the tag (an image
+  // present before resolver, a discovered container's): it is recorded, but nothing new arrived (not notified).
+  pulled: (e) => ['info', { ...about(e.entry), child: e.childDigest, previous: e.previous, pruned: e.pruned, ...(e.wasPresent === true ? { wasPresent: true } : {}), ...served(e.servedBy) }, e.wasPresent === true ? pulledMessages.present : pulledMessages.pulled],
   held: (e) => {
     if (e.disk !== undefined) {
       const d = e.disk;

@@ -190,7 +190,7 @@ describe.runIf(s.engine !== undefined).each(selected)('e2e smoke on %s', (rt) =>
     try {
       // One full cycle: the daemon logs the image checked (JSON lines on stdout), then its status says so.
       const deadline = Date.now() + 240_000;
-      while (!/"msg":"(checked|pulled a new child)"/.test(out)) {
+      while (!/"msg":"(checked|pulled a new child|child already present; recorded)"/.test(out)) {
         if (Date.now() > deadline) throw new Error(`no cycle within 240 s\n${out}`);
         if (d.exitCode !== null) throw new Error(`the daemon exited ${String(d.exitCode)}\n${out}`);
         await new Promise((r) => setTimeout(r, 200));

@@ -84,7 +84,7 @@ describe('resolver check', () => {
     const { file } = await config('beside', [healthy]);
     const d = startDaemon(file);
     try {
-      await until('the first check', () => d.logs().find((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child'));
+      await until('the first check', () => d.logs().find((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded'));
       const before = d.logs().filter((l) => l['msg'] === 'checked').length;
       const r = await cli(['check', '--config', file, '--json']);
       expect(r.code, r.stderr).toBe(0);
@@ -115,7 +115,7 @@ describe('resolver check IMAGE', () => {
 
     const d = startDaemon(file);
     try {
-      const checkedOf = (image: string): number => d.logs().filter((l) => l['image'] === image && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'no child for the platform; keeping the current image')).length;
+      const checkedOf = (image: string): number => d.logs().filter((l) => l['image'] === image && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded' || l['msg'] === 'no child for the platform; keeping the current image')).length;
       await until('the first checks', () => (checkedOf(healthy) >= 1 ? true : undefined));
       await delay(500);
       const before = { healthy: checkedOf(healthy), held: d.logs().filter((l) => l['image'] === heldImage).length };
@@ -214,7 +214,7 @@ describe('metrics endpoint', () => {
     const { file } = await config('ready', [healthy], `metrics:\n  listen: 127.0.0.1:${port}\n`);
     const d = startDaemon(file);
     try {
-      await until('the first check', () => d.logs().find((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child'));
+      await until('the first check', () => d.logs().find((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded'));
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ status: 'ready', images: 1, failing: 0 });
@@ -293,7 +293,7 @@ describe.runIf(engine !== undefined)('admission and reloads', () => {
       await writeFile(file, readFileSync(file, 'utf8').replace('0 0 1 1 *', '*/2 * * * * *'));
       const d = startDaemon(file);
       try {
-        const healthyChecks = (): number => d.logs().filter((l) => l['image'] === healthy && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child')).length;
+        const healthyChecks = (): number => d.logs().filter((l) => l['image'] === healthy && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded')).length;
         await until('three checks of the healthy image', () => (healthyChecks() >= 3 ? true : undefined), 20_000);
         d.child.kill('SIGTERM');
         expect(await d.exited).toBe(0);
@@ -312,7 +312,7 @@ describe.runIf(engine !== undefined)('admission and reloads', () => {
     const d = startDaemon(file, { MALLOC_ARENA_MAX: '2' }, { nodeFlags: ['--max-semi-space-size=2', '--max-old-space-size=64'] });
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))?.[1]) / 1024;
     try {
-      await until('the first checks', () => (d.logs().filter((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child').length >= 2 ? true : undefined));
+      await until('the first checks', () => (d.logs().filter((l) => l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded').length >= 2 ? true : undefined));
       let counted = 0;
       let seen = 0;
       const reloads = (): number => {

@@ -99,7 +99,7 @@ describe.runIf((podmanBinary !== undefined && process.getuid?.() === 0 && proces
       const t0 = Date.now();
       await run('ev-web');
       await until('ev-web followed', async () => ((await sources()).join() === 'label of container ev-web' ? true : undefined), 60_000);
-      await until('ev-web checked', () => d.logs().find((l) => l['image'] === ref && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child')), 60_000);
+      await until('ev-web checked', () => d.logs().find((l) => l['image'] === ref && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded')), 60_000);
       const pickedUp = Date.now() - t0;
 
       // Stopped: dropped (only running containers count here).

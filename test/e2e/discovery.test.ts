@@ -80,8 +80,8 @@ describe.runIf(root && existsSync('/usr/sbin/dockerd') && process.arch === 'x64'
       d.current = startDaemon(config);
       const running = d.current;
       const checkedAt = (platform: string, image = ref): Record<string, any> | undefined =>
-        running.logs().find((l) => (l['msg'] === 'checked' || l['msg'] === 'pulled a new child') && l['image'] === image && l['platform'] === platform);
-      await until('both discovered entries checked', () => (checkedAt('linux/arm64') !== undefined && running.logs().some((l) => l['image'] === ref && String(l['platform']).startsWith('linux/amd64') && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child')) ? true : undefined));
+        running.logs().find((l) => (l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded') && l['image'] === image && l['platform'] === platform);
+      await until('both discovered entries checked', () => (checkedAt('linux/arm64') !== undefined && running.logs().some((l) => l['image'] === ref && String(l['platform']).startsWith('linux/amd64') && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded')) ? true : undefined));
       const firstChecks = Date.now() - started;
       const status = await cli(['status', '--config', config, '--json']);
       const images = JSON.parse(status.stdout).images as { image: string; platform: string; source: string; state: string }[];
@@ -114,7 +114,7 @@ describe.runIf(root && existsSync('/usr/sbin/dockerd') && process.arch === 'x64'
       const reconnected = Date.now() - restarted;
       await create('after', otherRef, { 'resolver.enable': 'true' });
       const mark = running.logs().length;
-      await until('the container created after the restart checked', () => running.logs().slice(mark).find((l) => l['image'] === otherRef && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child')), 60_000).catch((error: unknown) => {
+      await until('the container created after the restart checked', () => running.logs().slice(mark).find((l) => l['image'] === otherRef && (l['msg'] === 'checked' || l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded')), 60_000).catch((error: unknown) => {
         throw new Error(`${String(error)}\n${running.logs().slice(mark - 5).map((l) => JSON.stringify(l)).join('\n')}`);
       });
       const attempts = running.logs().filter((l) => l['msg'] === 'events stream still lost').length;

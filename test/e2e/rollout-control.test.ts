@@ -85,7 +85,8 @@ async function start(name: string, ref: string, device: string): Promise<Rig> {
   const config = join(dir, `${name}.yaml`);
   await writeFile(config, `engine:\n  host: ${dockerHost ?? ''}\nschedule: "0 0 1 1 *"\nsplay: 0s\nstateDir: ${join(dir, `state-${name}`)}\nshutdownTimeout: 5s\nrollout:\n  deviceId: ${device}\n  steps: [1%, 10%, 50%, 100%]\n  stepEvery: 6h\n  control: true\nimages:\n  - image: ${ref}\n`);
   const daemon = startDaemon(config, fakeClock(clockFile));
-  await until('the first pull', () => daemon.logs().find((l) => l['msg'] === 'pulled a new child'), 60_000);
+  // The first check records the tag's child: pulled, or (already in the engine) recorded as present.
+  await until('the first child recorded', () => daemon.logs().find((l) => l['msg'] === 'pulled a new child' || l['msg'] === 'child already present; recorded'), 60_000);
   return {
     daemon, config,
     clock: (offset) => writeFile(clockFile, offset),
