@@ -206,7 +206,9 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       try {
         const answer = await new Promise<{ Id?: unknown; Warnings?: unknown }>((resolve, reject) => {
           docker.modem.dial({
-            path: '/containers/create?', method: 'POST', options: { ...(spec.name === undefined ? {} : { name: spec.name }), ...body },
+            // The name and platform go in the query, the rest in the body (docker-modem's _query/_body).
+            path: '/containers/create?', method: 'POST',
+            options: { _query: { ...(spec.name === undefined ? {} : { name: spec.name }), ...(spec.platform === undefined ? {} : { platform: spec.platform }) }, _body: body },
             statusCodes: { 200: true, 201: true, 400: 'bad parameter', 404: 'no such image', 406: 'impossible to attach', 409: 'conflict', 500: 'server error' },
           }, (error: unknown, data: unknown) => {
             // docker-modem's errors are Errors carrying statusCode and json (containerError reads them).

@@ -54,6 +54,11 @@ export interface ContainerSpec {
   readonly binds: readonly string[];
   /** `--rm`: the engine removes the container when it exits (HostConfig.AutoRemove, as docker run sets it). */
   readonly autoRemove: boolean;
+  /**
+   * `--platform` as asked for (`?platform=`, API 1.41+), as docker run sends it: the engine then refuses an
+   * image of another platform and leaves out its "no specific platform was requested" warning. Undefined: none asked.
+   */
+  readonly platform?: string | undefined;
 }
 
 /** What `POST /containers/create` answered. */

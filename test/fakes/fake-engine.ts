@@ -59,6 +59,8 @@ export class FakeEngine implements Engine {
   readonly created: ContainerSpec[] = [];
   /** The engine's warnings for each create (docker run prints them). */
   createWarnings: readonly string[] = [];
+  /** The config platform of the images a pull adds (a real engine reads it from the image's config). */
+  pulledPlatform: { os: string; architecture: string; variant: string } = { os: 'linux', architecture: 'amd64', variant: '' };
   /** Runs while a container runs (before runAttached resolves); await to hold it. */
   runHook: ((id: string) => Promise<void> | void) | undefined;
 
@@ -86,7 +88,7 @@ export class FakeEngine implements Engine {
       await this.pullHook?.(req);
       req.signal?.throwIfAborted();
       const id = `sha256:${createHash('sha256').update(`image ${req.digest}`).digest('hex')}`;
-      const image = this.#images.get(id) ?? { id, repoTags: new Set(), repoDigests: new Set(), platform: { os: 'linux', architecture: 'amd64', variant: '' } };
+      const image = this.#images.get(id) ?? { id, repoTags: new Set(), repoDigests: new Set(), platform: { ...this.pulledPlatform } };
       image.repoDigests.add(`${req.repository}@${req.digest}`);
       this.#images.set(id, image);
       return { ...initialPullState, digest: req.digest, final: `Status: Downloaded newer image for ${req.repository}@${req.digest}` };

@@ -69,6 +69,17 @@ export class FakeRegistry {
     return { index, children: entries.map((e) => e.digest) };
   }
 
+  /** Tags a single-platform image (no index): its manifest digest. */
+  publishSingle(image: string, child: FakeChild): string {
+    const [name, tag = 'latest'] = splitTag(image);
+    const config = Buffer.from(JSON.stringify({ architecture: child.architecture, os: child.os ?? 'linux', ...(child.variant === undefined ? {} : { variant: child.variant }), label: child.label }));
+    this.#put(config, 'application/vnd.oci.image.config.v1+json');
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: manifestType, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.byteLength }, layers: [] }));
+    const digest = this.#put(body, manifestType);
+    this.#tags.set(`${name}:${tag}`, { digest, mediaType: manifestType, size: body.byteLength });
+    return digest;
+  }
+
   async #hook(repo: Repository, what: 'HEAD' | 'GET', signal: AbortSignal | undefined): Promise<void> {
     if (signal?.aborted === true) throw new ResolverError('ERR_ABORTED', 'cancelled');
     await this.hooks.get(repo.host)?.(repo, what, signal);

@@ -50,6 +50,44 @@ describe('pull: run(options, deps)', () => {
     expect(engine.calls.filter((c) => c.startsWith('pull '))).toEqual([]);
   });
 
+  describe('--platform and a single-platform image of another platform (as docker pull; src/resolver/platform-check.ts)', () => {
+    const single = (engine: FakeEngine, version: string, store: 'classic' | 'containerd' = 'classic'): void => {
+      Object.assign(engine.factsValue, { version, store });
+      engine.pulledPlatform = { os: 'linux', architecture: 'arm64', variant: '' };
+    };
+
+    it('Docker 20.10: pulled, tagged and recorded, with the engine\'s warning', async () => {
+      const { registry, engine, state, deps } = setup();
+      const digest = registry.publishSingle(image, { architecture: 'arm64', label: 'arm' });
+      single(engine, '20.10.24');
+      const o = await run({ image, platform: 'linux/amd64' }, deps);
+      expect(o).toMatchObject({ pulled: true, tagged: image, verdict: { kind: 'warn', message: 'image with reference localhost:5001/fleet/app was found but does not match the specified platform: wanted linux/amd64, actual: linux/arm64' } });
+      expect((await state.get(image, 'linux/amd64'))?.childDigest).toBe(digest);
+    });
+
+    it('Docker 26.1: pulled and tagged, then the pull fails (ERR_NO_MATCHING_PLATFORM)', async () => {
+      const { registry, engine, deps } = setup();
+      registry.publishSingle(image, { architecture: 'arm64', label: 'arm' });
+      single(engine, '26.1.5');
+      const error = await expectResolverError(run({ image, platform: 'linux/amd64' }, deps), 'ERR_NO_MATCHING_PLATFORM');
+      expect(error.message).toBe('image with reference localhost:5001/fleet/app:stable was found but does not match the specified platform: wanted linux/amd64, actual: linux/arm64');
+      expect((await engine.inspectImage(image))?.architecture).toBe('arm64');
+    });
+
+    it('no --platform, the containerd store, or an index: no verdict', async () => {
+      const { registry, engine, deps } = setup();
+      registry.publishSingle(image, { architecture: 'arm64', label: 'arm' });
+      single(engine, '26.1.5');
+      expect((await run({ image }, deps)).verdict).toEqual({ kind: 'match' });
+      single(engine, '26.1.5', 'containerd');
+      expect((await run({ image, platform: 'linux/amd64' }, deps)).verdict).toEqual({ kind: 'match' });
+      const other = setup();
+      other.registry.publish(image, [{ architecture: 'arm64', variant: 'v8', label: 'a' }, { architecture: 'amd64', label: 'b' }]);
+      single(other.engine, '26.1.5');
+      expect((await run({ image, platform: 'linux/amd64' }, other.deps)).verdict).toEqual({ kind: 'match' });
+    });
+  });
+
   it('a failing engine pull fails the command with the engine\'s message; nothing tagged, nothing recorded', async () => {
     const { registry, engine, state, deps } = setup();
     registry.publish(image, [{ architecture: 'amd64', label: 'a' }]);

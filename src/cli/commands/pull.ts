@@ -15,6 +15,11 @@ import { withCommandDeps, type CommandDeps, type ProgramDeps } from '../command-
 import type { DiskPreflight } from '../../preflight/preflight.js';
 import type { ImageEngine } from '../../engine/engine.js';
 import type { TargetOptions } from '../services.js';
+import { ResolverError } from '../../errors.js';
+import type { TargetPlatform } from '../../platform/detect.js';
+import { platform as makePlatform } from '../../platform/platform.js';
+import type { Reference } from '../../reference/reference.js';
+import { pullPlatformVerdict, type PullPlatformVerdict } from '../../resolver/platform-check.js';
 
 /** Options of `pull`. */
 export interface PullCommandOptions extends TargetOptions {
@@ -43,8 +48,30 @@ export interface PullCommandDeps extends Pick<CommandDeps, 'target' | 'credentia
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Pulls without printing anything but progress to `deps.sink`. */
-export async function run(options: PullCommandOptions, deps: PullCommandDeps): Promise<PullOutcome> {
+/**
+ * What Docker does once `--platform P` pulled a single-platform image of another platform (src/resolver/
+ * platform-check.ts): the image's platform is read from the engine, as dockerd reads it from its store.
+ * An index's child was chosen for P by its entry: nothing to check (no request).
+ */
+export async function pulledPlatformVerdict(engine: ImageEngine, target: TargetPlatform, ref: Reference, o: PullOutcome): Promise<PullPlatformVerdict> {
+  if (!target.requested || o.resolution.levels.length > 0) return { kind: 'match' };
+  const info = await engine.inspectImage(o.digestReference);
+  if (info === undefined) return { kind: 'match' };
+  return pullPlatformVerdict(target, ref, makePlatform(info.os, info.architecture, info.variant));
+}
+
+/** The failed pull of an engine that refuses a pulled image of another platform (Docker 24.0–27.x, classic store). */
+export function platformMismatchError(message: string, target: TargetPlatform): ResolverError {
+  return new ResolverError('ERR_NO_MATCHING_PLATFORM', message, {
+    details: [`the tag names an image of one platform; the engine (Docker ${target.rules.engineVersion}, ${target.rules.store} store) keeps it pulled and tagged, as docker pull does. Pull it without --platform, or with the image's own platform`],
+  });
+}
+
+/**
+ * Pulls without printing anything but progress to `deps.sink`; `verdict`: Docker's warning about the pulled
+ * image's platform. @throws ResolverError ERR_NO_MATCHING_PLATFORM where that engine fails such a pull.
+ */
+export async function run(options: PullCommandOptions, deps: PullCommandDeps): Promise<PullOutcome & { readonly verdict: PullPlatformVerdict }> {
   const ref = parseReference(options.image);
   const { signal, sink } = deps;
   const { target, resolution } = await withinDeadline(options.timeoutMs ?? 0, signal, `resolving ${formatReference(ref)}`, async (s) => {
@@ -57,7 +84,10 @@ export async function run(options: PullCommandOptions, deps: PullCommandDeps): P
     signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s), recordFailure: 'warn',
   });
   renderer?.finish();
-  return outcome;
+  const verdict = await pulledPlatformVerdict(engine, target, ref, outcome);
+  // As docker pull --platform (src/resolver/platform-check.ts): pulled and tagged all the same, then failed.
+  if (verdict.kind === 'fail') throw platformMismatchError(verdict.message, target);
+  return { ...outcome, verdict };
 }
 
 /** What `pull` says on stderr once done (not with --quiet or --json): what was pulled, in how long. */
@@ -84,6 +114,9 @@ export function register(program: Command, deps: ProgramDeps): void {
     const started = deps.clock();
     const quiet = opts.quiet === true || opts.json === true;
     const o = await withCommandDeps(deps, opts.insecureRegistry, (d) => run({ ...opts, image, timeoutMs }, { ...d, sink: quiet ? undefined : d.stderr }));
+    // As docker pull --platform (src/resolver/platform-check.ts): the engine's line about a pulled image of another
+    // platform (exit 0). docker pull -q discards the pull's stream, this line with it.
+    if (o.verdict.kind === 'warn' && opts.quiet !== true) deps.output.err(`WARNING: ${o.verdict.message}`);
     // Pulled and tagged, only the record failed (full disk): exit 0 like docker, say so on stderr.
     if (o.stateWarning !== undefined) deps.output.err(`resolver: warning: ${o.stateWarning}`);
     if (o.preflight?.kind === 'skipped' && !quiet) deps.output.err(`resolver: note: disk preflight skipped: ${o.preflight.reason}`);

@@ -98,6 +98,29 @@ describe('run: run(options, deps)', () => {
     expect(e.message).toMatch(/^No such image: localhost:5001\/fleet\/other:1 for linux\/amd64/);
   });
 
+  it('--platform goes to the create, as docker run sends it (the engine then refuses another platform and does not warn); none without it', async () => {
+    const { registry, engine, deps } = runSetup();
+    registry.publish(image, [{ architecture: 'arm64', variant: 'v8', label: 'b' }, { architecture: 'amd64', label: 'a' }]);
+    await run({ ...base, image, platform: 'linux/arm64' }, deps);
+    await run({ ...base, image }, deps);
+    expect(engine.created.map((c) => c.platform)).toEqual(['linux/arm64', undefined]);
+  });
+
+  it('--platform and a single-platform image of another platform: the pull\'s warning (Docker 20.10), or its failure before any create (26.1)', async () => {
+    const { registry, engine, err, deps } = runSetup();
+    registry.publishSingle(image, { architecture: 'arm64', label: 'arm' });
+    engine.pulledPlatform = { os: 'linux', architecture: 'arm64', variant: '' };
+    Object.assign(engine.factsValue, { version: '20.10.24' });
+    await run({ ...base, image, platform: 'linux/amd64' }, deps);
+    expect(err).toContain('WARNING: image with reference localhost:5001/fleet/app was found but does not match the specified platform: wanted linux/amd64, actual: linux/arm64');
+    expect(engine.created.map((c) => c.platform)).toEqual(['linux/amd64']);
+    const other = runSetup();
+    other.registry.publishSingle(image, { architecture: 'arm64', label: 'arm' });
+    other.engine.pulledPlatform = { os: 'linux', architecture: 'arm64', variant: '' };
+    await expectResolverError(run({ ...base, image, platform: 'linux/amd64' }, other.deps), 'ERR_NO_MATCHING_PLATFORM');
+    expect(other.engine.created).toEqual([]);
+  });
+
   it('-it without a terminal on stdin exits 1 before anything is pulled or created, as docker run', async () => {
     const { registry, engine, err, deps } = runSetup();
     registry.publish(image, [{ architecture: 'amd64', label: 'a' }]);

@@ -13,7 +13,7 @@ import { CommanderError, type Command } from 'commander';
 import { RegistryHttpError, ResolverError } from '../../errors.js';
 import type { ContainerRunner, ImageEngine } from '../../engine/engine.js';
 import { onlyMatcher } from '../../platform/match.js';
-import { formatPlatformAll, platform as makePlatform } from '../../platform/platform.js';
+import { formatPlatform, formatPlatformAll, platform as makePlatform } from '../../platform/platform.js';
 import type { TargetPlatform } from '../../platform/detect.js';
 import { familiarName, formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { hasRepoDigest, pullResolved } from '../../resolver/pull.js';
@@ -22,7 +22,7 @@ import { createProgressRenderer } from '../progress.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption } from '../options.js';
 import { withCommandDeps, type CommandDeps, type CommandProcess, type ProgramDeps } from '../command-deps.js';
-import type { PullCommandDeps } from './pull.js';
+import { platformMismatchError, pulledPlatformVerdict, type PullCommandDeps } from './pull.js';
 import { printError } from '../output.js';
 import type { RegistryReader } from '../../registry/registry.js';
 import type { TargetOptions } from '../services.js';
@@ -161,9 +161,23 @@ function knownChildBoundMs(options: RunOptions): number {
   return options.timeoutMs === undefined || options.timeoutMs === 0 ? bound : Math.min(bound, options.timeoutMs);
 }
 
-async function imageToRun(options: RunCommandOptions, engine: ImageEngine, deps: ImageDeps): Promise<string> {
+/** The image `run` creates its container from, and the `--platform` it asks the engine for (none: not asked). */
+interface ImageToRun {
+  readonly reference: string;
+  readonly platform: string | undefined;
+}
+
+async function imageToRun(options: RunCommandOptions, engine: ImageEngine, deps: ImageDeps): Promise<ImageToRun> {
   const ref = withDefaultTag(parseReference(options.image));
   const target = await deps.target(options, deps.signal);
+  // As docker run --platform (DOCKER_DEFAULT_PLATFORM too): the create asks for it, so the engine refuses an
+  // image of another platform and does not warn that no platform was requested.
+  const requested = target.requested ? formatPlatform(target.platform) : undefined;
+  const reference = await referenceToRun(ref, target, options, engine, deps);
+  return { reference, platform: requested };
+}
+
+async function referenceToRun(ref: Reference, target: TargetPlatform, options: RunCommandOptions, engine: ImageEngine, deps: ImageDeps): Promise<string> {
   const platformText = formatPlatformAll(target.platform);
   if (options.pull === 'never' || options.pull === 'missing') {
     const local = await localImage(ref, target, deps, engine);
@@ -200,6 +214,11 @@ async function imageToRun(options: RunCommandOptions, engine: ImageEngine, deps:
     signal: deps.signal, onProgress: renderer === undefined ? undefined : (s) => renderer.update(s),
   });
   renderer?.finish();
+  // As the pull inside docker run --platform: the engine's warning about an image of another platform (the
+  // create then refuses it), or the failed pull (exit 125). docker run -q suppresses the pull's output.
+  const verdict = await pulledPlatformVerdict(engine, target, ref, outcome);
+  if (verdict.kind === 'fail') throw platformMismatchError(verdict.message, target);
+  if (verdict.kind === 'warn' && options.quiet !== true) deps.output.err(`WARNING: ${verdict.message}`);
   return outcome.digestReference;
 }
 
@@ -221,11 +240,11 @@ export async function run(options: RunCommandOptions, deps: RunDeps): Promise<nu
   }
   const signal = deps.signals.controller.signal;
   const engine = await deps.engine(signal);
-  const reference = await imageToRun(options, engine, { ...deps, signal });
+  const { reference, platform } = await imageToRun(options, engine, { ...deps, signal });
   const autoRemove = options.rm === true;
   const { id, warnings } = await engine.createContainer({
     image: reference, name: options.name, cmd: command.length > 0 ? command : undefined, env: options.env, tty, stdin,
-    networkMode: options.network, binds: options.volume, autoRemove,
+    networkMode: options.network, binds: options.volume, autoRemove, platform,
   });
   // As docker run: the engine's warnings (an image platform that does not match the host's, …) on stderr.
   for (const warning of warnings) deps.output.err(`WARNING: ${warning}`);
