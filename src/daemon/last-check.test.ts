@@ -90,4 +90,20 @@ describe('decideTrust (the run side)', () => {
     expect(decision.kind).toBe('ask');
     expect(decision.kind === 'ask' ? decision.reason : '').toMatch(reason);
   });
+
+  // The state file's record of the tag (a run --pull always or pull since the daemon's check) is newer news.
+  const later = new Date(at(1000)).toISOString();
+  const earlier = new Date(at(-1000)).toISOString();
+  it('asks when the state file records another child, written after the daemon\'s check', () => {
+    const decision = decideTrust(answer(fresh), want, at(60_000), { known: { childDigest: other, checkedAt: later } });
+    expect(decision).toEqual({ kind: 'ask', reason: `${other} was pulled here after the daemon's check (state file ${later}, daemon ${t0}), which found ${child}` });
+  });
+
+  it.each([
+    ['the same child, written later', { childDigest: child, checkedAt: later }],
+    ['another child, written before the check (the daemon found the tag moved since)', { childDigest: other, checkedAt: earlier }],
+    ['another child, written at the same time', { childDigest: other, checkedAt: t0 }],
+  ])('trusts the daemon with a state record of %s', (_what, known) => {
+    expect(decideTrust(answer(fresh), want, at(60_000), { known }).kind).toBe('trust');
+  });
 });

@@ -38,13 +38,22 @@ export type TrustDecision =
   | { readonly kind: 'trust'; readonly childDigest: string; readonly ageMs: number; readonly boundMs: number }
   | { readonly kind: 'ask'; readonly reason: string };
 
+/** The child the state file records for the tag and platform, and when that record was written (its `checkedAt`). */
+export interface KnownRecord {
+  readonly childDigest: string;
+  readonly checkedAt: string;
+}
+
 /**
  * Whether `answer` lets `run` start its child without asking the registry: it is a well-formed answer about
  * this image and platform, and its check is younger than the schedule's period, at most `maxTrustMs` (a
- * check from the future, after the clock went back, is not trusted). Pure; the caller still verifies that
- * the engine holds the child by digest.
+ * check from the future, after the clock went back, is not trusted), and no newer news of the tag is at hand:
+ * when the state file (`known`) records another child, written after the daemon's check (a `run --pull
+ * always` or `pull` found the tag moved since), the daemon's answer is older news and the registry is asked,
+ * as docker starts the image its last pull got. Pure; the caller still verifies that the engine holds the
+ * child by digest.
  */
-export function decideTrust(answer: unknown, want: { readonly image: string; readonly platform: string }, now: number, options: { readonly maxAgeMs?: number } = {}): TrustDecision {
+export function decideTrust(answer: unknown, want: { readonly image: string; readonly platform: string }, now: number, options: { readonly maxAgeMs?: number; readonly known?: KnownRecord } = {}): TrustDecision {
   const parsed = LastCheckAnswer.safeParse(answer);
   if (!parsed.success) return { kind: 'ask', reason: 'the daemon gave no last-check answer (an older daemon?)' };
   const { image, platform, check } = parsed.data;
@@ -55,6 +64,10 @@ export function decideTrust(answer: unknown, want: { readonly image: string; rea
   const ageMs = now - Date.parse(check.at);
   if (ageMs < 0) return { kind: 'ask', reason: `the daemon's check (${check.at}) is in the future` };
   if (ageMs > boundMs) return { kind: 'ask', reason: `the daemon's check is ${Math.round(ageMs / 1000)} s old (trusted up to ${Math.round(boundMs / 1000)} s)` };
+  const { known } = options;
+  if (known !== undefined && known.childDigest !== check.childDigest && !(Date.parse(known.checkedAt) <= Date.parse(check.at))) {
+    return { kind: 'ask', reason: `${known.childDigest} was pulled here after the daemon's check (state file ${known.checkedAt}, daemon ${check.at}), which found ${check.childDigest}` };
+  }
   return { kind: 'trust', childDigest: check.childDigest, ageMs, boundMs };
 }
 

@@ -13,6 +13,8 @@ export interface SlowProxy {
   readonly blobRequests: () => number;
   /** Every request seen, as `METHOD path`. */
   readonly requests: string[];
+  /** TCP connections accepted so far (also those that sent no HTTP request, e.g. a TLS probe). */
+  readonly connections?: () => number;
   stop(): Promise<void>;
 }
 
@@ -58,6 +60,10 @@ export async function startSlowProxy(upstream: string, bytesPerSecond: number, o
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
+  let connections = 0;
+  server.on('connection', () => {
+    connections++;
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const a = server.address();
   const port = typeof a === 'object' && a !== null ? a.port : 0;
@@ -65,6 +71,7 @@ export async function startSlowProxy(upstream: string, bytesPerSecond: number, o
     host: `127.0.0.1:${port}`,
     blobRequests: () => blobs,
     requests,
+    connections: () => connections,
     stop: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }

@@ -112,6 +112,20 @@ describe('run --pull newer trusts a recent daemon check', () => {
     expect(err).toContainEqual(`resolver: debug: the daemon's child ${child} is not in the engine; asking the registry`);
   });
 
+  it('a newer child in the state file (pulled after the daemon\'s check, e.g. by run --pull always) is not undone: the registry is asked', async () => {
+    const { rg, child, stateDir } = await checkedDaemon();
+    rg.engine.runExitCode = 0;
+    // The tag moves after the daemon's check; run --pull always pulls the new child and records it.
+    const { children } = rg.registry.publish(image, [{ architecture: 'amd64', label: 'a2' }]);
+    await run(options({ pull: 'always' }), depsFor(rg, stateDir));
+    rg.registry.log.length = 0;
+    const err: string[] = [];
+    await run(options(), depsFor(rg, stateDir, err));
+    expect(rg.registry.log).toContainEqual(`HEAD localhost:5001/fleet/app:stable`);
+    expect(rg.engine.created.at(-1)?.image).toBe(`localhost:5001/fleet/app@${children[0] ?? ''}`);
+    expect(err).toContainEqual(expect.stringMatching(new RegExp(`^resolver: debug: ${children[0] ?? ''} was pulled here after the daemon's check .* which found ${child}; asking the registry$`)));
+  });
+
   it('daemon down: no socket, the registry is asked', async () => {
     const { rg, stateDir } = await checkedDaemon();
     rg.engine.runExitCode = 0;

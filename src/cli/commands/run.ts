@@ -18,6 +18,7 @@ import type { TargetPlatform } from '../../platform/detect.js';
 import { familiarName, formatReference, parseReference, registryHost, withDefaultTag, type Reference } from '../../reference/reference.js';
 import { hasRepoDigest, pullResolved } from '../../resolver/pull.js';
 import { resolveImage, type Resolution } from '../../resolver/resolve.js';
+import { StateStore } from '../../state/state-store.js';
 import { createProgressRenderer } from '../progress.js';
 import { addTimeoutOption, commandTimeoutMs, withinDeadline } from '../deadline.js';
 import { addInsecureRegistryOption } from '../options.js';
@@ -133,7 +134,10 @@ async function daemonChild(ref: Reference, platformText: string, options: RunOpt
     debug(answer.kind === 'none' ? 'no daemon runs on this state folder; asking the registry' : `${answer.reason}; asking the registry`);
     return undefined;
   }
-  const decision = decideTrust(answer.value, { image, platform: platformText }, Date.now());
+  // A newer record of this tag in the state file (a `--pull always` or `pull` since the daemon's check) wins.
+  // Read-only: no folder created, and no temp file removed under the running daemon's own writes.
+  const known = await new StateStore(dirname(deps.state.path), () => undefined, { readOnly: true }).get(image, platformText).catch(() => undefined);
+  const decision = decideTrust(answer.value, { image, platform: platformText }, Date.now(), { known });
   if (decision.kind === 'ask') {
     debug(`${decision.reason}; asking the registry`);
     return undefined;
