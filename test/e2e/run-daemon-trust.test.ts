@@ -156,7 +156,9 @@ describe.runIf((dockerHost !== undefined || process.env['CI'] === 'true') && pro
   it.runIf(libfaketime !== undefined)('a check 25 min old (older than the 20 min period) is not: the registry is asked', async () => {
     const old = await run(['-e', 'CODE=0', ref()], { clock: '+25m', env: debug });
     expect(old.code, old.stderr).toBe(0);
-    expect(old.stderr).toMatch(/resolver: debug: the daemon's check is 1[45]\d\d s old \(trusted up to 1200 s\); asking the registry/);
+    const age = /resolver: debug: the daemon's check is (\d+) s old \(trusted up to 1200 s\); asking the registry/.exec(old.stderr);
+    expect(age, old.stderr).not.toBeNull();
+    expect(Number(age?.[1])).toBeGreaterThanOrEqual(1500);
     asksTheTag(old);
     expect(old.stdout).toBe('v2\n');
   }, 90_000);
