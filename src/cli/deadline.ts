@@ -11,7 +11,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { durationToMs } from '../duration/duration.js';
 import { ResolverError } from '../errors.js';
-import { linkAbort } from '../http/abort.js';
+import { linkAbort } from '../limit/abort.js';
 
 /** The deadline when neither `--timeout` nor `RESOLVER_TIMEOUT` is given. */
 export const defaultCommandTimeoutMs = 60_000;

@@ -27,7 +27,7 @@ import type { Reference } from '../reference/reference.js';
 import type { MirrorAnswer } from '../registry/client.js';
 import type { PrefetchSettings } from '../prefetch/config.js';
 import { createPrefetch, type Prefetch } from '../prefetch/prefetch.js';
-import { sleep } from '../http/abort.js';
+import { sleep } from '../limit/abort.js';
 
 /** Options shared by commands that resolve. */
 export interface TargetOptions {

@@ -16,7 +16,7 @@
  */
 import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
-import { linkAbort, sleep } from '../http/abort.js';
+import { linkAbort, sleep } from '../limit/abort.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
 import { KeyedLimiter } from '../limit/limiter.js';
 import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type Recorded, type RunReason } from './events.js';

@@ -10,7 +10,7 @@
  * The daemon consumes it through `EntriesSource` (`current`, `onChange`); the composition root configures it.
  */
 import { ResolverError } from '../errors.js';
-import { sleep } from '../http/abort.js';
+import { sleep } from '../limit/abort.js';
 import type { Logger } from '../log/logger.js';
 import type { DiscoveryConfig } from './config.js';
 import { entriesFingerprint, followedImage, followReason, groupEntries, listChangingActions, type Followed, type FoundEntry, type ImagePlatform } from './select.js';

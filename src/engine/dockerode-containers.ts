@@ -8,7 +8,7 @@ import type Dockerode from 'dockerode';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { parseJson } from '../json/parse-json.js';
-import { linkAbort } from '../http/abort.js';
+import { linkAbort } from '../limit/abort.js';
 import type { ContainerDetails, ContainerEngine, ContainerEvent, ContainerSummary } from './containers.js';
 import { LineSplitter } from './pull-progress.js';
 

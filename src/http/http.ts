@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
-import { linkAbort } from './abort.js';
+import { linkAbort } from '../limit/abort.js';
 import { isPrivateIpLiteral, normalizeIp } from './ip.js';
 import { bypassesProxy } from './no-proxy.js';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ResolverError } from '../errors.js';
-import { linkAbort } from '../http/abort.js';
+import { linkAbort } from '../limit/abort.js';
 import type { Descriptor } from '../manifest/schema.js';
 import type { Registry, Repository } from '../registry/registry.js';
 

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
-import { linkAbort } from '../http/abort.js';
+import { linkAbort } from '../limit/abort.js';
 import { KeyedLimiter } from '../limit/limiter.js';
 import { classifyManifest, configPlatform, digestOf } from '../manifest/classify.js';
 import { mediaTypes } from '../manifest/media-types.js';

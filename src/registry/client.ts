@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { RegistryBudget } from '../budget/budget.js';
 import { budgetLayer } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
-import { sleep } from '../http/abort.js';
+import { sleep } from '../limit/abort.js';
 import type { HttpClient, HttpResponse, ReceivedResponse, StreamBody } from '../http/http.js';
 import { isLoopbackIp } from '../http/ip.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
