@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { Logger } from '../log/logger.js';
+import { settleWithin } from '../limit/deadline.js';
 import { formatReference, parseReference, withDefaultTag } from '../reference/reference.js';
 import type { HookConfig } from './config.js';
 import { durationMs } from './config.js';
@@ -166,9 +167,7 @@ export class HookRunner {
 
   /** Waits for queued hooks (at most `deadlineMs`), then runs no more. */
   async close(deadlineMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#chain, new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);
-    clearTimeout(timer);
+    await settleWithin(this.#chain, deadlineMs);
     this.#closed = true;
   }
 }

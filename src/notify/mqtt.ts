@@ -15,6 +15,7 @@
  */
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { ResolverError, redactUrl } from '../errors.js';
+import { withDeadline } from '../limit/deadline.js';
 import type { MqttConfig } from './config.js';
 import { durationMs, mqttProtocols, urlProblem } from './config.js';
 import { notificationBody, type EntryState, type Notification, type StateUpdate } from './notification.js';
@@ -44,15 +45,11 @@ export interface MqttDeps {
   readonly host: string;
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: string, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms / 1000} s`)), ms);
-    const onAbort = (): void => reject(new Error(`${what} cancelled`));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-    });
+/** `promise`, or a rejection once `ms` passed (`WHAT took longer than S s`) or `signal` aborted (`WHAT cancelled`). */
+function within<T>(promise: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
+  return withDeadline(promise, ms, {
+    what, code: 'ERR_NETWORK', message: `${what} took longer than ${ms / 1000} s`, signal,
+    onAbort: () => new ResolverError('ERR_ABORTED', `${what} cancelled`),
   });
 }
 
@@ -146,8 +143,8 @@ export async function createMqttSink(config: MqttConfig, deps: MqttDeps): Promis
       const c = client;
       client = undefined;
       if (c === undefined) return;
-      if (c.connected) await within(c.publishAsync(topics.status, 'offline', { qos: 1, retain: true }), 2000, 'offline', new AbortController().signal).catch(() => undefined);
-      await within(c.endAsync(), 2000, 'closing', new AbortController().signal).catch(() => c.end(true));
+      if (c.connected) await within(c.publishAsync(topics.status, 'offline', { qos: 1, retain: true }), 2000, 'offline').catch(() => undefined);
+      await within(c.endAsync(), 2000, 'closing').catch(() => c.end(true));
     },
   };
 }
