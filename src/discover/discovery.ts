@@ -11,6 +11,7 @@
  */
 import { ResolverError } from '../errors.js';
 import { sleep } from '../limit/abort.js';
+import { deadlineSignal, settleWithin, withDeadline } from '../limit/deadline.js';
 import type { Logger } from '../log/logger.js';
 import type { DiscoveryConfig } from './config.js';
 import { entriesFingerprint, followedImage, followReason, groupEntries, listChangingActions, type Followed, type FoundEntry, type ImagePlatform } from './select.js';
@@ -69,13 +70,9 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   return sleep(ms, signal).catch(() => undefined);
 }
 
-/** `promise`, or a rejection after `ms`. */
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ResolverError('ERR_ENGINE_UNAVAILABLE', `${what}: no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+/** `promise`, or ERR_ENGINE_UNAVAILABLE `WHAT: no answer within S s` once `ms` passed. */
+function answered<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return withDeadline(promise, ms, { what, code: 'ERR_ENGINE_UNAVAILABLE', message: `${what}: no answer within ${ms / 1000} s` });
 }
 
 /** Discovery: the entries found on the engine, kept current. */
@@ -159,7 +156,7 @@ export class Discovery {
         this.#watch = { controller, loop: this.#follow(this.#connection.value, controller.signal) };
       }
     }
-    if (!same || changed || !options.watch) await Promise.race([this.refresh(), pause(this.#requestMs * 2, this.#stop.signal)]);
+    if (!same || changed || !options.watch) await settleWithin(this.refresh(), this.#requestMs * 2, this.#stop.signal);
   }
 
   async #unwatch(): Promise<void> {
@@ -228,12 +225,14 @@ export class Discovery {
     const connection = this.#connection?.value;
     if (config === undefined || connection === undefined || this.#stopped) return;
     const ms = this.#requestMs;
-    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(ms)]);
+    // The listing's requests stop at its deadline or at stop(); each step also gets `ms` of its own.
+    const deadline = deadlineSignal(ms, { what: 'listing the containers', code: 'ERR_ENGINE_UNAVAILABLE', signal: this.#stop.signal });
+    const { signal } = deadline;
     try {
-      const engine = await withDeadline(connection.engine(signal), ms, 'connecting to the engine');
+      const engine = await answered(connection.engine(signal), ms, 'connecting to the engine');
       const [list, host] = await Promise.all([
-        withDeadline(engine.listContainers(signal), ms, 'listing containers'),
-        withDeadline(connection.hostPlatform(signal), ms, 'detecting the host platform'),
+        answered(engine.listContainers(signal), ms, 'listing containers'),
+        answered(connection.hostPlatform(signal), ms, 'detecting the host platform'),
       ]);
       const followed: Followed[] = [];
       const seen = new Set<string>();
@@ -243,7 +242,7 @@ export class Discovery {
         if (reason === undefined) continue;
         let created = this.#images.get(c.id);
         if (created === undefined) {
-          const details = await withDeadline(engine.inspectContainer(c.id, signal), ms, `inspecting container ${c.name}`);
+          const details = await answered(engine.inspectContainer(c.id, signal), ms, `inspecting container ${c.name}`);
           if (details === undefined) continue; // Gone since the listing.
           created = { image: details.image, imageId: details.imageId };
           this.#images.set(c.id, created);
@@ -256,7 +255,7 @@ export class Discovery {
         }
         let platform = this.#platforms.get(created.imageId);
         if (platform === undefined) {
-          const info = await withDeadline(engine.inspectImage(created.imageId), ms, `inspecting the image of container ${c.name}`);
+          const info = await answered(engine.inspectImage(created.imageId), ms, `inspecting the image of container ${c.name}`);
           if (info === undefined) continue;
           platform = { os: info.os, architecture: info.architecture, variant: info.variant };
           this.#platforms.set(created.imageId, platform);
@@ -275,6 +274,8 @@ export class Discovery {
       if (this.stopped) return;
       if (!this.#listingFails) this.#log.warn({ err: message(error) }, 'could not list the containers; keeping the entries found before');
       this.#listingFails = true;
+    } finally {
+      deadline.clear();
     }
   }
 
@@ -306,13 +307,13 @@ export class Discovery {
     let failures = 0;
     while (!signal.aborted) {
       const started = this.#mono();
-      const life = new AbortController();
-      const lifetime = setTimeout(() => life.abort(), this.#deps.maxStreamMs ?? 15 * 60_000);
-      const planned = (): boolean => life.signal.aborted;
+      // The stream's planned end: its signal aborts after maxStreamMs, or with `signal`.
+      const life = deadlineSignal(this.#deps.maxStreamMs ?? 15 * 60_000, { what: 'the events stream', code: 'ERR_ENGINE_UNAVAILABLE', signal });
+      const planned = (): boolean => life.expired;
       const lost = (): boolean => signal.aborted;
       try {
-        const engine = await withDeadline(connection.engine(signal), this.#requestMs, 'connecting to the engine');
-        const stream = await engine.containerEvents(AbortSignal.any([signal, life.signal]), { connectTimeoutMs: this.#requestMs });
+        const engine = await answered(connection.engine(signal), this.#requestMs, 'connecting to the engine');
+        const stream = await engine.containerEvents(life.signal, { connectTimeoutMs: this.#requestMs });
         this.stats.connections++;
         if (this.#streamLost) this.#log.info({}, 'events stream reconnected');
         this.#streamLost = false;
@@ -340,7 +341,7 @@ export class Discovery {
         this.#streamLost = true;
         await pause(waitMs, signal);
       } finally {
-        clearTimeout(lifetime);
+        life.clear();
       }
     }
   }
