@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { parseJson } from '../json/parse-json.js';
 import { linkAbort } from '../limit/abort.js';
+import { withDeadline } from '../limit/deadline.js';
 import type { ContainerDetails, ContainerEngine, ContainerEvent, ContainerSummary } from './containers.js';
 import { LineSplitter } from './pull-progress.js';
 
@@ -73,18 +74,18 @@ export function dockerodeContainers(docker: Dockerode, where: string, engineErro
       const controller = new AbortController();
       const unlink = linkAbort(signal, controller);
       const connectMs = options.connectTimeoutMs ?? 10_000;
-      const timer = setTimeout(() => controller.abort(new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} did not answer GET /events within ${connectMs / 1000} s`)), connectMs);
       let stream: Readable;
       try {
-        // dockerode resolves to the engine's http.IncomingMessage, a Readable.
-        stream = (await docker.getEvents({ filters: { type: ['container'] }, abortSignal: controller.signal })) as unknown as Readable;
+        // The deadline covers the connect only; the request (the stream) follows `signal` for its whole life.
+        stream = await withDeadline(docker.getEvents({ filters: { type: ['container'] }, abortSignal: controller.signal }), connectMs, {
+          what: 'GET /events', code: 'ERR_ENGINE_UNAVAILABLE', message: `the Docker Engine at ${where} did not answer GET /events within ${connectMs / 1000} s`,
+          onTimeout: (error) => controller.abort(error),
+        }) as unknown as Readable; // dockerode resolves to the engine's http.IncomingMessage, a Readable.
       } catch (error) {
         unlink();
         const reason: unknown = controller.signal.reason;
         if (reason instanceof ResolverError) throw reason;
         throw engineError(error, 'opening the events stream', where);
-      } finally {
-        clearTimeout(timer);
       }
       const splitter = new LineSplitter();
       return (async function* events(): AsyncGenerator<ContainerEvent> {

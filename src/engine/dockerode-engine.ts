@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { ResolverError } from '../errors.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
+import { settleWithin } from '../limit/deadline.js';
 import type { EngineEndpoint, EngineTls } from './docker-host.js';
 import type { ContainerIo, Engine, ImageInfo, PullRequest, RunAttachedOptions } from './engine.js';
 import { containerFailureCode, encodeRegistryAuth } from './engine.js';
@@ -252,16 +253,10 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
         await container.start();
         options.onStarted?.();
         const result = await waiting;
-        if (removed !== undefined) {
-          let removal: NodeJS.Timeout | undefined;
-          await Promise.race([removed.catch(() => undefined), new Promise((r) => (removal = setTimeout(r, 10_000)))]);
-          clearTimeout(removal);
-        }
+        if (removed !== undefined) await settleWithin(removed.catch(() => undefined), 10_000);
         // The engine closes the attach stream once it has sent the container's last bytes (the docker CLI
         // waits for that without a deadline); on a loaded machine that can take more than a moment.
-        let grace: NodeJS.Timeout | undefined;
-        await Promise.race([ended, new Promise((r) => (grace = setTimeout(r, 10_000)))]);
-        clearTimeout(grace);
+        await settleWithin(ended, 10_000);
         return result.StatusCode;
       } catch (error) {
         waitAbort.abort();
