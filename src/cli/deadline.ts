@@ -11,7 +11,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { durationToMs } from '../duration/duration.js';
 import { ResolverError } from '../errors.js';
-import { linkAbort } from '../limit/abort.js';
+import { withDeadline, type DeadlineSpec } from '../limit/deadline.js';
 
 /** The deadline when neither `--timeout` nor `RESOLVER_TIMEOUT` is given. */
 export const defaultCommandTimeoutMs = 60_000;
@@ -49,40 +49,21 @@ export function commandTimeoutMs(flag: number | undefined, env: Readonly<Record<
   return ms;
 }
 
-/** The error of a command whose deadline of `ms` passed while doing `what`. */
-export function deadlineError(what: string, ms: number): ResolverError {
-  return new ResolverError('ERR_NETWORK', `${what} did not finish within ${ms / 1000} s (the command's deadline)`, {
+/** The deadline error of a command whose deadline of `ms` passed while doing `what` (ERR_NETWORK, exit 6). */
+export function commandDeadline(what: string, ms: number): DeadlineSpec {
+  return {
+    what, code: 'ERR_NETWORK', message: `${what} did not finish within ${ms / 1000} s (the command's deadline)`,
     details: [`raise it with --timeout (e.g. --timeout 5m) or ${timeoutVariable}; 0 means no deadline`],
-  });
+  };
 }
 
 /**
  * Runs `work` under one deadline of `ms` (0: none), linked to `outer` (SIGINT/SIGTERM). When the deadline
- * passes first, `work`'s signal aborts and the returned promise rejects at once with `expired(ms)` (by
- * default `deadlineError(what)`), whatever `work` is still waiting for.
+ * passes first, `work`'s signal aborts and the returned promise rejects at once with a `DeadlineError` (by
+ * default `commandDeadline(what)`), whatever `work` is still waiting for. An interruption stays the work's
+ * own failure (ERR_ABORTED), not a deadline.
  */
-export async function withinDeadline<T>(ms: number, outer: AbortSignal | undefined, what: string | ((ms: number) => ResolverError), work: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+export function withinDeadline<T>(ms: number, outer: AbortSignal | undefined, what: string | DeadlineSpec, work: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
   if (ms <= 0) return work(outer);
-  const controller = new AbortController();
-  const unlink = linkAbort(outer, controller);
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = typeof what === 'string' ? deadlineError(what, ms) : what(ms);
-      controller.abort(error);
-      reject(error);
-    }, ms);
-  });
-  const running = work(controller.signal);
-  running.catch(() => undefined);
-  try {
-    return await Promise.race([running, expired]);
-  } catch (error) {
-    // Interrupted (SIGINT/SIGTERM): that, not the deadline. Past the deadline: the deadline, not the abort it caused.
-    if (outer?.aborted === true) throw error;
-    throw controller.signal.reason instanceof ResolverError ? controller.signal.reason : error;
-  } finally {
-    clearTimeout(timer);
-    unlink();
-  }
+  return withDeadline(work, ms, { ...(typeof what === 'string' ? commandDeadline(what, ms) : what), signal: outer });
 }

@@ -155,7 +155,7 @@ async function daemonChild(ref: Reference, platformText: string, options: RunOpt
 
 /** Resolves, giving up after `ms` (the HTTP stack's own deadlines are a minute; undici cannot cancel a connect). */
 function resolveWithin(ms: number, ref: Reference, target: TargetPlatform, registry: RegistryReader, outer: AbortSignal): Promise<Resolution> {
-  return withinDeadline(ms, outer, (bound) => new ResolverError('ERR_NETWORK', `${registryHost(ref)} did not answer within ${bound / 1000} s`), (signal) =>
+  return withinDeadline(ms, outer, { what: registryHost(ref), code: 'ERR_NETWORK', message: `${registryHost(ref)} did not answer within ${ms / 1000} s` }, (signal) =>
     resolveImage(registry, ref, target, { signal }));
 }
 
