@@ -16,7 +16,8 @@
  */
 import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
-import { linkAbort, sleep } from '../limit/abort.js';
+import { sleep } from '../limit/abort.js';
+import { deadlineSignal, type Deadline } from '../limit/deadline.js';
 import type { CheckOutcome } from '../resolver/reconcile.js';
 import { KeyedLimiter } from '../limit/limiter.js';
 import { detectedPlatform, type DaemonEvent, type EntryRef, type EntrySpec, type Recorded, type RunReason } from './events.js';
@@ -135,19 +136,16 @@ export class Runner {
     const { shutdown } = this.#deps;
     let ref = input;
     let recorded: Recorded | undefined;
-    let deadline: AbortController | undefined;
+    let deadline: Deadline | undefined;
     try {
       if (why !== 'now') await sleep(splayFor(this.device, entry.key, entry.splayMs ?? this.#splayMs), shutdown, 'shutting down');
       const release = await this.#limiter.acquire(entry.registry, shutdown);
-      const limit = new AbortController();
-      deadline = limit;
-      const timer = setTimeout(() => {
-        limit.abort(new ResolverError('ERR_NETWORK', `${entry.image}: no result within ${Math.round(this.#deps.deadlineMs / 1000)} s; the check was cancelled`));
-      }, this.#deps.deadlineMs);
       // The check's signal follows shutdown through a listener removed when the check ends, not
       // AbortSignal.any: that one leaves a WeakRef and FinalizationRegistry cells on the long-lived shutdown
       // signal per check until a full GC (~30,000 at 1,000 tags in a heap snapshot; bench/README.md).
-      const unlink = linkAbort(shutdown, limit);
+      const ms = this.#deps.deadlineMs;
+      const limit = deadlineSignal(ms, { what: entry.image, code: 'ERR_NETWORK', message: `${entry.image}: no result within ${Math.round(ms / 1000)} s; the check was cancelled`, signal: shutdown });
+      deadline = limit;
       try {
         this.#deps.emit({ type: 'check-started', entry: ref, why, at: new Date().toISOString() });
         const outcome = await this.#deps.check(entry, limit.signal, {
@@ -155,13 +153,12 @@ export class Runner {
         });
         this.#succeeded(ref, outcome);
       } finally {
-        clearTimeout(timer);
-        unlink();
+        limit.clear();
         release();
       }
     } catch (error) {
       if (shutdown.aborted) return;
-      const reason: unknown = deadline?.signal.aborted === true ? deadline.signal.reason : error;
+      const reason: unknown = deadline?.expired === true ? deadline.signal.reason : error;
       if (reason instanceof DeferredError) this.#deferred(ref, entry, reason);
       else this.#failed(ref, entry, reason, recorded);
     }

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
-import { linkAbort } from '../limit/abort.js';
+import { deadlineSignal } from '../limit/deadline.js';
 import { isPrivateIpLiteral, normalizeIp } from './ip.js';
 import { bypassesProxy } from './no-proxy.js';
 
@@ -353,16 +353,15 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
 
   return {
     async send(req) {
-      // A plain controller with a cleared timer, not AbortSignal.timeout/any: a daemon sends hundreds of
-      // requests a second under one long-lived shutdown signal, and those pile up until they expire.
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(new Error('deadline')), req.deadlineMs);
-      const unlink = linkAbort(req.signal, controller);
+      // A deadline signal that clears its timer and unlinks its listener, not AbortSignal.timeout/any: a daemon
+      // sends hundreds of requests a second under one long-lived shutdown signal, and those pile up until they
+      // expire. Its DeadlineError is what a body read cut by the deadline throws: worded as transportError's.
+      const where = req.url.host;
+      const deadline = deadlineSignal(req.deadlineMs, { what: where, code: 'ERR_NETWORK', message: `${where} did not answer completely within ${req.deadlineMs / 1000} s`, signal: req.signal });
       try {
-        return await sendWithin(req, controller.signal, () => !req.signal?.aborted && controller.signal.aborted);
+        return await sendWithin(req, deadline.signal, () => deadline.expired);
       } finally {
-        clearTimeout(timer);
-        unlink();
+        deadline.clear();
       }
     },
     async close() {
