@@ -18,6 +18,7 @@ import { serveApi, type ApiServer, type CheckSelector, type Probe } from '../api
 import type { RegistryBudget } from '../budget/budget.js';
 import type { Config } from '../config/schema.js';
 import { ResolverError } from '../errors.js';
+import { settleWithin } from '../limit/deadline.js';
 import type { Logger } from '../log/logger.js';
 import { deviceIdOf, type DeviceIdSource } from '../rollout/device.js';
 import { entryCheck } from './check-entry.js';
@@ -315,9 +316,7 @@ export class Daemon {
     this.#process.disable();
     this.#shutdown.abort();
     const deadline = this.#gen?.config.shutdownTimeoutMs ?? 20_000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#runner.idle(), new Promise((r) => (timer = setTimeout(r, deadline)))]);
-    clearTimeout(timer);
+    await settleWithin(this.#runner.idle(), deadline);
     this.#gen?.retire();
     await this.#gen?.close();
     await this.#quota.close();

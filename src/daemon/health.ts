@@ -5,6 +5,7 @@
  * that asks every second costs the engine one request per 5 s; a new config generation probes again.
  */
 import type { Probe } from '../api/server.js';
+import { withDeadline } from '../limit/deadline.js';
 import type { DaemonServices } from './generation.js';
 import type { StatusState } from './status.js';
 
@@ -63,20 +64,14 @@ export class Health {
   #probeEngine(services: Pick<DaemonServices, 'engine'>): Promise<string | undefined> {
     const now = this.#deps.monotonic();
     if (this.#engineProbe !== undefined && now - this.#engineProbe.at < engineProbeTtlMs) return this.#engineProbe.result;
-    const result = (async (): Promise<string | undefined> => {
-      const signal = AbortSignal.timeout(2000);
-      try {
-        const engine = await services.engine(signal);
-        // An image that cannot exist: a 404 proves the engine answers, at the cost of one small request.
-        await Promise.race([
-          engine.inspectImage(`sha256:${'0'.repeat(64)}`),
-          new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('no answer within 2 s')), { once: true })),
-        ]);
-        return undefined;
-      } catch (error) {
-        return error instanceof Error ? error.message : String(error);
-      }
-    })();
+    // An image that cannot exist: a 404 proves the engine answers, at the cost of one small request.
+    const result = withDeadline(async (signal) => {
+      const engine = await services.engine(signal);
+      await engine.inspectImage(`sha256:${'0'.repeat(64)}`);
+    }, 2000, { what: 'the engine', code: 'ERR_ENGINE_UNAVAILABLE', message: 'no answer within 2 s' }).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
     this.#engineProbe = { at: now, result };
     return result;
   }
