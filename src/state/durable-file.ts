@@ -5,7 +5,7 @@
  * old file is untouched. Not write-file-atomic: it ignores short writes and truncates on a full disk.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 function tempName(target: string): string {
@@ -39,13 +39,41 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
   }
 }
 
-/** Removes temp files a killed writer left next to `target`. Returns how many. */
-export async function removeOrphans(target: string): Promise<number> {
+/** A temp file younger than this is never removed: its writer may be between create and rename. */
+export const orphanMinAgeMs = 60_000;
+/** A temp file older than this is removed whoever wrote it (a pid reused, or a writer in another pid namespace). */
+export const orphanMaxAgeMs = 3_600_000;
+
+/** Whether the process `pid` exists in this pid namespace (EPERM: it does, as another user). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temp files a killed writer left next to `target`; returns how many. A temp file is an orphan when
+ * it is older than a minute and the pid in its name is gone, or older than an hour. Not every one: the state
+ * folder is shared (the daemon, and `run`/`pull` of the same folder), and a younger file may be another
+ * process's write between create and rename, which removing would fail (a write takes milliseconds; the
+ * pid alone is not enough, since a daemon in a container has its own pid namespace).
+ */
+export async function removeOrphans(target: string, now = Date.now()): Promise<number> {
   const prefix = `.${basename(target)}.`;
   let removed = 0;
   for (const name of await readdir(dirname(target)).catch(() => [] as string[])) {
-    if (name.startsWith(prefix) && name.endsWith('.tmp')) {
-      await unlink(join(dirname(target), name)).catch(() => undefined);
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const path = join(dirname(target), name);
+    const info = await lstat(path).catch(() => undefined);
+    if (info === undefined) continue;
+    const age = now - info.mtimeMs;
+    const pid = Number(/^(\d+)\./.exec(name.slice(prefix.length))?.[1]);
+    const gone = Number.isSafeInteger(pid) && pid > 0 && !alive(pid);
+    if (age > orphanMaxAgeMs || (age > orphanMinAgeMs && gone)) {
+      await unlink(path).catch(() => undefined);
       removed++;
     }
   }

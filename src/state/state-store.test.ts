@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,13 +61,20 @@ describe('StateStore', () => {
     expect((await readdir(dir)).filter((f) => f === 'state.json')).toEqual([]);
   });
 
-  it('removes orphaned temp files at load', async () => {
+  it('removes orphaned temp files at load, not another writer\'s temp file in flight', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'state-'));
-    await writeFile(join(dir, '.state.json.123.abcd.tmp'), 'x');
-    await writeFile(join(dir, 'other.tmp'), 'x');
+    const dead = 99_999_999; // above any pid_max: no such process
+    const minutesAgo = (m: number): Date => new Date(Date.now() - m * 60_000);
+    const file = (name: string, at: Date): Promise<void> => writeFile(join(dir, name), 'x').then(() => utimes(join(dir, name), at, at));
+    await file(`.state.json.${dead}.aaaa.tmp`, minutesAgo(2)); // a killed writer's: removed
+    await file(`.state.json.${dead}.bbbb.tmp`, new Date()); // just created: kept (its pid may be another namespace's)
+    await file(`.state.json.${process.pid}.cccc.tmp`, minutesAgo(2)); // a live writer's: kept
+    await file(`.state.json.${process.pid}.dddd.tmp`, minutesAgo(61)); // an hour old: removed whoever wrote it
+    await file('other.tmp', minutesAgo(120));
     await new StateStore(dir, () => undefined).load();
-    expect((await readdir(dir)).sort()).toEqual(['other.tmp']);
+    expect((await readdir(dir)).sort()).toEqual([`.state.json.${dead}.bbbb.tmp`, `.state.json.${process.pid}.cccc.tmp`, 'other.tmp'].sort());
     expect(await removeOrphans(join(dir, 'state.json'))).toBe(0);
+    expect(await removeOrphans(join(dir, 'state.json'), Date.now() + 2 * 60_000)).toBe(1);
   });
 
   it('writeFileDurable replaces the content and leaves no temp file', async () => {
