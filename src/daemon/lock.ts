@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { parseJson } from '../json/parse-json.js';
+import { processExists } from '../state/durable-file.js';
 
 /** A request over the control socket. */
 export type ControlRequest =
@@ -103,15 +104,6 @@ async function withSocketPath<T>(dir: string, fn: (path: string) => Promise<T>):
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Holds `dir/daemon.lock` while `fn` runs (3 s to get it; a dead holder's file is removed). */
 async function withMutex<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   const file = join(dir, mutexName);
@@ -125,7 +117,7 @@ async function withMutex<T>(dir: string, fn: () => Promise<T>): Promise<T> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-      if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+      if (!Number.isInteger(holder) || holder <= 0 || !processExists(holder)) {
         const info = await lstat(file).catch(() => undefined);
         // A file without a pid may be one being written this instant: remove it only once it is old.
         if (Number.isInteger(holder) || (info !== undefined && Date.now() - info.mtimeMs > 2000)) await unlink(file).catch(() => undefined);

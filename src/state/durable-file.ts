@@ -45,7 +45,7 @@ export const orphanMinAgeMs = 60_000;
 export const orphanMaxAgeMs = 3_600_000;
 
 /** Whether the process `pid` exists in this pid namespace (EPERM: it does, as another user). */
-function alive(pid: number): boolean {
+export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -71,7 +71,7 @@ export async function removeOrphans(target: string, now = Date.now()): Promise<n
     if (info === undefined) continue;
     const age = now - info.mtimeMs;
     const pid = Number(/^(\d+)\./.exec(name.slice(prefix.length))?.[1]);
-    const gone = Number.isSafeInteger(pid) && pid > 0 && !alive(pid);
+    const gone = Number.isSafeInteger(pid) && pid > 0 && !processExists(pid);
     if (age > orphanMaxAgeMs || (age > orphanMinAgeMs && gone)) {
       await unlink(path).catch(() => undefined);
       removed++;

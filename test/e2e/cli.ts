@@ -32,3 +32,29 @@ export function cli(args: readonly string[], env: Record<string, string | undefi
     });
   });
 }
+
+/** One program run and how long it took (ms). */
+export interface TimedRun extends CliRun {
+  readonly ms: number;
+}
+
+/**
+ * Runs `file args` with `env` added to PATH and HOME, killed with SIGKILL after `deadlineMs`: a command that
+ * hangs fails its test instead of stalling the suite.
+ */
+export function runWithin(file: string, args: readonly string[], env: Record<string, string | undefined>, deadlineMs: number): Promise<TimedRun> {
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const child = spawn(file, args, { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr, ms: performance.now() - started });
+    });
+  });
+}

@@ -7,38 +7,19 @@
  * error too; exit codes: docker pull's 0 is resolver's 0, its 1 for this platform failure is resolver's 3
  * (README, exit codes); docker run's 125/126 are resolver run's. Every command runs under a deadline.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { cliPath } from './cli.js';
+import { cliPath, runWithin, type TimedRun } from './cli.js';
 
 const s = inject('services');
 const dockerCli = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p));
 const image = `${s.anonymous}/single:latest`;
 
-interface Outcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Outcome = TimedRun;
 
-function timed(file: string, args: readonly string[], env: Record<string, string>, deadlineMs = 90_000): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const timed = (file: string, args: readonly string[], env: Record<string, string>, deadlineMs = 90_000): Promise<Outcome> => runWithin(file, args, env, deadlineMs);
 
 /** The `WARNING: …` lines of an output. */
 const warnings = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('WARNING: '));

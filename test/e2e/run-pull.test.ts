@@ -3,7 +3,6 @@
  * (so the tag can move and the registry can go silent): which child each policy starts, and that a
  * registry that accepts connections and never answers delays `newer` by the bound, not a minute.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { createHttpClient } from '../../src/http/http.js';
 import { Pusher } from '../sandbox/push.js';
 import { startRegistry, type RunningRegistry } from '../sandbox/registry-server.js';
 import { busyboxRoot, publishIndex } from '../sandbox/samples.js';
-import { cliPath } from './cli.js';
+import { cliPath, runWithin, type TimedRun } from './cli.js';
 import { engineApi } from './engine-api.js';
 
 const s = inject('services');
@@ -22,30 +21,10 @@ let env: Record<string, string> = {};
 let registry: RunningRegistry | undefined;
 let silent: { server: Server; sockets: Socket[]; connections: number } | undefined;
 
-interface Outcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
+type Outcome = TimedRun;
 
 /** `resolver run -q --rm --network none …` with a deadline (a hang fails the test instead of stalling it). */
-function run(args: readonly string[], deadlineMs = 40_000): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [cliPath, 'run', '-q', '--rm', '--network', 'none', ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - started });
-    });
-  });
-}
+const run = (args: readonly string[], deadlineMs = 40_000): Promise<Outcome> => runWithin(process.execPath, [cliPath, 'run', '-q', '--rm', '--network', 'none', ...args], env, deadlineMs);
 
 /** Publishes `repo:latest` with one runnable linux/amd64 child that prints `text`. */
 async function publish(repo: string, text: string): Promise<string> {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cliPath } from './cli.js';
+import { cliPath, runWithin, type TimedRun } from './cli.js';
 import { engineApi } from './engine-api.js';
 
 const s = inject('services');
@@ -19,27 +19,9 @@ const dockerCli = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => exist
 const image = `${s.anonymous}/super-golang:latest`;
 let env: Record<string, string> = {};
 
-interface Outcome {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Outcome = TimedRun;
 
-function timed(file: string, args: readonly string[], extraEnv: Record<string, string> = {}, deadlineMs = 60_000): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const timed = (file: string, args: readonly string[], extraEnv: Record<string, string> = {}, deadlineMs = 60_000): Promise<Outcome> => runWithin(file, args, { ...env, ...extraEnv }, deadlineMs);
 
 const shellQuote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
 
