@@ -14,6 +14,8 @@
  * parent for every layer (`vfs`, containerd's `native`) store each layer as the whole tree below it.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { parseJson } from '../json/parse-json.js';
 
 /** The layers of a child, from its manifest (sizes, compressed) and its config (`rootfs.diff_ids`). */
 export interface ChildLayers {
@@ -43,17 +45,13 @@ export function chainIds(diffIds: readonly string[]): string[] {
   return out;
 }
 
+/** The part of an image config the estimate reads. */
+const ConfigRootfs = z.object({ rootfs: z.object({ diff_ids: z.array(z.string().regex(/^sha256:[0-9a-f]{64}$/)) }) });
+
 /** `rootfs.diff_ids` of an image config; empty when the config has none (every layer then counts as new). */
 export function parseDiffIds(config: Uint8Array): string[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(config).toString('utf8'));
-  } catch {
-    return [];
-  }
-  const rootfs = typeof doc === 'object' && doc !== null ? (doc as { rootfs?: unknown }).rootfs : undefined;
-  const ids = typeof rootfs === 'object' && rootfs !== null ? (rootfs as { diff_ids?: unknown }).diff_ids : undefined;
-  return Array.isArray(ids) && ids.every((d): d is string => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d)) ? ids : [];
+  const doc = parseJson(ConfigRootfs, Buffer.from(config).toString('utf8'));
+  return doc.success ? doc.data.rootfs.diff_ids : [];
 }
 
 /** Storage drivers and snapshotters that copy the parent's tree into every layer. */

@@ -3,7 +3,9 @@
  * (registry-protocol.md §7.1–7.2): moby's order — the challenge's `error` parameter, then the OCI body's
  * first code, then the HTTP status. Remote text is sanitised where it enters (issue 13.18). Pure.
  */
+import { z } from 'zod';
 import { RegistryHttpError, type ErrorCode } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import type { HttpResponse } from '../http/http.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
 import type { Repository } from '../reference/repository.js';
@@ -18,22 +20,19 @@ interface OciError {
   message: string;
 }
 
-/** The `errors` of an OCI error body, sanitised; empty for anything else. */
+const OciBody = z.object({ errors: z.array(z.unknown()) });
+const OciEntry = z.object({ code: z.string(), message: z.unknown().optional() });
+
+/** The `errors` of an OCI error body, sanitised; empty for anything else (an entry without a string code is skipped). */
 export function ociErrors(body: Buffer): OciError[] {
-  try {
-    const json: unknown = JSON.parse(body.toString('utf8'));
-    if (typeof json !== 'object' || json === null) return [];
-    const list = (json as { errors?: unknown }).errors;
-    if (!Array.isArray(list)) return [];
-    return list.flatMap((e: unknown) => {
-      if (typeof e !== 'object' || e === null) return [];
-      const code = (e as { code?: unknown }).code;
-      const message = (e as { message?: unknown }).message;
-      return typeof code === 'string' ? [{ code: sanitizeRemoteText(code, 64), message: typeof message === 'string' ? sanitizeRemoteText(message) : '' }] : [];
-    });
-  } catch {
-    return [];
-  }
+  const parsed = parseJson(OciBody, body.toString('utf8'));
+  if (!parsed.success) return [];
+  return parsed.data.errors.flatMap((e) => {
+    const entry = OciEntry.safeParse(e);
+    if (!entry.success) return [];
+    const { code, message } = entry.data;
+    return [{ code: sanitizeRemoteText(code, 64), message: typeof message === 'string' ? sanitizeRemoteText(message) : '' }];
+  });
 }
 
 /** A host other than the registry asked for its own login; nothing of the registry's is sent there (13.2). */

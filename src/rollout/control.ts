@@ -11,7 +11,12 @@
  *     io.resolver.rollout.blocked: "sha256:…,sha256:…"         these children are never pulled
  *     io.resolver.rollout.step:    "1"                         the ramp is at step 1 (0-based), whatever the clock
  */
+import { z } from 'zod';
+import { parseJson } from '../json/parse-json.js';
 import type { RolloutControl } from './decide.js';
+
+/** What is read of a control document: its annotations, when they are an object (other fields are the manifest's). */
+const ControlDoc = z.object({ annotations: z.record(z.string(), z.unknown()).optional().catch(undefined) });
 
 /** The artifact type of a control document. */
 export const controlArtifactType = 'application/vnd.resolver.rollout.v1+json';
@@ -27,15 +32,9 @@ export const controlKeys = { paused: 'io.resolver.rollout.paused', blocked: 'io.
 
 /** Parses a control document's bytes; anything unreadable is an error naming what is wrong. */
 export function parseControl(body: Buffer): RolloutControl | { readonly problem: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { problem: 'not JSON' };
-  }
-  if (typeof json !== 'object' || json === null) return { problem: 'not a JSON object' };
-  const annotations = (json as { annotations?: unknown }).annotations;
-  const a = typeof annotations === 'object' && annotations !== null ? (annotations as Record<string, unknown>) : {};
+  const doc = parseJson(ControlDoc, body.toString('utf8'));
+  if (!doc.success) return { problem: doc.reason === 'syntax' ? 'not JSON' : 'not a JSON object' };
+  const a = doc.data.annotations ?? {};
   const text = (k: string): string | undefined => (typeof a[k] === 'string' ? a[k] : undefined);
   const blocked = (text(controlKeys.blocked) ?? '').split(/[\s,]+/).filter((d) => d !== '');
   const bad = blocked.find((d) => !/^sha256:[0-9a-f]{64}$/.test(d));
