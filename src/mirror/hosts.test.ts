@@ -181,6 +181,19 @@ describe('reading the sources', () => {
     expect((await readNamespace(yaml, 'ghcr.io'))?.endpoints.map((e) => e.host)).toEqual(['y-ghcr', 'ghcr.io']);
   });
 
+  it('daemon.json: a document that is no object has no mirrors; registry-mirrors that is no list is an error naming it', async () => {
+    const read = async (text: string): Promise<unknown> => {
+      await writeFile(join(root, 'd.json'), text);
+      return readNamespace({ hostsDirs: [], daemonConfig: join(root, 'd.json'), hosts: {} }, 'docker.io');
+    };
+    expect(await read('[]')).toBeUndefined();
+    expect(await read('null')).toBeUndefined();
+    expect(await read('{"debug":true}')).toBeUndefined();
+    expect(await read('{"registry-mirrors":[]}')).toBeUndefined();
+    expect((await expectResolverError(read('{"registry-mirrors":"https://m.lan"}'), 'ERR_CONFIG_INVALID')).message).toBe(`${join(root, 'd.json')}: registry-mirrors: expected an array of URLs`);
+    expect((await expectResolverError(read('{"registry-mirrors":'), 'ERR_CONFIG_INVALID')).message).toBe(`${join(root, 'd.json')} is not valid JSON`);
+  });
+
   it('a broken file means no mirrors for that namespace, with one message naming it', async () => {
     const dir = join(root, 'broken', 'docker.io');
     await mkdir(dir, { recursive: true });

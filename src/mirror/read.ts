@@ -8,7 +8,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
+import { z } from 'zod';
 import { ResolverError } from '../errors.js';
+import { parseJson } from '../json/parse-json.js';
 import { daemonJsonMirrors, hostsFromObject, namespaceDirs, parseHostsToml, type Endpoint, type MirrorSources, type NamespaceHosts } from './hosts.js';
 
 export { defaultDaemonConfig, defaultHostsDirs, type MirrorSources } from './hosts.js';
@@ -91,13 +93,9 @@ async function readNamespaceFiles(sources: MirrorSources, namespace: string): Pr
   if (namespace === 'docker.io' && sources.daemonConfig !== undefined) {
     const text = await readText(sources.daemonConfig);
     if (text === undefined) return undefined;
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new ResolverError('ERR_CONFIG_INVALID', `${sources.daemonConfig} is not valid JSON`, { details: ['dockerd would refuse to start with it too'] });
-    }
-    const mirrors = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['registry-mirrors'] : undefined;
+    const json = parseJson(DaemonJson, text);
+    if (!json.success && json.reason === 'syntax') throw new ResolverError('ERR_CONFIG_INVALID', `${sources.daemonConfig} is not valid JSON`, { details: ['dockerd would refuse to start with it too'] });
+    const mirrors = json.success ? json.data['registry-mirrors'] : undefined;
     if (mirrors === undefined) return undefined;
     if (!Array.isArray(mirrors)) throw new ResolverError('ERR_CONFIG_INVALID', `${sources.daemonConfig}: registry-mirrors: expected an array of URLs`);
     if (mirrors.length === 0) return undefined;
@@ -105,6 +103,9 @@ async function readNamespaceFiles(sources: MirrorSources, namespace: string): Pr
   }
   return undefined;
 }
+
+/** What is read of dockerd's daemon.json (anything but an object has no mirrors; the list is checked by daemonJsonMirrors). */
+const DaemonJson = z.object({ 'registry-mirrors': z.unknown().optional() });
 
 /**
  * A table that reads each namespace once. A namespace whose file is broken has no mirrors (containerd ignores
