@@ -39,9 +39,7 @@ export async function writeFileDurable(target: string, data: string | Uint8Array
   }
 }
 
-/** A temp file younger than this is never removed: its writer may be between create and rename. */
-export const orphanMinAgeMs = 60_000;
-/** A temp file older than this is removed whoever wrote it (a pid reused, or a writer in another pid namespace). */
+/** A temp file of a live pid older than this is removed all the same (its pid was reused). */
 export const orphanMaxAgeMs = 3_600_000;
 
 /** Whether the process `pid` exists in this pid namespace (EPERM: it does, as another user). */
@@ -56,10 +54,10 @@ export function processExists(pid: number): boolean {
 
 /**
  * Removes temp files a killed writer left next to `target`; returns how many. A temp file is an orphan when
- * it is older than a minute and the pid in its name is gone, or older than an hour. Not every one: the state
- * folder is shared (the daemon, and `run`/`pull` of the same folder), and a younger file may be another
- * process's write between create and rename, which removing would fail (a write takes milliseconds; the
- * pid alone is not enough, since a daemon in a container has its own pid namespace).
+ * the pid in its name is gone, or when it is older than an hour. Not every one: the state folder is shared
+ * (the daemon, and `run`/`pull` of the same folder), and a live process's file may be its write between
+ * create and rename, which removing would fail. (A writer in another pid namespace, a daemon in a container
+ * sharing the folder with the host's CLI, looks gone here: docs/daemon.md.)
  */
 export async function removeOrphans(target: string, now = Date.now()): Promise<number> {
   const prefix = `.${basename(target)}.`;
@@ -72,7 +70,7 @@ export async function removeOrphans(target: string, now = Date.now()): Promise<n
     const age = now - info.mtimeMs;
     const pid = Number(/^(\d+)\./.exec(name.slice(prefix.length))?.[1]);
     const gone = Number.isSafeInteger(pid) && pid > 0 && !processExists(pid);
-    if (age > orphanMaxAgeMs || (age > orphanMinAgeMs && gone)) {
+    if (gone || age > orphanMaxAgeMs) {
       await unlink(path).catch(() => undefined);
       removed++;
     }

@@ -61,20 +61,20 @@ describe('StateStore', () => {
     expect((await readdir(dir)).filter((f) => f === 'state.json')).toEqual([]);
   });
 
-  it('removes orphaned temp files at load, not another writer\'s temp file in flight', async () => {
+  it('removes orphaned temp files at load, not a live writer\'s temp file in flight', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'state-'));
     const dead = 99_999_999; // above any pid_max: no such process
     const minutesAgo = (m: number): Date => new Date(Date.now() - m * 60_000);
     const file = (name: string, at: Date): Promise<void> => writeFile(join(dir, name), 'x').then(() => utimes(join(dir, name), at, at));
-    await file(`.state.json.${dead}.aaaa.tmp`, minutesAgo(2)); // a killed writer's: removed
-    await file(`.state.json.${dead}.bbbb.tmp`, new Date()); // just created: kept (its pid may be another namespace's)
-    await file(`.state.json.${process.pid}.cccc.tmp`, minutesAgo(2)); // a live writer's: kept
+    await file(`.state.json.${dead}.aaaa.tmp`, new Date()); // a killed writer's: removed
+    await file(`.state.json.${process.pid}.cccc.tmp`, minutesAgo(2)); // a live writer's, between create and rename: kept
     await file(`.state.json.${process.pid}.dddd.tmp`, minutesAgo(61)); // an hour old: removed whoever wrote it
+    await file('.state.json.tmp', minutesAgo(2)); // no pid: kept until it is an hour old
     await file('other.tmp', minutesAgo(120));
     await new StateStore(dir, () => undefined).load();
-    expect((await readdir(dir)).sort()).toEqual([`.state.json.${dead}.bbbb.tmp`, `.state.json.${process.pid}.cccc.tmp`, 'other.tmp'].sort());
+    expect((await readdir(dir)).sort()).toEqual([`.state.json.${process.pid}.cccc.tmp`, '.state.json.tmp', 'other.tmp'].sort());
     expect(await removeOrphans(join(dir, 'state.json'))).toBe(0);
-    expect(await removeOrphans(join(dir, 'state.json'), Date.now() + 2 * 60_000)).toBe(1);
+    expect(await removeOrphans(join(dir, 'state.json'), Date.now() + 60 * 60_000)).toBe(2);
   });
 
   it('writeFileDurable replaces the content and leaves no temp file', async () => {
