@@ -10,7 +10,7 @@ describe('ociErrors (the errors of an OCI error body)', () => {
       { code: 'DENIED', message: '' },
     ]);
     const [hostile] = ociErrors(body({ errors: [{ code: 'X\u001b[31m', message: `line\nbreak${'y'.repeat(2000)}` }] }));
-    expect(hostile?.code).not.toMatch(/\u001b/);
+    expect(hostile?.code.includes('\u001b')).toBe(false);
     expect(hostile?.message).not.toMatch(/\n/);
     expect(hostile?.message.length).toBeLessThan(1000);
   });
