@@ -32,7 +32,8 @@ export interface MatchRules {
   readonly c8dNoMatchNamesPlatform: boolean;
 }
 
-function compareVersion(a: string, b: string): number {
+/** Compares dotted engine versions by number (`20.10.24+dfsg1` < `24` < `28.2`): negative, 0 or positive. */
+export function compareVersion(a: string, b: string): number {
   const pa = a.split('.').map((x) => Number.parseInt(x, 10) || 0);
   const pb = b.split('.').map((x) => Number.parseInt(x, 10) || 0);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {

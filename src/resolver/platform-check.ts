@@ -23,6 +23,7 @@
 import { formatPlatform, formatPlatformAll, normalizeArch, normalizeOS, type Platform } from '../platform/platform.js';
 import type { TargetPlatform } from '../platform/detect.js';
 import { onlyMatcher } from '../platform/match.js';
+import { compareVersion } from '../platform/rules.js';
 import { familiarName, familiarString, formatReference, withDefaultTag, type Reference } from '../reference/reference.js';
 
 /** What Docker does with the pulled image: nothing, a warning line (exit 0), or a failed pull. */
@@ -30,14 +31,6 @@ export type PullPlatformVerdict =
   | { readonly kind: 'match' }
   | { readonly kind: 'warn'; readonly message: string }
   | { readonly kind: 'fail'; readonly message: string };
-
-function major(version: string): number {
-  return Number.parseInt(version.split('.')[0] ?? '', 10) || 0;
-}
-
-function minor(version: string): number {
-  return Number.parseInt(version.split('.')[1] ?? '', 10) || 0;
-}
 
 /** moby's OnlyPlatformWithFallback: `Only(P)`, or, for a config with no variant, the same OS and architecture. */
 function fits(target: TargetPlatform, actual: Platform): boolean {
@@ -59,15 +52,15 @@ export function pullPlatformVerdict(target: TargetPlatform, ref: Reference, actu
   const tagged = withDefaultTag(ref);
   const wanted = formatPlatform(target.display);
   const have = formatPlatform(actual);
-  if (major(version) < 24) {
+  if (compareVersion(version, '24') < 0) {
     // The CLI sends the familiar name without the tag as `fromImage`; 20.10 names the image by it.
     return { kind: 'warn', message: `image with reference ${familiarName(ref)} was found but does not match the specified platform: wanted ${wanted}, actual: ${have}` };
   }
-  if (major(version) < 28) {
+  if (compareVersion(version, '28') < 0) {
     return { kind: 'fail', message: `image with reference ${formatReference(tagged)} was found but does not match the specified platform: wanted ${wanted}, actual: ${have}` };
   }
   // 28.2 prints both with FormatAll (an OS version shows); 28.0–28.1 with Format.
-  const all = major(version) > 28 || minor(version) >= 2;
+  const all = compareVersion(version, '28.2') >= 0;
   return {
     kind: 'warn',
     message: `image with reference ${familiarString(tagged)} was found but its platform (${have}) does not match the specified platform (${all ? formatPlatformAll(target.display) : wanted})`,
