@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Where the idle daemon's resident memory goes (issue 10 §4), next to a bare Node HTTP server, both with the
+// unit's --max-semi-space-size=2 and MALLOC_ARENA_MAX=2: the daemon with 10 tags against a private registry and
+// a private dockerd (after `npm run build && node scripts/build-sandbox.mjs`), each with
+// bench/daemon-memory-preload.cjs, which reports 20 s after start. RESOLVER_CODE_CACHE=0 in the environment
+// is passed on (to compare without the code cache). Usage: node bench/daemon-memory.mjs
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { root, sandbox, startBenchServices } from './setup.mjs';
+
+const { Pusher } = await import(sandbox('push.js'));
+const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
+const services = await startBenchServices('memory');
+const { tmp, http, registry, engine } = services;
+try {
+  const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/app' });
+  const children = [['amd64'], ['arm64', 'v8'], ['arm', 'v7']].map(([a, v]) => buildImage({ platform: { os: 'linux', architecture: a, ...(v ? { variant: v } : {}) }, files: [{ path: 'x', content: Buffer.from(a) }], format: 'oci' }));
+  for (const c of children) await pusher.image(c);
+  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
+  for (let i = 0; i < 10; i++) await pusher.manifest(index, `t${i}`);
+  const images = Array.from({ length: 10 }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n');
+  const config = join(tmp, 'daemon.yaml');
+  writeFileSync(config, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/10 * * * * *"\nsplay: 0s\nstateDir: ${join(tmp, 'state')}\nimages:\n${images}\n`);
+  mkdirSync(join(tmp, 'cache'));
+  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: join(tmp, 'cache'), DOCKER_CONFIG: join(tmp, 'docker'), MALLOC_ARENA_MAX: '2', ...(process.env.RESOLVER_CODE_CACHE ? { RESOLVER_CODE_CACHE: process.env.RESOLVER_CODE_CACHE } : {}) };
+  const procs = [
+    ['bare Node HTTP server', ['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"]],
+    ['resolver daemon, 10 tags', [join(root, 'bin/resolver.cjs'), 'daemon', '--config', config]],
+  ];
+  const running = procs.map(([, argv], i) => spawn(process.execPath, ['--max-semi-space-size=2', '-r', join(root, 'bench/daemon-memory-preload.cjs'), ...argv], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, RESOLVER_MEMORY_OUT: join(tmp, `memory-${i}.txt`) } }));
+  await sleep(22_000);
+  await Promise.all(running.map((p) => new Promise((r) => {
+    p.on('close', r);
+    p.kill('SIGTERM');
+  })));
+  process.stdout.write(`runtime: ${process.execPath} (${process.version}); NODE_EXTRA_CA_CERTS unset; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+  procs.forEach(([name], i) => process.stdout.write(`\n${name}:\n${readFileSync(join(tmp, `memory-${i}.txt`), 'utf8')}`));
+} finally {
+  await services.stop();
+}
