@@ -9,18 +9,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { root, sandbox, startBenchServices } from './setup.mjs';
+import { fleetIndex, root, startBenchServices } from './setup.mjs';
 
-const { Pusher } = await import(sandbox('push.js'));
-const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
 const services = await startBenchServices('memory');
-const { tmp, http, registry, engine } = services;
+const { tmp, registry, engine } = services;
 try {
-  const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/app' });
-  const children = [['amd64'], ['arm64', 'v8'], ['arm', 'v7']].map(([a, v]) => buildImage({ platform: { os: 'linux', architecture: a, ...(v ? { variant: v } : {}) }, files: [{ path: 'x', content: Buffer.from(a) }], format: 'oci' }));
-  for (const c of children) await pusher.image(c);
-  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
-  for (let i = 0; i < 10; i++) await pusher.manifest(index, `t${i}`);
+  await (await fleetIndex(services))(0, 10);
   const images = Array.from({ length: 10 }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n');
   const config = join(tmp, 'daemon.yaml');
   writeFileSync(config, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/10 * * * * *"\nsplay: 0s\nstateDir: ${join(tmp, 'state')}\nimages:\n${images}\n`);

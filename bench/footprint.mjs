@@ -28,7 +28,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { root, sandbox, startBenchServices } from './setup.mjs';
+import { fleetIndex, root, sandbox, startBenchServices } from './setup.mjs';
 
 const runs = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 20);
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -43,7 +43,6 @@ const launchers = [['resolver', join(root, 'bin/resolver.cjs')]];
 if (process.env.FOOTPRINT_COMPARE) launchers.push([`resolver (${process.env.FOOTPRINT_COMPARE})`, join(process.env.FOOTPRINT_COMPARE, 'bin/resolver.cjs')]);
 
 const { Pusher } = await import(sandbox('push.js'));
-const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
 const { publishIndex, superGolangChildren } = await import(sandbox('samples.js'));
 const { startCountingProxy } = await import(sandbox('counting-proxy.js'));
 const services = await startBenchServices('footprint');
@@ -61,11 +60,8 @@ try {
   out('');
   out(`bundle: dist/resolver.bundle.cjs ${(size('resolver.bundle.cjs') / 1e6).toFixed(2)} MB; dist/resolver-mqtt.cjs (loaded only for an MQTT sink) ${(size('resolver-mqtt.cjs') / 1e6).toFixed(2)} MB`);
 
-  const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/app' });
-  const children = [['amd64'], ['arm64', 'v8'], ['arm', 'v7']].map(([a, v]) => buildImage({ platform: { os: 'linux', architecture: a, ...(v ? { variant: v } : {}) }, files: [{ path: 'x', content: Buffer.from(a) }], format: 'oci' }));
-  for (const c of children) await pusher.image(c);
-  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
-  for (let i = 0; i < 10; i++) await pusher.manifest(index, `t${i}`);
+  const tagFleet = await fleetIndex(services);
+  await tagFleet(0, 10);
   const ref = `${registry.host}/fleet/app:t0`;
 
   // --- start-up ---
@@ -188,7 +184,7 @@ try {
     const tags = Number(process.env.FOOTPRINT_SCALE_TAGS ?? 1000);
     const cycles = Number(process.env.FOOTPRINT_SCALE_CYCLES ?? 200);
     const maxMs = Number(process.env.FOOTPRINT_SCALE_MAX_S ?? 1800) * 1000;
-    for (let i = 10; i < tags; i++) await pusher.manifest(index, `t${i}`);
+    await tagFleet(10, tags);
     const proxy = await startCountingProxy(registry.host);
     const file = join(tmp, 'scale.yaml');
     writeFileSync(file, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/3 * * * * *"\nsplay: 0s\nconcurrency: 4\nstateDir: ${join(tmp, 'state-scale')}\nimages:\n${Array.from({ length: tags }, (_, i) => `  - image: ${proxy.host}/fleet/app:t${i}`).join('\n')}\n`);

@@ -7,21 +7,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 
-import { dist, root, sandbox, startBenchServices } from './setup.mjs';
+import { dist, fleetIndex, root, startBenchServices } from './setup.mjs';
 
-const { Pusher } = await import(sandbox('push.js'));
-const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
 
 const tags = Number(process.env.SCALE_TAGS ?? 1000);
 const cycles = Number(process.env.SCALE_CYCLES ?? 200);
 const services = await startBenchServices('scale');
-const { tmp, http, registry, engine } = services;
+const { tmp, registry, engine } = services;
 try {
-  const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/app' });
-  const children = [['amd64'], ['arm64', 'v8'], ['arm', 'v7']].map(([a, v]) => buildImage({ platform: { os: 'linux', architecture: a, ...(v ? { variant: v } : {}) }, files: [{ path: 'x', content: Buffer.from(a) }], format: 'oci' }));
-  for (const c of children) await pusher.image(c);
-  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
-  for (let i = 0; i < tags; i++) await pusher.manifest(index, `t${i}`);
+  await (await fleetIndex(services))(0, tags);
   const yaml = `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "0 0 1 1 *"\nsplay: 0s\nconcurrency: 4\nstateDir: ${join(tmp, 'state')}\nimages:\n${Array.from({ length: tags }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n')}\n`;
   const file = join(tmp, 'scale.yaml');
   writeFileSync(file, yaml);

@@ -29,3 +29,19 @@ export async function startBenchServices(name) {
     },
   };
 }
+
+/**
+ * Pushes one OCI index of three tiny children (linux/amd64, linux/arm64/v8, linux/arm/v7) to the services'
+ * registry as fleet/app, and returns `tag(from, to)`, which tags it t<from> … t<to - 1>.
+ */
+export async function fleetIndex({ http, registry }) {
+  const { Pusher } = await import(sandbox('push.js'));
+  const { buildImage, buildIndex, platformObject } = await import(sandbox('oci-builder.js'));
+  const pusher = new Pusher({ http, host: registry.host, repository: 'fleet/app' });
+  const children = [['amd64'], ['arm64', 'v8'], ['arm', 'v7']].map(([a, v]) => buildImage({ platform: { os: 'linux', architecture: a, ...(v ? { variant: v } : {}) }, files: [{ path: 'x', content: Buffer.from(a) }], format: 'oci' }));
+  for (const c of children) await pusher.image(c);
+  const index = buildIndex(children.map((c) => ({ manifest: c.manifest, platform: platformObject(c.platform) })), 'oci');
+  return async (from, to) => {
+    for (let i = from; i < to; i++) await pusher.manifest(index, `t${i}`);
+  };
+}
