@@ -127,7 +127,11 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
     preflight: createDiskPreflight(settings),
     prefetch,
     engine(signal) {
-      return engine.get('engine', () => import('../engine/dockerode-engine.js').then((m) => m.createDockerodeEngine(endpoint, probe, signal)));
+      return engine.get('engine', async () => {
+        const { createHttpEngine } = await import('../engine/http-engine.js');
+        // Containers are run through dockerode, loaded when `run` first needs it (docs/architecture.md).
+        return createHttpEngine(endpoint, probe, { runner: (facts) => import('../engine/dockerode-engine.js').then((m) => m.createDockerodeRunner(endpoint, facts)) }, signal);
+      });
     },
     async target(o, signal) {
       let engine: EngineFacts | undefined;

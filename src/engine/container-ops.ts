@@ -3,7 +3,7 @@
  * and inspect of containers.ts (discovery's): list containers with their labels (that one), inspect a
  * container whole and an image's config, create a container from an
  * inspect-derived body (container-spec.ts), connect networks, start, stop within a timeout, rename, remove
- * (keeping volumes) and change the restart policy. Implemented with dockerode in dockerode-containers.ts and by
+ * (keeping volumes) and change the restart policy. Implemented with dockerode in dockerode-container-ops.ts and by
  * fakes in tests. The engine's inspect documents are parsed at this boundary with the loose schemas of
  * container-spec.ts: only the fields activation reads are typed, the rest is carried through untouched.
  */

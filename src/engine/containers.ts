@@ -1,7 +1,7 @@
 /**
  * Containers as the engine lists and inspects them, and its container events stream: the part of the
- * Engine API that discovery by label reads (docs/discovery.md). The dockerode implementation is in
- * dockerode-containers.ts; `FakeEngine` (test/fakes) implements it in memory.
+ * Engine API that discovery by label reads (docs/discovery.md). The implementation is in
+ * http-engine.ts (undici); `FakeEngine` (test/fakes) implements it in memory.
  */
 
 /** A container as `GET /containers/json?all=1` lists it. */

@@ -1,6 +1,6 @@
 /**
  * `ContainerOps` (container-ops.ts) over dockerode: its own connection to the engine, at the negotiated API version
- * (connectDockerode). Inspect answers are parsed with container-spec.ts's loose schemas; a refusal is an
+ * (connectDockerode); the container listing is http-engine.ts's. Inspect answers are parsed with container-spec.ts's loose schemas; a refusal is an
  * ERR_CONTAINER_FAILED worded as the docker CLI shows it, a lost engine ERR_ENGINE_UNAVAILABLE.
  */
 import type Dockerode from 'dockerode';
@@ -9,9 +9,9 @@ import { sanitizeRemoteText } from '../http/remote-text.js';
 import { ContainerInspect, ImageInspect } from './container-spec.js';
 import type { ContainerOps } from './container-ops.js';
 import type { EngineEndpoint } from './docker-host.js';
-import { dockerodeContainers } from './dockerode-containers.js';
 import { connectDockerode, containerError } from './dockerode-engine.js';
 import type { EngineProbe } from './engine-probe.js';
+import { createHttpEngine } from './http-engine.js';
 
 function statusOf(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : undefined;
@@ -29,9 +29,10 @@ function dial(docker: Dockerode, options: { path: string; method: string; option
 
 /** Connects to the engine at `endpoint` and returns its container operations. */
 export async function createDockerodeContainerOps(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<ContainerOps> {
-  const { docker } = await connectDockerode(endpoint, probe, signal);
+  // The listing is the engine client's (one HTTP stack); dockerode does the rest.
+  const listing = await createHttpEngine(endpoint, probe, { runner: () => Promise.reject(new Error('container ops run no containers')) }, signal);
+  const docker = await connectDockerode(endpoint, await probe.facts(signal));
   const where = endpoint.display;
-  const listing = dockerodeContainers(docker, where, containerError);
   const short = (id: string): string => (/^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id);
   /** One request: a failure with a status in `settled` (already so, or gone) is success; any other is `what`'s container error. */
   const request = async (what: string, send: () => Promise<unknown>, settled: readonly number[] = []): Promise<void> => {

@@ -1,41 +1,18 @@
 /**
- * The Engine over dockerode, with the API version negotiated from `/version` (dockerode does not
- * negotiate) and the pull stream parsed here, not by `followProgress` (registry-protocol.md §5,
- * reliability.md §2.3). dockerode is imported lazily: `which` never loads it.
+ * The container-running half of the Engine over dockerode (create, attach, start, wait, kill, remove, resize):
+ * `resolver run` and nothing else; the image half and the container listing are http-engine.ts's, on the one
+ * HTTP stack. dockerode is imported lazily, at the API version negotiated from `/version` (dockerode does
+ * not negotiate): a daemon that only resolves and pre-pulls never loads it.
  */
-import type { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { ResolverError } from '../errors.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
 import { settleWithin } from '../limit/deadline.js';
 import type { EngineEndpoint, EngineTls } from './docker-host.js';
-import type { ContainerIo, Engine, ImageInfo, PullRequest, RunAttachedOptions } from './engine.js';
-import { containerFailureCode, encodeRegistryAuth } from './engine.js';
-import { dockerodeContainers } from './dockerode-containers.js';
+import type { ContainerIo, ContainerRunner, RunAttachedOptions } from './engine.js';
+import { containerFailureCode } from './engine.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
-import type { EngineProbe } from './engine-probe.js';
-import { foldProgress, initialPullState, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
-
-/** Highest Engine API version this code was written against; older engines are spoken to at theirs. */
-export const maxApiVersion = '1.47';
-/** Oldest Engine API accepted (Docker 19.03). */
-export const minApiVersion = '1.40';
-
-function compareApi(a: string, b: string): number {
-  const [am = 0, an = 0] = a.split('.').map(Number);
-  const [bm = 0, bn = 0] = b.split('.').map(Number);
-  return am - bm || an - bn;
-}
-
-/** The API version to use with an engine whose maximum is `engineMax`. */
-export function negotiateApiVersion(engineMax: string): string {
-  if (compareApi(engineMax, minApiVersion) < 0) {
-    throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine speaks API ${engineMax}; resolver needs ${minApiVersion} or newer (Docker 19.03+)`, {
-      details: ['upgrade the Docker Engine'],
-    });
-  }
-  return compareApi(engineMax, maxApiVersion) < 0 ? engineMax : maxApiVersion;
-}
+import { negotiateApiVersion } from './api-version.js';
 
 interface DockerodeError {
   statusCode?: number;
@@ -83,9 +60,8 @@ async function tlsOptions(tls: EngineTls): Promise<{ ca?: Buffer; cert?: Buffer;
   return { ...pem, agent: new Agent({ ...pem, rejectUnauthorized: false }) };
 }
 
-/** A dockerode client for the endpoint, at the API version negotiated from the engine's `/version`. */
-export async function connectDockerode(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<{ docker: Dockerode; facts: EngineFacts }> {
-  const facts: EngineFacts = await probe.facts(signal);
+/** A dockerode client for the endpoint, at the API version negotiated from the engine's `/version` (`facts`). */
+export async function connectDockerode(endpoint: EngineEndpoint, facts: EngineFacts): Promise<Dockerode> {
   const version = `v${negotiateApiVersion(facts.apiVersion)}`;
   const { default: Docker } = await import('dockerode');
   const docker: Dockerode =
@@ -96,100 +72,15 @@ export async function connectDockerode(endpoint: EngineEndpoint, probe: EnginePr
           protocol: endpoint.tls === undefined ? 'http' : 'https',
           ...(endpoint.tls === undefined ? {} : await tlsOptions(endpoint.tls)),
         });
-  return { docker, facts };
+  return docker;
 }
 
-/** Connects to the engine (negotiating the API version) and returns the Engine. */
-export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<Engine> {
-  const { docker, facts } = await connectDockerode(endpoint, probe, signal);
+/** The container-running half for the engine at `endpoint` (whose `/version` gave `facts`). */
+export async function createDockerodeRunner(endpoint: EngineEndpoint, facts: EngineFacts): Promise<ContainerRunner> {
+  const docker = await connectDockerode(endpoint, facts);
   const where = endpoint.display;
 
-  async function readPull(stream: Readable, req: PullRequest, controller: AbortController): Promise<PullState> {
-    const splitter = new LineSplitter();
-    let state = initialPullState;
-    const stallMs = req.stallTimeoutMs ?? 300_000;
-    const timer = setTimeout(() => controller.abort(new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} made no progress for ${stallMs / 1000} s`)), stallMs);
-    const feed = (lines: string[]): void => {
-      for (const line of lines) {
-        const parsed = parseProgressLine(line);
-        if (parsed.kind === 'malformed') throw new ResolverError('ERR_PULL_FAILED', `the engine sent a malformed progress line (${parsed.reason})`);
-        state = foldProgress(state, parsed.message);
-        if (state.error !== undefined) throw new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} failed: ${state.error}`);
-      }
-      req.onProgress?.(state);
-    };
-    try {
-      for await (const chunk of stream) {
-        timer.refresh();
-        feed(splitter.push(chunk as Buffer));
-      }
-      feed(splitter.end());
-    } catch (error) {
-      stream.destroy();
-      const reason: unknown = controller.signal.reason;
-      if (controller.signal.aborted && reason instanceof ResolverError) throw reason;
-      if (error instanceof ResolverError) throw error;
-      if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', `pull of ${req.repository}@${req.digest} was cancelled`, { cause: error });
-      throw engineError(error, `pull of ${req.repository}@${req.digest}`, where);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (streamVerdict(state) === 'complete') return state;
-    // No final status but no error either: Podman's stream always ends so. The engine decides.
-    if (await hasImage(req.repository, req.digest)) return { ...state, verifiedBy: 'inspect' };
-    throw new ResolverError('ERR_PULL_FAILED', `pull of ${req.repository}@${req.digest} ended without the engine's final status, and the engine does not have the image (connection lost or engine restarted?)`);
-  }
-
-  /** True when the engine has `repository@digest` (inspect answers and lists that digest). */
-  async function hasImage(repository: string, digest: string): Promise<boolean> {
-    try {
-      const i: { RepoDigests?: string[] | null } = await docker.getImage(`${repository}@${digest}`).inspect();
-      return (i.RepoDigests ?? []).some((d) => d.endsWith(`@${digest}`));
-    } catch (error) {
-      if ((error as DockerodeError).statusCode === 404) return false;
-      throw engineError(error, `inspecting ${repository}@${digest} after its pull`, where);
-    }
-  }
-
   return {
-    ...dockerodeContainers(docker, where, engineError),
-    facts: () => Promise.resolve(facts),
-
-    async pull(req) {
-      const controller = new AbortController();
-      const signal = req.signal === undefined ? controller.signal : AbortSignal.any([req.signal, controller.signal]);
-      const auth = req.auth === undefined ? undefined : { base64: encodeRegistryAuth(req.auth) };
-      let stream: Readable;
-      try {
-        // dockerode resolves to the engine's http.IncomingMessage, a Readable; its types say ReadableStream.
-        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
-        stream = (await docker.createImage(auth as never, { fromImage: req.repository, tag: req.digest, abortSignal: signal })) as Readable;
-      } catch (error) {
-        if (req.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', `pull of ${req.repository}@${req.digest} was cancelled`, { cause: error });
-        throw engineError(error, `pull of ${req.repository}@${req.digest}`, where);
-      }
-      return readPull(stream, req, controller);
-    },
-
-    async tag(source, repository, tag) {
-      try {
-        await docker.getImage(source).tag({ repo: repository, tag });
-      } catch (error) {
-        throw engineError(error, `tagging ${source} as ${repository}:${tag}`, where);
-      }
-    },
-
-    async inspectImage(name): Promise<ImageInfo | undefined> {
-      try {
-        // The engine sends null for RepoTags/RepoDigests of untagged images, which @types/dockerode omits.
-        const i: { Id: string; RepoTags?: string[] | null; RepoDigests?: string[] | null; Os: string; Architecture: string; Variant?: string; RootFS?: { Layers?: string[] | null } | null } = await docker.getImage(name).inspect();
-        return { id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], os: i.Os, architecture: i.Architecture, variant: i.Variant ?? '', layers: i.RootFS?.Layers ?? [] };
-      } catch (error) {
-        if ((error as DockerodeError).statusCode === 404) return undefined;
-        throw engineError(error, `inspecting ${name}`, where);
-      }
-    },
-
     async createContainer(spec) {
       // modem.dial, not docker.createContainer: that one drops the answer's Warnings.
       const body = {
@@ -297,34 +188,6 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
       }
     },
 
-    async listImages() {
-      try {
-        const list = await docker.listImages({ all: false });
-        return list.map((i) => ({ id: i.Id, repoTags: i.RepoTags ?? [], repoDigests: i.RepoDigests ?? [], os: '', architecture: '', variant: '' }));
-      } catch (error) {
-        throw engineError(error, 'listing images', where);
-      }
-    },
-
-    async imagesInUse() {
-      try {
-        const list = await docker.listContainers({ all: true });
-        return new Set(list.map((c) => c.ImageID));
-      } catch (error) {
-        throw engineError(error, 'listing containers', where);
-      }
-    },
-
-    async removeImage(name) {
-      try {
-        await docker.getImage(name).remove({ noprune: false });
-      } catch (error) {
-        const status = (error as DockerodeError).statusCode;
-        if (status === 404) return;
-        throw engineError(error, `removing image ${name}`, where);
-      }
-    },
-
     async resize(id, rows, columns) {
       try {
         await docker.getContainer(id).resize({ h: rows, w: columns });
@@ -332,7 +195,5 @@ export async function createDockerodeEngine(endpoint: EngineEndpoint, probe: Eng
         // Resizing is best effort (the container may have exited).
       }
     },
-
-    close: () => probe.close(),
   };
 }

@@ -1,14 +1,14 @@
 /**
  * A light read-only view of the Docker Engine (`GET /version`, `GET /info`) over the one HTTP stack,
- * so that `resolver which` never loads dockerode. Pulls and runs go through dockerode.
+ * so that `resolver which` never loads dockerode. Its connection (engine-connection.ts) is the engine client's.
  */
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import { parseJson } from '../json/parse-json.js';
 import { PromiseMemo } from '../memo/promise-memo.js';
-import { createHttpClient, type HttpClient } from '../http/http.js';
 import type { EngineFacts } from '../platform/engine-facts.js';
 import type { EngineEndpoint } from './docker-host.js';
+import { engineConnection, type EngineConnection } from './engine-connection.js';
 
 const VersionResponse = z.object({
   Version: z.string(),
@@ -34,30 +34,22 @@ const InfoResponse = z.object({
 /** Reads the engine's /version and /info. */
 export interface EngineProbe {
   facts(signal?: AbortSignal): Promise<EngineFacts>;
+  /** The HTTP connection the probe uses, for the engine client to share (built on first use). */
+  connection(): EngineConnection;
   close(): Promise<void>;
 }
 
 /** Builds a probe for an endpoint. Call only from a composition root. */
 export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
-  let http: HttpClient | undefined;
-  const client = (): { http: HttpClient; base: string } => {
-    if (endpoint.kind === 'unix') {
-      http ??= createHttpClient({ socketPath: endpoint.socketPath, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, peer: 'engine' });
-      return { http, base: 'http://localhost' };
-    }
-    const tls = endpoint.tls === undefined ? undefined : { ca: endpoint.tls.ca?.toString('utf8'), cert: endpoint.tls.cert?.toString('utf8'), key: endpoint.tls.key?.toString('utf8') };
-    const pem = tls === undefined ? undefined : Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
-    http ??= createHttpClient({ connectTimeoutMs: 3_000, headersTimeoutMs: 5_000, peer: 'engine', ...(pem === undefined ? {} : { tls: pem }) });
-    const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-    return { http, base: `${tls === undefined ? 'http' : 'https'}://${host}:${endpoint.port}` };
-  };
+  let connection: EngineConnection | undefined;
+  const client = (): EngineConnection => (connection ??= engineConnection(endpoint));
 
   /** The engine's JSON answer to `GET path`: its data, or undefined when it has another shape. */
   const get = async <S extends z.ZodType>(path: string, schema: S, signal?: AbortSignal): Promise<z.output<S> | undefined> => {
-    const { http: h, base } = client();
+    const { http: h, base, insecureTls } = client();
     let res;
     try {
-      res = await h.send({ method: 'GET', url: new URL(path, base), signal, deadlineMs: 10_000, maxBytes: 1 << 20, followRedirects: false, insecureTls: endpoint.kind === 'tcp' && endpoint.tls?.verify === false });
+      res = await h.send({ method: 'GET', url: new URL(path, base), signal, deadlineMs: 10_000, maxBytes: 1 << 20, followRedirects: false, insecureTls });
     } catch (error) {
       const code = error instanceof ResolverError ? error.code : 'unknown';
       const why = error instanceof Error ? error.message : String(error);
@@ -105,8 +97,9 @@ export function createEngineProbe(endpoint: EngineEndpoint): EngineProbe {
     facts(signal) {
       return cached.get('facts', () => read(signal));
     },
+    connection: client,
     async close() {
-      await http?.close();
+      await connection?.http.close();
     },
   };
 }

@@ -78,6 +78,10 @@ export interface HttpRequest {
   readonly tls?: RequestTls | undefined;
   /** Follow redirects (default true). */
   readonly followRedirects?: boolean;
+  /** This request's wait for the response headers, over the client's (an engine's pull answers once it found the image). */
+  readonly headersTimeoutMs?: number | undefined;
+  /** This request's longest pause between body chunks, over the client's; 0: none (a stream with its own watchdog). */
+  readonly bodyTimeoutMs?: number | undefined;
 }
 
 /** The status and headers of the response whose body `receive` reads (a 206 to a `Range` request, say). */
@@ -314,7 +318,11 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
     // send a body anyway, undici#258). Registries do not, and the daemon's budget is one HEAD per tag and
     // check: a new TCP + TLS connection for each cost ~2.5x the CPU (bench/README.md). A broken response
     // fails that one request, which is retried on a new connection.
-    const res = await request(url, { method: req.method, headers: sent, body, signal, dispatcher, ...(req.method === 'HEAD' ? { reset: false } : {}) });
+    const res = await request(url, {
+      method: req.method, headers: sent, body, signal, dispatcher, ...(req.method === 'HEAD' ? { reset: false } : {}),
+      ...(req.headersTimeoutMs === undefined ? {} : { headersTimeout: req.headersTimeoutMs }),
+      ...(req.bodyTimeoutMs === undefined ? {} : { bodyTimeout: req.bodyTimeoutMs }),
+    });
     const declared = Number.parseInt(String(res.headers['content-length'] ?? ''), 10);
     if (Number.isFinite(declared) && declared > req.maxBytes && req.method !== 'HEAD') {
       res.body.destroy();

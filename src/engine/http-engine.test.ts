@@ -1,5 +1,5 @@
 /**
- * The engine client against a fake Engine API on a Unix socket, for stream faults a real dockerd cannot
+ * The engine client (http-engine.ts, undici) against a fake Engine API on a Unix socket, for stream faults a real dockerd cannot
  * produce on demand: an error line inside a 200 stream, a malformed line, a clean end without the final
  * status, a stall, and an engine that is too old.
  */
@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResolverError } from '../errors.js';
 import { Secret } from '../secret/secret.js';
-import { createDockerodeEngine, negotiateApiVersion } from './dockerode-engine.js';
+import { negotiateApiVersion } from './api-version.js';
+import { createHttpEngine } from './http-engine.js';
 import { createEngineProbe } from './engine-probe.js';
 import { encodeRegistryAuth, type Engine } from './engine.js';
 import { expectResolverError } from '../../test/fakes/expect-error.js';
@@ -52,7 +53,7 @@ async function fakeEngine(onCreate: Script, apiVersion = '1.45', images: Record<
   servers.push(server);
   await new Promise<void>((r) => server.listen(socketPath, r));
   const endpoint = { kind: 'unix' as const, socketPath, display: `unix://${socketPath}` };
-  const engine = await createDockerodeEngine(endpoint, createEngineProbe(endpoint));
+  const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint), { runner: () => Promise.reject(new Error('this test runs no container')) });
   engines.push(engine);
   return { engine, paths, headers };
 }
@@ -63,7 +64,7 @@ const digest = `sha256:${'1'.repeat(64)}`;
 const pullError = (engine: Engine, stallTimeoutMs?: number): Promise<ResolverError> =>
   expectResolverError(engine.pull({ repository: 'localhost:5000/app', digest, auth: undefined, ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }) }));
 
-describe('dockerode engine against a fake Engine API', () => {
+describe('the engine client against a fake Engine API', () => {
   it('pulls by digest with a negotiated API version and a padded base64url X-Registry-Auth', async () => {
     const { engine, paths, headers } = await fakeEngine((_req, res) => res.end(`${ok.join('\r\n')}\r\n`), '1.45');
     const state = await engine.pull({ repository: 'localhost:5000/app', digest, auth: { serveraddress: 'localhost:5000', username: 'u', password: new Secret('p?>~') } });
@@ -170,5 +171,57 @@ describe('dockerode engine against a fake Engine API', () => {
     expect(negotiateApiVersion('1.41')).toBe('1.41');
     expect(negotiateApiVersion('1.52')).toBe('1.47');
     expect(() => negotiateApiVersion('1.39')).toThrow(/needs 1.40 or newer/);
+  });
+});
+
+describe('the engine client and its container-running half', () => {
+  it('pulls, inspects, lists and removes without building the container runner; the first container call builds it once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fake-engine-'));
+    const socketPath = join(dir, 'docker.sock');
+    const server = createServer((req, res) => {
+      const url = req.url ?? '';
+      if (url.endsWith('/version')) res.end(JSON.stringify({ Version: '26.1.5', ApiVersion: '1.45', Os: 'linux', Arch: 'amd64' }));
+      else if (url.endsWith('/info')) res.end('{}');
+      else if (url.includes('/images/create')) res.end(`${ok.join('\n')}\n`);
+      else if (url.startsWith('/v1.45/images/json')) res.end(JSON.stringify([{ Id: 'sha256:i', RepoTags: null, RepoDigests: [`app@${digest}`] }]));
+      else if (url.startsWith('/v1.45/containers/json')) res.end(JSON.stringify([{ Id: 'c', Names: ['/c'], ImageID: 'sha256:i', Labels: null, State: 'running' }]));
+      else if (req.method === 'DELETE') res.end('[]');
+      else res.writeHead(404).end('{"message":"no such image"}');
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(socketPath, r));
+    const endpoint = { kind: 'unix' as const, socketPath, display: `unix://${socketPath}` };
+    const built: string[] = [];
+    const runner = {
+      createContainer: () => Promise.resolve({ id: 'new', warnings: [] }), runAttached: () => Promise.resolve(0), start: () => Promise.resolve(),
+      kill: () => Promise.resolve(), remove: () => Promise.resolve(), resize: () => Promise.resolve(),
+    };
+    const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint), { runner: (facts) => { built.push(facts.apiVersion); return Promise.resolve(runner); } });
+    engines.push(engine);
+    expect((await engine.pull({ repository: 'app', digest, auth: undefined })).final).toMatch(/^Downloaded newer image/);
+    expect(await engine.inspectImage('app:1')).toBeUndefined();
+    expect(await engine.listImages()).toEqual([{ id: 'sha256:i', repoTags: [], repoDigests: [`app@${digest}`], os: '', architecture: '', variant: '' }]);
+    expect([...await engine.imagesInUse()]).toEqual(['sha256:i']);
+    await engine.removeImage(`app@${digest}`);
+    expect(built).toEqual([]);
+    expect((await engine.createContainer({ image: 'app', env: [], tty: false, stdin: false, binds: [], autoRemove: true })).id).toBe('new');
+    await engine.start('new');
+    expect(built).toEqual(['1.45']);
+  });
+
+  it('names the endpoint when the engine goes away in the middle of a pull', async () => {
+    const { engine } = await fakeEngine((req, res) => {
+      res.write(`${ok[0]}\n`);
+      setTimeout(() => req.socket.destroy(), 50);
+    });
+    const e = await pullError(engine);
+    expect(e.code).toBe('ERR_ENGINE_UNAVAILABLE');
+    expect(e.message).toMatch(/^lost the Docker Engine at unix:\/\/.*docker\.sock during pull of localhost:5000\/app@sha256:1+ \(/);
+  });
+
+  it('escapes ? and # in a name, as the docker CLI does, so they cannot end the path', async () => {
+    const { engine, paths } = await fakeEngine(() => undefined, '1.45', { 'odd?x#y': { Id: 'sha256:o', RepoTags: ['odd?x#y'], RepoDigests: null, Os: 'linux', Architecture: 'arm', Variant: 'v7' } });
+    expect(await engine.inspectImage('odd?x#y')).toMatchObject({ id: 'sha256:o', variant: 'v7', repoDigests: [] });
+    expect(paths).toContain('/v1.45/images/odd%3Fx%23y/json');
   });
 });

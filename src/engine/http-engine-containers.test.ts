@@ -1,5 +1,5 @@
 /**
- * The container listing, inspect and events stream over dockerode against a fake Engine API on a Unix
+ * The container listing, inspect and events stream of the engine client (http-engine.ts, undici) against a fake Engine API on a Unix
  * socket, for what a real engine does not do on demand: an events answer that never comes (the connect
  * deadline), lines split across chunks, other event types and garbage on the stream. The real dockerd and
  * Podman are in test/e2e/discovery*.test.ts.
@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectResolverError } from '../../test/fakes/expect-error.js';
-import { parseContainerEvent } from './dockerode-containers.js';
-import { createDockerodeEngine } from './dockerode-engine.js';
+import { createHttpEngine, parseContainerEvent } from './http-engine.js';
 import { createEngineProbe } from './engine-probe.js';
 import type { Engine } from './engine.js';
 
@@ -35,7 +34,7 @@ async function engineWith(handle: (req: IncomingMessage, res: ServerResponse) =>
   servers.push(server);
   await new Promise<void>((r) => server.listen(socketPath, r));
   const endpoint = { kind: 'unix' as const, socketPath, display: `unix://${socketPath}` };
-  const engine = await createDockerodeEngine(endpoint, createEngineProbe(endpoint));
+  const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint), { runner: () => Promise.reject(new Error('this test runs no container')) });
   engines.push(engine);
   return { engine, paths };
 }

@@ -1,0 +1,29 @@
+/**
+ * The one HTTP connection to the Docker Engine: the undici client of src/http/http.ts on the Unix socket, or
+ * on TCP with the endpoint's TLS material. The probe (`/version`, `/info`) and the engine client
+ * (http-engine.ts) share it, so that a process talks to the engine and the registries over one HTTP stack;
+ * dockerode (node:http) loads only to run or re-create containers (docs/architecture.md, bench/README.md).
+ */
+import { createHttpClient, type HttpClient } from '../http/http.js';
+import type { EngineEndpoint } from './docker-host.js';
+
+/** Where engine requests go and how. */
+export interface EngineConnection {
+  readonly http: HttpClient;
+  /** The origin of every request: `http://localhost` on a socket, `http(s)://host:port` on TCP. */
+  readonly base: string;
+  /** `--tls` without `--tlsverify` (docker's SkipTLSVerify). */
+  readonly insecureTls: boolean;
+}
+
+/** Builds the connection for an endpoint (no socket is opened until the first request). */
+export function engineConnection(endpoint: EngineEndpoint): EngineConnection {
+  if (endpoint.kind === 'unix') {
+    return { http: createHttpClient({ socketPath: endpoint.socketPath, connectTimeoutMs: 2_000, headersTimeoutMs: 5_000, peer: 'engine' }), base: 'http://localhost', insecureTls: false };
+  }
+  const tls = endpoint.tls === undefined ? undefined : { ca: endpoint.tls.ca?.toString('utf8'), cert: endpoint.tls.cert?.toString('utf8'), key: endpoint.tls.key?.toString('utf8') };
+  const pem = tls === undefined ? undefined : Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+  const http = createHttpClient({ connectTimeoutMs: 3_000, headersTimeoutMs: 5_000, peer: 'engine', ...(pem === undefined ? {} : { tls: pem }) });
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  return { http, base: `${tls === undefined ? 'http' : 'https'}://${host}:${endpoint.port}`, insecureTls: endpoint.tls?.verify === false };
+}
