@@ -23,5 +23,9 @@ setTimeout(() => {
   }
   for (const [k, v] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`map ${k}: ${mb(v)}`);
   lines.push(`modules in require.cache ${Object.keys(require.cache).length}`);
+  const cpu = process.cpuUsage();
+  lines.push(`cpu ms (user + system, 20 s) ${((cpu.user + cpu.system) / 1000).toFixed(0)}`);
   fs.writeFileSync(process.env.RESOLVER_MEMORY_OUT, `${lines.join('\n')}\n`);
+  // With BENCH_HEAP_SNAPSHOT (daemon-memory.mjs passes it on): a heap snapshot too, for bench/heap-summary.mjs.
+  if (process.env.RESOLVER_HEAP_SNAPSHOT) v8.writeHeapSnapshot(process.env.RESOLVER_HEAP_SNAPSHOT);
 }, 20_000).unref();

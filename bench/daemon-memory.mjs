@@ -3,7 +3,8 @@
 // unit's --max-semi-space-size=2 and MALLOC_ARENA_MAX=2: the daemon with 10 tags against a private registry and
 // a private dockerd (after `npm run build && node scripts/build-sandbox.mjs`), each with
 // bench/daemon-memory-preload.cjs, which reports 20 s after start. RESOLVER_CODE_CACHE=0 in the environment
-// is passed on (to compare without the code cache). Usage: node bench/daemon-memory.mjs
+// is passed on (to compare without the code cache). Usage: node bench/daemon-memory.mjs [TAGS] (default 10);
+// BENCH_NODE_FLAGS adds node flags to both (e.g. --optimize-for-size); BENCH_HEAP_SNAPSHOT=PREFIX also writes a heap snapshot of each (PREFIX.N.heapsnapshot, N its row) for bench/heap-summary.mjs.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,18 +15,20 @@ import { fleetIndex, root, startBenchServices } from './setup.mjs';
 const services = await startBenchServices('memory');
 const { tmp, registry, engine } = services;
 try {
-  await (await fleetIndex(services))(0, 10);
-  const images = Array.from({ length: 10 }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n');
+  const tags = Number(process.argv[2] ?? '10');
+  await (await fleetIndex(services))(0, tags);
+  const images = Array.from({ length: tags }, (_, i) => `  - image: ${registry.host}/fleet/app:t${i}`).join('\n');
   const config = join(tmp, 'daemon.yaml');
   writeFileSync(config, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/10 * * * * *"\nsplay: 0s\nstateDir: ${join(tmp, 'state')}\nimages:\n${images}\n`);
   mkdirSync(join(tmp, 'cache'));
   const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: join(tmp, 'cache'), DOCKER_CONFIG: join(tmp, 'docker'), MALLOC_ARENA_MAX: '2', ...(process.env.RESOLVER_CODE_CACHE ? { RESOLVER_CODE_CACHE: process.env.RESOLVER_CODE_CACHE } : {}) };
   const procs = [
     ['bare Node HTTP server', ['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"]],
-    ['resolver daemon, 10 tags', [join(root, 'bin/resolver.cjs'), 'daemon', '--config', config]],
+    ['floor: the same server with undici, zod, yaml and pino used once (bench/daemon-floor.cjs)', [join(root, 'bench/daemon-floor.cjs')]],
+    [`resolver daemon, ${tags} tags`, [join(root, 'bin/resolver.cjs'), 'daemon', '--config', config]],
   ];
-  const running = procs.map(([, argv], i) => spawn(process.execPath, ['--max-semi-space-size=2', '-r', join(root, 'bench/daemon-memory-preload.cjs'), ...argv], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, RESOLVER_MEMORY_OUT: join(tmp, `memory-${i}.txt`) } }));
-  await sleep(22_000);
+  const running = procs.map(([, argv], i) => spawn(process.execPath, ['--max-semi-space-size=2', ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''), '-r', join(root, 'bench/daemon-memory-preload.cjs'), ...argv], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, RESOLVER_MEMORY_OUT: join(tmp, `memory-${i}.txt`), ...(process.env.BENCH_HEAP_SNAPSHOT ? { RESOLVER_HEAP_SNAPSHOT: `${process.env.BENCH_HEAP_SNAPSHOT}.${i}.heapsnapshot` } : {}) } }));
+  await sleep(process.env.BENCH_HEAP_SNAPSHOT ? 30_000 : 22_000);
   await Promise.all(running.map((p) => new Promise((r) => {
     p.on('close', r);
     p.kill('SIGTERM');

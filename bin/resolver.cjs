@@ -62,7 +62,11 @@ const Module = require('node:module');
 
 // The daemon too (issue 10 §4, measured in bench/README.md): TurboFan's tier-up of the parser costs the
 // long-running process ~7 MB of resident memory at 10 tags (~20 MB at 1,000) for no CPU it measurably saves.
-v8.setFlagsFromString('--liftoff-only');
+// The daemon also has V8 favour size over speed (--optimize-for-size: a slower-growing heap, collected sooner):
+// its heap grew to twice what it keeps alive at 1,000 tags (113 MB RSS; 88-91 MB with it, bench/README.md).
+// Set here, not in the unit, so the container and the tarball get it too; the code cache is keyed by it.
+const v8Flags = process.argv[2] === 'daemon' ? '--liftoff-only --optimize-for-size' : '--liftoff-only';
+v8.setFlagsFromString(v8Flags);
 let bytes;
 try {
   bytes = fs.readFileSync(file);
@@ -193,7 +197,7 @@ const base = process.env.RESOLVER_CODE_CACHE === '0' || uid === undefined ? unde
 let cache;
 if (base !== undefined) {
   const key = sha256(
-    ['resolver-v8-cache/1', process.arch, process.platform, process.version, process.versions.v8, '--liftoff-only', process.execArgv.join(' '), process.env.NODE_OPTIONS ?? '', sha256(bytes).toString('hex')].join('\0'),
+    ['resolver-v8-cache/1', process.arch, process.platform, process.version, process.versions.v8, v8Flags, process.execArgv.join(' '), process.env.NODE_OPTIONS ?? '', sha256(bytes).toString('hex')].join('\0'),
   );
   const name = `${key.toString('hex').slice(0, 32)}.v8`;
   let dir;

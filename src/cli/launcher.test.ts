@@ -149,14 +149,19 @@ describe('launcher code cache', () => {
     expect(existsSync(userCache())).toBe(false);
   });
 
-  it('keys by the V8 flags in effect: the daemon (--liftoff-only as well) shares the file, other node flags do not', () => {
+  it('keys by the V8 flags in effect: the daemon (--liftoff-only --optimize-for-size) has its own file, as other node flags do', () => {
     run(['daemon']);
+    expect(readdirSync(userCache())).toEqual([nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size' }))]);
     expectRealRan(run());
-    expect(readdirSync(userCache())).toEqual([nameOf(keyOf(realBundle))]);
+    expect(readdirSync(userCache()).sort()).toEqual([nameOf(keyOf(realBundle)), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size' }))].sort());
+    // A second daemon start reads its own cache, and the file stays the same.
+    const before = readFileSync(join(userCache(), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size' }))));
+    run(['daemon']);
+    expect(readFileSync(join(userCache(), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size' })))).equals(before)).toBe(true);
     // The unit's node flag: its own file (keyed by process.execArgv).
     const r = spawnSync(process.execPath, ['--max-semi-space-size=2', join(dir, 'bin', 'resolver.cjs'), '--version'], { encoding: 'utf8', env: env(), timeout: 20_000 });
     expect(r.stdout).toBe('real --version\n');
-    expect(readdirSync(userCache())).toHaveLength(2);
+    expect(readdirSync(userCache())).toHaveLength(3);
   });
 
   it('RESOLVER_CODE_CACHE=0 neither reads nor writes a cache', () => {
