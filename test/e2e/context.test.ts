@@ -162,7 +162,7 @@ describe.runIf((engine !== undefined && hasDocker) || process.env['CI'] === 'tru
     expect(verifiedConnections).toBeGreaterThan(before);
   });
 
-  it('pull goes through the context too (dockerode over TLS with the context\'s client certificate)', async () => {
+  it('pull goes through the context too (the engine client over TLS with the context\'s client certificate)', async () => {
     const env = { DOCKER_CONFIG: config, DOCKER_HOST: undefined, RESOLVER_STATE_DIR: join(dir, 'state') };
     const r = await cli(['--context', 'tls', 'pull', '-q', `${s.anonymous}/super-golang:latest`], env);
     expect(r.stderr).toBe('');
