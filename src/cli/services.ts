@@ -50,7 +50,7 @@ export interface Services {
   readonly state: StateStore;
   /** The disk preflight before pulls (the daemon's `preflight:`, else RESOLVER_PREFLIGHT*). */
   readonly preflight: DiskPreflight;
-  /** The Docker Engine: its client on the undici stack (loaded on first use); dockerode only runs containers. */
+  /** The Docker Engine: its client on the undici stack (loaded on first use). */
   engine(signal?: AbortSignal): Promise<Engine>;
   target(options: TargetOptions, signal?: AbortSignal): Promise<TargetPlatform>;
   /** The resolver-side prefetch (the daemon's `prefetch:`, docs/prefetch.md); undefined: off. */
@@ -129,8 +129,7 @@ export function createServices(env: NodeJS.ProcessEnv, options: ServiceOptions &
     engine(signal) {
       return engine.get('engine', async () => {
         const { createHttpEngine } = await import('../engine/http-engine.js');
-        // Containers are run through dockerode, loaded when `run` first needs it (src/engine/http-engine.ts).
-        return createHttpEngine(endpoint, probe, { runner: (facts) => import('../engine/dockerode-engine.js').then((m) => m.createDockerodeRunner(endpoint, facts)) }, signal);
+        return createHttpEngine(endpoint, probe, signal);
       });
     },
     async target(o, signal) {

@@ -30,7 +30,7 @@ function dial(docker: Dockerode, options: { path: string; method: string; option
 /** Connects to the engine at `endpoint` and returns its container operations. */
 export async function createDockerodeContainerOps(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<ContainerOps> {
   // The listing is the engine client's (one HTTP stack); dockerode does the rest.
-  const listing = await createHttpEngine(endpoint, probe, { runner: () => Promise.reject(new Error('container ops run no containers')) }, signal);
+  const listing = await createHttpEngine(endpoint, probe, signal);
   const docker = await connectDockerode(endpoint, await probe.facts(signal));
   const where = endpoint.display;
   const short = (id: string): string => (/^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id);

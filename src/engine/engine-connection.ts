@@ -2,7 +2,7 @@
  * The one HTTP connection to the Docker Engine: the undici client of src/http/http.ts on the Unix socket, or
  * on TCP with the endpoint's TLS material. The probe (`/version`, `/info`) and the engine client
  * (http-engine.ts) share it, so that a process talks to the engine and the registries over one HTTP stack;
- * dockerode (node:http) loads only to run or re-create containers (docs/architecture.md, bench/README.md).
+ * dockerode (node:http) loads only to re-create containers (activation; bench/README.md).
  */
 import { createHttpClient, type HttpClient } from '../http/http.js';
 import type { EngineEndpoint } from './docker-host.js';
@@ -26,4 +26,9 @@ export function engineConnection(endpoint: EngineEndpoint): EngineConnection {
   const http = createHttpClient({ connectTimeoutMs: 3_000, headersTimeoutMs: 5_000, peer: 'engine', ...(pem === undefined ? {} : { tls: pem }) });
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
   return { http, base: `${tls === undefined ? 'http' : 'https'}://${host}:${endpoint.port}`, insecureTls: endpoint.tls?.verify === false };
+}
+
+/** A path segment as the docker CLI sends it (Go's URL.EscapedPath): `/`, `:` and `@` stay, `?`, `#`, `%` and spaces are escaped. */
+export function pathSegment(name: string): string {
+  return encodeURI(name).replace(/[?#]/g, (c) => encodeURIComponent(c));
 }

@@ -34,7 +34,7 @@ async function engineWith(handle: (req: IncomingMessage, res: ServerResponse) =>
   servers.push(server);
   await new Promise<void>((r) => server.listen(socketPath, r));
   const endpoint = { kind: 'unix' as const, socketPath, display: `unix://${socketPath}` };
-  const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint), { runner: () => Promise.reject(new Error('this test runs no container')) });
+  const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint));
   engines.push(engine);
   return { engine, paths };
 }

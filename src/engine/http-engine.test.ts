@@ -6,9 +6,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
+import { PassThrough, Readable } from 'node:stream';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResolverError } from '../errors.js';
+import { exitCodeOf, ResolverError } from '../errors.js';
 import { Secret } from '../secret/secret.js';
 import { negotiateApiVersion } from './api-version.js';
 import { createHttpEngine } from './http-engine.js';
@@ -53,7 +54,7 @@ async function fakeEngine(onCreate: Script, apiVersion = '1.45', images: Record<
   servers.push(server);
   await new Promise<void>((r) => server.listen(socketPath, r));
   const endpoint = { kind: 'unix' as const, socketPath, display: `unix://${socketPath}` };
-  const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint), { runner: () => Promise.reject(new Error('this test runs no container')) });
+  const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint));
   engines.push(engine);
   return { engine, paths, headers };
 }
@@ -175,38 +176,114 @@ describe('the engine client against a fake Engine API', () => {
 });
 
 describe('the engine client and its container-running half', () => {
-  it('pulls, inspects, lists and removes without building the container runner; the first container call builds it once', async () => {
+  const frame = (stream: number, text: string): Buffer => {
+    const data = Buffer.from(text);
+    const header = Buffer.alloc(8);
+    header[0] = stream;
+    header.writeUInt32BE(data.length, 4);
+    return Buffer.concat([header, data]);
+  };
+  /** A fake engine for one container `c1`: `start` answers as given; every request is recorded with when it closed. */
+  async function runEngine(start: { status: number; body?: string }, exitCode = 3): Promise<{ engine: Engine; seen: { method: string; url: string; body: string; closed: boolean }[] }> {
     const dir = await mkdtemp(join(tmpdir(), 'fake-engine-'));
     const socketPath = join(dir, 'docker.sock');
+    const seen: { method: string; url: string; body: string; closed: boolean }[] = [];
+    let exit: () => void = () => undefined;
+    const exited = new Promise<void>((r) => (exit = r));
     const server = createServer((req, res) => {
       const url = req.url ?? '';
-      if (url.endsWith('/version')) res.end(JSON.stringify({ Version: '26.1.5', ApiVersion: '1.45', Os: 'linux', Arch: 'amd64' }));
-      else if (url.endsWith('/info')) res.end('{}');
-      else if (url.includes('/images/create')) res.end(`${ok.join('\n')}\n`);
-      else if (url.startsWith('/v1.45/images/json')) res.end(JSON.stringify([{ Id: 'sha256:i', RepoTags: null, RepoDigests: [`app@${digest}`] }]));
-      else if (url.startsWith('/v1.45/containers/json')) res.end(JSON.stringify([{ Id: 'c', Names: ['/c'], ImageID: 'sha256:i', Labels: null, State: 'running' }]));
-      else if (req.method === 'DELETE') res.end('[]');
-      else res.writeHead(404).end('{"message":"no such image"}');
+      const row = { method: req.method ?? '', url, body: '', closed: false };
+      seen.push(row);
+      res.on('close', () => (row.closed = true));
+      req.on('data', (c: Buffer) => (row.body += c.toString()));
+      req.on('end', () => {
+        if (url.endsWith('/version')) res.end(JSON.stringify({ Version: '26.1.5', ApiVersion: '1.45', Os: 'linux', Arch: 'amd64' }));
+        else if (url.endsWith('/info')) res.end('{}');
+        else if (url.startsWith('/v1.45/containers/create')) res.writeHead(201).end(JSON.stringify({ Id: 'c1', Warnings: ['The requested image\u0007 platform does not match'] }));
+        else if (url.startsWith('/v1.45/containers/c1/attach')) {
+          res.writeHead(200, { 'content-type': 'application/vnd.docker.multiplexed-stream' });
+          res.write(Buffer.concat([frame(1, 'hello '), frame(2, 'oops\n')]));
+          void exited.then(() => res.end(frame(1, 'world\n')));
+        } else if (url.startsWith('/v1.45/containers/c1/wait')) {
+          res.writeHead(200);
+          void exited.then(() => res.end(JSON.stringify({ StatusCode: exitCode, Error: null })));
+        } else if (url.startsWith('/v1.45/containers/c1/start')) {
+          res.writeHead(start.status).end(start.body ?? '');
+          if (start.status < 300) setTimeout(exit, 50);
+        } else res.writeHead(404).end('{"message":"No such container: c2"}');
+      });
+    });
+    server.on('upgrade', (req, socket) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', body: '', closed: false });
+      socket.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+      let input = '';
+      socket.on('data', (c: Buffer) => (input += c.toString()));
+      // stdin's end arrives as the client's half-close: echo what came, then exit.
+      socket.on('end', () => {
+        socket.end(frame(1, `got ${input}`));
+        exit();
+      });
     });
     servers.push(server);
     await new Promise<void>((r) => server.listen(socketPath, r));
     const endpoint = { kind: 'unix' as const, socketPath, display: `unix://${socketPath}` };
-    const built: string[] = [];
-    const runner = {
-      createContainer: () => Promise.resolve({ id: 'new', warnings: [] }), runAttached: () => Promise.resolve(0), start: () => Promise.resolve(),
-      kill: () => Promise.resolve(), remove: () => Promise.resolve(), resize: () => Promise.resolve(),
-    };
-    const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint), { runner: (facts) => { built.push(facts.apiVersion); return Promise.resolve(runner); } });
+    const engine = await createHttpEngine(endpoint, createEngineProbe(endpoint));
     engines.push(engine);
-    expect((await engine.pull({ repository: 'app', digest, auth: undefined })).final).toMatch(/^Downloaded newer image/);
-    expect(await engine.inspectImage('app:1')).toBeUndefined();
-    expect(await engine.listImages()).toEqual([{ id: 'sha256:i', repoTags: [], repoDigests: [`app@${digest}`], os: '', architecture: '', variant: '' }]);
-    expect([...await engine.imagesInUse()]).toEqual(['sha256:i']);
-    await engine.removeImage(`app@${digest}`);
-    expect(built).toEqual([]);
-    expect((await engine.createContainer({ image: 'app', env: [], tty: false, stdin: false, binds: [], autoRemove: true })).id).toBe('new');
-    await engine.start('new');
-    expect(built).toEqual(['1.45']);
+    return { engine, seen };
+  }
+  const sink = (): { writable: PassThrough; text: () => string } => {
+    const writable = new PassThrough();
+    let text = '';
+    writable.on('data', (c: Buffer) => (text += c.toString()));
+    return { writable, text: () => text };
+  };
+  const spec = { image: 'app:1', name: 'web', platform: 'linux/arm64', cmd: ['true'], env: ['A=1'], tty: false, stdin: false, binds: [], autoRemove: true };
+
+  it('creates with the name and platform in the query and the rest in the body, and hands on the engine\'s warnings, sanitised', async () => {
+    const { engine, seen } = await runEngine({ status: 204 });
+    expect(await engine.createContainer(spec)).toEqual({ id: 'c1', warnings: ['The requested image platform does not match'] });
+    const create = seen.find((r) => r.url.includes('/containers/create'));
+    expect(new URL(create?.url ?? '', 'http://x').searchParams.toString()).toBe('name=web&platform=linux%2Farm64');
+    expect(JSON.parse(create?.body ?? '{}')).toMatchObject({ Image: 'app:1', Cmd: ['true'], Env: ['A=1'], Tty: false, OpenStdin: false, HostConfig: { AutoRemove: true, Binds: [] } });
+  });
+
+  it('attaches before the start, splits stdout and stderr, and returns the exit code of next-exit once the container is removed', async () => {
+    const { engine, seen } = await runEngine({ status: 204 }, 3);
+    const out = sink();
+    const err = sink();
+    const code = await engine.runAttached('c1', { stdin: undefined, stdout: out.writable, stderr: err.writable }, { tty: false, stdin: false, autoRemove: true });
+    expect(code).toBe(3);
+    expect(out.text()).toBe('hello world\n');
+    expect(err.text()).toBe('oops\n');
+    const order = seen.map((r) => r.url.replace(/^\/v1\.45\/containers\/c1\//, '').replace(/\?.*/, '')).filter((u) => !u.startsWith('/'));
+    expect(order.indexOf('attach')).toBeLessThan(order.indexOf('start'));
+    expect(seen.filter((r) => r.url.includes('/wait')).map((r) => new URL(r.url, 'http://x').searchParams.get('condition')).sort()).toEqual(['next-exit', 'removed']);
+  });
+
+  it('a refused start rejects at once with docker\'s words and exit code, and closes the attach and the waits', async () => {
+    const { engine, seen } = await runEngine({ status: 400, body: JSON.stringify({ message: 'failed to create task: exec: "nope": executable file not found in $PATH' }) });
+    const out = sink();
+    const e = await expectResolverError(engine.runAttached('c1', { stdin: undefined, stdout: out.writable, stderr: sink().writable }, { tty: false, stdin: false, autoRemove: false }));
+    expect(e.message).toBe('Error response from daemon: failed to create task: exec: "nope": executable file not found in $PATH');
+    expect(exitCodeOf(e)).toBe(127);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.filter((r) => /\/(attach|wait)/.test(r.url)).map((r) => r.closed)).toEqual([true, true]);
+  });
+
+  it('with stdin, hijacks the attach (Upgrade: tcp), writes stdin and half-closes it at its end, and reads the answer', async () => {
+    const { engine, seen } = await runEngine({ status: 204 }, 0);
+    const out = sink();
+    const code = await engine.runAttached('c1', { stdin: Readable.from([Buffer.from('ping')]), stdout: out.writable, stderr: sink().writable }, { tty: true, stdin: true, autoRemove: false });
+    expect(code).toBe(0);
+    expect(out.text()).toContain('got ping');
+    expect(seen.find((r) => r.url.includes('/attach'))?.url).toMatch(/stdin=1/);
+  });
+
+  it('kill, remove and resize of a container the engine does not know are not errors', async () => {
+    const { engine } = await runEngine({ status: 204 });
+    await engine.kill('c1', 'SIGTERM');
+    await engine.remove('c2');
+    await engine.resize('c2', 24, 80);
   });
 
   it('names the endpoint when the engine goes away in the middle of a pull', async () => {

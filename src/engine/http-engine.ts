@@ -1,25 +1,26 @@
 /**
  * The Engine over the one HTTP stack (undici, engine-connection.ts), at the API version negotiated from
- * `/version`: the image half (pull, tag, inspect, list, remove) and the container listing, inspect and events
- * that the daemon uses every cycle. The container-running half (create, attach, start, kill, remove, resize)
- * is dockerode's (dockerode-engine.ts), loaded on its first use, so that a daemon that only resolves and
- * pre-pulls never loads a second HTTP stack (node:http under docker-modem): bench/README.md measured that
- * stack at ~15 MB of a daemon's RSS. Answers are read with zod; a lost engine is ERR_ENGINE_UNAVAILABLE, the
- * engine's refusal ERR_PULL_FAILED with its message (sanitised), as the dockerode client worded them.
+ * `/version`: the image half (pull, tag, inspect, list, remove), the container listing, inspect and events, and
+ * (http-runner.ts) the container-running half `resolver run` uses. One HTTP stack for the registry and the engine:
+ * dockerode (node:http under docker-modem) loads only for activation's container operations
+ * (dockerode-container-ops.ts). Answers are read with zod; a lost engine is ERR_ENGINE_UNAVAILABLE, the engine's
+ * refusal of an image operation ERR_PULL_FAILED with its message (sanitised), as the dockerode client worded them.
  */
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import type { HttpRequest, HttpResponse } from '../http/http.js';
 import { sanitizeRemoteText } from '../http/remote-text.js';
 import { parseJson } from '../json/parse-json.js';
 import { linkAbort } from '../limit/abort.js';
-import type { EngineFacts } from '../platform/engine-facts.js';
 import { negotiateApiVersion } from './api-version.js';
 import type { ContainerDetails, ContainerEngine, ContainerEvent, ContainerSummary } from './containers.js';
 import type { EngineEndpoint } from './docker-host.js';
-import type { ContainerRunner, Engine, ImageEngine, ImageInfo, PullRequest } from './engine.js';
+import { pathSegment as segment } from './engine-connection.js';
+import type { Engine, ImageEngine, ImageInfo, PullRequest } from './engine.js';
 import { encodeRegistryAuth } from './engine.js';
 import type { EngineProbe } from './engine-probe.js';
+import { createHttpRunner } from './http-runner.js';
 import { foldProgress, initialPullState, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
 
 /** The engine's `{"message": …}` of a refusal. */
@@ -54,11 +55,6 @@ export function parseContainerEvent(line: string): ContainerEvent | undefined {
   return action === undefined || id === undefined ? undefined : { action, id };
 }
 
-/** A path segment as the docker CLI sends it (Go's URL.EscapedPath): `/`, `:` and `@` stay, `?`, `#`, `%` and spaces are escaped. */
-function segment(name: string): string {
-  return encodeURI(name).replace(/[?#]/g, (c) => encodeURIComponent(c));
-}
-
 /** True when undici's headers timeout is somewhere in the causes of `error`. */
 function headersTimedOut(error: unknown): boolean {
   for (let e: unknown = error, i = 0; i < 5 && typeof e === 'object' && e !== null; i++, e = (e as { cause?: unknown }).cause) {
@@ -68,12 +64,14 @@ function headersTimedOut(error: unknown): boolean {
 }
 
 /** One engine request. */
-interface Call {
+export interface Call {
   readonly method: 'GET' | 'POST' | 'DELETE';
   /** Below the version prefix, e.g. `/images/create`. */
   readonly path: string;
   readonly query?: Readonly<Record<string, string>>;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A JSON body, as text (send `content-type` with it). */
+  readonly body?: string;
   readonly signal?: AbortSignal | undefined;
   /** What the request does, for messages: `pull of app@sha256:…`. */
   readonly what: string;
@@ -87,14 +85,23 @@ interface Call {
 /** The longest wait for an ordinary answer: the engine may be busy (a containerd store listing, a big delete). */
 const answerMs = 120_000;
 
-/** The engine client's options beside the endpoint and the probe. */
-export interface HttpEngineOptions {
-  /** The container-running half, built on first use (dockerode-engine.ts in production, fakes in tests). */
-  readonly runner: (facts: EngineFacts) => Promise<ContainerRunner>;
+/** The requests of one engine connection, for the container-running half (http-runner.ts). */
+export interface EngineCalls {
+  /** The endpoint, for messages. */
+  readonly where: string;
+  /** Sends `c`; any status comes back; a transport failure is the engine's (ERR_ENGINE_UNAVAILABLE or ERR_ABORTED). */
+  send(c: Call): Promise<HttpResponse>;
+  /**
+   * Sends `c` and resolves with its body as it arrives once the engine answered 2xx (the stream ends when the
+   * engine closes it or `c.signal` aborts); another answer rejects with `refuse(response)`.
+   */
+  open(c: Call, refuse: (res: HttpResponse) => ResolverError): Promise<AsyncIterable<Buffer>>;
+  /** Sends `c` upgraded to `protocol` and hands over the connection after the engine's `101`. */
+  upgrade(c: Call, protocol: string): Promise<Duplex>;
 }
 
 /** Connects to the engine (negotiating the API version) and returns the Engine. */
-export async function createHttpEngine(endpoint: EngineEndpoint, probe: EngineProbe, options: HttpEngineOptions, signal?: AbortSignal): Promise<Engine> {
+export async function createHttpEngine(endpoint: EngineEndpoint, probe: EngineProbe, signal?: AbortSignal): Promise<Engine> {
   const facts = await probe.facts(signal);
   const prefix = `/v${negotiateApiVersion(facts.apiVersion)}`;
   const where = endpoint.display;
@@ -106,7 +113,7 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
     for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
     try {
       return await http.send({
-        method: c.method, url, headers: c.headers, signal: c.signal, deadlineMs: c.deadlineMs ?? answerMs, maxBytes: c.maxBytes ?? 64 << 20,
+        method: c.method, url, headers: c.headers, signal: c.signal, ...(c.body === undefined ? {} : { body: c.body }), deadlineMs: c.deadlineMs ?? answerMs, maxBytes: c.maxBytes ?? 64 << 20,
         followRedirects: false, insecureTls, headersTimeoutMs: c.headersTimeoutMs ?? answerMs, bodyTimeoutMs: c.bodyTimeoutMs ?? answerMs,
         ...(c.receive === undefined ? {} : { receive: c.receive }),
       });
@@ -245,37 +252,49 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
     containerEvents: (signal, o = {}) => openEvents(signal, o.connectTimeoutMs ?? 10_000),
   };
 
-  /**
-   * `GET /events` for containers: resolves once the engine sent its headers (within `connectMs`); the stream
-   * then lives as long as the engine keeps it open or `signal` is not aborted.
-   */
-  function openEvents(signal: AbortSignal, connectMs: number): Promise<AsyncIterable<ContainerEvent>> {
-    if (signal.aborted) return Promise.reject(new ResolverError('ERR_ABORTED', 'the events stream was cancelled'));
-    const what = 'the events stream';
+  /** See EngineCalls.open. */
+  function open(c: Call, refuse: (res: HttpResponse) => ResolverError): Promise<AsyncIterable<Buffer>> {
+    if (c.signal?.aborted === true) return Promise.reject(new ResolverError('ERR_ABORTED', `${c.what} was cancelled`));
     return new Promise((resolve, reject) => {
       let done: () => void = () => undefined;
       const consumed = new Promise<void>((r) => (done = r));
       let opened = false;
       send({
-        method: 'GET', path: '/events', query: { filters: JSON.stringify({ type: ['container'] }) }, signal, what,
-        deadlineMs: Number.POSITIVE_INFINITY, headersTimeoutMs: connectMs, bodyTimeoutMs: 0, maxBytes: Number.MAX_SAFE_INTEGER,
+        deadlineMs: Number.POSITIVE_INFINITY, bodyTimeoutMs: 0, maxBytes: Number.MAX_SAFE_INTEGER, ...c,
         // The body is handed to the consumer; this returns (and the body is closed) once it stopped reading.
         receive: async (chunks) => {
           opened = true;
-          resolve(lines(chunks, done));
+          resolve((async function* body(): AsyncGenerator<Buffer> {
+            try {
+              yield* chunks;
+            } finally {
+              done();
+            }
+          })());
           await consumed;
         },
       }).then((res) => {
-        if (!opened) reject(ok(res) ? new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} ended ${what} at once`) : refusal(res, `opening ${what}`));
+        if (!opened) reject(ok(res) ? new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} ended ${c.what} at once`) : refuse(res));
       }, (error: unknown) => {
-        if (opened) return;
-        reject(headersTimedOut(error)
-          ? new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} did not answer GET /events within ${connectMs / 1000} s`, { cause: error })
-          : error instanceof Error ? error : new Error(String(error)));
+        if (!opened) reject(error instanceof Error ? error : new Error(String(error)));
       });
     });
+  }
 
-    async function* lines(chunks: AsyncIterable<Buffer>, done: () => void): AsyncGenerator<ContainerEvent> {
+  /**
+   * `GET /events` for containers: resolves once the engine sent its headers (within `connectMs`); the stream
+   * then lives as long as the engine keeps it open or `signal` is not aborted.
+   */
+  async function openEvents(signal: AbortSignal, connectMs: number): Promise<AsyncIterable<ContainerEvent>> {
+    const what = 'the events stream';
+    let chunks: AsyncIterable<Buffer>;
+    try {
+      chunks = await open({ method: 'GET', path: '/events', query: { filters: JSON.stringify({ type: ['container'] }) }, signal, what, headersTimeoutMs: connectMs }, (res) => refusal(res, `opening ${what}`));
+    } catch (error) {
+      if (!headersTimedOut(error)) throw error;
+      throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} did not answer GET /events within ${connectMs / 1000} s`, { cause: error });
+    }
+    return (async function* lines(): AsyncGenerator<ContainerEvent> {
       const splitter = new LineSplitter();
       try {
         for await (const chunk of chunks) {
@@ -287,29 +306,27 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
       } catch (error) {
         if (signal.aborted) return;
         throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `lost the Docker Engine at ${where} while reading ${what}`, { cause: error });
-      } finally {
-        done();
       }
+    })();
+  }
+
+  /** See EngineCalls.upgrade. */
+  async function upgrade(c: Call, protocol: string): Promise<Duplex> {
+    const url = new URL(`${prefix}${c.path}`, base);
+    for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
+    try {
+      return await http.upgrade({ method: c.method === 'GET' ? 'GET' : 'POST', url, headers: c.headers, protocol, signal: c.signal, deadlineMs: c.deadlineMs ?? answerMs, insecureTls });
+    } catch (error) {
+      if (!(error instanceof ResolverError)) throw error;
+      if (error.code === 'ERR_ABORTED' || c.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', `${c.what} was cancelled`, { cause: error });
+      throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `lost the Docker Engine at ${where} during ${c.what} (${error.message})`, { cause: error });
     }
   }
 
-  let runner: Promise<ContainerRunner> | undefined;
-  const running = (): Promise<ContainerRunner> => {
-    runner ??= options.runner(facts).catch((error: unknown) => {
-      runner = undefined;
-      throw error;
-    });
-    return runner;
-  };
   return {
     ...images,
     ...containers,
-    createContainer: async (spec) => (await running()).createContainer(spec),
-    runAttached: async (id, io, o) => (await running()).runAttached(id, io, o),
-    start: async (id) => (await running()).start(id),
-    kill: async (id, sig) => (await running()).kill(id, sig),
-    remove: async (id) => (await running()).remove(id),
-    resize: async (id, rows, columns) => (await running()).resize(id, rows, columns),
+    ...createHttpRunner({ where, send, open, upgrade }),
     close: () => probe.close(),
   };
 }

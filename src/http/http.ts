@@ -6,7 +6,7 @@
  * bytes read are the bytes served. See shared/spec/reliability.md §2.2, §3.7.
  */
 import type { LookupFunction } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, buildConnector, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { ResolverError, redactUrl } from '../errors.js';
@@ -102,6 +102,19 @@ function isStreamBody(body: HttpRequest['body']): body is StreamBody {
   return typeof body === 'object' && !(body instanceof Uint8Array);
 }
 
+/** A request whose connection is taken over once the peer agreed to switch protocols. */
+export interface UpgradeRequest {
+  readonly method: 'POST' | 'GET';
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The `Upgrade:` protocol, e.g. `tcp`. */
+  readonly protocol: string;
+  readonly signal?: AbortSignal | undefined;
+  /** Until the `101` answer. */
+  readonly deadlineMs: number;
+  readonly insecureTls?: boolean;
+}
+
 /** A fully read response. Header names are lower-case. */
 export interface HttpResponse {
   readonly status: number;
@@ -114,6 +127,11 @@ export interface HttpResponse {
 /** Sends requests. */
 export interface HttpClient {
   send(req: HttpRequest): Promise<HttpResponse>;
+  /**
+   * Sends a request with `Connection: Upgrade` and `Upgrade: protocol` and, once the peer answered `101`,
+   * hands over the connection (the Docker Engine's hijacked attach). Any other answer fails with ERR_NETWORK.
+   */
+  upgrade(req: UpgradeRequest): Promise<Duplex>;
   close(): Promise<void>;
 }
 
@@ -368,6 +386,22 @@ export function createHttpClient(options: HttpOptions = {}): HttpClient {
       const deadline = deadlineSignal(req.deadlineMs, { what: where, code: 'ERR_NETWORK', message: `${where} did not answer completely within ${req.deadlineMs / 1000} s`, signal: req.signal });
       try {
         return await sendWithin(req, deadline.signal, () => deadline.expired);
+      } finally {
+        deadline.clear();
+      }
+    },
+    async upgrade(req) {
+      const where = req.url.host;
+      const deadline = deadlineSignal(req.deadlineMs, { what: where, code: 'ERR_NETWORK', message: `${where} did not answer within ${req.deadlineMs / 1000} s`, signal: req.signal });
+      try {
+        const dispatcher = agentFor(req.url, req.insecureTls === true, undefined);
+        // Agent.dispatch needs the origin beside the path.
+        const options = { origin: req.url.origin, path: `${req.url.pathname}${req.url.search}`, method: req.method, headers: { 'user-agent': userAgent, ...req.headers }, protocol: req.protocol, signal: deadline.signal };
+        const { socket } = await dispatcher.upgrade(options);
+        return socket;
+      } catch (error) {
+        if (error instanceof ResolverError) throw error;
+        throw transportError(error, req.url, req.deadlineMs, deadline.expired, req.signal, options.peer ?? 'registry', proxyUsed(req.url));
       } finally {
         deadline.clear();
       }

@@ -435,6 +435,7 @@ describe('deadlines of blob transfers', () => {
         const headers: Record<string, string> = req.method === 'POST' ? { location: '/v2/team/app/blobs/uploads/u' } : {};
         return { status: req.method === 'POST' ? 202 : 201, headers, body: Buffer.alloc(0), url: req.url };
       },
+      upgrade: () => Promise.reject(new Error('a registry never upgrades')),
       close: () => Promise.resolve(),
     };
     const clock = (): number => performance.now();

@@ -15,6 +15,7 @@ function clientFailingWith(code: string): { client: RegistryClient; sent: string
       sent.push(req.url.href);
       return Promise.reject(transport(code));
     },
+    upgrade: () => Promise.reject(new Error('a registry never upgrades')),
     close: () => Promise.resolve(),
   };
   const client = new RegistryClient({
