@@ -1,6 +1,6 @@
 /**
  * The Docker Engine as resolver uses it: a narrow interface, implemented over undici in http-engine.ts (the
- * container-running half with dockerode, dockerode-engine.ts) and by fakes in tests. Built only in composition roots.
+ * container-running half in http-runner.ts) and by fakes in tests. Built only in composition roots.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { ErrorCode } from '../errors.js';
