@@ -16,6 +16,7 @@ import { createHttpEngine } from './http-engine.js';
 import { createEngineProbe } from './engine-probe.js';
 import { encodeRegistryAuth, type Engine } from './engine.js';
 import { expectResolverError } from '../../test/fakes/expect-error.js';
+import { muxFrame as frame } from '../../test/fakes/mux-frame.js';
 
 const servers: Server[] = [];
 const engines: Engine[] = [];
@@ -176,13 +177,6 @@ describe('the engine client against a fake Engine API', () => {
 });
 
 describe('the engine client and its container-running half', () => {
-  const frame = (stream: number, text: string): Buffer => {
-    const data = Buffer.from(text);
-    const header = Buffer.alloc(8);
-    header[0] = stream;
-    header.writeUInt32BE(data.length, 4);
-    return Buffer.concat([header, data]);
-  };
   /** A fake engine for one container `c1`: `start` answers as given; every request is recorded with when it closed. */
   async function runEngine(start: { status: number; body?: string }, exitCode = 3): Promise<{ engine: Engine; seen: { method: string; url: string; body: string; closed: boolean }[] }> {
     const dir = await mkdtemp(join(tmpdir(), 'fake-engine-'));

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameSplitter, type FramePiece } from './stream-demux.js';
+import { muxFrame as frame } from '../../test/fakes/mux-frame.js';
 
-const frame = (stream: number, text: string): Buffer => {
-  const data = Buffer.from(text);
-  const header = Buffer.alloc(8);
-  header[0] = stream;
-  header.writeUInt32BE(data.length, 4);
-  return Buffer.concat([header, data]);
-};
 const joined = (pieces: readonly FramePiece[]): string[] => {
   const out: string[] = [];
   for (const p of pieces) {
