@@ -4,7 +4,10 @@
  * (http-engine.ts) share it, so that a process talks to the engine and the registries over one HTTP stack;
  * dockerode (node:http) loads only to re-create containers (activation; bench/README.md).
  */
-import { createHttpClient, type HttpClient } from '../http/http.js';
+import { z } from 'zod';
+import { createHttpClient, type HttpClient, type HttpResponse } from '../http/http.js';
+import { sanitizeRemoteText } from '../http/remote-text.js';
+import { parseJson } from '../json/parse-json.js';
 import type { EngineEndpoint } from './docker-host.js';
 
 /** Where engine requests go and how. */
@@ -31,4 +34,19 @@ export function engineConnection(endpoint: EngineEndpoint): EngineConnection {
 /** A path segment as the docker CLI sends it (Go's URL.EscapedPath): `/`, `:` and `@` stay, `?`, `#`, `%` and spaces are escaped. */
 export function pathSegment(name: string): string {
   return encodeURI(name).replace(/[?#]/g, (c) => encodeURIComponent(c));
+}
+
+/** True for a 2xx answer. */
+export function answeredOk(res: HttpResponse): boolean {
+  return res.status >= 200 && res.status < 300;
+}
+
+/** The engine's `{"message": …}` of a refusal. */
+const ErrorBody = z.object({ message: z.string() });
+
+/** The engine's message in a refusal, sanitised (its text, or `HTTP <status>` when it sent none). */
+export function engineMessage(res: HttpResponse): string {
+  const text = res.body.toString('utf8');
+  const parsed = parseJson(ErrorBody, text);
+  return sanitizeRemoteText(parsed.success ? parsed.data.message : text.trim() === '' ? `HTTP ${res.status}` : text, 1000);
 }

@@ -10,21 +10,18 @@ import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 import { ResolverError } from '../errors.js';
 import type { HttpRequest, HttpResponse } from '../http/http.js';
-import { sanitizeRemoteText } from '../http/remote-text.js';
 import { parseJson } from '../json/parse-json.js';
 import { linkAbort } from '../limit/abort.js';
 import { negotiateApiVersion } from './api-version.js';
 import type { ContainerDetails, ContainerEngine, ContainerEvent, ContainerSummary } from './containers.js';
 import type { EngineEndpoint } from './docker-host.js';
-import { pathSegment as segment } from './engine-connection.js';
+import { answeredOk, engineMessage, pathSegment as segment } from './engine-connection.js';
 import type { Engine, ImageEngine, ImageInfo, PullRequest } from './engine.js';
 import { encodeRegistryAuth } from './engine.js';
 import type { EngineProbe } from './engine-probe.js';
 import { createHttpRunner } from './http-runner.js';
 import { foldProgress, initialPullState, LineSplitter, parseProgressLine, streamVerdict, type PullState } from './pull-progress.js';
 
-/** The engine's `{"message": …}` of a refusal. */
-const ErrorBody = z.object({ message: z.string() });
 const Strings = z.array(z.string()).nullish().transform((v) => v ?? []);
 const Labels = z.record(z.string(), z.unknown()).nullish().catch(undefined).transform((v) =>
   Object.fromEntries(Object.entries(v ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')));
@@ -107,10 +104,26 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
   const where = endpoint.display;
   const { http, base, insecureTls } = probe.connection();
 
-  /** Sends `c`; any status comes back, a transport failure is the engine's (lost, or cancelled). */
-  async function send(c: Call): Promise<HttpResponse> {
+  /** The URL of `c`: the version prefix, the path, the query. */
+  function urlOf(c: Call): URL {
     const url = new URL(`${prefix}${c.path}`, base);
     for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
+    return url;
+  }
+
+  /** A transport failure of `c` as the engine's: cancelled, or the engine lost; other errors pass. */
+  function transportFailure(error: unknown, c: Call): unknown {
+    if (!(error instanceof ResolverError) || error.code === 'ERR_MANIFEST_INVALID') return error;
+    if (error.code === 'ERR_ABORTED' || c.signal?.aborted === true) return new ResolverError('ERR_ABORTED', `${c.what} was cancelled`, { cause: error });
+    if (error.code === 'ERR_NETWORK' || error.code === 'ERR_TLS') {
+      return new ResolverError('ERR_ENGINE_UNAVAILABLE', `lost the Docker Engine at ${where} during ${c.what} (${error.message})`, { cause: error });
+    }
+    return error;
+  }
+
+  /** Sends `c`; any status comes back, a transport failure is the engine's (lost, or cancelled). */
+  async function send(c: Call): Promise<HttpResponse> {
+    const url = urlOf(c);
     try {
       return await http.send({
         method: c.method, url, headers: c.headers, signal: c.signal, ...(c.body === undefined ? {} : { body: c.body }), deadlineMs: c.deadlineMs ?? answerMs, maxBytes: c.maxBytes ?? 64 << 20,
@@ -118,21 +131,13 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
         ...(c.receive === undefined ? {} : { receive: c.receive }),
       });
     } catch (error) {
-      if (!(error instanceof ResolverError) || error.code === 'ERR_MANIFEST_INVALID') throw error;
-      if (error.code === 'ERR_ABORTED' || c.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', `${c.what} was cancelled`, { cause: error });
-      if (error.code === 'ERR_NETWORK' || error.code === 'ERR_TLS') {
-        throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `lost the Docker Engine at ${where} during ${c.what} (${error.message})`, { cause: error });
-      }
-      throw error;
+      throw transportFailure(error, c);
     }
   }
 
   /** The engine's refusal of `what` (status and message), worded as before: `<what> failed: <message>`. */
   function refusal(res: HttpResponse, what: string): ResolverError {
-    const text = res.body.toString('utf8');
-    const parsed = parseJson(ErrorBody, text);
-    const message = sanitizeRemoteText(parsed.success ? parsed.data.message : text.trim() === '' ? `HTTP ${res.status}` : text, 1000);
-    return new ResolverError('ERR_PULL_FAILED', `${what} failed: ${message}`, { details: [`the engine answered HTTP ${res.status}`] });
+    return new ResolverError('ERR_PULL_FAILED', `${what} failed: ${engineMessage(res)}`, { details: [`the engine answered HTTP ${res.status}`] });
   }
 
   /** A 2xx answer read with `schema`; another shape is the engine's fault, named. */
@@ -142,13 +147,11 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
     throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} sent ${parsed.reason === 'syntax' ? 'invalid JSON' : 'an answer of an unexpected shape'} for ${what}`);
   }
 
-  const ok = (res: HttpResponse): boolean => res.status >= 200 && res.status < 300;
-
   async function inspectImage(name: string): Promise<ImageInfo | undefined> {
     const what = `inspecting ${name}`;
     const res = await send({ method: 'GET', path: `/images/${segment(name)}/json`, what });
     if (res.status === 404) return undefined;
-    if (!ok(res)) throw refusal(res, what);
+    if (!answeredOk(res)) throw refusal(res, what);
     const i = answer(res, ImageInspectAnswer, what);
     return { id: i.Id, repoTags: i.RepoTags, repoDigests: i.RepoDigests, os: i.Os, architecture: i.Architecture, variant: i.Variant ?? '', layers: i.RootFS?.Layers ?? [] };
   }
@@ -156,7 +159,7 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
   async function listContainers(signal?: AbortSignal): Promise<readonly ContainerSummary[]> {
     const what = 'listing containers';
     const res = await send({ method: 'GET', path: '/containers/json', query: { all: 'true' }, signal, what });
-    if (!ok(res)) throw refusal(res, what);
+    if (!answeredOk(res)) throw refusal(res, what);
     return answer(res, ContainerListAnswer, what).map((c) => ({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), imageId: c.ImageID, labels: c.Labels, state: c.State ?? '' }));
   }
 
@@ -193,7 +196,7 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
           feed(splitter.end());
         },
       });
-      if (!ok(res)) throw refusal(res, what);
+      if (!answeredOk(res)) throw refusal(res, what);
     } catch (error) {
       const reason: unknown = watchdog.signal.reason;
       if (watchdog.signal.aborted && reason instanceof ResolverError && req.signal?.aborted !== true) throw reason;
@@ -219,13 +222,13 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
     async tag(source, repository, tag) {
       const what = `tagging ${source} as ${repository}:${tag}`;
       const res = await send({ method: 'POST', path: `/images/${segment(source)}/tag`, query: { repo: repository, tag }, what });
-      if (!ok(res)) throw refusal(res, what);
+      if (!answeredOk(res)) throw refusal(res, what);
     },
     inspectImage,
     async listImages() {
       const what = 'listing images';
       const res = await send({ method: 'GET', path: '/images/json', what });
-      if (!ok(res)) throw refusal(res, what);
+      if (!answeredOk(res)) throw refusal(res, what);
       return answer(res, ImageListAnswer, what).map((i) => ({ id: i.Id, repoTags: i.RepoTags, repoDigests: i.RepoDigests, os: '', architecture: '', variant: '' }));
     },
     async imagesInUse() {
@@ -235,7 +238,7 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
       const what = `removing image ${name}`;
       const res = await send({ method: 'DELETE', path: `/images/${segment(name)}`, query: { noprune: 'false' }, what, deadlineMs: 300_000, headersTimeoutMs: 300_000 });
       if (res.status === 404) return;
-      if (!ok(res)) throw refusal(res, what);
+      if (!answeredOk(res)) throw refusal(res, what);
     },
   };
 
@@ -245,7 +248,7 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
       const what = `inspecting container ${id.slice(0, 12)}`;
       const res = await send({ method: 'GET', path: `/containers/${segment(id)}/json`, signal, what });
       if (res.status === 404) return undefined;
-      if (!ok(res)) throw refusal(res, what);
+      if (!answeredOk(res)) throw refusal(res, what);
       const c = answer(res, ContainerInspectAnswer, what);
       return { id: c.Id, name: (c.Name ?? c.Id).replace(/^\//, ''), imageId: c.Image, image: c.Config?.Image ?? '', labels: c.Config?.Labels ?? {}, state: c.State?.Status ?? '' };
     },
@@ -274,7 +277,7 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
           await consumed;
         },
       }).then((res) => {
-        if (!opened) reject(ok(res) ? new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} ended ${c.what} at once`) : refuse(res));
+        if (!opened) reject(answeredOk(res) ? new ResolverError('ERR_ENGINE_UNAVAILABLE', `the Docker Engine at ${where} ended ${c.what} at once`) : refuse(res));
       }, (error: unknown) => {
         if (!opened) reject(error instanceof Error ? error : new Error(String(error)));
       });
@@ -312,14 +315,10 @@ export async function createHttpEngine(endpoint: EngineEndpoint, probe: EnginePr
 
   /** See EngineCalls.upgrade. */
   async function upgrade(c: Call, protocol: string): Promise<Duplex> {
-    const url = new URL(`${prefix}${c.path}`, base);
-    for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
     try {
-      return await http.upgrade({ method: c.method === 'GET' ? 'GET' : 'POST', url, headers: c.headers, protocol, signal: c.signal, deadlineMs: c.deadlineMs ?? answerMs, insecureTls });
+      return await http.upgrade({ method: c.method === 'GET' ? 'GET' : 'POST', url: urlOf(c), headers: c.headers, protocol, signal: c.signal, deadlineMs: c.deadlineMs ?? answerMs, insecureTls });
     } catch (error) {
-      if (!(error instanceof ResolverError)) throw error;
-      if (error.code === 'ERR_ABORTED' || c.signal?.aborted === true) throw new ResolverError('ERR_ABORTED', `${c.what} was cancelled`, { cause: error });
-      throw new ResolverError('ERR_ENGINE_UNAVAILABLE', `lost the Docker Engine at ${where} during ${c.what} (${error.message})`, { cause: error });
+      throw transportFailure(error, c);
     }
   }
 

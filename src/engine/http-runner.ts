@@ -14,29 +14,19 @@ import { sanitizeRemoteText } from '../http/remote-text.js';
 import { parseJson } from '../json/parse-json.js';
 import { settleWithin } from '../limit/deadline.js';
 import type { ContainerIo, ContainerRunner, ContainerSpec, RunAttachedOptions } from './engine.js';
-import { pathSegment as segment } from './engine-connection.js';
+import { answeredOk, engineMessage, pathSegment as segment } from './engine-connection.js';
 import { containerFailureCode } from './engine.js';
 import type { Call, EngineCalls } from './http-engine.js';
 import { FrameSplitter } from './stream-demux.js';
 
-const ErrorBody = z.object({ message: z.string() });
 const Created = z.object({ Id: z.string(), Warnings: z.array(z.unknown()).nullish() });
 const Waited = z.object({ StatusCode: z.number(), Error: z.object({ Message: z.string().nullish() }).nullish() });
 
-/** The engine's message in a refusal. */
-function messageOf(res: HttpResponse): string {
-  const text = res.body.toString('utf8');
-  const parsed = parseJson(ErrorBody, text);
-  return sanitizeRemoteText(parsed.success ? parsed.data.message : text.trim() === '' ? `HTTP ${res.status}` : text, 1000);
-}
-
 /** A refusal to create, attach or start, as the docker CLI shows it and with `docker run`'s code. */
 function containerRefusal(res: HttpResponse): ResolverError {
-  const message = messageOf(res);
+  const message = engineMessage(res);
   return new ResolverError(containerFailureCode(message), `Error response from daemon: ${message}`);
 }
-
-const ok = (res: HttpResponse): boolean => res.status >= 200 && res.status < 300;
 
 /** The container-running half over `calls`. */
 export function createHttpRunner(calls: EngineCalls): ContainerRunner {
@@ -46,7 +36,7 @@ export function createHttpRunner(calls: EngineCalls): ContainerRunner {
   /** One request whose refusal is a container error; a status in `settled` (already so, or gone) is success. */
   async function call(c: Call, settled: readonly number[] = []): Promise<HttpResponse> {
     const res = await calls.send(c);
-    if (ok(res) || settled.includes(res.status)) return res;
+    if (answeredOk(res) || settled.includes(res.status)) return res;
     throw containerRefusal(res);
   }
 
@@ -159,15 +149,15 @@ export function createHttpRunner(calls: EngineCalls): ContainerRunner {
     async kill(id, sig) {
       // 404: gone; 409: not running any more.
       const res = await calls.send({ method: 'POST', path: `/containers/${segment(id)}/kill`, query: { signal: sig }, what: `signalling container ${short(id)}` });
-      if (ok(res) || res.status === 404 || res.status === 409) return;
-      throw new ResolverError('ERR_CONTAINER_FAILED', `signalling container ${short(id)} failed: ${messageOf(res)}`);
+      if (answeredOk(res) || res.status === 404 || res.status === 409) return;
+      throw new ResolverError('ERR_CONTAINER_FAILED', `signalling container ${short(id)} failed: ${engineMessage(res)}`);
     },
 
     async remove(id) {
       // 404: already gone; 409: the engine is removing it already (AutoRemove).
       const res = await calls.send({ method: 'DELETE', path: `/containers/${segment(id)}`, query: { force: 'true', v: 'true' }, what: `removing container ${short(id)}` });
-      if (ok(res) || res.status === 404 || res.status === 409) return;
-      throw new ResolverError('ERR_CONTAINER_FAILED', `removing container ${short(id)} failed: ${messageOf(res)}`);
+      if (answeredOk(res) || res.status === 404 || res.status === 409) return;
+      throw new ResolverError('ERR_CONTAINER_FAILED', `removing container ${short(id)} failed: ${engineMessage(res)}`);
     },
 
     async resize(id, rows, columns) {
