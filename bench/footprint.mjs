@@ -69,12 +69,12 @@ try {
 
   const median = (r) => r.median * 1000;
   const cpu = (r) => (r.user + r.system) * 1000;
+  const cache = join(tmp, 'cache');
+  mkdirSync(cache, { mode: 0o700 });
+  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: cache, DOCKER_CONFIG: join(tmp, 'docker'), DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
   // FOOTPRINT_SCALE_ONLY=1 runs only the live daemon at 1,000 tags (with FOOTPRINT_COMPARE: an A/B of it).
   if (process.env.FOOTPRINT_SCALE_ONLY !== '1') {
     // --- start-up ---
-    const cache = join(tmp, 'cache');
-    mkdirSync(cache, { mode: 0o700 });
-    const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: cache, DOCKER_CONFIG: join(tmp, 'docker'), DOCKER_HOST: 'unix:///nonexistent/docker.sock' };
     const cases = [['node -e 0', `${nodeLine} -e 0`]];
     for (const [name, cli] of launchers) {
       // `--help` loads and starts the bundle (the launcher answers `--version` alone without it).
