@@ -6,7 +6,7 @@
  * - `Runner` (runner.ts): whether a run starts (no overlap, backoff, splay, per-registry concurrency,
  *   deadline) and which events its outcome is; the run itself is `entryCheck` (check-entry.ts), with the
  *   rollout's hook (rollout-hook.ts) and the budget's `quota` events (quota.ts);
- * - subscribers of `events`: status (`reduceStatus`), metrics, logs, recent events, last checks, and
+ * - subscribers of `events`: status (`foldStatus`), metrics, logs, recent events, last checks, and
  *   whatever comes next;
  * - the control socket and the HTTP endpoint (control.ts), health probes (health.ts), process figures
  *   (process-status.ts).
@@ -37,7 +37,7 @@ import { RecentEvents } from './recent-events.js';
 import { RolloutHooks } from './rollout-hook.js';
 import { Runner } from './runner.js';
 import { Scheduler, splayOf } from './scheduler.js';
-import { emptyStatus, reduceStatus, type ImageStatus, type StatusState } from './status.js';
+import { foldStatus, type ImageStatus, type StatusMap } from './status.js';
 
 export type { EntriesSource } from './entries.js';
 export type { DaemonServices } from './generation.js';
@@ -98,7 +98,8 @@ export class Daemon {
   readonly #checkNow: CheckNow;
   readonly #control: (request: ControlRequest) => Promise<unknown>;
   readonly #shutdown = new AbortController();
-  #status: StatusState = emptyStatus;
+  /** The status of every entry: one map this daemon owns, folded in place (status.ts). */
+  #status: StatusMap = new Map();
   #gen: Generation | undefined;
   #lock: Lock | undefined;
   #metricsServer: ApiServer | undefined;
@@ -116,7 +117,7 @@ export class Daemon {
     this.events = new EventBus((error, event) => {
       deps.logger.error({ event: event.type, err: error instanceof Error ? error.message : String(error) }, 'an event subscriber failed');
     });
-    this.events.on((e) => (this.#status = reduceStatus(this.#status, e)));
+    this.events.on((e) => (this.#status = foldStatus(this.#status, e)));
     this.events.on((e) => this.metrics.apply(e));
     this.events.on(this.recent.push);
     this.events.on(this.#lastChecks.apply);
@@ -301,7 +302,8 @@ export class Daemon {
     if (this.#stopping) return false;
     await this.#resolveDevice(config);
     this.#install(this.#generation(config), { reload: true, schedule: true });
-    for (const s of this.#status.values()) {
+    // A copy: a trigger emits events, which update the map while this walks it.
+    for (const s of [...this.#status.values()]) {
       const entry = this.#gen?.entries.get(s.key);
       if (entry !== undefined && s.state === 'pending') void this.#runner.trigger(entry, 'reload');
     }
