@@ -28,6 +28,26 @@ function runner(check: CheckEntry, options: { splayMs?: number; deadlineMs?: num
 }
 
 describe('Runner', () => {
+  it('lets every pending check listen on the shutdown signal without a MaxListenersExceededWarning (more than 10 images)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const { r, shutdown } = runner(() => Promise.resolve(ok), { splayMs: 60_000 });
+      const done = Array.from({ length: 40 }, (_, i) => r.trigger(entry(`localhost:5001/app:${i}`), 'schedule'));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(getEventListeners(shutdown.signal, 'abort').length).toBeGreaterThanOrEqual(40);
+      await vi.advanceTimersByTimeAsync(60_000);
+      await Promise.all(done);
+      expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+      // The warning is emitted on the next tick.
+      await new Promise((res) => process.nextTick(res));
+      expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('waits the deterministic splay of the host and entry before a scheduled run, not before a run now', async () => {
     const started: number[] = [];
     const { r } = runner(() => {

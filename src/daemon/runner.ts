@@ -14,6 +14,7 @@
  * Outcomes become events; the runner knows no subscriber. p-queue was not used: its single queue has no
  * per-key limit, skip-if-running or backoff, which are most of this file (docs/daemon.md).
  */
+import { setMaxListeners } from 'node:events';
 import { DeferredError } from '../budget/layer.js';
 import { RegistryHttpError, ResolverError } from '../errors.js';
 import { sleep } from '../limit/abort.js';
@@ -66,6 +67,10 @@ export class Runner {
 
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
+    // Every pending check listens on the shutdown signal (its splay, its turn at the registry, its deadline) and
+    // removes its listener when it ends: a daemon with more than 10 images would otherwise print Node's
+    // MaxListenersExceededWarning ("possible memory leak") to the journal at every start.
+    setMaxListeners(0, deps.shutdown);
   }
 
   /** Applies a config's limits; forgets the backoff of entries no longer configured. */
