@@ -24,6 +24,42 @@ describe('StateStore', () => {
     expect(await again.get('localhost:5000/app:latest', 'linux/arm64')).toBeUndefined();
   });
 
+  it('writes updates that arrive together once (a group commit), each resolved only when the file holds it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-'));
+    const store = new StateStore(dir, () => undefined);
+    const at = (i: number): ImageRecord => ({ ...record(`sha256:${i}`), reference: `localhost:5000/app:${i}` });
+    // As a daemon's first cycle does: many checks record their pulls at about the same time.
+    const puts = Array.from({ length: 50 }, async (_, i) => {
+      await store.put(at(i));
+      // Resolved: the file on disk has it.
+      return (JSON.parse(await readFile(store.path, 'utf8')) as { images: Record<string, ImageRecord> }).images[`localhost:5000/app:${i} linux/amd64`]?.childDigest;
+    });
+    expect(await Promise.all(puts)).toEqual(Array.from({ length: 50 }, (_, i) => `sha256:${i}`));
+    expect(store.writes).toBe(1);
+    // One that arrives after a write is its own write.
+    await store.put(at(50));
+    expect(store.writes).toBe(2);
+  });
+
+  it('rejects only the update whose change throws; a commit that cannot write rejects every update it held', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'state-'));
+    const store = new StateStore(dir, () => undefined);
+    await store.put(record('sha256:a'));
+    const bad = store.update(() => {
+      throw new Error('bad change');
+    });
+    const good = store.put({ ...record('sha256:b'), platform: 'linux/arm64' });
+    await expect(bad).rejects.toThrow('bad change');
+    await good;
+    expect((await new StateStore(dir, () => undefined).get('localhost:5000/app:latest', 'linux/arm64'))?.childDigest).toBe('sha256:b');
+    // A commit that cannot write rejects every update it held (a read-only store refuses them all) and changes nothing.
+    const before = await readFile(store.path, 'utf8');
+    const readOnly = new StateStore(dir, () => undefined, { readOnly: true });
+    const lost = [readOnly.put(record('sha256:c')), readOnly.put({ ...record('sha256:d'), platform: 'linux/arm/v7' })];
+    for (const p of lost) await expect(p).rejects.toThrow('read-only');
+    expect(await readFile(store.path, 'utf8')).toBe(before);
+  });
+
   it.each([['garbage', '{not json'], ['truncated', '{"version":1,"images":{'], ['wrong shape', '{"version":2}']])('moves a %s file aside with a warning', async (_name, text) => {
     const dir = await mkdtemp(join(tmpdir(), 'state-'));
     await writeFile(join(dir, 'state.json'), text);

@@ -56,6 +56,13 @@ export class UnreadableStateError extends Error {
   }
 }
 
+/** An update waiting for the write that holds it. */
+interface Pending {
+  readonly change: (s: StateFile) => StateFile;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /** Reads and updates the state file. Updates within a process are serialised. */
 export class StateStore {
   readonly path: string;
@@ -71,6 +78,9 @@ export class StateStore {
   #seen: string | undefined;
   #prepared = false;
   #chain: Promise<unknown> = Promise.resolve();
+  /** Updates waiting for the next write (a group commit: update). */
+  #pending: Pending[] = [];
+  #writes = 0;
 
   constructor(dir: string, warn: (message: string) => void, options: { readonly readOnly?: boolean } = {}) {
     this.path = join(dir, 'state.json');
@@ -124,23 +134,57 @@ export class StateStore {
     return s.images[recordKey(reference, platform)];
   }
 
-  /** Applies a change and writes the file if its content changed; one update at a time. */
+  /**
+   * Applies a change and writes the file if its content changed; resolves once the file holding the change is
+   * durable. Updates are serialised, and the ones that arrive while a write is under way share the next write
+   * (a group commit): a first cycle of 1,000 tags made 1,000 updates, each of which serialised and fsynced the
+   * whole file (~680 KB at 1,000 tags), one after another. A change that throws rejects its own update only;
+   * a failed write rejects every update it held, and the file and the store stay as they were.
+   */
   update(change: (s: StateFile) => StateFile): Promise<void> {
-    const run = this.#chain.then(async () => {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ change, resolve, reject });
+      if (this.#pending.length > 1) return;
+      const run = this.#chain.then(() => this.#commit());
+      this.#chain = run.catch(() => undefined);
+    });
+  }
+
+  /** Writes every pending update at once (see update). */
+  async #commit(): Promise<void> {
+    const batch = this.#pending.splice(0);
+    try {
       if (this.#readOnly) throw new Error(`${this.path}: the store is read-only`);
-      const current = await this.load();
-      const next = change(current);
+      let next = await this.load();
+      const applied: Pending[] = [];
+      for (const p of batch) {
+        try {
+          next = p.change(next);
+          applied.push(p);
+        } catch (error) {
+          p.reject(error);
+        }
+      }
+      if (applied.length === 0) return;
       const text = `${JSON.stringify(next, null, 2)}\n`;
       const digest = digestOf(text);
-      if (digest === this.#digest) return;
-      await writeFileDurable(this.path, text);
-      const info = await stat(this.path);
-      this.#current = next;
-      this.#digest = digest;
-      this.#seen = `${info.mtimeMs}:${info.size}:${info.ino}:true`;
-    });
-    this.#chain = run.catch(() => undefined);
-    return run;
+      if (digest !== this.#digest) {
+        await writeFileDurable(this.path, text);
+        const info = await stat(this.path);
+        this.#current = next;
+        this.#digest = digest;
+        this.#seen = `${info.mtimeMs}:${info.size}:${info.ino}:true`;
+        this.#writes += 1;
+      }
+      for (const p of applied) p.resolve();
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+    }
+  }
+
+  /** How many times this store has written the file (tests; the group commit). */
+  get writes(): number {
+    return this.#writes;
   }
 
   /** Records a pulled image. */
