@@ -75,8 +75,8 @@ v8.startupSnapshot.setDeserializeMainFunction(() => {
   load = require('node:module').createRequire(file);
   // As if started by the launcher: commander reads the arguments after argv[1].
   process.argv.splice(1, 0, launcher);
-  // As the launcher does for the daemon (its heap favours size: bench/README.md); the blob was built without it.
-  if (process.argv[2] === 'daemon') v8.setFlagsFromString('--optimize-for-size');
+  // As the launcher does for the daemon (its heap favours size, no TurboFan: bench/README.md); the blob was built without them.
+  if (process.argv[2] === 'daemon') v8.setFlagsFromString('--optimize-for-size --no-opt');
   if (process.env.RESOLVER_STARTUP_DEBUG === '1') process.stderr.write(`resolver: started from the V8 startup snapshot (${process.execArgv.join(' ')})\n`);
   start();
 });

@@ -64,8 +64,11 @@ const Module = require('node:module');
 // long-running process ~7 MB of resident memory at 10 tags (~20 MB at 1,000) for no CPU it measurably saves.
 // The daemon also has V8 favour size over speed (--optimize-for-size: a slower-growing heap, collected sooner):
 // its heap grew to twice what it keeps alive at 1,000 tags (113 MB RSS; 88-91 MB with it, bench/README.md).
+// And it runs without TurboFan (--no-opt; Ignition and Sparkplug only): at 1,000 tags the optimising compiler's
+// code and its zone memory were ~9 MB of the daemon's RSS (92.5 -> 83.7 MB) for the CPU of a cycle that is idle
+// >99 % of a 5-minute schedule (bench/README.md, 2026-12-04 third session).
 // Set here, not in the unit, so the container and the tarball get it too; the code cache is keyed by it.
-const v8Flags = process.argv[2] === 'daemon' ? '--liftoff-only --optimize-for-size' : '--liftoff-only';
+const v8Flags = process.argv[2] === 'daemon' ? '--liftoff-only --optimize-for-size --no-opt' : '--liftoff-only';
 v8.setFlagsFromString(v8Flags);
 let bytes;
 try {

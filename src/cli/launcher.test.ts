@@ -149,15 +149,15 @@ describe('launcher code cache', () => {
     expect(existsSync(userCache())).toBe(false);
   });
 
-  it('keys by the V8 flags in effect: the daemon (--liftoff-only --optimize-for-size) has its own file, as other node flags do', () => {
+  it('keys by the V8 flags in effect: the daemon (--liftoff-only --optimize-for-size --no-opt) has its own file, as other node flags do', () => {
     run(['daemon']);
-    expect(readdirSync(userCache())).toEqual([nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size' }))]);
+    expect(readdirSync(userCache())).toEqual([nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size --no-opt' }))]);
     expectRealRan(run());
-    expect(readdirSync(userCache()).sort()).toEqual([nameOf(keyOf(realBundle)), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size' }))].sort());
+    expect(readdirSync(userCache()).sort()).toEqual([nameOf(keyOf(realBundle)), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size --no-opt' }))].sort());
     // A second daemon start reads its own cache, and the file stays the same.
-    const before = readFileSync(join(userCache(), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size' }))));
+    const before = readFileSync(join(userCache(), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size --no-opt' }))));
     run(['daemon']);
-    expect(readFileSync(join(userCache(), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size' })))).equals(before)).toBe(true);
+    expect(readFileSync(join(userCache(), nameOf(keyOf(realBundle, { flags: '--liftoff-only --optimize-for-size --no-opt' })))).equals(before)).toBe(true);
     // The unit's node flag: its own file (keyed by process.execArgv).
     const r = spawnSync(process.execPath, ['--max-semi-space-size=2', join(dir, 'bin', 'resolver.cjs'), '--version'], { encoding: 'utf8', env: env(), timeout: 20_000 });
     expect(r.stdout).toBe('real --version\n');

@@ -57,8 +57,8 @@ function stateDirOf(config: Config | undefined, p: DaemonProcess): string {
   return config?.stateDir ?? defaultStateDir(p.env, p.env['HOME'] ?? '/root', p.uid === 0);
 }
 
-async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; activate?: boolean; watch: boolean; collect?: boolean; write?: (t: string) => void }): Promise<{ daemon: Daemon; stopDiscovery: () => Promise<void> }> {
-  const [{ Daemon }, { createLogger }, { notifyListener }, { RegistryBudget }, { Discovery }, { idleCollector }, { v8Collector }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js'), import('./notify.js'), import('../../budget/budget.js'), import('../../discover/discovery.js'), import('../../memory/idle-collect.js'), import('../../memory/v8-collector.js')]);
+async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level?: string | undefined; human: boolean; lock: boolean; activate?: boolean; watch: boolean; write?: (t: string) => void }): Promise<{ daemon: Daemon; stopDiscovery: () => Promise<void> }> {
+  const [{ Daemon }, { createLogger }, { notifyListener }, { RegistryBudget }, { Discovery }] = await Promise.all([import('../../daemon/daemon.js'), import('../../log/logger.js'), import('./notify.js'), import('../../budget/budget.js'), import('../../discover/discovery.js')]);
   // One budget for the daemon's life: every config generation's registry client shares it (docs/budget.md).
   const budget = new RegistryBudget();
   const env = deps.process.env;
@@ -106,9 +106,6 @@ async function daemonFor(file: string, deps: DaemonCommandDeps, options: { level
   daemon.events.on((e) => {
     if (e.type === 'stopped') void discovery.stop();
   });
-  // The long-running daemon collects its garbage after bursts of checks (src/memory/idle-collect.ts).
-  const collect = options.collect === true ? v8Collector() : undefined;
-  if (collect !== undefined) daemon.events.on(idleCollector({ collect }).observe);
   return { daemon, stopDiscovery: () => discovery.stop() };
 }
 
@@ -157,7 +154,7 @@ function untrusted(answer: Extract<DaemonAnswer, { kind: 'untrusted' }>): Resolv
 
 /** `resolver daemon`: runs until SIGTERM/SIGINT; SIGHUP reloads. */
 export async function runDaemon(options: { config: string; logLevel?: string | undefined }, deps: DaemonCommandDeps): Promise<void> {
-  const { daemon, stopDiscovery } = await daemonFor(options.config, deps, { level: options.logLevel, human: deps.process.stdoutIsTTY, lock: true, activate: true, watch: true, collect: true });
+  const { daemon, stopDiscovery } = await daemonFor(options.config, deps, { level: options.logLevel, human: deps.process.stdoutIsTTY, lock: true, activate: true, watch: true });
   // Listen before start: SIGHUP's default action ends the process, and systemd's ExecReload may come early.
   // A SIGHUP during start is applied once start is done.
   const hup = { started: false, pending: false };
