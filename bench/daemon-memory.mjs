@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Where the idle daemon's resident memory goes (issue 10 §4), next to a bare Node HTTP server, both with the
-// unit's --max-semi-space-size=2 and MALLOC_ARENA_MAX=2: the daemon with 10 tags against a private registry and
+// unit's --max-semi-space-size=2 and malloc environment (bench/unit-env.mjs): the daemon with 10 tags against a private registry and
 // a private dockerd (after `npm run build && node scripts/build-sandbox.mjs`), each with
 // bench/daemon-memory-preload.cjs, which reports 20 s after start. RESOLVER_CODE_CACHE=0 in the environment
 // is passed on (to compare without the code cache). Usage: node bench/daemon-memory.mjs [TAGS] (default 10);
 // BENCH_NODE_FLAGS adds node flags to both (e.g. --optimize-for-size); BENCH_HEAP_SNAPSHOT=PREFIX also writes a heap snapshot of each (PREFIX.N.heapsnapshot, N its row) for bench/heap-summary.mjs.
+import { unitEnv } from './unit-env.mjs';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ try {
   const config = join(tmp, 'daemon.yaml');
   writeFileSync(config, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/10 * * * * *"\nsplay: 0s\nstateDir: ${join(tmp, 'state')}\nimages:\n${images}\n`);
   mkdirSync(join(tmp, 'cache'));
-  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: join(tmp, 'cache'), DOCKER_CONFIG: join(tmp, 'docker'), MALLOC_ARENA_MAX: '2', ...(process.env.RESOLVER_CODE_CACHE ? { RESOLVER_CODE_CACHE: process.env.RESOLVER_CODE_CACHE } : {}) };
+  const env = { PATH: process.env.PATH, HOME: tmp, XDG_CACHE_HOME: join(tmp, 'cache'), DOCKER_CONFIG: join(tmp, 'docker'), ...unitEnv, ...(process.env.RESOLVER_CODE_CACHE ? { RESOLVER_CODE_CACHE: process.env.RESOLVER_CODE_CACHE } : {}) };
   const procs = [
     ['bare Node HTTP server', ['-e', "require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1')"]],
     ['floor: the same server with undici, zod, yaml and pino used once (bench/daemon-floor.cjs)', [join(root, 'bench/daemon-floor.cjs')]],

@@ -14,7 +14,7 @@
 //     skips it;
 //   - the idle daemon's RSS under the same qemu (EMU_DAEMON, default arm64-debian,arm64-npm,armhf-debian):
 //     `resolver daemon` with 10 tags against the loopback registry and a private dockerd (the unit's
-//     --max-semi-space-size=2 and MALLOC_ARENA_MAX=2, a 10 s schedule, logLevel info: its log says when the first
+//     --max-semi-space-size=2 and malloc environment (bench/unit-env.mjs), a 10 s schedule, logLevel info: its log says when the first
 //     cycle is done), next to a bare Node HTTP server on the same runtime and qemu, and both natively on this node
 //     for reference; all at once, EMU_ROUNDS rounds (default 2), VmRSS sampled every second from 15 to 25 s after
 //     that daemon's first cycle (EMU_DAEMON_MAX_S bounds the wait for it, default 240). qemu-user's RSS is the
@@ -23,6 +23,7 @@
 // Every timed process has NODE_EXTRA_CA_CERTS unset. The bench lowers its own priority to nice 10 (EMU_NICE)
 // first, so every process it starts (registry, dockerd, qemu) runs at that priority; the load average is printed
 // before and after each part. Usage: node bench/emulated.mjs [RUNS]   (BENCH_WRITE=FILE also writes the output)
+import { unitEnv } from './unit-env.mjs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
@@ -191,7 +192,7 @@ try {
       for (const p of procs) {
         const argv = p.argv(round);
         p.qemu = p.group === 'native' ? undefined : argv[0];
-        p.child = spawn(argv[0], argv.slice(1), { env: { ...p.env, MALLOC_ARENA_MAX: '2' }, stdio: ['ignore', p.daemon ? 'pipe' : 'ignore', 'pipe'] });
+        p.child = spawn(argv[0], argv.slice(1), { env: { ...p.env, ...unitEnv }, stdio: ['ignore', p.daemon ? 'pipe' : 'ignore', 'pipe'] });
         p.log = '';
         p.child.stdout?.on('data', (b) => (p.log += b.toString('utf8')));
         p.child.stderr.on('data', (b) => (p.log += b.toString('utf8')));
@@ -225,7 +226,7 @@ try {
     }
     const mb = (kb) => (kb / 1024).toFixed(1);
     out('');
-    out(`idle daemon RSS (10 tags, private dockerd 20.10, 10 s schedule, the unit's --max-semi-space-size=2 and MALLOC_ARENA_MAX=2), all processes at once, ${rounds} rounds, median of 1 s samples 15–25 s after each daemon's first cycle; load average before ${before}, after ${load()}; first cycle done after (s, per round): ${groups.map(([g]) => `${g} ${firstCycle.get(g).join(' / ')}`).join(', ')}`);
+    out(`idle daemon RSS (10 tags, private dockerd 20.10, 10 s schedule, the unit's --max-semi-space-size=2 and malloc environment (bench/unit-env.mjs)), all processes at once, ${rounds} rounds, median of 1 s samples 15–25 s after each daemon's first cycle; load average before ${before}, after ${load()}; first cycle done after (s, per round): ${groups.map(([g]) => `${g} ${firstCycle.get(g).join(' / ')}`).join(', ')}`);
     out('');
     out('| runtime | process | VmRSS MB (median) | min–max | ÷ bare server | qemu TCG code buffer | qemu binary | qemu heap | rest (the guest, and qemu\'s other mappings) |');
     out('|---|---|---:|---:|---:|---:|---:|---:|---:|');

@@ -5,7 +5,7 @@
 //     `resolver which REF --platform linux/arm64` and `skopeo inspect --raw` against a private docker-registry
 //     on loopback (median wall ms and mean user+system CPU ms, warm code cache, NODE_EXTRA_CA_CERTS unset), and
 //     `which`'s floor on the same runtime: its requests and parse with nothing of resolver (bench/which-floor.cjs);
-//   - the idle `resolver daemon` process's RSS (the unit's --max-semi-space-size=2 and MALLOC_ARENA_MAX=2)
+//   - the idle `resolver daemon` process's RSS (the unit's --max-semi-space-size=2 and malloc environment (bench/unit-env.mjs))
 //     with 10 tags against a private dockerd, without and with an MQTT sink (Debian's mosquitto on loopback),
 //     against a bare Node HTTP server with the same flags (all at once, 3 rounds, median of 1 s samples);
 //   - the load average (`uptime`) before and after each part: other jobs share these 2 cores.
@@ -27,6 +27,7 @@
 // (`node --liftoff-only --snapshot-blob BLOB -- ARGS`, what the packaged /usr/bin/resolver execs); the daemon
 // rows stay the launcher's (the unit starts node directly, with its own V8 flags).
 // Usage: node bench/footprint.mjs [RUNS]   (RUNS default 20)
+import { unitEnv } from './unit-env.mjs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -125,7 +126,7 @@ try {
     const samples = procs.map(() => []);
     const rssBefore = load();
     for (let round = 0; round < 3; round++) {
-      const running = procs.map(([, argv]) => spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } }));
+      const running = procs.map(([, argv]) => spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', ...argv], { stdio: 'ignore', env: { ...env, ...unitEnv } }));
       await sleep(15_000);
       for (let t = 0; t < 15; t++) {
         running.forEach((p, i) => samples[i].push(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024));
@@ -161,7 +162,7 @@ try {
     // schedule: its check is trusted for the 1 h cap). Wait until a run says it trusted that check.
     const trustConfig = join(tmp, 'trust.yaml');
     writeFileSync(trustConfig, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "0 0 1 1 *"\nsplay: 0s\nstateDir: ${runState}\nimages:\n  - image: ${runRef}\n`);
-    const trustDaemon = spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', launchers[0][1], 'daemon', '--config', trustConfig], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } });
+    const trustDaemon = spawn(nodeCmd[0], [...nodeCmd.slice(1), '--max-semi-space-size=2', launchers[0][1], 'daemon', '--config', trustConfig], { stdio: 'ignore', env: { ...env, ...unitEnv } });
     const trustDeadline = Date.now() + 120_000;
     for (;;) {
       const probe = spawnSync(nodeCmd[0], [...nodeCmd.slice(1), launchers[0][1], 'run', '--rm', '-q', '--network', 'none', runRef, 'true'], { env: { ...runEnv, RESOLVER_DEBUG: '1' }, encoding: 'utf8', timeout: 60_000 });
@@ -212,7 +213,7 @@ try {
       const proxy = await startCountingProxy(registry.host);
       const file = join(tmp, `scale-${n}.yaml`);
       writeFileSync(file, `logLevel: error\nengine:\n  host: ${engine.dockerHost}\nschedule: "*/3 * * * * *"\nsplay: 0s\nconcurrency: 4\nstateDir: ${join(tmp, `state-scale-${n}`)}\nimages:\n${Array.from({ length: tags }, (_, i) => `  - image: ${proxy.host}/fleet/app:t${i}`).join('\n')}\n`);
-      const daemon = spawn(nodeCmd[0], [...nodeCmd.slice(1), ...scaleFlags, cli, 'daemon', '--config', file], { stdio: 'ignore', env: { ...env, MALLOC_ARENA_MAX: '2' } });
+      const daemon = spawn(nodeCmd[0], [...nodeCmd.slice(1), ...scaleFlags, cli, 'daemon', '--config', file], { stdio: 'ignore', env: { ...env, ...unitEnv } });
       const status = () => readFileSync(`/proc/${daemon.pid}/status`, 'utf8');
       const cpuS = () => readFileSync(`/proc/${daemon.pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0) / 100;
       // One HEAD of the tag per tag and cycle (an unchanged check); the first cycle also GETs and pulls.

@@ -2,6 +2,7 @@
 // Scale: N tracked tags (default 1,000) in one local registry, all on one multi-arch index, and a private
 // dockerd. Measures one unchanged cycle (wall, CPU, registry requests per tag) and the daemon's RSS after
 // 10 and after CYCLES cycles. Runs the daemon in process through its real check path.
+import { unitEnv } from './unit-env.mjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,7 +32,7 @@ try {
   const liveFile = join(tmp, 'live.yaml');
   writeFileSync(liveFile, yaml.replace('"0 0 1 1 *"', '"*/2 * * * * *"'));
   // The same Node flags and environment as systemd/resolver.service.
-  const live = spawn(process.execPath, ['--max-semi-space-size=2', join(root, 'bin/resolver.cjs'), 'daemon', '--config', liveFile], { stdio: 'ignore', env: { ...process.env, NODE_EXTRA_CA_CERTS: '', MALLOC_ARENA_MAX: '2' } });
+  const live = spawn(process.execPath, ['--max-semi-space-size=2', join(root, 'bin/resolver.cjs'), 'daemon', '--config', liveFile], { stdio: 'ignore', env: { ...process.env, NODE_EXTRA_CA_CERTS: '', ...unitEnv } });
   const vmrss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${live.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const liveRss = [];
   await sleep(20_000);

@@ -10,6 +10,7 @@
  * (packaging/qemu/in-userns.sh: binfmt_misc of its own, never the host's).
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -95,6 +96,10 @@ describe.runIf(s.engine !== undefined)('scripts/image.sh: the multi-arch image o
       expect(config.config.Entrypoint).toEqual(['resolver']);
       expect(config.config.Cmd).toEqual(['daemon']);
       expect(config.config.Healthcheck.Test).toEqual(['CMD', 'resolver', 'status']);
+      // The daemon's malloc tuning is the unit's (systemd/resolver.service), so both measure as bench/ says.
+      const unitMalloc = [...readFileSync('systemd/resolver.service', 'utf8').matchAll(/^Environment=(.*)$/gm)].flatMap((m) => (m[1] ?? '').split(' ')).filter((e) => e.startsWith('MALLOC_'));
+      expect(unitMalloc.length).toBeGreaterThanOrEqual(3);
+      expect(config.config.Env).toEqual(expect.arrayContaining(unitMalloc));
       expect(config.config.Labels['org.opencontainers.image.version']).toBe(pkg.version);
       expect(config.config.Labels['org.opencontainers.image.title']).toBe('resolver');
       expect(config.config.Labels['org.opencontainers.image.licenses']).toBe('Apache-2.0');
