@@ -5,13 +5,13 @@
 // bench/daemon-memory-preload.cjs, which reports 20 s after start. RESOLVER_CODE_CACHE=0 in the environment
 // is passed on (to compare without the code cache). Usage: node bench/daemon-memory.mjs [TAGS] (default 10);
 // BENCH_NODE_FLAGS adds node flags to both (e.g. --optimize-for-size); BENCH_HEAP_SNAPSHOT=PREFIX also writes a heap snapshot of each (PREFIX.N.heapsnapshot, N its row) for bench/heap-summary.mjs.
-import { unitEnv } from './unit-env.mjs';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { fleetIndex, root, startBenchServices } from './setup.mjs';
+import { unitEnv } from './unit-env.mjs';
 
 const services = await startBenchServices('memory');
 const { tmp, registry, engine } = services;

@@ -23,7 +23,6 @@
 // Every timed process has NODE_EXTRA_CA_CERTS unset. The bench lowers its own priority to nice 10 (EMU_NICE)
 // first, so every process it starts (registry, dockerd, qemu) runs at that priority; the load average is printed
 // before and after each part. Usage: node bench/emulated.mjs [RUNS]   (BENCH_WRITE=FILE also writes the output)
-import { unitEnv } from './unit-env.mjs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
@@ -31,6 +30,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { fleetIndex, root, startBenchServices } from './setup.mjs';
+import { unitEnv } from './unit-env.mjs';
 
 const runs = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 5);
 const niceness = Number(process.env.EMU_NICE ?? 10);

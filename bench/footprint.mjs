@@ -27,13 +27,13 @@
 // (`node --liftoff-only --snapshot-blob BLOB -- ARGS`, what the packaged /usr/bin/resolver execs); the daemon
 // rows stay the launcher's (the unit starts node directly, with its own V8 flags).
 // Usage: node bench/footprint.mjs [RUNS]   (RUNS default 20)
-import { unitEnv } from './unit-env.mjs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { fleetIndex, root, sandbox, startBenchServices } from './setup.mjs';
+import { unitEnv } from './unit-env.mjs';
 
 const runs = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 20);
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

@@ -2,13 +2,13 @@
 // Scale: N tracked tags (default 1,000) in one local registry, all on one multi-arch index, and a private
 // dockerd. Measures one unchanged cycle (wall, CPU, registry requests per tag) and the daemon's RSS after
 // 10 and after CYCLES cycles. Runs the daemon in process through its real check path.
-import { unitEnv } from './unit-env.mjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 
 import { dist, fleetIndex, root, startBenchServices } from './setup.mjs';
+import { unitEnv } from './unit-env.mjs';
 
 
 const tags = Number(process.env.SCALE_TAGS ?? 1000);
