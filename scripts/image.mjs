@@ -202,7 +202,8 @@ function imageConfig(p, layers, time, node) {
     ...(p.variant === undefined ? {} : { variant: p.variant }),
     config: {
       User: '0:0',
-      // glibc's malloc as systemd/resolver.service tunes it for the daemon (bench/README.md: ~25 MB, then ~5 MB).
+      // glibc's malloc as systemd/resolver.service tunes it for the daemon (test/packaging/image.test.ts compares
+      // them; the figures: bench/README.md, 2026-12-04 fourth session).
       Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'RESOLVER_STATE_DIR=/var/lib/resolver', 'SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt', 'MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072', 'MALLOC_TRIM_THRESHOLD_=131072'],
       Entrypoint: ['resolver'],
       Cmd: ['daemon'],

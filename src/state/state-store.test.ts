@@ -56,9 +56,12 @@ describe('StateStore', () => {
     const written = await store.load();
     expect(Object.keys(written.images)).toHaveLength(310);
     expect(hasFastProperties(written.images)).toBe(false);
-    const loaded = await new StateStore(dir, () => undefined).load();
+    const reader = new StateStore(dir, () => undefined);
+    const loaded = await reader.load();
     expect(loaded.images['localhost:5000/app:309 linux/amd64']?.childDigest).toBe('sha256:309');
     expect(hasFastProperties(loaded.images)).toBe(false);
+    // The records the caller gets are the store's own: an unchanged file read again is the same object, not a second copy.
+    expect(await reader.load()).toBe(loaded);
   });
 
   it('applies the puts and changes of one write in order, and leaves the state it started from as it was', async () => {

@@ -126,7 +126,7 @@ export class StateStore {
     this.#current = { ...parsed, images: dictionary(parsed.images) };
     this.#digest = digestOf(text);
     this.#seen = seen;
-    return parsed;
+    return this.#current;
   }
 
   /** The record for a reference and platform, if any. */
@@ -168,7 +168,7 @@ export class StateStore {
         try {
           if (typeof p.change === 'function') next = p.change(next);
           else {
-            if (own === undefined || next.images !== own) {
+            if (next.images !== own) {
               own = dictionary(next.images);
               next = { ...next, images: own };
             }
